@@ -1,0 +1,100 @@
+// sluice: the command line. Subcommands are documented in docs/cli.md and by --help.
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "app/exit_codes.h"
+#include "app/run_command.h"
+#include "config/config.h"
+#include "core/logging.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.0.0-dev"
+#endif
+
+namespace {
+
+// Loads --config (or the built-in defaults), then applies the command-line overrides.
+// Prints every error and returns false when the result is not usable.
+bool load_config(const std::string& file, const std::string& listen, const std::string& data_dir,
+                 sluice::Config& out) {
+  auto loaded = file.empty() ? sluice::config::load_defaults() : sluice::config::load_file(file);
+  if (!listen.empty()) {
+    if (auto error = sluice::config::check_listen(listen)) {
+      loaded.errors.push_back({.path = "--listen", .message = *error});
+    }
+    loaded.config.server.listen = listen;
+  }
+  if (!data_dir.empty()) loaded.config.storage.data_dir = data_dir;
+  if (!loaded.ok()) {
+    std::cerr << sluice::config::format_errors(loaded.errors, file.empty() ? "defaults" : file);
+    return false;
+  }
+  out = std::move(loaded.config);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Sluice: a real-time event platform. Collects events over HTTP, keeps them in a "
+               "durable log, stores them and serves them back.",
+               "sluice"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", SLUICE_VERSION);
+
+  std::string config_file, listen, data_dir, log_level = "info";
+  auto* run = app.add_subcommand("run", "Run the all-in-one server (collector, log, processor, "
+                                        "store and query API) until SIGINT or SIGTERM.");
+  run->add_option("-c,--config", config_file, "YAML configuration file (default: built-in "
+                                              "defaults)")
+      ->check(CLI::ExistingFile);
+  run->add_option("--listen", listen, "HOST:PORT to listen on; overrides server.listen");
+  run->add_option("--data-dir", data_dir, "Data directory; overrides storage.data_dir");
+  run->add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  std::string validate_file;
+  auto* validate = app.add_subcommand("validate", "Check a configuration file without starting; "
+                                                  "prints every error with its line.");
+  validate->add_option("config", validate_file, "YAML configuration file")->required();
+
+  auto* version = app.add_subcommand("version", "Print the version.");
+
+  auto* config_cmd = app.add_subcommand("config", "Configuration helpers.");
+  config_cmd->require_subcommand(1);
+  auto* reference = config_cmd->add_subcommand(
+      "reference", "Print the configuration reference (Markdown) generated from the settings "
+                   "tables.");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? sluice::kExitOk : sluice::kExitUsage;
+  }
+
+  if (*version) {
+    fmt::print("sluice {}\n", SLUICE_VERSION);
+    return sluice::kExitOk;
+  }
+  if (*reference) {
+    fmt::print("{}", sluice::config::reference_markdown());
+    return sluice::kExitOk;
+  }
+  if (*validate) {
+    sluice::Config config;
+    if (!load_config(validate_file, "", "", config)) return sluice::kExitInvalidConfig;
+    fmt::print("{}: ok ({} streams)\n", validate_file, config.streams.size());
+    return sluice::kExitOk;
+  }
+  if (*run) {
+    sluice::set_log_level(log_level);
+    sluice::Config config;
+    if (!load_config(config_file, listen, data_dir, config)) return sluice::kExitInvalidConfig;
+    return sluice::run_server(config);
+  }
+  return sluice::kExitUsage;
+}

@@ -1,0 +1,52 @@
+#include "app/run_command.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "app/exit_codes.h"
+#include "core/logging.h"
+#include "log/embedded/embedded_log.h"
+#include "processor/processor.h"
+#include "query/store_reader.h"
+#include "sources/http/server.h"
+
+namespace sluice {
+
+int run_server(const Config& config) {
+  auto log = logger("app");
+  try {
+    std::filesystem::create_directories(config.storage.data_dir);
+    std::vector<std::string> streams;
+    for (const auto& [name, stream] : config.streams) streams.push_back(name);
+
+    log::EmbeddedLog event_log(
+        (std::filesystem::path(config.storage.data_dir) / "log").string(), streams, config.log);
+    Processor processor(event_log, config.store, config.store_path());
+    event_log.set_on_durable([&processor] { processor.notify(); });
+    processor.start();
+    query::StoreReader reader(config.store_path(), config.store.read_connections);
+
+    http::Server server(config, event_log, reader);
+    const auto port = server.bind();
+    const auto& listen = config.server.listen;
+    const auto url = fmt::format("http://{}:{}", listen.substr(0, listen.rfind(':')), port);
+    log->info("listening on {} data_dir={}", url, config.storage.data_dir);
+    // A stable line on stdout for scripts and tests that start sluice on port 0.
+    fmt::print("sluice: listening on {}\n", url);
+    std::fflush(stdout);
+
+    server.run();
+    // The server has stopped taking requests; finish queued appends, then let the processor
+    // finish its batch. Both are destroyed in reverse order of construction.
+    event_log.close();
+    log->info("stopped");
+  } catch (const std::exception& e) {
+    log->error("cannot run: {}", e.what());
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace sluice

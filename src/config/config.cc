@@ -1,0 +1,204 @@
+#include "config/config.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace sluice {
+namespace config {
+namespace {
+
+std::optional<std::string> check_listen_scalar(const Scalar& v) { return check_listen(v.text); }
+
+std::optional<std::string> check_field_name(const Scalar& v) {
+  if (v.text.size() > 256) return "field name is longer than 256 characters";
+  return std::nullopt;
+}
+
+const Table& server_table() {
+  static const Table table{
+      "server",
+      "The HTTP server: collector, query API and health endpoints.",
+      {
+          string_setting("listen", &ServerConfig::listen, "127.0.0.1:7070",
+                         "Address and port to listen on, `host:port`. Port 0 picks a free port "
+                         "(the chosen one is logged).",
+                         check_listen_scalar),
+          int_setting("io_threads", &ServerConfig::io_threads, 2, 1, 256,
+                      "Threads that parse requests and answer them."),
+          size_setting("max_body_bytes", &ServerConfig::max_body_bytes, "10MiB", 1024, 1LL << 30,
+                       "Largest request body accepted; larger bodies get 413."),
+          duration_setting("header_timeout", &ServerConfig::header_timeout, "10s", 100, 3'600'000,
+                           "Time allowed to receive a request's headers."),
+          duration_setting("body_timeout", &ServerConfig::body_timeout, "30s", 100, 3'600'000,
+                           "Time allowed to receive a request's body once its headers are in."),
+          duration_setting("idle_timeout", &ServerConfig::idle_timeout, "60s", 100, 3'600'000,
+                           "How long a keep-alive connection may wait for its next request."),
+      }};
+  return table;
+}
+
+const Table& storage_table() {
+  static const Table table{
+      "storage",
+      "Where the embedded log and the SQLite store keep their files.",
+      {
+          string_setting("data_dir", &StorageConfig::data_dir, "./data",
+                         "Directory for all data; created if missing."),
+      }};
+  return table;
+}
+
+const Table& log_table() {
+  static const Table table{
+      "log",
+      "The embedded durable log. Every accepted event is written and fsync'd here before the "
+      "HTTP answer; requests arriving together share one write and one fdatasync (group commit).",
+      {
+          size_setting("group_commit_max_bytes", &LogConfig::group_commit_max_bytes, "8MiB",
+                       64 * 1024, 1LL << 30,
+                       "Most bytes written by one group commit; more pending data waits for "
+                       "the next one."),
+      }};
+  return table;
+}
+
+const Table& stream_table() {
+  static const Table table{
+      "streams.<name>",
+      "A stream: a named, ordered log of events. Events are POSTed to "
+      "`/v1/streams/<name>/events`. The field settings name top-level fields of the event "
+      "object; an empty name turns the field off.",
+      {
+          string_setting("id_field", &StreamConfig::id_field, "id",
+                         "Field holding the client's event id, the idempotency key: an event "
+                         "whose id is already stored is not stored again. Without it the "
+                         "collector generates a UUIDv7.",
+                         check_field_name),
+          string_setting("key_field", &StreamConfig::key_field, "",
+                         "Field holding the partition key (user id, city, device…).",
+                         check_field_name),
+          string_setting("time_field", &StreamConfig::time_field, "timestamp",
+                         "Field holding the event time: ISO-8601 text or epoch seconds or "
+                         "milliseconds. Without it the event time is the arrival time.",
+                         check_field_name),
+          string_setting("type_field", &StreamConfig::type_field, "type",
+                         "Field holding the event type, used by `type=` filters.",
+                         check_field_name),
+      }};
+  return table;
+}
+
+const Table& store_table() {
+  static const Table table{
+      "store",
+      "The embedded SQLite store that the processor fills from the log and the query API "
+      "reads.",
+      {
+          string_setting("path", &StoreConfig::path, "",
+                         "Database file; empty means `<data_dir>/sluice.db`."),
+          int_setting("batch_max_events", &StoreConfig::batch_max_events, 5000, 1, 1'000'000,
+                      "Most events the processor writes in one transaction."),
+          int_setting("read_connections", &StoreConfig::read_connections, 4, 1, 64,
+                      "Database connections kept open for queries."),
+      }};
+  return table;
+}
+
+constexpr const char* kDefaultStreams =
+    "events: {}\n"
+    "web: {id_field: event_id, type_field: event_type}";
+
+const Table& root_table() {
+  static const Table table{
+      "",
+      "sluice.yaml",
+      {
+          section_setting("server", &Config::server, server_table()),
+          section_setting("storage", &Config::storage, storage_table()),
+          section_setting("log", &Config::log, log_table()),
+          map_setting("streams", &Config::streams, stream_table(), kDefaultStreams,
+                      "The streams events can be sent to, by name."),
+          section_setting("store", &Config::store, store_table()),
+      }};
+  return table;
+}
+
+LoadResult load_node(const YAML::Node& root) {
+  LoadResult result;
+  apply_table(root, root_table(), &result.config, "", result.errors);
+  if (result.errors.empty() && result.config.streams.empty()) {
+    result.errors.push_back({.path = "streams", .message = "at least one stream is required"});
+  }
+  return result;
+}
+
+}  // namespace
+
+std::optional<std::string> check_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return fmt::format("\"{}\" is not host:port (for example 127.0.0.1:7070)", listen);
+  }
+  int port = -1;
+  auto port_text = std::string_view(listen).substr(colon + 1);
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 ||
+      port > 65535) {
+    return fmt::format("\"{}\" has no valid port (0 to 65535)", listen);
+  }
+  return std::nullopt;
+}
+
+LoadResult load_text(const std::string& yaml) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    LoadResult result;
+    result.errors.push_back({.path = "",
+                             .line = e.mark.line >= 0 ? e.mark.line + 1 : 0,
+                             .column = e.mark.column >= 0 ? e.mark.column + 1 : 0,
+                             .message = "YAML syntax: " + e.msg});
+    return result;
+  }
+  return load_node(root);
+}
+
+LoadResult load_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    LoadResult result;
+    result.errors.push_back({.path = "", .message = "cannot read the file"});
+    return result;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return load_text(text.str());
+}
+
+LoadResult load_defaults() { return load_node(YAML::Node(YAML::NodeType::Undefined)); }
+
+std::string format_errors(const std::vector<ConfigError>& errors, const std::string& file) {
+  std::string out;
+  for (const auto& e : errors) {
+    std::string where = file;
+    if (e.line > 0) where += fmt::format(":{}:{}", e.line, e.column);
+    out += fmt::format("{}: {}{}{}\n", where, e.path, e.path.empty() ? "" : ": ", e.message);
+  }
+  return out;
+}
+
+std::string reference_markdown() { return reference_markdown(root_table(), ""); }
+
+}  // namespace config
+
+std::string Config::store_path() const {
+  if (!store.path.empty()) return store.path;
+  return (std::filesystem::path(storage.data_dir) / "sluice.db").string();
+}
+
+}  // namespace sluice

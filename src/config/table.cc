@@ -1,0 +1,291 @@
+#include "config/table.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstdlib>
+
+namespace sluice::config {
+namespace {
+
+std::string join_path(const std::string& path, const std::string& name) {
+  return path.empty() ? name : path + "." + name;
+}
+
+void add_error(std::vector<ConfigError>& errors, const std::string& path, const YAML::Node* node,
+               std::string message) {
+  ConfigError e{.path = path, .message = std::move(message)};
+  if (node && node->IsDefined() && node->Mark().line >= 0) {
+    e.line = node->Mark().line + 1;
+    e.column = node->Mark().column + 1;
+  }
+  errors.push_back(std::move(e));
+}
+
+std::string valid_keys(const Table& table) {
+  std::string out;
+  for (const auto& s : table.settings) {
+    if (!out.empty()) out += ", ";
+    out += s.name;
+  }
+  return out;
+}
+
+bool parse_int(const std::string& text, std::int64_t& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// "250ms", "5s", "2m", "1h", "1d"; a bare number is milliseconds.
+bool parse_duration_ms(const std::string& text, std::int64_t& out) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0) return false;
+  std::int64_t value;
+  if (!parse_int(text.substr(0, digits), value)) return false;
+  std::string unit = text.substr(digits);
+  std::int64_t factor;
+  if (unit.empty() || unit == "ms") factor = 1;
+  else if (unit == "s") factor = 1000;
+  else if (unit == "m") factor = 60'000;
+  else if (unit == "h") factor = 3'600'000;
+  else if (unit == "d") factor = 86'400'000;
+  else return false;
+  if (value > std::numeric_limits<std::int64_t>::max() / factor) return false;
+  out = value * factor;
+  return true;
+}
+
+// "512", "64KiB", "10MiB", "1GiB", and the decimal "KB", "MB", "GB".
+bool parse_size_bytes(const std::string& text, std::int64_t& out) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0) return false;
+  std::int64_t value;
+  if (!parse_int(text.substr(0, digits), value)) return false;
+  std::string unit = text.substr(digits);
+  std::int64_t factor;
+  if (unit.empty() || unit == "B") factor = 1;
+  else if (unit == "KiB") factor = 1LL << 10;
+  else if (unit == "MiB") factor = 1LL << 20;
+  else if (unit == "GiB") factor = 1LL << 30;
+  else if (unit == "KB") factor = 1000;
+  else if (unit == "MB") factor = 1000 * 1000;
+  else if (unit == "GB") factor = 1000 * 1000 * 1000;
+  else return false;
+  if (value > std::numeric_limits<std::int64_t>::max() / factor) return false;
+  out = value * factor;
+  return true;
+}
+
+const char* kind_name(Kind kind) {
+  switch (kind) {
+    case Kind::kString: return "string";
+    case Kind::kInt: return "integer";
+    case Kind::kBool: return "boolean";
+    case Kind::kDuration: return "duration";
+    case Kind::kSize: return "size";
+    case Kind::kSection: return "section";
+    case Kind::kMap: return "map";
+  }
+  return "?";
+}
+
+std::string bounds_text(const Setting& s) {
+  const bool has_min = s.min != std::numeric_limits<std::int64_t>::min();
+  const bool has_max = s.max != std::numeric_limits<std::int64_t>::max();
+  auto show = [&](std::int64_t v) {
+    if (s.kind == Kind::kDuration) return fmt::format("{}ms", v);
+    if (s.kind == Kind::kSize) return fmt::format("{} bytes", v);
+    return std::to_string(v);
+  };
+  if (has_min && has_max) return fmt::format("{} to {}", show(s.min), show(s.max));
+  if (has_min) return fmt::format("at least {}", show(s.min));
+  if (has_max) return fmt::format("at most {}", show(s.max));
+  return "";
+}
+
+// Parses and checks one scalar; returns the error message, if any.
+std::optional<std::string> parse_scalar(const Setting& s, const std::string& text, Scalar& out) {
+  out.text = text;
+  switch (s.kind) {
+    case Kind::kString: break;
+    case Kind::kBool:
+      if (text == "true") out.flag = true;
+      else if (text == "false") out.flag = false;
+      else return fmt::format("expected true or false, got \"{}\"", text);
+      break;
+    case Kind::kInt:
+      if (!parse_int(text, out.number)) return fmt::format("expected an integer, got \"{}\"", text);
+      break;
+    case Kind::kDuration:
+      if (!parse_duration_ms(text, out.number)) {
+        return fmt::format("expected a duration such as 250ms, 5s, 2m, 1h, got \"{}\"", text);
+      }
+      break;
+    case Kind::kSize:
+      if (!parse_size_bytes(text, out.number)) {
+        return fmt::format("expected a size such as 512, 64KiB, 10MiB, got \"{}\"", text);
+      }
+      break;
+    case Kind::kSection:
+    case Kind::kMap: return "internal: not a scalar";
+  }
+  if ((s.kind == Kind::kInt || s.kind == Kind::kDuration || s.kind == Kind::kSize) &&
+      (out.number < s.min || out.number > s.max)) {
+    return fmt::format("{} is out of range: must be {}", text, bounds_text(s));
+  }
+  if (s.check) return s.check(out);
+  return std::nullopt;
+}
+
+bool valid_entry_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> expand_env(const std::string& in, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '$' || i + 1 >= in.size()) {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (in[i + 1] == '$') {
+      out.push_back('$');
+      ++i;
+      continue;
+    }
+    if (in[i + 1] != '{') {
+      out.push_back('$');
+      continue;
+    }
+    auto close = in.find('}', i + 2);
+    if (close == std::string::npos) return "unterminated ${ in value";
+    std::string inner = in.substr(i + 2, close - i - 2);
+    std::optional<std::string> fallback;
+    if (auto sep = inner.find(":-"); sep != std::string::npos) {
+      fallback = inner.substr(sep + 2);
+      inner = inner.substr(0, sep);
+    }
+    const char* value = std::getenv(inner.c_str());
+    if (value && *value) {
+      out += value;
+    } else if (fallback) {
+      out += *fallback;
+    } else {
+      return fmt::format("environment variable {} is not set (write ${{{}:-default}} to give a "
+                         "default)",
+                         inner, inner);
+    }
+    i = close;
+  }
+  return std::nullopt;
+}
+
+void apply_table(const YAML::Node& node, const Table& table, void* target, const std::string& path,
+                 std::vector<ConfigError>& errors) {
+  const bool present = node.IsDefined() && !node.IsNull();
+  if (present && !node.IsMap()) {
+    add_error(errors, path, &node, "expected a mapping of settings");
+    return;
+  }
+  if (present) {
+    for (const auto& item : node) {
+      auto key = item.first.as<std::string>();
+      bool known = false;
+      for (const auto& s : table.settings) known = known || s.name == key;
+      if (!known) {
+        add_error(errors, join_path(path, key), &item.first,
+                  fmt::format("unknown key \"{}\"; valid keys: {}", key, valid_keys(table)));
+      }
+    }
+  }
+  for (const auto& s : table.settings) {
+    const std::string here = join_path(path, s.name);
+    YAML::Node value = present ? node[s.name] : YAML::Node(YAML::NodeType::Undefined);
+    const bool given = value.IsDefined() && !value.IsNull();
+    switch (s.kind) {
+      case Kind::kSection:
+        apply_table(value, *s.child, s.child_target(target, ""), here, errors);
+        break;
+      case Kind::kMap: {
+        YAML::Node entries = given ? value : YAML::Load(s.default_text);
+        if (!entries.IsMap()) {
+          add_error(errors, here, &value, "expected a mapping of names to settings");
+          break;
+        }
+        for (const auto& item : entries) {
+          auto key = item.first.as<std::string>();
+          if (!valid_entry_name(key)) {
+            add_error(errors, join_path(here, key), &item.first,
+                      fmt::format("invalid name \"{}\": use 1 to 64 letters, digits, '_', '-', '.'",
+                                  key));
+            continue;
+          }
+          apply_table(item.second, *s.child, s.child_target(target, key), join_path(here, key),
+                      errors);
+        }
+        break;
+      }
+      default: {
+        std::string raw;
+        if (given) {
+          if (!value.IsScalar()) {
+            add_error(errors, here, &value, fmt::format("expected a {}", kind_name(s.kind)));
+            break;
+          }
+          if (auto err = expand_env(value.Scalar(), raw)) {
+            add_error(errors, here, &value, *err);
+            break;
+          }
+        } else {
+          raw = s.default_text;
+        }
+        Scalar parsed;
+        if (auto err = parse_scalar(s, raw, parsed)) {
+          add_error(errors, here, given ? &value : nullptr, *err);
+          break;
+        }
+        s.assign(target, parsed);
+      }
+    }
+  }
+}
+
+std::string reference_markdown(const Table& table, const std::string& path) {
+  std::string out = path.empty() ? fmt::format("## Top level\n\n")
+                                 : fmt::format("## `{}`\n\n{}\n\n", path, table.description);
+  out += "| key | type | default | allowed | description |\n|---|---|---|---|---|\n";
+  std::vector<std::pair<const Setting*, std::string>> children;
+  for (const auto& s : table.settings) {
+    std::string def = s.default_text;
+    if (s.kind == Kind::kSection) def = "";
+    if (s.kind == Kind::kMap) def = def == "{}" ? "none" : "see below";
+    if (s.kind == Kind::kString && def.empty()) def = "(empty)";
+    out += fmt::format("| `{}` | {} | {} | {} | {} |\n", s.name, kind_name(s.kind),
+                       def.empty() ? "" : "`" + def + "`", bounds_text(s), s.description);
+    if (s.child) {
+      children.emplace_back(&s, s.kind == Kind::kMap ? join_path(path, s.name) + ".<name>"
+                                                     : join_path(path, s.name));
+    }
+  }
+  out += "\n";
+  for (const auto& [s, child_path] : children) {
+    if (s->kind == Kind::kMap && s->default_text != "{}") {
+      out += fmt::format("Default `{}` when the key is absent:\n\n```yaml\n{}\n```\n\n",
+                         join_path(path, s->name), s->default_text);
+    }
+    out += reference_markdown(*s->child, child_path);
+  }
+  return out;
+}
+
+}  // namespace sluice::config

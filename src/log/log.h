@@ -1,0 +1,76 @@
+#pragma once
+// The Log: the durable, ordered record of every accepted event, per stream. The collector
+// appends; consumers (the processor) read from any offset. An append's callback runs only after
+// the batch is durable, and the collector answers 2xx only after that callback.
+//
+// Offsets count records per stream from 0. This version keeps one partition per stream.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/event.h"
+#include "core/result.h"
+
+namespace sluice::log {
+
+using Offset = std::uint64_t;
+
+// Encoded records on their way into the log, already framed so the log writer only has to write
+// the bytes: [frame header][u32 record length][record]... (docs/specs/log_format.md). Built on
+// the thread that parsed the request.
+class RecordBatch {
+ public:
+  RecordBatch();
+  void add(const EventView& event);
+  // Fills the frame header (length, checksum, count). Call once, after the last add().
+  void seal();
+  std::uint32_t count() const { return count_; }
+  const std::string& frame() const { return bytes_; }
+
+ private:
+  std::string bytes_;
+  std::uint32_t count_ = 0;
+};
+
+struct StoredRecord {
+  Offset offset;
+  std::string_view bytes;  // an encoded event: decode_event()
+};
+
+struct ReadBatch {
+  std::string buffer;  // owns the bytes the records point into
+  std::vector<StoredRecord> records;
+  Offset next_offset = 0;  // where the next read continues
+};
+
+class Log {
+ public:
+  using AppendDone = std::function<void(Result<Offset> first_offset)>;
+
+  virtual ~Log() = default;
+
+  // Thread-safe. `done` runs on a log thread once the batch is durable, or with kNotFound
+  // (unknown stream) or kUnavailable (the write or sync failed; nothing of the batch is kept).
+  virtual void append(const std::string& stream, RecordBatch batch, AppendDone done) = 0;
+
+  // Thread-safe. Up to `max_records` durable records of `stream` from offset `from`.
+  virtual Result<ReadBatch> read(const std::string& stream, Offset from,
+                                 std::size_t max_records) = 0;
+
+  // The offset the next appended record of `stream` will get.
+  virtual Offset end_offset(const std::string& stream) const = 0;
+
+  virtual std::vector<std::string> streams() const = 0;
+
+  // Called on a log thread each time new records became durable. Set before appending.
+  virtual void set_on_durable(std::function<void()> callback) = 0;
+
+  // Finishes the appends already queued, then refuses new ones (kUnavailable). Reads keep
+  // working. Called at shutdown, before the consumers stop; the destructor calls it too.
+  virtual void close() = 0;
+};
+
+}  // namespace sluice::log

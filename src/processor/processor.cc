@@ -1,0 +1,92 @@
+#include "processor/processor.h"
+
+#include <chrono>
+
+#include "core/logging.h"
+
+namespace sluice {
+
+Processor::Processor(log::Log& log, const StoreConfig& config, const std::string& store_path)
+    : log_(log),
+      sink_(store_path),
+      batch_max_events_(static_cast<std::size_t>(config.batch_max_events)) {
+  auto committed = sink_.committed_offsets(kConsumer);
+  for (const auto& stream : log_.streams()) {
+    auto it = committed.find(stream);
+    positions_[stream] = it == committed.end() ? 0 : it->second;
+  }
+}
+
+Processor::~Processor() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Processor::start() { thread_ = std::thread([this] { run(); }); }
+
+void Processor::notify() {
+  {
+    std::lock_guard lock(mutex_);
+    ++generation_;
+  }
+  cv_.notify_all();
+}
+
+std::map<std::string, log::Offset> Processor::positions() const {
+  std::lock_guard lock(mutex_);
+  return positions_;
+}
+
+void Processor::run() {
+  auto log = logger("processor");
+  std::chrono::milliseconds backoff{0};
+  for (;;) {
+    std::uint64_t seen;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      seen = generation_;
+    }
+    auto pass = process_once();
+    std::unique_lock lock(mutex_);
+    if (!pass) {
+      backoff = std::min(std::chrono::milliseconds{5000},
+                         std::max(std::chrono::milliseconds{50}, backoff * 2));
+      log->error("store write failed error=\"{}\" retry_in_ms={}", pass.error().message,
+                 backoff.count());
+      cv_.wait_for(lock, backoff, [&] { return stopping_; });
+      continue;
+    }
+    backoff = std::chrono::milliseconds{0};
+    if (pass.value()) continue;
+    // Wait for new records. The timeout only bounds the cost of a missed wake-up.
+    cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || generation_ != seen; });
+  }
+}
+
+Result<bool> Processor::process_once() {
+  bool progressed = false;
+  for (const auto& stream : log_.streams()) {
+    log::Offset from;
+    {
+      std::lock_guard lock(mutex_);
+      from = positions_[stream];
+    }
+    auto batch = log_.read(stream, from, batch_max_events_);
+    if (!batch) return batch.error();
+    if (batch.value().records.empty()) continue;
+    if (auto written = sink_.write(kConsumer, stream, batch.value()); !written) {
+      return written.error();
+    }
+    std::lock_guard lock(mutex_);
+    positions_[stream] = batch.value().next_offset;
+    progressed = true;
+  }
+  return progressed;
+}
+
+}  // namespace sluice

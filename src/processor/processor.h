@@ -1,0 +1,50 @@
+#pragma once
+// The processor: a thread that follows the log and writes every stream's new events to the
+// SQLite store, in batches of up to store.batch_max_events, each batch in one transaction with
+// the consumer offset. It wakes when the log reports new durable records; when the store fails
+// (disk full, locked) it logs, backs off and retries the same batch, so nothing is skipped.
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "config/config.h"
+#include "log/log.h"
+#include "sinks/sqlite/sqlite_sink.h"
+
+namespace sluice {
+
+class Processor {
+ public:
+  // The consumer name under which offsets are committed in the store.
+  static constexpr const char* kConsumer = "store";
+
+  Processor(log::Log& log, const StoreConfig& config, const std::string& store_path);
+  ~Processor();  // stops the thread after the batch in progress
+
+  void start();
+  // Wakes the processor: new records are durable. Callable from any thread.
+  void notify();
+  // Events stored so far, per stream, as the next log offset to read.
+  std::map<std::string, log::Offset> positions() const;
+
+ private:
+  void run();
+  // One pass over all streams; true if anything was written.
+  Result<bool> process_once();
+
+  log::Log& log_;
+  sqlite::SqliteSink sink_;
+  std::size_t batch_max_events_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::uint64_t generation_ = 0;  // bumped by notify()
+  bool stopping_ = false;
+  std::map<std::string, log::Offset> positions_;
+  std::thread thread_;
+};
+
+}  // namespace sluice

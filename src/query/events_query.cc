@@ -1,0 +1,186 @@
+#include "query/events_query.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <optional>
+
+#include "core/json_text.h"
+#include "core/time.h"
+
+namespace sluice::query {
+namespace {
+
+constexpr const char* kValidParams = "stream, type, from, to, order, limit, cursor";
+
+struct Filter {
+  std::optional<std::string> stream;
+  std::optional<std::string> type;
+  std::optional<std::int64_t> from_ms;
+  std::optional<std::int64_t> to_ms;
+  bool ascending = false;
+  int limit = kDefaultLimit;
+  std::optional<std::pair<std::int64_t, std::int64_t>> after;  // (ts, seq) of the last row seen
+};
+
+// Cursors are opaque to clients: "<order>:<ts>:<seq>" in hex, so nobody builds them by hand.
+std::string encode_cursor(bool ascending, std::int64_t ts, std::int64_t seq) {
+  std::string plain = fmt::format("{}:{}:{}", ascending ? 'a' : 'd', ts, seq);
+  std::string out;
+  for (unsigned char c : plain) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+std::optional<std::pair<std::int64_t, std::int64_t>> decode_cursor(std::string_view cursor,
+                                                                   bool ascending) {
+  if (cursor.size() % 2 != 0 || cursor.size() > 128) return std::nullopt;
+  std::string plain;
+  for (std::size_t i = 0; i < cursor.size(); i += 2) {
+    unsigned value;
+    auto [end, ec] = std::from_chars(cursor.data() + i, cursor.data() + i + 2, value, 16);
+    if (ec != std::errc() || end != cursor.data() + i + 2) return std::nullopt;
+    plain.push_back(static_cast<char>(value));
+  }
+  if (plain.size() < 5 || plain[0] != (ascending ? 'a' : 'd') || plain[1] != ':') {
+    return std::nullopt;
+  }
+  auto colon = plain.find(':', 2);
+  if (colon == std::string::npos) return std::nullopt;
+  std::int64_t ts, seq;
+  const char* p = plain.data();
+  auto r1 = std::from_chars(p + 2, p + colon, ts);
+  auto r2 = std::from_chars(p + colon + 1, p + plain.size(), seq);
+  if (r1.ec != std::errc() || r1.ptr != p + colon || r2.ec != std::errc() ||
+      r2.ptr != p + plain.size()) {
+    return std::nullopt;
+  }
+  return std::make_pair(ts, seq);
+}
+
+Result<Filter> parse_filter(const Params& params) {
+  Filter filter;
+  std::optional<std::string> cursor;
+  for (const auto& [name, value] : params) {
+    if (name == "stream") {
+      filter.stream = value;
+    } else if (name == "type") {
+      filter.type = value;
+    } else if (name == "from" || name == "to") {
+      auto ms = parse_time_text(value);
+      if (!ms) {
+        return make_error(Errc::kInvalidInput,
+                          fmt::format("parameter \"{}\": \"{}\" is not an ISO-8601 time or an "
+                                      "epoch number",
+                                      name, value));
+      }
+      (name == "from" ? filter.from_ms : filter.to_ms) = *ms;
+    } else if (name == "order") {
+      if (value != "asc" && value != "desc") {
+        return make_error(Errc::kInvalidInput, "parameter \"order\" must be asc or desc");
+      }
+      filter.ascending = value == "asc";
+    } else if (name == "limit") {
+      int limit = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+      if (ec != std::errc() || end != value.data() + value.size() || limit < 1 ||
+          limit > kMaxLimit) {
+        return make_error(Errc::kInvalidInput,
+                          fmt::format("parameter \"limit\" must be an integer from 1 to {}",
+                                      kMaxLimit));
+      }
+      filter.limit = limit;
+    } else if (name == "cursor") {
+      cursor = value;
+    } else {
+      return make_error(Errc::kInvalidInput, fmt::format("unknown parameter \"{}\"; valid "
+                                                         "parameters: {}",
+                                                         name, kValidParams));
+    }
+  }
+  if (cursor && !cursor->empty()) {
+    filter.after = decode_cursor(*cursor, filter.ascending);
+    if (!filter.after) {
+      return make_error(Errc::kInvalidInput,
+                        "parameter \"cursor\" is not a cursor returned by this query (cursors "
+                        "keep the order they were made with)");
+    }
+  }
+  return filter;
+}
+
+}  // namespace
+
+Result<std::string> query_events(StoreReader& reader, const Params& params) {
+  auto parsed = parse_filter(params);
+  if (!parsed) return parsed.error();
+  const Filter& f = parsed.value();
+
+  std::string sql =
+      "SELECT seq, stream, id, ts, received_at, key, payload FROM events WHERE 1=1";
+  if (f.stream) sql += " AND stream = ?1";
+  if (f.type) sql += " AND type = ?2";
+  if (f.from_ms) sql += " AND ts >= ?3";
+  if (f.to_ms) sql += " AND ts < ?4";
+  if (f.after) sql += f.ascending ? " AND (ts, seq) > (?5, ?6)" : " AND (ts, seq) < (?5, ?6)";
+  sql += f.ascending ? " ORDER BY ts ASC, seq ASC" : " ORDER BY ts DESC, seq DESC";
+  sql += " LIMIT ?7";
+
+  return reader.with_connection([&](StoreReader::Connection& connection) -> Result<std::string> {
+    auto& stmt = connection.statement(sql);
+    if (f.stream) stmt.bind(1, std::string_view(*f.stream));
+    if (f.type) stmt.bind(2, std::string_view(*f.type));
+    if (f.from_ms) stmt.bind(3, *f.from_ms);
+    if (f.to_ms) stmt.bind(4, *f.to_ms);
+    if (f.after) {
+      stmt.bind(5, f.after->first);
+      stmt.bind(6, f.after->second);
+    }
+    stmt.bind(7, static_cast<std::int64_t>(f.limit) + 1);  // one more tells if a next page exists
+
+    std::string out = "{\"events\":[";
+    int rows = 0;
+    std::int64_t last_ts = 0, last_seq = 0;
+    bool more = false;
+    int rc;
+    while ((rc = stmt.step()) == SQLITE_ROW) {
+      if (rows == f.limit) {
+        more = true;
+        break;
+      }
+      if (rows++ > 0) out.push_back(',');
+      last_seq = stmt.column_int(0);
+      last_ts = stmt.column_int(3);
+      out += "{\"id\":";
+      append_json_string(out, stmt.column_text(2));
+      out += ",\"stream\":";
+      append_json_string(out, stmt.column_text(1));
+      out += ",\"ts\":\"" + format_iso8601_ms(last_ts) + "\"";
+      out += ",\"received_at\":\"" + format_iso8601_ms(stmt.column_int(4)) + "\"";
+      out += ",\"key\":";
+      if (stmt.column_is_null(5)) {
+        out += "null";
+      } else {
+        append_json_string(out, stmt.column_text(5));
+      }
+      out += ",\"payload\":";
+      out += stmt.column_text(6);  // stored exactly as received: valid JSON already
+      out.push_back('}');
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      std::string message = connection.db.error_message();
+      stmt.reset();
+      return make_error(Errc::kUnavailable, "store query failed: " + message);
+    }
+    stmt.reset();
+    out += "],\"next_cursor\":";
+    if (more) {
+      out += "\"" + encode_cursor(f.ascending, last_ts, last_seq) + "\"";
+    } else {
+      out += "null";
+    }
+    out += "}";
+    return out;
+  });
+}
+
+}  // namespace sluice::query

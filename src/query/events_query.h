@@ -1,0 +1,27 @@
+#pragma once
+// GET /v1/events: filtering, ordering and keyset pagination over the stored events.
+//
+// Parameters (all optional): stream, type, from (inclusive), to (exclusive) — ISO-8601 or
+// epoch ms/s —, order (desc, the default, newest first; or asc), limit (1..1000, default 100),
+// cursor (the next_cursor of the previous page). Every value is bound as a SQL parameter.
+// Pages are keyed on (ts, seq), so a page costs the same at any depth and events stored while
+// paging never shift or repeat earlier pages.
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+#include "query/store_reader.h"
+
+namespace sluice::query {
+
+inline constexpr int kDefaultLimit = 100;
+inline constexpr int kMaxLimit = 1000;
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+// Returns the response body: {"events":[...],"next_cursor":"..."|null}.
+Result<std::string> query_events(StoreReader& reader, const Params& params);
+
+}  // namespace sluice::query

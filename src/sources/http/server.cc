@@ -1,0 +1,271 @@
+#include "sources/http/server.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/url.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "core/json_text.h"
+#include "core/logging.h"
+#include "core/time.h"
+#include "query/events_query.h"
+#include "sources/http/ingest.h"
+
+namespace sluice::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using Request = bhttp::request<bhttp::string_body>;
+using Response = bhttp::response<bhttp::string_body>;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// Appends a batch to the log and resumes the calling coroutine on its own executor once the
+// batch is durable (or failed). The log thread never runs request code.
+template <class Token>
+auto async_append(log::Log& log, const std::string& stream, log::RecordBatch batch,
+                  Token&& token) {
+  return asio::async_initiate<Token, void(Result<log::Offset>)>(
+      [&log, &stream](auto handler, log::RecordBatch records) {
+        auto executor = asio::get_associated_executor(handler);
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        log.append(stream, std::move(records), [executor, shared](Result<log::Offset> result) {
+          asio::post(executor, [shared, result = std::move(result)]() mutable {
+            (*shared)(std::move(result));
+          });
+        });
+      },
+      token, std::move(batch));
+}
+
+unsigned status_for(Errc code) {
+  switch (code) {
+    case Errc::kInvalidInput: return 400;
+    case Errc::kNotFound: return 404;
+    case Errc::kTooLarge: return 413;
+    case Errc::kUnavailable: return 503;
+    case Errc::kCorrupt:
+    case Errc::kInternal: return 500;
+  }
+  return 500;
+}
+
+std::string error_json(std::string_view message) {
+  std::string out = "{\"error\":";
+  append_json_string(out, message);
+  out += "}";
+  return out;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(const Config& config, log::Log& log, query::StoreReader& reader)
+      : config(config), log(log), reader(reader), acceptor(io), signals(io, SIGINT, SIGTERM) {}
+
+  Response make_response(const Request& req, unsigned status, std::string body) {
+    Response res{static_cast<bhttp::status>(status), req.version()};
+    res.set(bhttp::field::server, "sluice");
+    res.set(bhttp::field::content_type, "application/json");
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    if (status == 503) res.set(bhttp::field::retry_after, "1");
+    res.prepare_payload();
+    return res;
+  }
+
+  Response error_response(const Request& req, const Error& error) {
+    return make_response(req, status_for(error.code), error_json(error.message));
+  }
+
+  asio::awaitable<Response> ingest(Request& req, const std::string& stream_name) {
+    auto stream = config.streams.find(stream_name);
+    if (stream == config.streams.end()) {
+      co_return error_response(req, make_error(Errc::kNotFound,
+                                               fmt::format("unknown stream \"{}\"", stream_name)));
+    }
+    auto content_type = std::string(req[bhttp::field::content_type]);
+    auto parsed = parse_events(req.body(), content_type, stream->second, now_ms());
+    if (!parsed) co_return error_response(req, parsed.error());
+    IngestBatch& batch = parsed.value();
+    const std::size_t accepted = batch.records.count();
+    const unsigned status = accepted > 0 ? 202 : 400;
+    if (accepted > 0) {
+      auto appended =
+          co_await async_append(log, stream_name, std::move(batch.records), asio::use_awaitable);
+      if (!appended) co_return error_response(req, appended.error());
+    }
+    co_return make_response(req, status, ingest_response_json(accepted, batch.rejected));
+  }
+
+  asio::awaitable<Response> route(Request& req) {
+    auto url = boost::urls::parse_origin_form(req.target());
+    if (!url) co_return error_response(req, make_error(Errc::kInvalidInput, "malformed URL"));
+    const std::string path = url->path();
+    const auto method = req.method();
+
+    auto not_allowed = [&](const char* allow) {
+      auto res = make_response(req, 405,
+                               error_json(fmt::format("method {} is not allowed on {}; use {}",
+                                                      std::string(req.method_string()), path,
+                                                      allow)));
+      res.set(bhttp::field::allow, allow);
+      return res;
+    };
+
+    constexpr std::string_view kStreamsPrefix = "/v1/streams/";
+    constexpr std::string_view kEventsSuffix = "/events";
+    if (path.starts_with(kStreamsPrefix) && path.ends_with(kEventsSuffix) &&
+        path.size() > kStreamsPrefix.size() + kEventsSuffix.size()) {
+      std::string stream = path.substr(kStreamsPrefix.size(), path.size() - kStreamsPrefix.size() -
+                                                                  kEventsSuffix.size());
+      if (stream.find('/') == std::string::npos) {
+        if (method != bhttp::verb::post) co_return not_allowed("POST");
+        co_return co_await ingest(req, stream);
+      }
+    }
+    if (path == "/v1/events") {
+      if (method != bhttp::verb::get) co_return not_allowed("GET");
+      query::Params params;
+      for (const auto& p : url->params()) params.emplace_back(p.key, p.value);
+      auto body = query::query_events(reader, params);
+      if (!body) co_return error_response(req, body.error());
+      co_return make_response(req, 200, std::move(body.value()));
+    }
+    if (path == "/healthz") {
+      if (method != bhttp::verb::get) co_return not_allowed("GET");
+      co_return make_response(req, 200, "{\"status\":\"ok\"}");
+    }
+    co_return error_response(req, make_error(Errc::kNotFound, fmt::format("no route {}", path)));
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    bool first = true;
+    for (;;) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.body_limit(config.server.max_body_bytes);
+      stream.expires_after(first ? config.server.header_timeout : config.server.idle_timeout);
+      first = false;
+      auto [header_error, header_bytes] =
+          co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+      if (header_error) {
+        if (header_error == bhttp::error::body_limit) {
+          co_await send_error(stream, 413, body_limit_message());
+        }
+        co_return;  // closed, timed out or garbage: drop the connection
+      }
+      stream.expires_after(config.server.body_timeout);
+      auto [body_error, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+      if (body_error) {
+        if (body_error == bhttp::error::body_limit) {
+          co_await send_error(stream, 413, body_limit_message());
+        }
+        co_return;
+      }
+      Request req = parser.release();
+      Response res = co_await route(req);
+      stream.expires_after(config.server.body_timeout);
+      auto [write_error, written] = co_await bhttp::async_write(stream, res, kTuple);
+      if (write_error || !res.keep_alive()) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  std::string body_limit_message() const {
+    return fmt::format("request body is over the limit of {} bytes (server.max_body_bytes)",
+                       config.server.max_body_bytes);
+  }
+
+  asio::awaitable<void> send_error(beast::tcp_stream& stream, unsigned status,
+                                   const std::string& message) {
+    Response res{static_cast<bhttp::status>(status), 11};
+    res.set(bhttp::field::server, "sluice");
+    res.set(bhttp::field::content_type, "application/json");
+    res.keep_alive(false);
+    res.body() = error_json(message);
+    res.prepare_payload();
+    stream.expires_after(config.server.body_timeout);
+    co_await bhttp::async_write(stream, res, kTuple);
+  }
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [error, socket] = co_await acceptor.async_accept(kTuple);
+      if (error == asio::error::operation_aborted) co_return;
+      if (error) {
+        logger("http")->warn("accept failed error=\"{}\"", error.message());
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true));
+      asio::co_spawn(io, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  const Config& config;
+  log::Log& log;
+  query::StoreReader& reader;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+};
+
+Server::Server(const Config& config, log::Log& log, query::StoreReader& reader)
+    : impl_(std::make_unique<Impl>(config, log, reader)) {}
+
+Server::~Server() = default;
+
+unsigned short Server::bind() {
+  const auto& listen = impl_->config.server.listen;
+  auto colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  auto port = static_cast<unsigned short>(std::stoi(listen.substr(colon + 1)));
+  tcp::resolver resolver(impl_->io);
+  auto endpoints = resolver.resolve(host, std::to_string(port));
+  tcp::endpoint endpoint = *endpoints.begin();
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
+  acceptor.bind(endpoint);
+  acceptor.listen(asio::socket_base::max_listen_connections);
+  return acceptor.local_endpoint().port();
+}
+
+void Server::run() {
+  auto& impl = *impl_;
+  impl.signals.async_wait([this](const boost::system::error_code& error, int signal) {
+    if (!error) {
+      logger("http")->info("signal={} stopping", signal);
+      stop();
+    }
+  });
+  asio::co_spawn(impl.io, impl.accept_loop(), asio::detached);
+  std::vector<std::thread> threads;
+  for (int i = 1; i < impl.config.server.io_threads; ++i) {
+    threads.emplace_back([&impl] { impl.io.run(); });
+  }
+  impl.io.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::stop() {
+  asio::post(impl_->io, [impl = impl_.get()] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+    impl->signals.cancel(ignored);
+    impl->io.stop();
+  });
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,39 @@
+#pragma once
+// The HTTP server (Boost.Beast on Asio, C++20 coroutines): keep-alive connections served by
+// `server.io_threads` threads, with header, body and idle timeouts and a body size limit.
+//
+// Routes:
+//   POST /v1/streams/{stream}/events   collector (sources/http/ingest.h); 202 once durable
+//   GET  /v1/events                    query API (query/events_query.h)
+//   GET  /healthz                      liveness
+// Documented in docs/http-api.md.
+//
+// The server owns its io_context; appends wait for the log without blocking an I/O thread.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "log/log.h"
+#include "query/store_reader.h"
+
+namespace sluice::http {
+
+class Server {
+ public:
+  Server(const Config& config, log::Log& log, query::StoreReader& reader);
+  ~Server();
+
+  // Binds the listen address; returns the bound port (useful with port 0). Throws on failure.
+  unsigned short bind();
+  // Serves until stop() or SIGINT/SIGTERM; returns after every I/O thread has finished.
+  void run();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::http
