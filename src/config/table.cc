@@ -94,9 +94,20 @@ const char* kind_name(Kind kind) {
 std::string bounds_text(const Setting& s) {
   const bool has_min = s.min != std::numeric_limits<std::int64_t>::min();
   const bool has_max = s.max != std::numeric_limits<std::int64_t>::max();
+  // Shown in the largest unit that divides the value evenly: 3600000 ms is "1h".
+  auto in_units = [](std::int64_t v, std::initializer_list<std::pair<std::int64_t, const char*>> units) {
+    for (const auto& [factor, name] : units) {
+      if (v != 0 && v % factor == 0) return fmt::format("{}{}", v / factor, name);
+    }
+    return std::to_string(v);
+  };
   auto show = [&](std::int64_t v) {
-    if (s.kind == Kind::kDuration) return fmt::format("{}ms", v);
-    if (s.kind == Kind::kSize) return fmt::format("{} bytes", v);
+    if (s.kind == Kind::kDuration) {
+      return in_units(v, {{86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}});
+    }
+    if (s.kind == Kind::kSize) {
+      return in_units(v, {{1LL << 30, "GiB"}, {1LL << 20, "MiB"}, {1LL << 10, "KiB"}, {1, "B"}});
+    }
     return std::to_string(v);
   };
   if (has_min && has_max) return fmt::format("{} to {}", show(s.min), show(s.max));

@@ -1,0 +1,124 @@
+"""The HTTP API against the real binary: routes, statuses, error bodies, limits, shutdown.
+
+usage: http_api_test.py SLUICE_BINARY
+"""
+
+import json
+import os
+import socket
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from harness import Checks, Server, all_events, wait_for  # noqa: E402
+
+CONFIG = """
+server:
+  max_body_bytes: 4KiB
+  header_timeout: 1s
+streams:
+  events: {}
+  iot: {key_field: device, time_field: ts, type_field: kind}
+"""
+
+
+def expect(server, method, path, body, status, contains=None, headers=None):
+    got, hdrs, reply = server.request(method, path, body, headers)
+    assert got == status, (method, path, got, reply)
+    assert hdrs.get("content-type") == "application/json", hdrs
+    if contains is not None:
+        text = json.dumps(reply)
+        assert contains in text, (contains, text)
+    return reply, hdrs
+
+
+def main():
+    binary = sys.argv[1]
+    checks = Checks()
+    config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+    config.write(CONFIG)
+    config.close()
+    server = Server(binary, config=config.name).start()
+    try:
+        checks.run("healthz", expect, server, "GET", "/healthz", None, 200, '"status": "ok"')
+        checks.run("unknown stream is 404 naming it", expect, server, "POST",
+                   "/v1/streams/nope/events", "{}", 404, 'unknown stream \\"nope\\"')
+        checks.run("unknown route is 404", expect, server, "GET", "/v2/x", None, 404, "no route")
+        def wrong_method():
+            _, hdrs = expect(server, "GET", "/v1/streams/events/events", None, 405, "use POST")
+            assert hdrs["allow"] == "POST", hdrs
+
+        checks.run("wrong method is 405 with Allow", wrong_method)
+        checks.run("malformed JSON is 400 with the byte offset", expect, server, "POST",
+                   "/v1/streams/events/events", '{"a": 1, "b": }', 400, "malformed JSON at byte 14")
+        checks.run("a body with no valid event is 400 listing each", expect, server, "POST",
+                   "/v1/streams/events/events", "[1, 2]", 400,
+                   '"accepted": 0, "rejected": [{"index": 0')
+
+        def partial_acceptance():
+            reply, _ = expect(server, "POST", "/v1/streams/iot/events",
+                              [{"kind": "TEMP", "device": "d1", "ts": 1760355000, "value": 91},
+                               {"kind": "TEMP", "ts": "not a time"},
+                               {"kind": "HUM", "device": "d2", "value": 40}], 202)
+            assert reply["accepted"] == 2, reply
+            assert reply["rejected"][0]["index"] == 1, reply
+            assert 'field "ts"' in reply["rejected"][0]["error"], reply
+            wait_for(lambda: len(all_events(server, "stream=iot")) == 2, 30, "2 iot events")
+            temp = all_events(server, "stream=iot&type=TEMP")
+            assert len(temp) == 1 and temp[0]["key"] == "d1", temp
+            assert temp[0]["ts"] == "2025-10-13T11:30:00.000Z", temp
+
+        checks.run("valid events are stored, invalid ones listed", partial_acceptance)
+
+        def body_over_limit():
+            expect(server, "POST", "/v1/streams/events/events",
+                   json.dumps({"pad": "x" * 5000}), 413, "over the limit of 4096 bytes")
+
+        checks.run("a body over max_body_bytes is 413 naming the limit", body_over_limit)
+        checks.run("limit over 1000 is 400", expect, server, "GET", "/v1/events?limit=5000",
+                   None, 400, "from 1 to 1000")
+        checks.run("unknown query parameter is 400 listing the valid ones", expect, server,
+                   "GET", "/v1/events?colour=red", None, 400, "valid parameters: stream, type")
+
+        def keep_alive_and_paging():
+            conn = server.connection()
+            for i in range(30):
+                status, _, _ = server.request("POST", "/v1/streams/events/events",
+                                              {"type": "page", "i": i}, conn=conn)
+                assert status == 202
+            conn.close()
+            wait_for(lambda: len(all_events(server, "type=page")) == 30, 30, "30 events")
+            newest_first = [e["payload"]["i"] for e in all_events(server, "type=page", limit=7)]
+            assert len(newest_first) == 30 and len(set(newest_first)) == 30, newest_first
+            assert newest_first[0] == 29, newest_first
+            oldest_first = [e["payload"]["i"]
+                            for e in all_events(server, "type=page&order=asc", limit=4)]
+            assert oldest_first == list(range(30)), oldest_first
+
+        checks.run("keep-alive requests and keyset paging both ways", keep_alive_and_paging)
+
+        def slow_header_is_cut():
+            s = socket.create_connection(("127.0.0.1", server.port))
+            s.sendall(b"POST /v1/streams/events/events HTTP/1.1\r\nHost: x\r\n")
+            s.settimeout(10)
+            assert s.recv(100) == b"", "connection should be closed after header_timeout"
+            s.close()
+
+        checks.run("a client that stalls in its headers is disconnected", slow_header_is_cut)
+
+        def sigterm_is_clean():
+            assert server.stop() == 0, "exit status"
+            server.start()
+            assert len(all_events(server, "type=page")) == 30
+
+        checks.run("SIGTERM exits 0 and a restart keeps the data", sigterm_is_clean)
+    finally:
+        if checks.failed:
+            sys.stderr.write("".join(server.stderr_lines[-50:]))
+        server.cleanup()
+        os.unlink(config.name)
+    checks.finish()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,1 +1,124 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "config/config.h"
+
+namespace sluice::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Config, DefaultsNeedNoFile) {
+  auto loaded = load_defaults();
+  ASSERT_TRUE(loaded.ok()) << format_errors(loaded.errors, "defaults");
+  const auto& c = loaded.config;
+  EXPECT_EQ(c.server.listen, "127.0.0.1:7070");
+  EXPECT_EQ(c.server.max_body_bytes, 10u << 20);
+  EXPECT_EQ(c.server.header_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(c.storage.data_dir, "./data");
+  ASSERT_EQ(c.streams.size(), 2u);
+  EXPECT_EQ(c.streams.at("events").id_field, "id");
+  EXPECT_EQ(c.streams.at("events").type_field, "type");
+  EXPECT_EQ(c.streams.at("web").id_field, "event_id");
+  EXPECT_EQ(c.streams.at("web").type_field, "event_type");
+  EXPECT_EQ(c.streams.at("web").name, "web");
+  EXPECT_EQ(c.store_path(), "./data/sluice.db");
+}
+
+TEST(Config, ReadsValuesWithUnits) {
+  auto loaded = load_text(R"(
+server:
+  listen: 0.0.0.0:9000
+  max_body_bytes: 64KiB
+  body_timeout: 2m
+storage:
+  data_dir: /var/lib/sluice
+streams:
+  iot: {key_field: device, time_field: ts}
+)");
+  ASSERT_TRUE(loaded.ok()) << format_errors(loaded.errors, "x");
+  EXPECT_EQ(loaded.config.server.listen, "0.0.0.0:9000");
+  EXPECT_EQ(loaded.config.server.max_body_bytes, 65536u);
+  EXPECT_EQ(loaded.config.server.body_timeout, std::chrono::minutes(2));
+  ASSERT_EQ(loaded.config.streams.size(), 1u);  // given streams replace the defaults
+  EXPECT_EQ(loaded.config.streams.at("iot").key_field, "device");
+  EXPECT_EQ(loaded.config.streams.at("iot").id_field, "id");  // entry defaults apply
+}
+
+TEST(Config, UnknownKeyNamesPathLineAndValidKeys) {
+  auto loaded = load_text("server:\n  listen: 127.0.0.1:1\nstreams:\n  web:\n    kye_field: x\n");
+  ASSERT_EQ(loaded.errors.size(), 1u);
+  const auto& e = loaded.errors[0];
+  EXPECT_EQ(e.path, "streams.web.kye_field");
+  EXPECT_EQ(e.line, 5);
+  EXPECT_EQ(e.column, 5);
+  EXPECT_THAT(e.message, HasSubstr("id_field, key_field, time_field, type_field"));
+  EXPECT_THAT(format_errors(loaded.errors, "s.yaml"), HasSubstr("s.yaml:5:5: streams.web.kye_field"));
+}
+
+TEST(Config, ReportsEveryErrorAtOnce) {
+  auto loaded = load_text(R"(
+server:
+  io_threads: 0
+  max_body_bytes: lots
+  header_timeout: 5 minutes
+  lisen: x
+loggg: {}
+)");
+  ASSERT_EQ(loaded.errors.size(), 5u) << format_errors(loaded.errors, "x");
+  auto text = format_errors(loaded.errors, "x");
+  EXPECT_THAT(text, HasSubstr("x:3:15: server.io_threads: 0 is out of range: must be 1 to 256"));
+  EXPECT_THAT(text, HasSubstr("server.max_body_bytes: expected a size"));
+  EXPECT_THAT(text, HasSubstr("server.header_timeout: expected a duration"));
+  EXPECT_THAT(text, HasSubstr("server.lisen: unknown key"));
+  EXPECT_THAT(text, HasSubstr("loggg: unknown key \"loggg\"; valid keys: server, storage, log, "
+                              "streams, store"));
+}
+
+TEST(Config, ChecksListenAddress) {
+  auto loaded = load_text("server: {listen: localhost}\n");
+  ASSERT_EQ(loaded.errors.size(), 1u);
+  EXPECT_THAT(loaded.errors[0].message, HasSubstr("is not host:port"));
+  EXPECT_FALSE(check_listen("127.0.0.1:0"));
+  EXPECT_TRUE(check_listen("127.0.0.1:70000"));
+}
+
+TEST(Config, ExpandsEnvironmentVariables) {
+  setenv("SLUICE_TEST_DIR", "/srv/events", 1);
+  unsetenv("SLUICE_TEST_UNSET");
+  auto loaded = load_text(
+      "storage: {data_dir: \"${SLUICE_TEST_DIR}/x\"}\n"
+      "server: {listen: \"${SLUICE_TEST_UNSET:-127.0.0.1:9}\"}\n");
+  ASSERT_TRUE(loaded.ok()) << format_errors(loaded.errors, "x");
+  EXPECT_EQ(loaded.config.storage.data_dir, "/srv/events/x");
+  EXPECT_EQ(loaded.config.server.listen, "127.0.0.1:9");
+
+  auto missing = load_text("storage: {data_dir: \"${SLUICE_TEST_UNSET}\"}\n");
+  ASSERT_EQ(missing.errors.size(), 1u);
+  EXPECT_THAT(missing.errors[0].message, HasSubstr("SLUICE_TEST_UNSET is not set"));
+}
+
+TEST(Config, RejectsBadStreamNamesAndSyntax) {
+  auto bad_name = load_text("streams:\n  \"a b\": {}\n");
+  ASSERT_EQ(bad_name.errors.size(), 1u);
+  EXPECT_THAT(bad_name.errors[0].message, HasSubstr("invalid name"));
+  auto syntax = load_text("server: [unclosed\n");
+  ASSERT_EQ(syntax.errors.size(), 1u);
+  EXPECT_THAT(syntax.errors[0].message, HasSubstr("YAML syntax"));
+  auto not_map = load_text("server: 5\n");
+  ASSERT_EQ(not_map.errors.size(), 1u);
+  EXPECT_THAT(not_map.errors[0].message, HasSubstr("expected a mapping"));
+}
+
+TEST(Config, ReferenceListsEverySetting) {
+  auto md = reference_markdown();
+  for (const char* key : {"`listen`", "`io_threads`", "`max_body_bytes`", "`data_dir`",
+                          "`group_commit_max_bytes`", "`id_field`", "`time_field`",
+                          "`batch_max_events`", "## `streams.<name>`"}) {
+    EXPECT_THAT(md, HasSubstr(key));
+  }
+}
+
+}  // namespace
+}  // namespace sluice::config

@@ -150,7 +150,6 @@ std::string describe(simdjson::error_code e) {
     case simdjson::N_ATOM_ERROR: return "invalid value (expected a string, number, object, array, "
                                         "true, false or null)";
     case simdjson::NUMBER_ERROR:
-    case simdjson::BIGINT_ERROR:
     case simdjson::NUMBER_OUT_OF_RANGE: return "invalid number";
     case simdjson::STRING_ERROR: return "invalid escape in a string";
     case simdjson::UNCLOSED_STRING: return "unterminated string";
