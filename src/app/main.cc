@@ -1,8 +1,8 @@
 // sluice: the command line. Subcommands are documented in docs/cli.md and by --help.
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "app/exit_codes.h"
@@ -39,17 +39,20 @@ bool load_config(const std::string& file, const std::string& listen, const std::
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Sluice: a real-time event platform. Collects events over HTTP, keeps them in a "
-               "durable log, stores them and serves them back.",
-               "sluice"};
+  CLI::App app{
+      "Sluice: a real-time event platform. Collects events over HTTP, keeps them in a "
+      "durable log, stores them and serves them back.",
+      "sluice"};
   app.require_subcommand(1);
   app.set_version_flag("--version", SLUICE_VERSION);
 
   std::string config_file, listen, data_dir, log_level = "info";
-  auto* run = app.add_subcommand("run", "Run the all-in-one server (collector, log, processor, "
-                                        "store and query API) until SIGINT or SIGTERM.");
-  run->add_option("-c,--config", config_file, "YAML configuration file (default: built-in "
-                                              "defaults)")
+  auto* run = app.add_subcommand("run",
+                                 "Run the all-in-one server (collector, log, processor, "
+                                 "store and query API) until SIGINT or SIGTERM.");
+  run->add_option("-c,--config", config_file,
+                  "YAML configuration file (default: built-in "
+                  "defaults)")
       ->check(CLI::ExistingFile);
   run->add_option("--listen", listen, "HOST:PORT to listen on; overrides server.listen");
   run->add_option("--data-dir", data_dir, "Data directory; overrides storage.data_dir");
@@ -57,8 +60,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
   std::string validate_file;
-  auto* validate = app.add_subcommand("validate", "Check a configuration file without starting; "
-                                                  "prints every error with its line.");
+  auto* validate = app.add_subcommand("validate",
+                                      "Check a configuration file without starting; "
+                                      "prints every error with its line.");
   validate->add_option("config", validate_file, "YAML configuration file")->required();
 
   auto* version = app.add_subcommand("version", "Print the version.");
@@ -66,8 +70,9 @@ int main(int argc, char** argv) {
   auto* config_cmd = app.add_subcommand("config", "Configuration helpers.");
   config_cmd->require_subcommand(1);
   auto* reference = config_cmd->add_subcommand(
-      "reference", "Print the configuration reference (Markdown) generated from the settings "
-                   "tables.");
+      "reference",
+      "Print the configuration reference (Markdown) generated from the settings "
+      "tables.");
 
   try {
     app.parse(argc, argv);

@@ -19,10 +19,11 @@ int run_server(const Config& config) {
   try {
     std::filesystem::create_directories(config.storage.data_dir);
     std::vector<std::string> streams;
-    for (const auto& [name, stream] : config.streams) streams.push_back(name);
+    for (const auto& [name, stream] : config.streams)
+      streams.push_back(name);
 
-    log::EmbeddedLog event_log(
-        (std::filesystem::path(config.storage.data_dir) / "log").string(), streams, config.log);
+    log::EmbeddedLog event_log((std::filesystem::path(config.storage.data_dir) / "log").string(),
+                               streams, config.log);
     Processor processor(event_log, config.store, config.store_path());
     event_log.set_on_durable([&processor] { processor.notify(); });
     processor.start();

@@ -2,16 +2,20 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 namespace sluice {
 namespace config {
 namespace {
 
-std::optional<std::string> check_listen_scalar(const Scalar& v) { return check_listen(v.text); }
+std::optional<std::string> check_listen_scalar(const Scalar& v) {
+  return check_listen(v.text);
+}
 
 std::optional<std::string> check_field_name(const Scalar& v) {
   if (v.text.size() > 256) return "field name is longer than 256 characters";
@@ -42,13 +46,12 @@ const Table& server_table() {
 }
 
 const Table& storage_table() {
-  static const Table table{
-      "storage",
-      "Where the embedded log and the SQLite store keep their files.",
-      {
-          string_setting("data_dir", &StorageConfig::data_dir, "./data",
-                         "Directory for all data; created if missing."),
-      }};
+  static const Table table{"storage",
+                           "Where the embedded log and the SQLite store keep their files.",
+                           {
+                               string_setting("data_dir", &StorageConfig::data_dir, "./data",
+                                              "Directory for all data; created if missing."),
+                           }};
   return table;
 }
 
@@ -130,6 +133,14 @@ const Table& root_table() {
 LoadResult load_node(const YAML::Node& root) {
   LoadResult result;
   apply_table(root, root_table(), &result.config, "", result.errors);
+  // Report in file order; errors not tied to a line (defaults) come last.
+  std::stable_sort(result.errors.begin(), result.errors.end(),
+                   [](const ConfigError& a, const ConfigError& b) {
+                     auto rank = [](const ConfigError& e) {
+                       return std::make_tuple(e.line == 0, e.line, e.column);
+                     };
+                     return rank(a) < rank(b);
+                   });
   if (result.errors.empty() && result.config.streams.empty()) {
     result.errors.push_back({.path = "streams", .message = "at least one stream is required"});
   }
@@ -146,8 +157,7 @@ std::optional<std::string> check_listen(const std::string& listen) {
   int port = -1;
   auto port_text = std::string_view(listen).substr(colon + 1);
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 ||
-      port > 65535) {
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535) {
     return fmt::format("\"{}\" has no valid port (0 to 65535)", listen);
   }
   return std::nullopt;
@@ -180,7 +190,9 @@ LoadResult load_file(const std::string& path) {
   return load_text(text.str());
 }
 
-LoadResult load_defaults() { return load_node(YAML::Node(YAML::NodeType::Undefined)); }
+LoadResult load_defaults() {
+  return load_node(YAML::Node(YAML::NodeType::Undefined));
+}
 
 std::string format_errors(const std::vector<ConfigError>& errors, const std::string& file) {
   std::string out;
@@ -192,7 +204,9 @@ std::string format_errors(const std::vector<ConfigError>& errors, const std::str
   return out;
 }
 
-std::string reference_markdown() { return reference_markdown(root_table(), ""); }
+std::string reference_markdown() {
+  return reference_markdown(root_table(), "");
+}
 
 }  // namespace config
 

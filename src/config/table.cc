@@ -39,18 +39,25 @@ bool parse_int(const std::string& text, std::int64_t& out) {
 // "250ms", "5s", "2m", "1h", "1d"; a bare number is milliseconds.
 bool parse_duration_ms(const std::string& text, std::int64_t& out) {
   std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
+    ++digits;
   if (digits == 0) return false;
   std::int64_t value;
   if (!parse_int(text.substr(0, digits), value)) return false;
   std::string unit = text.substr(digits);
   std::int64_t factor;
-  if (unit.empty() || unit == "ms") factor = 1;
-  else if (unit == "s") factor = 1000;
-  else if (unit == "m") factor = 60'000;
-  else if (unit == "h") factor = 3'600'000;
-  else if (unit == "d") factor = 86'400'000;
-  else return false;
+  if (unit.empty() || unit == "ms")
+    factor = 1;
+  else if (unit == "s")
+    factor = 1000;
+  else if (unit == "m")
+    factor = 60'000;
+  else if (unit == "h")
+    factor = 3'600'000;
+  else if (unit == "d")
+    factor = 86'400'000;
+  else
+    return false;
   if (value > std::numeric_limits<std::int64_t>::max() / factor) return false;
   out = value * factor;
   return true;
@@ -59,20 +66,29 @@ bool parse_duration_ms(const std::string& text, std::int64_t& out) {
 // "512", "64KiB", "10MiB", "1GiB", and the decimal "KB", "MB", "GB".
 bool parse_size_bytes(const std::string& text, std::int64_t& out) {
   std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
+    ++digits;
   if (digits == 0) return false;
   std::int64_t value;
   if (!parse_int(text.substr(0, digits), value)) return false;
   std::string unit = text.substr(digits);
   std::int64_t factor;
-  if (unit.empty() || unit == "B") factor = 1;
-  else if (unit == "KiB") factor = 1LL << 10;
-  else if (unit == "MiB") factor = 1LL << 20;
-  else if (unit == "GiB") factor = 1LL << 30;
-  else if (unit == "KB") factor = 1000;
-  else if (unit == "MB") factor = 1000 * 1000;
-  else if (unit == "GB") factor = 1000 * 1000 * 1000;
-  else return false;
+  if (unit.empty() || unit == "B")
+    factor = 1;
+  else if (unit == "KiB")
+    factor = 1LL << 10;
+  else if (unit == "MiB")
+    factor = 1LL << 20;
+  else if (unit == "GiB")
+    factor = 1LL << 30;
+  else if (unit == "KB")
+    factor = 1000;
+  else if (unit == "MB")
+    factor = 1000 * 1000;
+  else if (unit == "GB")
+    factor = 1000 * 1000 * 1000;
+  else
+    return false;
   if (value > std::numeric_limits<std::int64_t>::max() / factor) return false;
   out = value * factor;
   return true;
@@ -80,13 +96,20 @@ bool parse_size_bytes(const std::string& text, std::int64_t& out) {
 
 const char* kind_name(Kind kind) {
   switch (kind) {
-    case Kind::kString: return "string";
-    case Kind::kInt: return "integer";
-    case Kind::kBool: return "boolean";
-    case Kind::kDuration: return "duration";
-    case Kind::kSize: return "size";
-    case Kind::kSection: return "section";
-    case Kind::kMap: return "map";
+    case Kind::kString:
+      return "string";
+    case Kind::kInt:
+      return "integer";
+    case Kind::kBool:
+      return "boolean";
+    case Kind::kDuration:
+      return "duration";
+    case Kind::kSize:
+      return "size";
+    case Kind::kSection:
+      return "section";
+    case Kind::kMap:
+      return "map";
   }
   return "?";
 }
@@ -95,7 +118,8 @@ std::string bounds_text(const Setting& s) {
   const bool has_min = s.min != std::numeric_limits<std::int64_t>::min();
   const bool has_max = s.max != std::numeric_limits<std::int64_t>::max();
   // Shown in the largest unit that divides the value evenly: 3600000 ms is "1h".
-  auto in_units = [](std::int64_t v, std::initializer_list<std::pair<std::int64_t, const char*>> units) {
+  auto in_units = [](std::int64_t v,
+                     std::initializer_list<std::pair<std::int64_t, const char*>> units) {
     for (const auto& [factor, name] : units) {
       if (v != 0 && v % factor == 0) return fmt::format("{}{}", v / factor, name);
     }
@@ -103,7 +127,8 @@ std::string bounds_text(const Setting& s) {
   };
   auto show = [&](std::int64_t v) {
     if (s.kind == Kind::kDuration) {
-      return in_units(v, {{86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}});
+      return in_units(v,
+                      {{86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}});
     }
     if (s.kind == Kind::kSize) {
       return in_units(v, {{1LL << 30, "GiB"}, {1LL << 20, "MiB"}, {1LL << 10, "KiB"}, {1, "B"}});
@@ -120,11 +145,15 @@ std::string bounds_text(const Setting& s) {
 std::optional<std::string> parse_scalar(const Setting& s, const std::string& text, Scalar& out) {
   out.text = text;
   switch (s.kind) {
-    case Kind::kString: break;
+    case Kind::kString:
+      break;
     case Kind::kBool:
-      if (text == "true") out.flag = true;
-      else if (text == "false") out.flag = false;
-      else return fmt::format("expected true or false, got \"{}\"", text);
+      if (text == "true")
+        out.flag = true;
+      else if (text == "false")
+        out.flag = false;
+      else
+        return fmt::format("expected true or false, got \"{}\"", text);
       break;
     case Kind::kInt:
       if (!parse_int(text, out.number)) return fmt::format("expected an integer, got \"{}\"", text);
@@ -140,7 +169,8 @@ std::optional<std::string> parse_scalar(const Setting& s, const std::string& tex
       }
       break;
     case Kind::kSection:
-    case Kind::kMap: return "internal: not a scalar";
+    case Kind::kMap:
+      return "internal: not a scalar";
   }
   if ((s.kind == Kind::kInt || s.kind == Kind::kDuration || s.kind == Kind::kSize) &&
       (out.number < s.min || out.number > s.max)) {
@@ -192,9 +222,10 @@ std::optional<std::string> expand_env(const std::string& in, std::string& out) {
     } else if (fallback) {
       out += *fallback;
     } else {
-      return fmt::format("environment variable {} is not set (write ${{{}:-default}} to give a "
-                         "default)",
-                         inner, inner);
+      return fmt::format(
+          "environment variable {} is not set (write ${{{}:-default}} to give a "
+          "default)",
+          inner, inner);
     }
     i = close;
   }
@@ -212,7 +243,8 @@ void apply_table(const YAML::Node& node, const Table& table, void* target, const
     for (const auto& item : node) {
       auto key = item.first.as<std::string>();
       bool known = false;
-      for (const auto& s : table.settings) known = known || s.name == key;
+      for (const auto& s : table.settings)
+        known = known || s.name == key;
       if (!known) {
         add_error(errors, join_path(path, key), &item.first,
                   fmt::format("unknown key \"{}\"; valid keys: {}", key, valid_keys(table)));
@@ -272,20 +304,21 @@ void apply_table(const YAML::Node& node, const Table& table, void* target, const
 }
 
 std::string reference_markdown(const Table& table, const std::string& path) {
-  std::string out = path.empty() ? fmt::format("## Top level\n\n")
-                                 : fmt::format("## `{}`\n\n{}\n\n", path, table.description);
+  std::string out = path.empty() ? fmt::format("### Top level\n\n")
+                                 : fmt::format("### `{}`\n\n{}\n\n", path, table.description);
   out += "| key | type | default | allowed | description |\n|---|---|---|---|---|\n";
   std::vector<std::pair<const Setting*, std::string>> children;
   for (const auto& s : table.settings) {
     std::string def = s.default_text;
     if (s.kind == Kind::kSection) def = "";
     if (s.kind == Kind::kMap) def = def == "{}" ? "none" : "see below";
-    if (s.kind == Kind::kString && def.empty()) def = "(empty)";
-    out += fmt::format("| `{}` | {} | {} | {} | {} |\n", s.name, kind_name(s.kind),
-                       def.empty() ? "" : "`" + def + "`", bounds_text(s), s.description);
+    std::string shown = def.empty() ? "" : "`" + def + "`";
+    if (s.kind == Kind::kString && def.empty()) shown = "empty";
+    out += fmt::format("| `{}` | {} | {} | {} | {} |\n", s.name, kind_name(s.kind), shown,
+                       bounds_text(s), s.description);
     if (s.child) {
-      children.emplace_back(&s, s.kind == Kind::kMap ? join_path(path, s.name) + ".<name>"
-                                                     : join_path(path, s.name));
+      children.emplace_back(
+          &s, s.kind == Kind::kMap ? join_path(path, s.name) + ".<name>" : join_path(path, s.name));
     }
   }
   out += "\n";

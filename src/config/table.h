@@ -75,8 +75,11 @@ std::string reference_markdown(const Table& table, const std::string& path);
 template <class S>
 Setting string_setting(std::string name, std::string S::*member, std::string def, std::string desc,
                        std::function<std::optional<std::string>(const Scalar&)> check = {}) {
-  Setting s{.name = std::move(name), .kind = Kind::kString, .default_text = std::move(def),
-            .description = std::move(desc), .check = std::move(check)};
+  Setting s{.name = std::move(name),
+            .kind = Kind::kString,
+            .default_text = std::move(def),
+            .description = std::move(desc),
+            .check = std::move(check)};
   s.assign = [member](void* t, const Scalar& v) { static_cast<S*>(t)->*member = v.text; };
   return s;
 }
@@ -84,8 +87,12 @@ Setting string_setting(std::string name, std::string S::*member, std::string def
 template <class S, class I>
 Setting int_setting(std::string name, I S::*member, std::int64_t def, std::int64_t min,
                     std::int64_t max, std::string desc) {
-  Setting s{.name = std::move(name), .kind = Kind::kInt, .default_text = std::to_string(def),
-            .min = min, .max = max, .description = std::move(desc)};
+  Setting s{.name = std::move(name),
+            .kind = Kind::kInt,
+            .default_text = std::to_string(def),
+            .min = min,
+            .max = max,
+            .description = std::move(desc)};
   s.assign = [member](void* t, const Scalar& v) {
     static_cast<S*>(t)->*member = static_cast<I>(v.number);
   };
@@ -94,7 +101,9 @@ Setting int_setting(std::string name, I S::*member, std::int64_t def, std::int64
 
 template <class S>
 Setting bool_setting(std::string name, bool S::*member, bool def, std::string desc) {
-  Setting s{.name = std::move(name), .kind = Kind::kBool, .default_text = def ? "true" : "false",
+  Setting s{.name = std::move(name),
+            .kind = Kind::kBool,
+            .default_text = def ? "true" : "false",
             .description = std::move(desc)};
   s.assign = [member](void* t, const Scalar& v) { static_cast<S*>(t)->*member = v.flag; };
   return s;
@@ -103,8 +112,12 @@ Setting bool_setting(std::string name, bool S::*member, bool def, std::string de
 template <class S>
 Setting duration_setting(std::string name, std::chrono::milliseconds S::*member, std::string def,
                          std::int64_t min_ms, std::int64_t max_ms, std::string desc) {
-  Setting s{.name = std::move(name), .kind = Kind::kDuration, .default_text = std::move(def),
-            .min = min_ms, .max = max_ms, .description = std::move(desc)};
+  Setting s{.name = std::move(name),
+            .kind = Kind::kDuration,
+            .default_text = std::move(def),
+            .min = min_ms,
+            .max = max_ms,
+            .description = std::move(desc)};
   s.assign = [member](void* t, const Scalar& v) {
     static_cast<S*>(t)->*member = std::chrono::milliseconds{v.number};
   };
@@ -112,10 +125,14 @@ Setting duration_setting(std::string name, std::chrono::milliseconds S::*member,
 }
 
 template <class S>
-Setting size_setting(std::string name, std::uint64_t S::*member, std::string def,
-                     std::int64_t min, std::int64_t max, std::string desc) {
-  Setting s{.name = std::move(name), .kind = Kind::kSize, .default_text = std::move(def),
-            .min = min, .max = max, .description = std::move(desc)};
+Setting size_setting(std::string name, std::uint64_t S::*member, std::string def, std::int64_t min,
+                     std::int64_t max, std::string desc) {
+  Setting s{.name = std::move(name),
+            .kind = Kind::kSize,
+            .default_text = std::move(def),
+            .min = min,
+            .max = max,
+            .description = std::move(desc)};
   s.assign = [member](void* t, const Scalar& v) {
     static_cast<S*>(t)->*member = static_cast<std::uint64_t>(v.number);
   };
@@ -136,7 +153,9 @@ Setting section_setting(std::string name, C S::*member, const Table& table) {
 template <class S, class E>
 Setting map_setting(std::string name, std::map<std::string, E> S::*member, const Table& table,
                     std::string default_yaml, std::string desc) {
-  Setting s{.name = std::move(name), .kind = Kind::kMap, .default_text = std::move(default_yaml),
+  Setting s{.name = std::move(name),
+            .kind = Kind::kMap,
+            .default_text = std::move(default_yaml),
             .description = std::move(desc)};
   s.child = &table;
   s.child_target = [member](void* t, const std::string& key) -> void* {

@@ -10,7 +10,8 @@
 
 namespace sluice {
 
-static_assert(std::endian::native == std::endian::little, "on-disk formats assume a little-endian host");
+static_assert(std::endian::native == std::endian::little,
+              "on-disk formats assume a little-endian host");
 
 template <class T>
 inline void put_le(std::string& out, T value) {

@@ -12,7 +12,7 @@ namespace {
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::string_view data,
-                                                              std::uint32_t seed) {
+                                                             std::uint32_t seed) {
   std::uint64_t crc = ~seed;
   const char* p = data.data();
   std::size_t n = data.size();

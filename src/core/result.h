@@ -11,12 +11,12 @@
 namespace sluice {
 
 enum class Errc {
-  kInvalidInput,   // the client sent something we refuse: permanent, HTTP 400
-  kNotFound,       // unknown stream or route: HTTP 404
-  kTooLarge,       // over a configured size limit: HTTP 413
-  kUnavailable,    // storage cannot take more right now: retriable, HTTP 503
-  kCorrupt,        // stored data failed its checksum
-  kInternal,       // a bug or an unexpected system error
+  kInvalidInput,  // the client sent something we refuse: permanent, HTTP 400
+  kNotFound,      // unknown stream or route: HTTP 404
+  kTooLarge,      // over a configured size limit: HTTP 413
+  kUnavailable,   // storage cannot take more right now: retriable, HTTP 503
+  kCorrupt,       // stored data failed its checksum
+  kInternal,      // a bug or an unexpected system error
 };
 
 struct Error {
@@ -27,6 +27,8 @@ struct Error {
 template <class T>
 using Result = boost::outcome_v2::result<T, Error, boost::outcome_v2::policy::terminate>;
 
-inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(Errc code, std::string message) {
+  return Error{code, std::move(message)};
+}
 
 }  // namespace sluice

@@ -54,7 +54,8 @@ std::optional<std::int64_t> parse_iso8601_ms(std::string_view text) {
     if (!(expect(text, pos, 'T') || expect(text, pos, 't') || expect(text, pos, ' '))) {
       return std::nullopt;
     }
-    if (!read_digits(text, pos, 2, h) || !expect(text, pos, ':') || !read_digits(text, pos, 2, mi)) {
+    if (!read_digits(text, pos, 2, h) || !expect(text, pos, ':') ||
+        !read_digits(text, pos, 2, mi)) {
       return std::nullopt;
     }
     if (expect(text, pos, ':') && !read_digits(text, pos, 2, s)) return std::nullopt;
@@ -67,7 +68,8 @@ std::optional<std::int64_t> parse_iso8601_ms(std::string_view text) {
         ++pos;
       }
       if (digits == 0) return std::nullopt;
-      for (int i = digits; i < 3; ++i) millis *= 10;
+      for (int i = digits; i < 3; ++i)
+        millis *= 10;
     }
     if (expect(text, pos, 'Z') || expect(text, pos, 'z')) {
       // UTC

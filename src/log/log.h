@@ -24,6 +24,8 @@ using Offset = std::uint64_t;
 class RecordBatch {
  public:
   RecordBatch();
+  // Makes room for `bytes` more bytes of records, so adding them does not reallocate.
+  void reserve(std::size_t bytes) { bytes_.reserve(bytes_.size() + bytes); }
   void add(const EventView& event);
   // Fills the frame header (length, checksum, count). Call once, after the last add().
   void seal();

@@ -5,7 +5,9 @@
 
 namespace sluice::log {
 
-RecordBatch::RecordBatch() { bytes_.resize(kFrameHeaderSize + kBodyCountSize); }
+RecordBatch::RecordBatch() {
+  bytes_.resize(kFrameHeaderSize + kBodyCountSize);
+}
 
 void RecordBatch::add(const EventView& event) {
   std::size_t length_at = bytes_.size();

@@ -26,7 +26,9 @@ Processor::~Processor() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Processor::start() { thread_ = std::thread([this] { run(); }); }
+void Processor::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void Processor::notify() {
   {

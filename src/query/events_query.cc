@@ -27,7 +27,8 @@ struct Filter {
 std::string encode_cursor(bool ascending, std::int64_t ts, std::int64_t seq) {
   std::string plain = fmt::format("{}:{}:{}", ascending ? 'a' : 'd', ts, seq);
   std::string out;
-  for (unsigned char c : plain) out += fmt::format("{:02x}", c);
+  for (unsigned char c : plain)
+    out += fmt::format("{:02x}", c);
   return out;
 }
 
@@ -84,9 +85,9 @@ Result<Filter> parse_filter(const Params& params) {
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
       if (ec != std::errc() || end != value.data() + value.size() || limit < 1 ||
           limit > kMaxLimit) {
-        return make_error(Errc::kInvalidInput,
-                          fmt::format("parameter \"limit\" must be an integer from 1 to {}",
-                                      kMaxLimit));
+        return make_error(
+            Errc::kInvalidInput,
+            fmt::format("parameter \"limit\" must be an integer from 1 to {}", kMaxLimit));
       }
       filter.limit = limit;
     } else if (name == "cursor") {
@@ -115,8 +116,7 @@ Result<std::string> query_events(StoreReader& reader, const Params& params) {
   if (!parsed) return parsed.error();
   const Filter& f = parsed.value();
 
-  std::string sql =
-      "SELECT seq, stream, id, ts, received_at, key, payload FROM events WHERE 1=1";
+  std::string sql = "SELECT seq, stream, id, ts, received_at, key, payload FROM events WHERE 1=1";
   if (f.stream) sql += " AND stream = ?1";
   if (f.type) sql += " AND type = ?2";
   if (f.from_ms) sql += " AND ts >= ?3";

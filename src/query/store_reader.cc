@@ -10,7 +10,8 @@ sqlite::Stmt& StoreReader::Connection::statement(const std::string& sql) {
 }
 
 StoreReader::StoreReader(const std::string& path, int connections) {
-  for (int i = 0; i < connections; ++i) free_.push_back(std::make_unique<Connection>(path));
+  for (int i = 0; i < connections; ++i)
+    free_.push_back(std::make_unique<Connection>(path));
 }
 
 }  // namespace sluice::query

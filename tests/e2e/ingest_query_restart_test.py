@@ -132,6 +132,19 @@ def main():
             assert len(all_events(server)) == TOTAL + 1
 
         checks.run("a retried client id is stored once", retries_are_not_stored_twice)
+
+        def store_rebuilt_from_log():
+            expected = stored_by_seq(server)[1]
+            assert server.stop() == 0
+            for name in os.listdir(server.data_dir):
+                if name.startswith("sluice.db"):
+                    os.unlink(os.path.join(server.data_dir, name))
+            server.start()
+            wait_for(lambda: len(all_events(server)) == TOTAL + 1, 120, "the store rebuilt")
+            assert stored_by_seq(server)[1] == expected, "rebuilt store differs"
+
+        checks.run("a deleted store is rebuilt from the log, identical",
+                   store_rebuilt_from_log)
     finally:
         if checks.failed:
             sys.stderr.write("".join(server.stderr_lines[-50:]))

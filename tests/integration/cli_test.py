@@ -82,7 +82,7 @@ def main():
         begin, end = "<!-- BEGIN GENERATED -->\n", "<!-- END GENERATED -->"
         assert begin in doc and end in doc, "markers missing"
         generated = doc.split(begin, 1)[1].split(end, 1)[0]
-        assert generated == reference, ("docs/configuration.md is stale: run "
+        assert generated.strip() == reference.strip(), ("docs/configuration.md is stale: run "
                                         "scripts/generate-config-docs")
 
     checks.run("validate: a misspelt key gives path, line and the valid keys", misspelt_key)

@@ -1,8 +1,8 @@
+#include "config/config.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
-
-#include "config/config.h"
 
 namespace sluice::config {
 namespace {
@@ -54,7 +54,8 @@ TEST(Config, UnknownKeyNamesPathLineAndValidKeys) {
   EXPECT_EQ(e.line, 5);
   EXPECT_EQ(e.column, 5);
   EXPECT_THAT(e.message, HasSubstr("id_field, key_field, time_field, type_field"));
-  EXPECT_THAT(format_errors(loaded.errors, "s.yaml"), HasSubstr("s.yaml:5:5: streams.web.kye_field"));
+  EXPECT_THAT(format_errors(loaded.errors, "s.yaml"),
+              HasSubstr("s.yaml:5:5: streams.web.kye_field"));
 }
 
 TEST(Config, ReportsEveryErrorAtOnce) {
@@ -113,9 +114,9 @@ TEST(Config, RejectsBadStreamNamesAndSyntax) {
 
 TEST(Config, ReferenceListsEverySetting) {
   auto md = reference_markdown();
-  for (const char* key : {"`listen`", "`io_threads`", "`max_body_bytes`", "`data_dir`",
-                          "`group_commit_max_bytes`", "`id_field`", "`time_field`",
-                          "`batch_max_events`", "## `streams.<name>`"}) {
+  for (const char* key :
+       {"`listen`", "`io_threads`", "`max_body_bytes`", "`data_dir`", "`group_commit_max_bytes`",
+        "`id_field`", "`time_field`", "`batch_max_events`", "### `streams.<name>`"}) {
     EXPECT_THAT(md, HasSubstr(key));
   }
 }

@@ -23,7 +23,8 @@ TEST(Crc32c, FastPathEqualsPortableOnRandomData) {
   std::mt19937 random(7);
   for (std::size_t size : {1u, 7u, 8u, 9u, 63u, 64u, 1000u, 4097u}) {
     std::string data(size, '\0');
-    for (auto& c : data) c = static_cast<char>(random());
+    for (auto& c : data)
+      c = static_cast<char>(random());
     EXPECT_EQ(crc32c(data), crc32c_portable(data)) << size;
     // Continuing a checksum equals checksumming the whole.
     auto half = data.size() / 2;
@@ -44,8 +45,9 @@ TEST(Time, ParsesIso8601Forms) {
 }
 
 TEST(Time, RejectsInvalidTimes) {
-  for (const char* bad : {"", "yesterday", "2025-13-01T00:00:00Z", "2025-02-30", "2025-10-13T25:00Z",
-                          "2025-10-13T11:30:00Zjunk", "2025-10-13T11", "2025-10-13T11:30:00."}) {
+  for (const char* bad :
+       {"", "yesterday", "2025-13-01T00:00:00Z", "2025-02-30", "2025-10-13T25:00Z",
+        "2025-10-13T11:30:00Zjunk", "2025-10-13T11", "2025-10-13T11:30:00."}) {
     EXPECT_FALSE(parse_iso8601_ms(bad).has_value()) << bad;
   }
 }
@@ -73,7 +75,8 @@ TEST(Uuid, IsVersion7WithTheTimestampFirst) {
   EXPECT_TRUE(std::regex_match(id, shape)) << id;
   EXPECT_EQ(id.substr(0, 13), "0199dd55-9f3b");  // 1760355000123 = 0x199dd559f3b
   std::set<std::string> seen;
-  for (int i = 0; i < 10000; ++i) seen.insert(uuid_v7(1760355000123));
+  for (int i = 0; i < 10000; ++i)
+    seen.insert(uuid_v7(1760355000123));
   EXPECT_EQ(seen.size(), 10000u);
 }
 
@@ -87,7 +90,11 @@ TEST(JsonText, EscapesWhatJsonRequires) {
 }
 
 TEST(Event, EncodesAndDecodes) {
-  EventView e{.id = "abc", .ts_ms = 5, .received_at_ms = 7, .key = "k", .type = std::nullopt,
+  EventView e{.id = "abc",
+              .ts_ms = 5,
+              .received_at_ms = 7,
+              .key = "k",
+              .type = std::nullopt,
               .payload = R"({"a": 1})"};
   std::string record;
   encode_event(e, record);

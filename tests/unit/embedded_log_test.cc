@@ -93,9 +93,18 @@ TEST(EmbeddedLog, TornTailIsCutAtEveryByte) {
       std::ofstream out(dir.path() / "a.log", std::ios::binary | std::ios::trunc);
       out.write(original.data(), static_cast<std::streamsize>(cut));
     }
+    const auto saved = dir.path() / ("a.log.cut-" + std::to_string(good_size));
+    std::filesystem::remove(saved);
     EmbeddedLog log(dir.str(), {"a"}, kConfig);
     EXPECT_EQ(log.end_offset("a"), 3u) << cut;
     EXPECT_EQ(std::filesystem::file_size(dir.path() / "a.log"), good_size) << cut;
+    // The cut bytes are kept beside the log.
+    if (cut > good_size) {
+      ASSERT_TRUE(std::filesystem::exists(saved)) << cut;
+      EXPECT_EQ(std::filesystem::file_size(saved), cut - good_size) << cut;
+    } else {
+      EXPECT_FALSE(std::filesystem::exists(saved)) << cut;
+    }
     auto again = append_sync(log, "a", make_batch("z", 1, storage));
     ASSERT_TRUE(again);
     EXPECT_EQ(again.value(), 3u);
@@ -142,18 +151,20 @@ TEST(EmbeddedLog, ConcurrentAppendersGetDistinctOffsetsAndNothingIsLost) {
     threads.emplace_back([&, t] {
       std::vector<std::string> storage;
       for (int b = 0; b < kBatches; ++b) {
-        auto r = append_sync(log, "a",
-                             make_batch("t" + std::to_string(t) + "b" + std::to_string(b),
-                                        kPerBatch, storage));
+        auto r = append_sync(
+            log, "a",
+            make_batch("t" + std::to_string(t) + "b" + std::to_string(b), kPerBatch, storage));
         ASSERT_TRUE(r);
         std::lock_guard lock(mutex);
         firsts.insert(r.value());
       }
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   EXPECT_EQ(firsts.size(), static_cast<std::size_t>(kThreads * kBatches));
-  for (Offset f : firsts) EXPECT_EQ(f % kPerBatch, 0u);
+  for (Offset f : firsts)
+    EXPECT_EQ(f % kPerBatch, 0u);
   auto ids = read_ids(log, "a");
   EXPECT_EQ(ids.size(), static_cast<std::size_t>(kThreads * kBatches * kPerBatch));
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size());

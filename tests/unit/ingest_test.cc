@@ -11,8 +11,11 @@ namespace {
 
 using ::testing::HasSubstr;
 
-const StreamConfig kStream{.name = "events", .id_field = "id", .key_field = "user",
-                           .time_field = "timestamp", .type_field = "type"};
+const StreamConfig kStream{.name = "events",
+                           .id_field = "id",
+                           .key_field = "user",
+                           .time_field = "timestamp",
+                           .type_field = "type"};
 constexpr std::int64_t kNow = 1760355000000;
 
 // Decodes the records of a sealed batch.
@@ -61,7 +64,8 @@ TEST(Ingest, SingleObjectKeepsItsBytesAndReadsTheEnvelopeFields) {
   EXPECT_EQ(e.key, std::optional<std::string_view>("42"));
   EXPECT_EQ(e.ts_ms, 1760355000000);
   EXPECT_EQ(e.received_at_ms, kNow);
-  EXPECT_EQ(e.payload, R"({"id": "e1", "type":"TEMP", "user": 42, "timestamp":"2025-10-13T11:30:00Z",
+  EXPECT_EQ(e.payload,
+            R"({"id": "e1", "type":"TEMP", "user": 42, "timestamp":"2025-10-13T11:30:00Z",
     "value" : "ALERT:90"})");
 }
 

@@ -11,13 +11,14 @@
 namespace sluice {
 namespace {
 
-using ::testing::HasSubstr;
 using sluice::testing::append_sync;
 using sluice::testing::TempDir;
+using ::testing::HasSubstr;
 
 struct Fixture {
   TempDir dir;
-  log::EmbeddedLog log{dir.str() + "/log", {"s1", "s2"}, LogConfig{.group_commit_max_bytes = 1 << 20}};
+  log::EmbeddedLog log{
+      dir.str() + "/log", {"s1", "s2"}, LogConfig{.group_commit_max_bytes = 1 << 20}};
   std::string db_path = dir.str() + "/sluice.db";
   sqlite::SqliteSink sink{db_path};
 
@@ -29,8 +30,12 @@ struct Fixture {
     payloads.reserve(events.size());
     for (const auto& [id, type, ts] : events) {
       payloads.push_back("{\"id\":\"" + id + "\"}");
-      batch.add(EventView{.id = id, .ts_ms = ts, .received_at_ms = ts + 5, .key = "k",
-                          .type = type, .payload = payloads.back()});
+      batch.add(EventView{.id = id,
+                          .ts_ms = ts,
+                          .received_at_ms = ts + 5,
+                          .key = "k",
+                          .type = type,
+                          .payload = payloads.back()});
     }
     ASSERT_TRUE(append_sync(log, stream, std::move(batch)));
     auto offsets = sink.committed_offsets("store");
@@ -84,14 +89,17 @@ TEST(EventsQuery, FiltersAndOrders) {
   f.add("s1", {{"a", "click", 10}, {"b", "view", 20}, {"c", "click", 30}});
   f.add("s2", {{"d", "click", 15}});
   query::StoreReader reader(f.db_path, 2);
-  auto ids = [&](query::Params p) { return parse_page(query::query_events(reader, p).value()).ids; };
+  auto ids = [&](query::Params p) {
+    return parse_page(query::query_events(reader, p).value()).ids;
+  };
   using V = std::vector<std::string>;
   EXPECT_EQ(ids({}), (V{"c", "b", "d", "a"}));  // newest first
   EXPECT_EQ(ids({{"order", "asc"}}), (V{"a", "d", "b", "c"}));
   EXPECT_EQ(ids({{"stream", "s1"}}), (V{"c", "b", "a"}));
   EXPECT_EQ(ids({{"type", "click"}}), (V{"c", "d", "a"}));
   EXPECT_EQ(ids({{"stream", "s1"}, {"type", "click"}}), (V{"c", "a"}));
-  EXPECT_EQ(ids({{"from", "1970-01-01T00:00:00.015Z"}, {"to", "1970-01-01T00:00:00.030Z"}}), (V{"b", "d"}));
+  EXPECT_EQ(ids({{"from", "1970-01-01T00:00:00.015Z"}, {"to", "1970-01-01T00:00:00.030Z"}}),
+            (V{"b", "d"}));
   EXPECT_EQ(ids({{"from", "1970-01-01T00:00:00.020Z"}}), (V{"c", "b"}));
   EXPECT_EQ(ids({{"stream", "nope"}}), V{});
 }
@@ -99,7 +107,8 @@ TEST(EventsQuery, FiltersAndOrders) {
 TEST(EventsQuery, KeysetPagesReturnEveryEventOnce) {
   Fixture f;
   std::vector<std::tuple<std::string, std::string, std::int64_t>> events;
-  for (int i = 0; i < 250; ++i) events.emplace_back("e" + std::to_string(i), "t", i % 17);
+  for (int i = 0; i < 250; ++i)
+    events.emplace_back("e" + std::to_string(i), "t", i % 17);
   f.add("s1", events);
   query::StoreReader reader(f.db_path, 1);
   for (const char* order : {"asc", "desc"}) {

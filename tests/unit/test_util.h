@@ -47,8 +47,12 @@ inline log::RecordBatch make_batch(const std::string& prefix, int count,
     storage.push_back(prefix + "-" + std::to_string(i));
     const std::string& id = storage.back();
     storage.push_back("{\"n\":" + std::to_string(i) + "}");
-    batch.add(EventView{.id = id, .ts_ms = 1000 + i, .received_at_ms = 2000, .key = std::nullopt,
-                        .type = "t", .payload = storage.back()});
+    batch.add(EventView{.id = id,
+                        .ts_ms = 1000 + i,
+                        .received_at_ms = 2000,
+                        .key = std::nullopt,
+                        .type = "t",
+                        .payload = storage.back()});
   }
   return batch;
 }

@@ -19,7 +19,9 @@
 namespace sluice::log {
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 void fsync_dir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -57,6 +59,28 @@ bool walk_body(std::string_view body, std::uint32_t& count, Each&& each) {
   return pos == body.size();
 }
 
+// Copies bytes [from, to) of `fd` into a new file at `path` and syncs it.
+void save_tail(int fd, std::uint64_t from, std::uint64_t to, const std::string& path) {
+  std::string bytes(to - from, '\0');
+  if (!pread_all(fd, bytes.data(), bytes.size(), from)) {
+    throw std::runtime_error("cannot read the tail of the log to save it: " + errno_text());
+  }
+  int out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) throw std::runtime_error("cannot create " + path + ": " + errno_text());
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(out, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(out);
+      throw std::runtime_error("cannot write " + path + ": " + errno_text());
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::fsync(out);
+  ::close(out);
+}
+
 // Writes every byte of `iov` at `position`, advancing it; false on an error.
 bool pwritev_all(int fd, std::vector<iovec>& iov, std::uint64_t& position) {
   std::size_t first = 0;
@@ -67,7 +91,8 @@ bool pwritev_all(int fd, std::vector<iovec>& iov, std::uint64_t& position) {
     if (n <= 0) return false;
     position += static_cast<std::uint64_t>(n);
     auto left = static_cast<std::size_t>(n);
-    while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+    while (first < iov.size() && left >= iov[first].iov_len)
+      left -= iov[first++].iov_len;
     if (left > 0) {
       iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
       iov[first].iov_len -= left;
@@ -85,14 +110,16 @@ EmbeddedLog::EmbeddedLog(const std::string& dir, const std::vector<std::string>&
   fsync_dir(std::filesystem::path(dir).parent_path().empty()
                 ? "."
                 : std::filesystem::path(dir).parent_path().string());
-  for (const auto& name : streams) open_stream(dir, name);
+  for (const auto& name : streams)
+    open_stream(dir, name);
   fsync_dir(dir);
   writer_ = std::thread([this] { writer_loop(); });
 }
 
 EmbeddedLog::~EmbeddedLog() {
   close();
-  for (auto& [name, file] : files_) ::close(file->fd);
+  for (auto& [name, file] : files_)
+    ::close(file->fd);
 }
 
 void EmbeddedLog::close() {
@@ -150,8 +177,13 @@ void EmbeddedLog::open_stream(const std::string& dir, const std::string& name) {
     position += frame_size;
   }
   if (position < size) {
-    logger("log")->warn("recovery stream={} file={} truncated_bytes={} at={} reason=\"{}\"", name,
-                        file->path, size - position, position, problem);
+    // Keep the cut bytes beside the log: after a crash they are an unacknowledged partial write,
+    // but after a disk error they may hold acknowledged frames that someone can still salvage.
+    const std::string saved = file->path + ".cut-" + std::to_string(position);
+    save_tail(file->fd, position, size, saved);
+    logger("log")->warn(
+        "recovery stream={} file={} truncated_bytes={} at={} reason=\"{}\" saved_to={}", name,
+        file->path, size - position, position, problem, saved);
     if (::ftruncate(file->fd, static_cast<off_t>(position)) != 0 || ::fdatasync(file->fd) != 0) {
       throw std::runtime_error("cannot truncate " + file->path + ": " + errno_text());
     }
@@ -203,7 +235,8 @@ void EmbeddedLog::writer_loop() {
 void EmbeddedLog::write_group(std::vector<Pending>& group) {
   // Group by file, keeping arrival order within each file.
   std::map<StreamFile*, std::vector<Pending*>> by_file;
-  for (auto& p : group) by_file[p.file].push_back(&p);
+  for (auto& p : group)
+    by_file[p.file].push_back(&p);
 
   std::map<StreamFile*, std::string> failed;
   for (auto& [file, items] : by_file) {
@@ -251,7 +284,8 @@ void EmbeddedLog::write_group(std::vector<Pending>& group) {
       std::lock_guard lock(file->index_mutex);
       first = file->end_offset;
     }
-    for (auto* p : items) first -= p->batch.count();
+    for (auto* p : items)
+      first -= p->batch.count();
     for (auto* p : items) {
       p->done(first);
       first += p->batch.count();
@@ -319,7 +353,8 @@ Offset EmbeddedLog::end_offset(const std::string& stream) const {
 
 std::vector<std::string> EmbeddedLog::streams() const {
   std::vector<std::string> names;
-  for (const auto& [name, file] : files_) names.push_back(name);
+  for (const auto& [name, file] : files_)
+    names.push_back(name);
   return names;
 }
 

@@ -7,8 +7,8 @@ namespace sluice::sqlite {
 Stmt::Stmt(sqlite3* db, std::string_view sql) {
   if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                          &stmt_, nullptr) != SQLITE_OK) {
-    throw std::runtime_error(std::string("SQL error: ") + sqlite3_errmsg(db) + " in: " +
-                             std::string(sql));
+    throw std::runtime_error(std::string("SQL error: ") + sqlite3_errmsg(db) +
+                             " in: " + std::string(sql));
   }
 }
 
@@ -21,9 +21,13 @@ Stmt& Stmt::operator=(Stmt&& other) noexcept {
   return *this;
 }
 
-Stmt::~Stmt() { sqlite3_finalize(stmt_); }
+Stmt::~Stmt() {
+  sqlite3_finalize(stmt_);
+}
 
-void Stmt::bind(int index, std::int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+void Stmt::bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+}
 
 void Stmt::bind(int index, std::string_view value) {
   sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
@@ -37,16 +41,22 @@ void Stmt::bind(int index, const std::optional<std::string_view>& value) {
   }
 }
 
-void Stmt::bind_null(int index) { sqlite3_bind_null(stmt_, index); }
+void Stmt::bind_null(int index) {
+  sqlite3_bind_null(stmt_, index);
+}
 
-int Stmt::step() { return sqlite3_step(stmt_); }
+int Stmt::step() {
+  return sqlite3_step(stmt_);
+}
 
 void Stmt::reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
 }
 
-std::int64_t Stmt::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+std::int64_t Stmt::column_int(int index) const {
+  return sqlite3_column_int64(stmt_, index);
+}
 
 std::string_view Stmt::column_text(int index) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, index));
@@ -69,7 +79,9 @@ Db::Db(const std::string& path, bool read_only) {
   sqlite3_busy_timeout(db_, 5000);
 }
 
-Db::~Db() { sqlite3_close_v2(db_); }
+Db::~Db() {
+  sqlite3_close_v2(db_);
+}
 
 void Db::exec(const std::string& sql) {
   char* error = nullptr;

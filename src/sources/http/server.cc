@@ -1,10 +1,10 @@
 #include "sources/http/server.h"
 
+#include <fmt/format.h>
+
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/url.hpp>
-#include <fmt/format.h>
-
 #include <cstdio>
 #include <thread>
 #include <vector>
@@ -29,8 +29,7 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // Appends a batch to the log and resumes the calling coroutine on its own executor once the
 // batch is durable (or failed). The log thread never runs request code.
 template <class Token>
-auto async_append(log::Log& log, const std::string& stream, log::RecordBatch batch,
-                  Token&& token) {
+auto async_append(log::Log& log, const std::string& stream, log::RecordBatch batch, Token&& token) {
   return asio::async_initiate<Token, void(Result<log::Offset>)>(
       [&log, &stream](auto handler, log::RecordBatch records) {
         auto executor = asio::get_associated_executor(handler);
@@ -46,12 +45,17 @@ auto async_append(log::Log& log, const std::string& stream, log::RecordBatch bat
 
 unsigned status_for(Errc code) {
   switch (code) {
-    case Errc::kInvalidInput: return 400;
-    case Errc::kNotFound: return 404;
-    case Errc::kTooLarge: return 413;
-    case Errc::kUnavailable: return 503;
+    case Errc::kInvalidInput:
+      return 400;
+    case Errc::kNotFound:
+      return 404;
+    case Errc::kTooLarge:
+      return 413;
+    case Errc::kUnavailable:
+      return 503;
     case Errc::kCorrupt:
-    case Errc::kInternal: return 500;
+    case Errc::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -87,8 +91,8 @@ struct Server::Impl {
   asio::awaitable<Response> ingest(Request& req, const std::string& stream_name) {
     auto stream = config.streams.find(stream_name);
     if (stream == config.streams.end()) {
-      co_return error_response(req, make_error(Errc::kNotFound,
-                                               fmt::format("unknown stream \"{}\"", stream_name)));
+      co_return error_response(
+          req, make_error(Errc::kNotFound, fmt::format("unknown stream \"{}\"", stream_name)));
     }
     auto content_type = std::string(req[bhttp::field::content_type]);
     auto parsed = parse_events(req.body(), content_type, stream->second, now_ms());
@@ -111,10 +115,10 @@ struct Server::Impl {
     const auto method = req.method();
 
     auto not_allowed = [&](const char* allow) {
-      auto res = make_response(req, 405,
-                               error_json(fmt::format("method {} is not allowed on {}; use {}",
-                                                      std::string(req.method_string()), path,
-                                                      allow)));
+      auto res =
+          make_response(req, 405,
+                        error_json(fmt::format("method {} is not allowed on {}; use {}",
+                                               std::string(req.method_string()), path, allow)));
       res.set(bhttp::field::allow, allow);
       return res;
     };
@@ -123,8 +127,8 @@ struct Server::Impl {
     constexpr std::string_view kEventsSuffix = "/events";
     if (path.starts_with(kStreamsPrefix) && path.ends_with(kEventsSuffix) &&
         path.size() > kStreamsPrefix.size() + kEventsSuffix.size()) {
-      std::string stream = path.substr(kStreamsPrefix.size(), path.size() - kStreamsPrefix.size() -
-                                                                  kEventsSuffix.size());
+      std::string stream = path.substr(kStreamsPrefix.size(),
+                                       path.size() - kStreamsPrefix.size() - kEventsSuffix.size());
       if (stream.find('/') == std::string::npos) {
         if (method != bhttp::verb::post) co_return not_allowed("POST");
         co_return co_await ingest(req, stream);
@@ -133,7 +137,8 @@ struct Server::Impl {
     if (path == "/v1/events") {
       if (method != bhttp::verb::get) co_return not_allowed("GET");
       query::Params params;
-      for (const auto& p : url->params()) params.emplace_back(p.key, p.value);
+      for (const auto& p : url->params())
+        params.emplace_back(p.key, p.value);
       auto body = query::query_events(reader, params);
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
@@ -256,7 +261,8 @@ void Server::run() {
     threads.emplace_back([&impl] { impl.io.run(); });
   }
   impl.io.run();
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
 }
 
 void Server::stop() {
