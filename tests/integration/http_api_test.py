@@ -97,6 +97,21 @@ def main():
 
         checks.run("keep-alive requests and keyset paging both ways", keep_alive_and_paging)
 
+        def expect_100_continue():
+            body = json.dumps({"type": "big", "pad": "x" * 2000}).encode()
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            s.sendall(b"POST /v1/streams/events/events HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(body))
+            interim = s.recv(100)
+            assert interim.startswith(b"HTTP/1.1 100 Continue\r\n"), interim
+            s.sendall(body)
+            reply = s.recv(1000)
+            s.close()
+            assert reply.startswith(b"HTTP/1.1 202"), reply
+
+        checks.run("Expect: 100-continue is answered before the body", expect_100_continue)
+
         def slow_header_is_cut():
             s = socket.create_connection(("127.0.0.1", server.port))
             s.sendall(b"POST /v1/streams/events/events HTTP/1.1\r\nHost: x\r\n")

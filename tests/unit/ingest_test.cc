@@ -81,6 +81,15 @@ TEST(Ingest, MissingFieldsGetDefaults) {
   EXPECT_FALSE(events[0].type);
 }
 
+TEST(Ingest, TimesBeforeTheEpochAreKept) {
+  Parsed p;
+  parse_into(p, R"({"timestamp":"1969-07-20T20:17:00Z"})");
+  ASSERT_TRUE(p.result);
+  auto events = events_of(p.result.value());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].ts_ms, -14182980000);
+}
+
 TEST(Ingest, ArrayOfObjectsWithPerEventRejections) {
   Parsed p;
   parse_into(p, R"([{"id":"a"}, 7, {"id":"b","timestamp":"soon"}, {"id":"c","timestamp":1760355000},
@@ -129,6 +138,23 @@ TEST(Ingest, MalformedJsonRejectsTheRequestWithTheByteOffset) {
     auto result = parse(bad);
     ASSERT_FALSE(result) << bad;
     EXPECT_THAT(result.error().message, HasSubstr("malformed JSON")) << bad;
+  }
+}
+
+TEST(Ingest, NdjsonLinesThatAreNotObjects) {
+  Parsed p;
+  parse_into(p, "{\"a\":1}\n42\n\"text\"\n[1,{\"b\":null}]\n", "application/x-ndjson");
+  ASSERT_TRUE(p.result) << p.result.error().message;
+  EXPECT_EQ(p.result.value().records.count(), 1u);
+  ASSERT_EQ(p.result.value().rejected.size(), 3u);
+  EXPECT_EQ(p.result.value().rejected[2].index, 3u);
+  // The offset points at the bad token, counted from the start of the body.
+  for (auto [bad, offset] : std::vector<std::pair<std::string, int>>{
+           {"{\"a\":1}\ntru\n", 8}, {"{\"a\":1}\n[1,]\n", 11}, {"{\"a\":1}\n\"open\n", 8}}) {
+    auto r = parse(bad, "application/x-ndjson");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_THAT(r.error().message, HasSubstr("malformed JSON at byte " + std::to_string(offset)))
+        << bad;
   }
 }
 

@@ -21,6 +21,7 @@ struct EventCheck {
   std::size_t offset = 0;  // kSyntax: byte offset in the body
   bool trailing = false;   // kSyntax: valid JSON followed by more text
   EventView event;         // kOk: strings point into the body or the parser's buffer
+  bool has_time = false;   // kOk: event.ts_ms came from the event's time field
 };
 
 std::size_t skip_space(std::string_view s, std::size_t pos) {
@@ -85,13 +86,16 @@ std::optional<std::string> field_text(od::value value, std::string_view name, st
                                       std::optional<std::string_view>& out,
                                       simdjson::error_code& syntax) {
   od::json_type type;
-  if ((syntax = value.type().get(type))) return std::nullopt;
+  syntax = value.type().get(type);
+  if (syntax) return std::nullopt;
   std::string_view text;
   if (type == od::json_type::string) {
-    if ((syntax = value.get_string().get(text))) return std::nullopt;
+    syntax = value.get_string().get(text);
+    if (syntax) return std::nullopt;
   } else if (type == od::json_type::number) {
     od::number number;
-    if ((syntax = value.get_number().get(number))) return std::nullopt;
+    syntax = value.get_number().get(number);
+    if (syntax) return std::nullopt;
     text = value.raw_json_token();
     while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' ||
                              text.back() == '\t')) {
@@ -111,10 +115,12 @@ std::optional<std::string> field_text(od::value value, std::string_view name, st
 std::optional<std::string> field_time(od::value value, std::string_view name, std::int64_t& out_ms,
                                       simdjson::error_code& syntax) {
   od::json_type type;
-  if ((syntax = value.type().get(type))) return std::nullopt;
+  syntax = value.type().get(type);
+  if (syntax) return std::nullopt;
   if (type == od::json_type::string) {
     std::string_view text;
-    if ((syntax = value.get_string().get(text))) return std::nullopt;
+    syntax = value.get_string().get(text);
+    if (syntax) return std::nullopt;
     if (auto ms = parse_time_text(text)) {
       out_ms = *ms;
       return std::nullopt;
@@ -124,7 +130,8 @@ std::optional<std::string> field_time(od::value value, std::string_view name, st
   }
   if (type == od::json_type::number) {
     double number;
-    if ((syntax = value.get_double().get(number))) return std::nullopt;
+    syntax = value.get_double().get(number);
+    if (syntax) return std::nullopt;
     if (auto ms = epoch_number_to_ms(number)) {
       out_ms = *ms;
       return std::nullopt;
@@ -168,6 +175,42 @@ std::string describe(simdjson::error_code e) {
   }
 }
 
+// Validates a document that is not an object (an array or a scalar) completely.
+simdjson::error_code check_non_object(od::document& doc, od::json_type type) {
+  switch (type) {
+    case od::json_type::array: {
+      od::array array;
+      if (auto e = doc.get_array().get(array)) return e;
+      for (auto element : array) {
+        od::value child;
+        if (auto e = element.get(child)) return e;
+        if (auto e = walk(child, 2)) return e;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number: {
+      od::number number;
+      return doc.get_number().get(number);
+    }
+    case od::json_type::string: {
+      std::string_view text;
+      return doc.get_string().get(text);
+    }
+    case od::json_type::boolean: {
+      bool flag;
+      return doc.get_bool().get(flag);
+    }
+    case od::json_type::null: {
+      bool is_null;
+      if (auto e = doc.is_null().get(is_null)) return e;
+      return is_null ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
+    }
+    case od::json_type::object:
+      break;
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
 // True once every token of the document has been consumed.
 bool at_end(od::document& doc) {
   const char* at = nullptr;
@@ -201,22 +244,10 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
   od::json_type type;
   if (auto e = doc.type().get(type)) return syntax_error(e, location_offset(doc, body, span_start));
   if (type != od::json_type::object) {
-    od::value value;
-    simdjson::error_code e = simdjson::SUCCESS;
-    if (type == od::json_type::array) {
-      od::array array;
-      e = doc.get_array().get(array);
-      if (!e) {
-        for (auto element : array) {
-          od::value child;
-          if ((e = element.get(child)) || (e = walk(child, 2))) break;
-        }
-      }
-    } else {
-      std::string_view token;
-      e = doc.raw_json_token().get(token);
+    // Not an event, but it must still be valid JSON for the rest of the body to be trusted.
+    if (auto e = check_non_object(doc, type)) {
+      return syntax_error(e, location_offset(doc, body, span_start));
     }
-    if (e) return syntax_error(e, location_offset(doc, body, span_start));
     check.outcome = EventCheck::Outcome::kRejected;
     check.error = "an event must be a JSON object";
     return check;
@@ -274,7 +305,8 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
     return check;
   }
   check.event.id = id.value_or(std::string_view());
-  check.event.ts_ms = ts.value_or(-1);
+  check.has_time = ts.has_value();
+  check.event.ts_ms = ts.value_or(0);
   check.event.payload = span;
   return check;
 }
@@ -314,7 +346,7 @@ class BatchBuilder {
     }
     EventView& event = check.event;
     event.received_at_ms = received_at_ms_;
-    if (event.ts_ms < 0) event.ts_ms = received_at_ms_;
+    if (!check.has_time) event.ts_ms = received_at_ms_;
     std::string generated;
     if (event.id.empty()) {
       generated = uuid_v7(received_at_ms_);

@@ -168,6 +168,12 @@ struct Server::Impl {
         co_return;  // closed, timed out or garbage: drop the connection
       }
       stream.expires_after(config.server.body_timeout);
+      // curl and other clients wait (curl: one second) for this before sending a large body.
+      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+        bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, 11};
+        auto [continue_error, n] = co_await bhttp::async_write(stream, go_on, kTuple);
+        if (continue_error) co_return;
+      }
       auto [body_error, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
       if (body_error) {
         if (body_error == bhttp::error::body_limit) {
