@@ -36,9 +36,7 @@ bool load_config(const std::string& file, const std::string& listen, const std::
   return true;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_cli(int argc, char** argv) {
   CLI::App app{
       "Sluice: a real-time event platform. Collects events over HTTP, keeps them in a "
       "durable log, stores them and serves them back.",
@@ -102,4 +100,15 @@ int main(int argc, char** argv) {
     return sluice::run_server(config);
   }
   return sluice::kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_cli(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "sluice: " << e.what() << "\n";
+    return sluice::kExitFailure;
+  }
 }

@@ -19,6 +19,7 @@ int run_server(const Config& config) {
   try {
     std::filesystem::create_directories(config.storage.data_dir);
     std::vector<std::string> streams;
+    streams.reserve(config.streams.size());
     for (const auto& [name, stream] : config.streams)
       streams.push_back(name);
 

@@ -62,7 +62,7 @@ const Table& log_table() {
       "HTTP answer; requests arriving together share one write and one fdatasync (group commit).",
       {
           size_setting("group_commit_max_bytes", &LogConfig::group_commit_max_bytes, "8MiB",
-                       64 * 1024, 1LL << 30,
+                       64LL * 1024, 1LL << 30,
                        "Most bytes written by one group commit; more pending data waits for "
                        "the next one."),
       }};

@@ -36,62 +36,50 @@ bool parse_int(const std::string& text, std::int64_t& out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-// "250ms", "5s", "2m", "1h", "1d"; a bare number is milliseconds.
-bool parse_duration_ms(const std::string& text, std::int64_t& out) {
+struct Unit {
+  std::string_view name;
+  std::int64_t factor;
+  bool shown;  // used when printing bounds; the others are accepted on input only
+};
+
+// A bare number is milliseconds.
+constexpr Unit kDurationUnits[] = {{"d", 86'400'000, true}, {"h", 3'600'000, true},
+                                   {"m", 60'000, true},     {"s", 1000, true},
+                                   {"ms", 1, true},         {"", 1, false}};
+
+// Binary units are shown; decimal ones are accepted too. A bare number is bytes.
+constexpr Unit kSizeUnits[] = {{"GiB", 1LL << 30, true},     {"MiB", 1LL << 20, true},
+                               {"KiB", 1LL << 10, true},     {"B", 1, true},
+                               {"GB", 1'000'000'000, false}, {"MB", 1'000'000, false},
+                               {"KB", 1000, false},          {"", 1, false}};
+
+// "250ms", "10MiB": digits followed by one of `units`.
+template <std::size_t N>
+bool parse_with_unit(const std::string& text, const Unit (&units)[N], std::int64_t& out) {
   std::size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
     ++digits;
-  if (digits == 0) return false;
   std::int64_t value;
-  if (!parse_int(text.substr(0, digits), value)) return false;
-  std::string unit = text.substr(digits);
-  std::int64_t factor;
-  if (unit.empty() || unit == "ms")
-    factor = 1;
-  else if (unit == "s")
-    factor = 1000;
-  else if (unit == "m")
-    factor = 60'000;
-  else if (unit == "h")
-    factor = 3'600'000;
-  else if (unit == "d")
-    factor = 86'400'000;
-  else
-    return false;
-  if (value > std::numeric_limits<std::int64_t>::max() / factor) return false;
-  out = value * factor;
-  return true;
+  if (digits == 0 || !parse_int(text.substr(0, digits), value)) return false;
+  const std::string_view unit = std::string_view(text).substr(digits);
+  for (const auto& u : units) {
+    if (u.name != unit) continue;
+    if (value > std::numeric_limits<std::int64_t>::max() / u.factor) return false;
+    out = value * u.factor;
+    return true;
+  }
+  return false;
 }
 
-// "512", "64KiB", "10MiB", "1GiB", and the decimal "KB", "MB", "GB".
-bool parse_size_bytes(const std::string& text, std::int64_t& out) {
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
-    ++digits;
-  if (digits == 0) return false;
-  std::int64_t value;
-  if (!parse_int(text.substr(0, digits), value)) return false;
-  std::string unit = text.substr(digits);
-  std::int64_t factor;
-  if (unit.empty() || unit == "B")
-    factor = 1;
-  else if (unit == "KiB")
-    factor = 1LL << 10;
-  else if (unit == "MiB")
-    factor = 1LL << 20;
-  else if (unit == "GiB")
-    factor = 1LL << 30;
-  else if (unit == "KB")
-    factor = 1000;
-  else if (unit == "MB")
-    factor = 1000 * 1000;
-  else if (unit == "GB")
-    factor = 1000 * 1000 * 1000;
-  else
-    return false;
-  if (value > std::numeric_limits<std::int64_t>::max() / factor) return false;
-  out = value * factor;
-  return true;
+// The largest shown unit that divides `value` evenly: 3600000 ms is "1h".
+template <std::size_t N>
+std::string with_unit(std::int64_t value, const Unit (&units)[N]) {
+  for (const auto& u : units) {
+    if (u.shown && value != 0 && value % u.factor == 0) {
+      return fmt::format("{}{}", value / u.factor, u.name);
+    }
+  }
+  return std::to_string(value);
 }
 
 const char* kind_name(Kind kind) {
@@ -117,22 +105,9 @@ const char* kind_name(Kind kind) {
 std::string bounds_text(const Setting& s) {
   const bool has_min = s.min != std::numeric_limits<std::int64_t>::min();
   const bool has_max = s.max != std::numeric_limits<std::int64_t>::max();
-  // Shown in the largest unit that divides the value evenly: 3600000 ms is "1h".
-  auto in_units = [](std::int64_t v,
-                     std::initializer_list<std::pair<std::int64_t, const char*>> units) {
-    for (const auto& [factor, name] : units) {
-      if (v != 0 && v % factor == 0) return fmt::format("{}{}", v / factor, name);
-    }
-    return std::to_string(v);
-  };
   auto show = [&](std::int64_t v) {
-    if (s.kind == Kind::kDuration) {
-      return in_units(v,
-                      {{86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}});
-    }
-    if (s.kind == Kind::kSize) {
-      return in_units(v, {{1LL << 30, "GiB"}, {1LL << 20, "MiB"}, {1LL << 10, "KiB"}, {1, "B"}});
-    }
+    if (s.kind == Kind::kDuration) return with_unit(v, kDurationUnits);
+    if (s.kind == Kind::kSize) return with_unit(v, kSizeUnits);
     return std::to_string(v);
   };
   if (has_min && has_max) return fmt::format("{} to {}", show(s.min), show(s.max));
@@ -148,23 +123,21 @@ std::optional<std::string> parse_scalar(const Setting& s, const std::string& tex
     case Kind::kString:
       break;
     case Kind::kBool:
-      if (text == "true")
-        out.flag = true;
-      else if (text == "false")
-        out.flag = false;
-      else
+      if (text != "true" && text != "false") {
         return fmt::format("expected true or false, got \"{}\"", text);
+      }
+      out.flag = text == "true";
       break;
     case Kind::kInt:
       if (!parse_int(text, out.number)) return fmt::format("expected an integer, got \"{}\"", text);
       break;
     case Kind::kDuration:
-      if (!parse_duration_ms(text, out.number)) {
+      if (!parse_with_unit(text, kDurationUnits, out.number)) {
         return fmt::format("expected a duration such as 250ms, 5s, 2m, 1h, got \"{}\"", text);
       }
       break;
     case Kind::kSize:
-      if (!parse_size_bytes(text, out.number)) {
+      if (!parse_with_unit(text, kSizeUnits, out.number)) {
         return fmt::format("expected a size such as 512, 64KiB, 10MiB, got \"{}\"", text);
       }
       break;
@@ -216,7 +189,8 @@ std::optional<std::string> expand_env(const std::string& in, std::string& out) {
       fallback = inner.substr(sep + 2);
       inner = inner.substr(0, sep);
     }
-    const char* value = std::getenv(inner.c_str());
+    // Config is loaded once at start-up, before any other thread exists.
+    const char* value = std::getenv(inner.c_str());  // NOLINT(concurrency-mt-unsafe)
     if (value && *value) {
       out += value;
     } else if (fallback) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <system_error>
 
 #include "core/bytes.h"
 #include "core/crc32c.h"
@@ -20,7 +21,7 @@ namespace sluice::log {
 namespace {
 
 std::string errno_text() {
-  return std::strerror(errno);
+  return std::error_code(errno, std::generic_category()).message();
 }
 
 void fsync_dir(const std::string& dir) {
@@ -353,6 +354,7 @@ Offset EmbeddedLog::end_offset(const std::string& stream) const {
 
 std::vector<std::string> EmbeddedLog::streams() const {
   std::vector<std::string> names;
+  names.reserve(files_.size());
   for (const auto& [name, file] : files_)
     names.push_back(name);
   return names;

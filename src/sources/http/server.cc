@@ -31,16 +31,16 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 template <class Token>
 auto async_append(log::Log& log, const std::string& stream, log::RecordBatch batch, Token&& token) {
   return asio::async_initiate<Token, void(Result<log::Offset>)>(
-      [&log, &stream](auto handler, log::RecordBatch records) {
+      [&log, &stream, batch = std::move(batch)](auto handler) mutable {
         auto executor = asio::get_associated_executor(handler);
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        log.append(stream, std::move(records), [executor, shared](Result<log::Offset> result) {
+        log.append(stream, std::move(batch), [executor, shared](Result<log::Offset> result) {
           asio::post(executor, [shared, result = std::move(result)]() mutable {
             (*shared)(std::move(result));
           });
         });
       },
-      token, std::move(batch));
+      token);
 }
 
 unsigned status_for(Errc code) {
