@@ -70,29 +70,34 @@ TEST(EmbeddedLog, UnknownStreamIsNotFound) {
   EXPECT_FALSE(log.read("nope", 0, 1));
 }
 
+// Writes two frames (3 events, then 2) to stream "a" in `dir`; returns the file's bytes and the
+// size after the first frame.
+std::string write_two_frames(const TempDir& dir, std::uintmax_t& first_frame_end) {
+  std::vector<std::string> storage;
+  {
+    EmbeddedLog log(dir.str(), {"a"}, kConfig);
+    EXPECT_TRUE(append_sync(log, "a", make_batch("x", 3, storage)));
+    first_frame_end = std::filesystem::file_size(dir.path() / "a.log");
+    EXPECT_TRUE(append_sync(log, "a", make_batch("y", 2, storage)));
+  }
+  std::ifstream in(dir.path() / "a.log", std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void overwrite(const TempDir& dir, std::string_view bytes) {
+  std::ofstream out(dir.path() / "a.log", std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
 // A crash can leave any prefix of the last frame on disk. Whatever the cut, reopening keeps
 // every complete frame, drops the partial one and accepts new appends after it.
 TEST(EmbeddedLog, TornTailIsCutAtEveryByte) {
   TempDir dir;
   std::vector<std::string> storage;
-  std::uintmax_t good_size, full_size;
-  {
-    EmbeddedLog log(dir.str(), {"a"}, kConfig);
-    ASSERT_TRUE(append_sync(log, "a", make_batch("x", 3, storage)));
-    good_size = std::filesystem::file_size(dir.path() / "a.log");
-    ASSERT_TRUE(append_sync(log, "a", make_batch("y", 2, storage)));
-    full_size = std::filesystem::file_size(dir.path() / "a.log");
-  }
-  std::string original;
-  {
-    std::ifstream in(dir.path() / "a.log", std::ios::binary);
-    original.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  for (auto cut = good_size; cut < full_size; ++cut) {
-    {
-      std::ofstream out(dir.path() / "a.log", std::ios::binary | std::ios::trunc);
-      out.write(original.data(), static_cast<std::streamsize>(cut));
-    }
+  std::uintmax_t good_size;
+  const std::string original = write_two_frames(dir, good_size);
+  for (auto cut = good_size; cut < original.size(); ++cut) {
+    overwrite(dir, std::string_view(original).substr(0, cut));
     const auto saved = dir.path() / ("a.log.cut-" + std::to_string(good_size));
     std::filesystem::remove(saved);
     EmbeddedLog log(dir.str(), {"a"}, kConfig);
@@ -113,27 +118,12 @@ TEST(EmbeddedLog, TornTailIsCutAtEveryByte) {
 
 TEST(EmbeddedLog, BitFlipInTheLastFrameIsDetected) {
   TempDir dir;
-  std::vector<std::string> storage;
-  std::uintmax_t good_size, full_size;
-  {
-    EmbeddedLog log(dir.str(), {"a"}, kConfig);
-    ASSERT_TRUE(append_sync(log, "a", make_batch("x", 3, storage)));
-    good_size = std::filesystem::file_size(dir.path() / "a.log");
-    ASSERT_TRUE(append_sync(log, "a", make_batch("y", 2, storage)));
-    full_size = std::filesystem::file_size(dir.path() / "a.log");
-  }
-  std::string original;
-  {
-    std::ifstream in(dir.path() / "a.log", std::ios::binary);
-    original.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  for (auto byte = good_size; byte < full_size; ++byte) {
+  std::uintmax_t good_size;
+  const std::string original = write_two_frames(dir, good_size);
+  for (auto byte = good_size; byte < original.size(); ++byte) {
     std::string flipped = original;
     flipped[byte] = static_cast<char>(flipped[byte] ^ 0x10);
-    {
-      std::ofstream out(dir.path() / "a.log", std::ios::binary | std::ios::trunc);
-      out.write(flipped.data(), static_cast<std::streamsize>(flipped.size()));
-    }
+    overwrite(dir, flipped);
     EmbeddedLog log(dir.str(), {"a"}, kConfig);
     EXPECT_EQ(log.end_offset("a"), 3u) << byte;
     EXPECT_EQ(read_ids(log, "a").size(), 3u) << byte;

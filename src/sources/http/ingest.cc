@@ -179,14 +179,9 @@ std::string describe(simdjson::error_code e) {
 simdjson::error_code check_non_object(od::document& doc, od::json_type type) {
   switch (type) {
     case od::json_type::array: {
-      od::array array;
-      if (auto e = doc.get_array().get(array)) return e;
-      for (auto element : array) {
-        od::value child;
-        if (auto e = element.get(child)) return e;
-        if (auto e = walk(child, 2)) return e;
-      }
-      return simdjson::SUCCESS;
+      od::value value;
+      if (auto e = doc.get_value().get(value)) return e;
+      return walk(value, 1);
     }
     case od::json_type::number: {
       od::number number;
