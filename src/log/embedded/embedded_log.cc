@@ -252,6 +252,7 @@ void EmbeddedLog::write_group(std::vector<Pending>& group) {
     }
     if (!pwritev_all(file->fd, iov, position)) ok = false;
     if (ok && ::fdatasync(file->fd) != 0) ok = false;
+    syncs_.fetch_add(1, std::memory_order_relaxed);
     if (!ok) {
       failed[file] = errno_text();
       logger("log")->error("append failed file={} error=\"{}\"", file->path, failed[file]);
@@ -261,6 +262,8 @@ void EmbeddedLog::write_group(std::vector<Pending>& group) {
       }
       continue;
     }
+    bytes_.fetch_add(position - start, std::memory_order_relaxed);
+    appends_.fetch_add(items.size(), std::memory_order_relaxed);
     file->file_size = position;
     std::lock_guard lock(file->index_mutex);
     std::uint64_t frame_position = start;
@@ -358,6 +361,12 @@ std::vector<std::string> EmbeddedLog::streams() const {
   for (const auto& [name, file] : files_)
     names.push_back(name);
   return names;
+}
+
+EmbeddedLog::Stats EmbeddedLog::stats() const {
+  return Stats{.appends = appends_.load(std::memory_order_relaxed),
+               .syncs = syncs_.load(std::memory_order_relaxed),
+               .bytes = bytes_.load(std::memory_order_relaxed)};
 }
 
 void EmbeddedLog::set_on_durable(std::function<void()> callback) {

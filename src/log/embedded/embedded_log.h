@@ -35,6 +35,14 @@ class EmbeddedLog final : public Log {
   void set_on_durable(std::function<void()> callback) override;
   void close() override;
 
+  // Counters since open, for benchmarks and (later) metrics. Thread-safe.
+  struct Stats {
+    std::uint64_t appends = 0;  // batches made durable
+    std::uint64_t syncs = 0;    // fdatasync calls (one per file per group commit)
+    std::uint64_t bytes = 0;    // frame bytes written
+  };
+  Stats stats() const;
+
  private:
   struct FrameEntry {
     Offset base;
@@ -70,6 +78,7 @@ class EmbeddedLog final : public Log {
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
+  std::atomic<std::uint64_t> appends_{0}, syncs_{0}, bytes_{0};
   std::thread writer_;
 };
 
