@@ -40,15 +40,20 @@ sluice::log::RecordBatch make_batch(int events, std::vector<std::string>& storag
     std::string payload = R"({"event_type":"CLICK","page_path":"/shop","n":)" + std::to_string(i);
     payload += ",\"pad\":\"" + std::string(200 - payload.size() - 10, 'x') + "\"}";
     storage.push_back(payload);
-    batch.add(sluice::EventView{.id = id, .ts_ms = 1760355000000, .received_at_ms = 1760355000000,
-                                .key = std::nullopt, .type = "CLICK", .payload = storage.back()});
+    batch.add(sluice::EventView{.id = id,
+                                .ts_ms = 1760355000000,
+                                .received_at_ms = 1760355000000,
+                                .key = std::nullopt,
+                                .type = "CLICK",
+                                .payload = storage.back()});
   }
   return batch;
 }
 
 Figures run_log(const std::string& dir, int appenders, int batch_events, double seconds) {
   std::filesystem::remove_all(dir);
-  sluice::log::EmbeddedLog log(dir, {"bench"}, sluice::LogConfig{.group_commit_max_bytes = 8 << 20});
+  sluice::log::EmbeddedLog log(dir, {"bench"},
+                               sluice::LogConfig{.group_commit_max_bytes = 8 << 20});
   std::vector<std::string> storage;
   const sluice::log::RecordBatch prototype = make_batch(batch_events, storage);
   std::atomic<bool> stop{false};
@@ -70,7 +75,8 @@ Figures run_log(const std::string& dir, int appenders, int batch_events, double 
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop = true;
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const auto stats = log.stats();
   log.close();

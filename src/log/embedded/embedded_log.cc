@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -255,12 +256,19 @@ void EmbeddedLog::write_group(std::vector<Pending>& group) {
     syncs_.fetch_add(1, std::memory_order_relaxed);
     if (!ok) {
       failed[file] = errno_text();
-      logger("log")->error("append failed file={} error=\"{}\"", file->path, failed[file]);
+      failed_appends_.fetch_add(items.size(), std::memory_order_relaxed);
+      report_failure(file->path, failed[file]);
       // Cut off whatever part of the group reached the file: none of it was acknowledged.
       if (::ftruncate(file->fd, static_cast<off_t>(start)) != 0) {
         logger("log")->error("cannot truncate file={} error=\"{}\"", file->path, errno_text());
       }
       continue;
+    }
+    if (failures_unreported_ > 0 || failing_) {
+      logger("log")->info("appends succeed again file={} failed_since_last_report={}", file->path,
+                          failures_unreported_);
+      failures_unreported_ = 0;
+      failing_ = false;
     }
     bytes_.fetch_add(position - start, std::memory_order_relaxed);
     appends_.fetch_add(items.size(), std::memory_order_relaxed);
@@ -363,10 +371,27 @@ std::vector<std::string> EmbeddedLog::streams() const {
   return names;
 }
 
+void EmbeddedLog::report_failure(const std::string& path, const std::string& error) {
+  // Under load every group fails while the disk is full: log the first failure at once, then
+  // at most one line per interval with the count in between.
+  constexpr auto kInterval = std::chrono::seconds(10);
+  const auto now = std::chrono::steady_clock::now();
+  ++failures_unreported_;
+  if (failing_ && now - last_failure_report_ < kInterval) return;
+  logger("log")->error(
+      "append failed file={} error=\"{}\" failures={} (answering 503 until "
+      "writes succeed)",
+      path, error, failures_unreported_);
+  failing_ = true;
+  failures_unreported_ = 0;
+  last_failure_report_ = now;
+}
+
 EmbeddedLog::Stats EmbeddedLog::stats() const {
   return Stats{.appends = appends_.load(std::memory_order_relaxed),
                .syncs = syncs_.load(std::memory_order_relaxed),
-               .bytes = bytes_.load(std::memory_order_relaxed)};
+               .bytes = bytes_.load(std::memory_order_relaxed),
+               .failed_appends = failed_appends_.load(std::memory_order_relaxed)};
 }
 
 void EmbeddedLog::set_on_durable(std::function<void()> callback) {

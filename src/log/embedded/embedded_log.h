@@ -8,6 +8,7 @@
 // last valid frame and reported in the log. Readers see only frames whose sync completed.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -37,9 +38,10 @@ class EmbeddedLog final : public Log {
 
   // Counters since open, for benchmarks and (later) metrics. Thread-safe.
   struct Stats {
-    std::uint64_t appends = 0;  // batches made durable
-    std::uint64_t syncs = 0;    // fdatasync calls (one per file per group commit)
-    std::uint64_t bytes = 0;    // frame bytes written
+    std::uint64_t appends = 0;         // batches made durable
+    std::uint64_t syncs = 0;           // fdatasync calls (one per file per group commit)
+    std::uint64_t bytes = 0;           // frame bytes written
+    std::uint64_t failed_appends = 0;  // batches refused because a write or sync failed
   };
   Stats stats() const;
 
@@ -69,6 +71,7 @@ class EmbeddedLog final : public Log {
   void open_stream(const std::string& dir, const std::string& name);
   void writer_loop();
   void write_group(std::vector<Pending>& group);
+  void report_failure(const std::string& path, const std::string& error);
 
   std::map<std::string, std::unique_ptr<StreamFile>, std::less<>> files_;
   std::uint64_t group_commit_max_bytes_;
@@ -78,7 +81,11 @@ class EmbeddedLog final : public Log {
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
-  std::atomic<std::uint64_t> appends_{0}, syncs_{0}, bytes_{0};
+  std::atomic<std::uint64_t> appends_{0}, syncs_{0}, bytes_{0}, failed_appends_{0};
+  // Failure reporting state; writer thread only.
+  bool failing_ = false;
+  std::uint64_t failures_unreported_ = 0;
+  std::chrono::steady_clock::time_point last_failure_report_{};
   std::thread writer_;
 };
 
