@@ -25,16 +25,16 @@ std::string errno_text() {
   return std::error_code(errno, std::generic_category()).message();
 }
 
-void fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+void fsync_dir(FileIo& io, const std::string& dir) {
+  int fd = io.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("cannot open directory " + dir + ": " + errno_text());
-  ::fsync(fd);
-  ::close(fd);
+  io.fsync(fd);
+  io.close(fd);
 }
 
-bool pread_all(int fd, char* dst, std::size_t size, std::uint64_t position) {
+bool pread_all(FileIo& io, int fd, char* dst, std::size_t size, std::uint64_t position) {
   while (size > 0) {
-    ssize_t n = ::pread(fd, dst, size, static_cast<off_t>(position));
+    ssize_t n = io.pread(fd, dst, size, static_cast<off_t>(position));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     dst += n;
@@ -62,33 +62,33 @@ bool walk_body(std::string_view body, std::uint32_t& count, Each&& each) {
 }
 
 // Copies bytes [from, to) of `fd` into a new file at `path` and syncs it.
-void save_tail(int fd, std::uint64_t from, std::uint64_t to, const std::string& path) {
+void save_tail(FileIo& io, int fd, std::uint64_t from, std::uint64_t to, const std::string& path) {
   std::string bytes(to - from, '\0');
-  if (!pread_all(fd, bytes.data(), bytes.size(), from)) {
+  if (!pread_all(io, fd, bytes.data(), bytes.size(), from)) {
     throw std::runtime_error("cannot read the tail of the log to save it: " + errno_text());
   }
-  int out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int out = io.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0) throw std::runtime_error("cannot create " + path + ": " + errno_text());
   std::size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n = ::write(out, bytes.data() + done, bytes.size() - done);
+    ssize_t n = io.write(out, bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      ::close(out);
+      io.close(out);
       throw std::runtime_error("cannot write " + path + ": " + errno_text());
     }
     done += static_cast<std::size_t>(n);
   }
-  ::fsync(out);
-  ::close(out);
+  io.fsync(out);
+  io.close(out);
 }
 
 // Writes every byte of `iov` at `position`, advancing it; false on an error.
-bool pwritev_all(int fd, std::vector<iovec>& iov, std::uint64_t& position) {
+bool pwritev_all(FileIo& io, int fd, std::vector<iovec>& iov, std::uint64_t& position) {
   std::size_t first = 0;
   while (first < iov.size()) {
     const int n_iov = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
-    ssize_t n = ::pwritev(fd, iov.data() + first, n_iov, static_cast<off_t>(position));
+    ssize_t n = io.pwritev(fd, iov.data() + first, n_iov, static_cast<off_t>(position));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     position += static_cast<std::uint64_t>(n);
@@ -106,22 +106,22 @@ bool pwritev_all(int fd, std::vector<iovec>& iov, std::uint64_t& position) {
 }  // namespace
 
 EmbeddedLog::EmbeddedLog(const std::string& dir, const std::vector<std::string>& streams,
-                         const LogConfig& config)
-    : group_commit_max_bytes_(config.group_commit_max_bytes) {
+                         const LogConfig& config, FileIo& io)
+    : io_(io), group_commit_max_bytes_(config.group_commit_max_bytes) {
   std::filesystem::create_directories(dir);
-  fsync_dir(std::filesystem::path(dir).parent_path().empty()
-                ? "."
-                : std::filesystem::path(dir).parent_path().string());
+  fsync_dir(io_, std::filesystem::path(dir).parent_path().empty()
+                     ? "."
+                     : std::filesystem::path(dir).parent_path().string());
   for (const auto& name : streams)
     open_stream(dir, name);
-  fsync_dir(dir);
+  fsync_dir(io_, dir);
   writer_ = std::thread([this] { writer_loop(); });
 }
 
 EmbeddedLog::~EmbeddedLog() {
   close();
   for (auto& [name, file] : files_)
-    ::close(file->fd);
+    io_.close(file->fd);
 }
 
 void EmbeddedLog::close() {
@@ -136,13 +136,12 @@ void EmbeddedLog::close() {
 void EmbeddedLog::open_stream(const std::string& dir, const std::string& name) {
   auto file = std::make_unique<StreamFile>();
   file->path = (std::filesystem::path(dir) / (name + ".log")).string();
-  file->fd = ::open(file->path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  file->fd = io_.open(file->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (file->fd < 0) throw std::runtime_error("cannot open " + file->path + ": " + errno_text());
-  struct stat st {};
-  if (::fstat(file->fd, &st) != 0) {
+  std::uint64_t size = 0;
+  if (io_.file_size(file->fd, size) != 0) {
     throw std::runtime_error("cannot stat " + file->path + ": " + errno_text());
   }
-  const auto size = static_cast<std::uint64_t>(st.st_size);
 
   // Recovery: walk the frames; the first one that is incomplete or fails its checksum ends the
   // valid log. After a crash that is the frame being written; it was never acknowledged.
@@ -155,7 +154,7 @@ void EmbeddedLog::open_stream(const std::string& dir, const std::string& name) {
       problem = "incomplete frame header";
       break;
     }
-    if (!pread_all(file->fd, header.data(), kFrameHeaderSize, position)) {
+    if (!pread_all(io_, file->fd, header.data(), kFrameHeaderSize, position)) {
       throw std::runtime_error("cannot read " + file->path + ": " + errno_text());
     }
     auto length = load_le<std::uint32_t>(header.data());
@@ -165,7 +164,7 @@ void EmbeddedLog::open_stream(const std::string& dir, const std::string& name) {
       break;
     }
     body.resize(length);
-    if (!pread_all(file->fd, body.data(), length, position + kFrameHeaderSize)) {
+    if (!pread_all(io_, file->fd, body.data(), length, position + kFrameHeaderSize)) {
       throw std::runtime_error("cannot read " + file->path + ": " + errno_text());
     }
     std::uint32_t count = 0;
@@ -182,11 +181,12 @@ void EmbeddedLog::open_stream(const std::string& dir, const std::string& name) {
     // Keep the cut bytes beside the log: after a crash they are an unacknowledged partial write,
     // but after a disk error they may hold acknowledged frames that someone can still salvage.
     const std::string saved = file->path + ".cut-" + std::to_string(position);
-    save_tail(file->fd, position, size, saved);
+    save_tail(io_, file->fd, position, size, saved);
     logger("log")->warn(
         "recovery stream={} file={} truncated_bytes={} at={} reason=\"{}\" saved_to={}", name,
         file->path, size - position, position, problem, saved);
-    if (::ftruncate(file->fd, static_cast<off_t>(position)) != 0 || ::fdatasync(file->fd) != 0) {
+    if (io_.ftruncate(file->fd, static_cast<off_t>(position)) != 0 ||
+        io_.fdatasync(file->fd) != 0) {
       throw std::runtime_error("cannot truncate " + file->path + ": " + errno_text());
     }
   }
@@ -251,15 +251,15 @@ void EmbeddedLog::write_group(std::vector<Pending>& group) {
       const auto& frame = p->batch.frame();
       iov.push_back({const_cast<char*>(frame.data()), frame.size()});
     }
-    if (!pwritev_all(file->fd, iov, position)) ok = false;
-    if (ok && ::fdatasync(file->fd) != 0) ok = false;
+    if (!pwritev_all(io_, file->fd, iov, position)) ok = false;
+    if (ok && io_.fdatasync(file->fd) != 0) ok = false;
     syncs_.fetch_add(1, std::memory_order_relaxed);
     if (!ok) {
       failed[file] = errno_text();
       failed_appends_.fetch_add(items.size(), std::memory_order_relaxed);
       report_failure(file->path, failed[file]);
       // Cut off whatever part of the group reached the file: none of it was acknowledged.
-      if (::ftruncate(file->fd, static_cast<off_t>(start)) != 0) {
+      if (io_.ftruncate(file->fd, static_cast<off_t>(start)) != 0) {
         logger("log")->error("cannot truncate file={} error=\"{}\"", file->path, errno_text());
       }
       continue;
@@ -333,7 +333,7 @@ Result<ReadBatch> EmbeddedLog::read(const std::string& stream, Offset from,
   const std::uint64_t begin = frames.front().position;
   const std::uint64_t end = frames.back().position + frames.back().size;
   out.buffer.resize(end - begin);
-  if (!pread_all(file.fd, out.buffer.data(), out.buffer.size(), begin)) {
+  if (!pread_all(io_, file.fd, out.buffer.data(), out.buffer.size(), begin)) {
     return make_error(Errc::kUnavailable, "cannot read " + file.path + ": " + errno_text());
   }
   for (const auto& f : frames) {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "config/config.h"
+#include "log/embedded/file_io.h"
 #include "log/log.h"
 
 namespace sluice::log {
@@ -26,7 +27,7 @@ class EmbeddedLog final : public Log {
   // Opens (creating if needed) the files of `streams` in `dir`. Throws std::runtime_error when a
   // file cannot be opened or recovered; the process cannot run without its log.
   EmbeddedLog(const std::string& dir, const std::vector<std::string>& streams,
-              const LogConfig& config);
+              const LogConfig& config, FileIo& io = FileIo::posix());
   ~EmbeddedLog() override;
 
   void append(const std::string& stream, RecordBatch batch, AppendDone done) override;
@@ -73,6 +74,7 @@ class EmbeddedLog final : public Log {
   void write_group(std::vector<Pending>& group);
   void report_failure(const std::string& path, const std::string& error);
 
+  FileIo& io_;
   std::map<std::string, std::unique_ptr<StreamFile>, std::less<>> files_;
   std::uint64_t group_commit_max_bytes_;
   std::function<void()> on_durable_;
