@@ -6,6 +6,7 @@
 // Offsets count records per stream from 0. This version keeps one partition per stream.
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -27,8 +28,10 @@ class RecordBatch {
   // Makes room for `bytes` more bytes of records, so adding them does not reallocate.
   void reserve(std::size_t bytes) { bytes_.reserve(bytes_.size() + bytes); }
   void add(const EventView& event);
-  // Fills the frame header (length, checksum, count). Call once, after the last add().
+  // Fills the frame header (count, length, checksums). Call once, after the last add().
   void seal();
+  // Sets the frame's base offset (and its header checksum); the log writer calls this.
+  void stamp(Offset base_offset);
   std::uint32_t count() const { return count_; }
   const std::string& frame() const { return bytes_; }
 
@@ -43,7 +46,7 @@ struct StoredRecord {
 };
 
 struct ReadBatch {
-  std::string buffer;  // owns the bytes the records point into
+  std::deque<std::string> buffers;  // own the bytes the records point into
   std::vector<StoredRecord> records;
   Offset next_offset = 0;  // where the next read continues
 };

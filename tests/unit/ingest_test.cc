@@ -23,7 +23,7 @@ std::vector<EventView> events_of(IngestBatch& batch) {
   batch.records.seal();
   std::string_view frame = batch.records.frame();
   std::vector<EventView> out;
-  std::size_t pos = log::kFrameHeaderSize + log::kBodyCountSize;
+  std::size_t pos = log::kFrameHeaderSize;
   while (pos < frame.size()) {
     auto length = load_le<std::uint32_t>(frame.data() + pos);
     pos += log::kRecordLengthSize;

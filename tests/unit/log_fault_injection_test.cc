@@ -57,8 +57,12 @@ class CrashingFileIo : public FileIo {
     if (crashed_) return fail();
     return FileIo::write(fd, buffer, size);
   }
-  int fdatasync(int fd) override { return sync(fd, [&] { return FileIo::fdatasync(fd); }); }
-  int fsync(int fd) override { return sync(fd, [&] { return FileIo::fsync(fd); }); }
+  int fdatasync(int fd) override {
+    return sync(fd, [&] { return FileIo::fdatasync(fd); });
+  }
+  int fsync(int fd) override {
+    return sync(fd, [&] { return FileIo::fsync(fd); });
+  }
   int ftruncate(int fd, off_t size) override {
     if (crashed_) return fail();
     return FileIo::ftruncate(fd, size);
@@ -77,7 +81,8 @@ class CrashingFileIo : public FileIo {
     std::uint64_t size = 0;
     if (rc == 0 && FileIo::file_size(fd, size) == 0) {
       std::lock_guard lock(mutex_);
-      if (auto it = path_by_fd_.find(fd); it != path_by_fd_.end()) synced_by_path_[it->second] = size;
+      if (auto it = path_by_fd_.find(fd); it != path_by_fd_.end())
+        synced_by_path_[it->second] = size;
     }
     return rc;
   }
@@ -130,8 +135,8 @@ TEST(LogFaultInjection, EveryAcknowledgedBatchSurvivesACrash) {
               payloads.push_back("{\"i\":" + std::to_string(i) + "}");
             }
             for (int i = 0; i < count; ++i) {
-              batch.add(EventView{.id = ids[i], .ts_ms = 1, .received_at_ms = 1,
-                                  .payload = payloads[i]});
+              batch.add(
+                  EventView{.id = ids[i], .ts_ms = 1, .received_at_ms = 1, .payload = payloads[i]});
             }
             if (!append_sync(log, stream, std::move(batch))) return;  // the "power" is off
             {
@@ -142,7 +147,8 @@ TEST(LogFaultInjection, EveryAcknowledgedBatchSurvivesACrash) {
           }
         });
       }
-      for (auto& thread : threads) thread.join();
+      for (auto& thread : threads)
+        thread.join();
     }
     io.lose_unsynced(random);
 
@@ -152,8 +158,7 @@ TEST(LogFaultInjection, EveryAcknowledgedBatchSurvivesACrash) {
       std::set<std::string> unique(ids.begin(), ids.end());
       EXPECT_EQ(unique.size(), ids.size()) << "trial " << trial << ": a record read twice";
       for (const auto& id : acked[stream]) {
-        ASSERT_TRUE(unique.count(id)) << "trial " << trial << ": acknowledged " << id
-                                      << " lost";
+        ASSERT_TRUE(unique.count(id)) << "trial " << trial << ": acknowledged " << id << " lost";
       }
     }
     std::vector<std::string> storage;

@@ -1,11 +1,9 @@
 #pragma once
-// The embedded log: one append-only file per stream under <data_dir>/log/, made of checksummed
-// frames (docs/specs/log_format.md). One writer thread performs every write: requests that
-// arrive while a write+fdatasync is in progress are gathered into the next one (group commit),
-// so many requests share one sync and no I/O thread ever blocks on the disk.
-//
-// On open each file is scanned; a torn or corrupt tail (a crash mid-write) is cut off at the
-// last valid frame and reported in the log. Readers see only frames whose sync completed.
+// The embedded log: one append-only file of checksummed frames per stream under
+// <data_dir>/log/ (log_file.h, docs/specs/log_format.md). One writer thread performs every
+// write: requests that arrive while a write+fdatasync is in progress are gathered into the next
+// one (group commit), so many requests share one sync and no I/O thread blocks on the disk.
+// Readers see only frames whose sync completed.
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +16,7 @@
 
 #include "config/config.h"
 #include "log/embedded/file_io.h"
+#include "log/embedded/log_file.h"
 #include "log/log.h"
 
 namespace sluice::log {
@@ -39,43 +38,27 @@ class EmbeddedLog final : public Log {
 
   // Counters since open, for benchmarks and (later) metrics. Thread-safe.
   struct Stats {
-    std::uint64_t appends = 0;         // batches made durable
-    std::uint64_t syncs = 0;           // fdatasync calls (one per file per group commit)
-    std::uint64_t bytes = 0;           // frame bytes written
-    std::uint64_t failed_appends = 0;  // batches refused because a write or sync failed
+    std::uint64_t appends = 0;          // batches made durable
+    std::uint64_t syncs = 0;            // fdatasync calls (one per file per group commit)
+    std::uint64_t bytes = 0;            // frame bytes written
+    std::uint64_t failed_appends = 0;   // batches refused because a write or sync failed
+    std::uint64_t corrupt_regions = 0;  // damaged stretches skipped when the files were opened
   };
   Stats stats() const;
 
  private:
-  struct FrameEntry {
-    Offset base;
-    std::uint64_t position;  // of the frame header in the file
-    std::uint32_t count;
-    std::uint32_t size;  // header + body
-  };
-
-  struct StreamFile {
-    std::string path;
-    int fd = -1;
-    mutable std::mutex index_mutex;  // guards frames and end_offset
-    std::vector<FrameEntry> frames;
-    Offset end_offset = 0;
-    std::uint64_t file_size = 0;  // written by the writer thread only
-  };
-
   struct Pending {
-    StreamFile* file;
+    LogFile* file;
     RecordBatch batch;
     AppendDone done;
   };
 
-  void open_stream(const std::string& dir, const std::string& name);
   void writer_loop();
   void write_group(std::vector<Pending>& group);
   void report_failure(const std::string& path, const std::string& error);
 
   FileIo& io_;
-  std::map<std::string, std::unique_ptr<StreamFile>, std::less<>> files_;
+  std::map<std::string, std::unique_ptr<LogFile>, std::less<>> files_;
   std::uint64_t group_commit_max_bytes_;
   std::function<void()> on_durable_;
 

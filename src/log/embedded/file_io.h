@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sluice::log {
 
@@ -30,5 +31,16 @@ class FileIo {
   // The real system calls.
   static FileIo& posix();
 };
+
+// Helpers over FileIo that retry short reads and writes and EINTR.
+bool pread_all(FileIo& io, int fd, char* dst, std::size_t size, std::uint64_t position);
+// Writes every byte of `iov` at `position`, advancing it; false on an error (errno set).
+bool pwritev_all(FileIo& io, int fd, std::vector<iovec>& iov, std::uint64_t& position);
+// Makes a directory's entries (new or removed files) durable. Throws on failure.
+void fsync_dir(FileIo& io, const std::string& dir);
+// Copies bytes [from, to) of `fd` into a new file at `path` and syncs it. Throws on failure.
+void save_range(FileIo& io, int fd, std::uint64_t from, std::uint64_t to, const std::string& path);
+// strerror(errno), thread-safe.
+std::string errno_text();
 
 }  // namespace sluice::log

@@ -1,0 +1,77 @@
+#pragma once
+// One append-only file of frames (docs/specs/log_format.md): recovery when opened, a sparse
+// in-memory index, durable appends, and reads from any offset.
+//
+// Recovery: a frame that is incomplete or fails a checksum at the end of the file is a torn
+// write from a crash; it is saved beside the file and cut off. One followed by valid frames is
+// corruption (a disk error): it is reported, counted, and skipped; the records in it are lost,
+// the ones after it stay readable with their own offsets.
+//
+// Threads: append() is called by the log writer only; read() and the accessors from any thread.
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "log/embedded/file_io.h"
+#include "log/log.h"
+#include "log/log_format.h"
+
+namespace sluice::log {
+
+class LogFile {
+ public:
+  // Bytes between sparse index entries: a read starts at most this far before its offset.
+  static constexpr std::uint64_t kIndexInterval = 64 * 1024;
+
+  // Opens or creates the file and recovers it. Throws std::runtime_error if it cannot be read.
+  LogFile(FileIo& io, std::string path, std::string stream);
+  ~LogFile();
+  LogFile(const LogFile&) = delete;
+  LogFile& operator=(const LogFile&) = delete;
+
+  // Stamps `frames` with consecutive base offsets, writes them with one pwritev and makes them
+  // durable with one fdatasync. Returns the first offset, or the error text after cutting the
+  // file back (nothing of the frames is kept).
+  Result<Offset> append(const std::vector<RecordBatch*>& frames);
+
+  Result<ReadBatch> read(Offset from, std::size_t max_records) const;
+  Offset end_offset() const;
+  std::uint64_t corrupt_regions() const { return corrupt_regions_.load(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  struct IndexEntry {
+    Offset base;
+    std::uint64_t position;
+  };
+
+  void recover(std::uint64_t size);
+  // The first position at or after `from` where a complete, valid frame with a base offset of
+  // at least `min_base` starts, or nullopt.
+  std::optional<std::uint64_t> find_next_frame(std::uint64_t from, std::uint64_t size,
+                                               Offset min_base) const;
+  // Reads and checks a whole frame at `position`; nullopt if there is none.
+  std::optional<FrameHeader> valid_frame_at(std::uint64_t position, std::uint64_t size) const;
+  // Writer thread or constructor only; takes the lock.
+  void publish(Offset base, std::uint32_t count, std::uint64_t position, std::uint64_t end,
+               bool force_index);
+
+  FileIo& io_;
+  const std::string path_;
+  const std::string stream_;
+  int fd_ = -1;
+  std::atomic<std::uint64_t> corrupt_regions_{0};
+
+  mutable std::mutex mutex_;  // guards everything below
+  std::vector<IndexEntry> index_;
+  std::map<std::uint64_t, std::uint64_t> gaps_;  // corrupt byte ranges [first, second)
+  Offset end_offset_ = 0;
+  std::uint64_t durable_size_ = 0;
+  std::uint64_t last_indexed_ = 0;
+};
+
+}  // namespace sluice::log
