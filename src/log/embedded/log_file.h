@@ -25,7 +25,7 @@ namespace sluice::log {
 class LogFile {
  public:
   // Bytes between sparse index entries: a read starts at most this far before its offset.
-  static constexpr std::uint64_t kIndexInterval = 64 * 1024;
+  static constexpr std::uint64_t kIndexInterval = 64ULL * 1024;
 
   // Opens or creates the file and recovers it. Throws std::runtime_error if it cannot be read.
   LogFile(FileIo& io, std::string path, std::string stream);
