@@ -27,7 +27,7 @@ bench: build
 	@bench/run build/release
 
 format: setup
-	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+	@git ls-files --cached --others --exclude-standard '*.h' '*.cc' | xargs clang-format -i
 
 lint: setup
 	@cmake --preset release >/dev/null

@@ -55,7 +55,9 @@ LogFile::LogFile(FileIo& io, std::string path, std::string stream)
   recover(size);
 }
 
-LogFile::~LogFile() { io_.close(fd_); }
+LogFile::~LogFile() {
+  io_.close(fd_);
+}
 
 std::optional<FrameHeader> LogFile::valid_frame_at(std::uint64_t position,
                                                    std::uint64_t size) const {
@@ -79,7 +81,8 @@ std::optional<std::uint64_t> LogFile::find_next_frame(std::uint64_t from, std::u
   std::string chunk;
   for (std::uint64_t start = from; start < size; start += kReadChunk) {
     // Overlap chunks by 3 bytes so a magic number split between two is still found.
-    const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk + 3, size - start));
+    const auto length =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk + 3, size - start));
     chunk.resize(length);
     if (!pread_all(io_, fd_, chunk.data(), length, start)) return std::nullopt;
     for (std::size_t at = 0; at + 4 <= length && at < kReadChunk; ++at) {
@@ -142,10 +145,11 @@ void LogFile::recover(std::uint64_t size) {
       return bytes;
     }());
     ++corrupt_regions_;
-    log->error("corrupt log data stream={} file={} bytes={}..{} lost_offsets={}..{}: skipped; "
-               "the records after it remain readable",
-               stream_, path_, position, *next, expected,
-               resumed && resumed->base_offset > expected ? resumed->base_offset - 1 : expected);
+    log->error(
+        "corrupt log data stream={} file={} bytes={}..{} lost_offsets={}..{}: skipped; "
+        "the records after it remain readable",
+        stream_, path_, position, *next, expected,
+        resumed && resumed->base_offset > expected ? resumed->base_offset - 1 : expected);
     {
       std::lock_guard lock(mutex_);
       gaps_[position] = *next;
@@ -230,9 +234,8 @@ Result<ReadBatch> LogFile::read(Offset from, std::size_t max_records) const {
       continue;
     }
     auto corrupt = [&] {
-      return make_error(Errc::kCorrupt,
-                        "log data does not match its checksum in " + path_ + " at byte " +
-                            std::to_string(position));
+      return make_error(Errc::kCorrupt, "log data does not match its checksum in " + path_ +
+                                            " at byte " + std::to_string(position));
     };
     auto header = parse_frame_header(view(position, kFrameHeaderSize));
     if (!header) return corrupt();
