@@ -114,12 +114,12 @@ void BM_CollectorParseEvents(benchmark::State& state) {
   for (auto _ : state) {
     work = body;  // the request owns its body; copying it is part of a request's cost
     auto batch = sluice::http::parse_events(work, "application/x-ndjson", stream, 1760355000000);
-    if (!batch || batch.value().records.count() != kEventsPerBody) {
+    if (!batch || batch.value().accepted() != kEventsPerBody) {
       state.SkipWithError("parse failed");
       return;
     }
-    batch.value().records.seal();
-    benchmark::DoNotOptimize(batch.value().records.frame().data());
+    batch.value().partitions[0].seal();
+    benchmark::DoNotOptimize(batch.value().partitions[0].frame().data());
   }
   state.SetItemsProcessed(state.iterations() * kEventsPerBody);
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));

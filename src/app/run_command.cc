@@ -18,10 +18,11 @@ int run_server(const Config& config) {
   auto log = logger("app");
   try {
     std::filesystem::create_directories(config.storage.data_dir);
-    std::vector<std::string> streams;
+    std::vector<log::StreamSpec> streams;
     streams.reserve(config.streams.size());
-    for (const auto& [name, stream] : config.streams)
-      streams.push_back(name);
+    for (const auto& [name, stream] : config.streams) {
+      streams.emplace_back(name, stream.partitions);
+    }
 
     log::EmbeddedLog event_log((std::filesystem::path(config.storage.data_dir) / "log").string(),
                                streams, config.log);

@@ -76,6 +76,11 @@ const Table& stream_table() {
       "`/v1/streams/<name>/events`. The field settings name top-level fields of the event "
       "object; an empty name turns the field off.",
       {
+          int_setting("partitions", &StreamConfig::partitions, 1, 1, 1024,
+                      "Partitions of the stream's log. Events with the same key (or, without a "
+                      "key, the same id) go to the same partition and stay in order; the "
+                      "processor reads partitions independently. Can be raised later, not "
+                      "lowered."),
           string_setting("id_field", &StreamConfig::id_field, "id",
                          "Field holding the client's event id, the idempotency key: an event "
                          "whose id is already stored is not stored again. Without it the "

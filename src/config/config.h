@@ -32,6 +32,7 @@ struct LogConfig {
 
 struct StreamConfig {
   std::string name;
+  std::uint32_t partitions = 1;
   std::string id_field;
   std::string key_field;
   std::string time_field;

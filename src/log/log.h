@@ -3,11 +3,16 @@
 // appends; consumers (the processor) read from any offset. An append's callback runs only after
 // the batch is durable, and the collector answers 2xx only after that callback.
 //
-// Offsets count records per stream from 0. This version keeps one partition per stream.
+// A stream is split into partitions; an event goes to the partition its key (or, without a
+// key, its id) hashes to, so the events of one key stay in order. Offsets count records per
+// partition from 0.
 
+#include <compare>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +45,20 @@ class RecordBatch {
   std::uint32_t count_ = 0;
 };
 
+// A partition of a stream. Converts from a stream name alone, meaning partition 0.
+struct Partition {
+  Partition(std::string stream_name, std::uint32_t partition_index = 0)  // NOLINT: implicit
+      : stream(std::move(stream_name)), index(partition_index) {}
+  Partition(const char* stream_name) : Partition(std::string(stream_name)) {}  // NOLINT
+  std::string stream;
+  std::uint32_t index;
+  auto operator<=>(const Partition&) const = default;
+};
+
+// The partition of an event: the XXH3 64-bit hash of its key (or id) modulo the partition
+// count. Stable across versions and machines; changing a stream's partition count moves keys.
+std::uint32_t partition_for(std::string_view key, std::uint32_t partitions);
+
 struct StoredRecord {
   Offset offset;
   std::string_view bytes;  // an encoded event: decode_event()
@@ -58,17 +77,20 @@ class Log {
   virtual ~Log() = default;
 
   // Thread-safe. `done` runs on a log thread once the batch is durable, or with kNotFound
-  // (unknown stream) or kUnavailable (the write or sync failed; nothing of the batch is kept).
-  virtual void append(const std::string& stream, RecordBatch batch, AppendDone done) = 0;
+  // (unknown stream or partition) or kUnavailable (the write or sync failed; nothing of the
+  // batch is kept).
+  virtual void append(const Partition& partition, RecordBatch batch, AppendDone done) = 0;
 
-  // Thread-safe. Up to `max_records` durable records of `stream` from offset `from`.
-  virtual Result<ReadBatch> read(const std::string& stream, Offset from,
+  // Thread-safe. Up to `max_records` durable records of the partition from offset `from`.
+  virtual Result<ReadBatch> read(const Partition& partition, Offset from,
                                  std::size_t max_records) = 0;
 
-  // The offset the next appended record of `stream` will get.
-  virtual Offset end_offset(const std::string& stream) const = 0;
+  // The offset the next appended record of the partition will get.
+  virtual Offset end_offset(const Partition& partition) const = 0;
 
   virtual std::vector<std::string> streams() const = 0;
+  // How many partitions `stream` has (0 for an unknown stream).
+  virtual std::uint32_t partitions(const std::string& stream) const = 0;
 
   // Called on a log thread each time new records became durable. Set before appending.
   virtual void set_on_durable(std::function<void()> callback) = 0;
@@ -77,5 +99,11 @@ class Log {
   // working. Called at shutdown, before the consumers stop; the destructor calls it too.
   virtual void close() = 0;
 };
+
+// Appends one batch per partition of `stream` (empty batches are skipped) and calls `done` once,
+// after all are durable, or with the first error. Thread-safe; `done` runs on a log thread (or
+// at once when every batch is empty).
+void append_partitions(Log& log, const std::string& stream, std::vector<RecordBatch> batches,
+                       std::function<void(Result<void>)> done);
 
 }  // namespace sluice::log

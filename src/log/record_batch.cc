@@ -1,3 +1,5 @@
+#include <xxhash.h>
+
 #include "core/bytes.h"
 #include "core/crc32c.h"
 #include "log/log.h"
@@ -50,6 +52,45 @@ void RecordBatch::seal() {
 
 void RecordBatch::stamp(Offset base_offset) {
   stamp_frame(bytes_.data(), base_offset);
+}
+
+std::uint32_t partition_for(std::string_view key, std::uint32_t partitions) {
+  if (partitions <= 1) return 0;
+  // XXH3 with seed 0: stable across versions and machines (a CRC would not do: it is linear, so
+  // keys that differ in one character share their low bits and pile into few partitions).
+  return static_cast<std::uint32_t>(XXH3_64bits(key.data(), key.size()) % partitions);
+}
+
+void append_partitions(Log& log, const std::string& stream, std::vector<RecordBatch> batches,
+                       std::function<void(Result<void>)> done) {
+  struct Join {
+    std::mutex mutex;
+    std::size_t remaining = 0;
+    std::optional<Error> error;
+    std::function<void(Result<void>)> done;
+  };
+  auto join = std::make_shared<Join>();
+  join->done = std::move(done);
+  for (const auto& batch : batches)
+    join->remaining += batch.count() > 0 ? 1 : 0;
+  if (join->remaining == 0) {
+    join->done(boost::outcome_v2::success());
+    return;
+  }
+  for (std::uint32_t p = 0; p < batches.size(); ++p) {
+    if (batches[p].count() == 0) continue;
+    log.append(Partition(stream, p), std::move(batches[p]), [join](Result<Offset> result) {
+      std::unique_lock lock(join->mutex);
+      if (!result && !join->error) join->error = result.error();
+      if (--join->remaining > 0) return;
+      lock.unlock();
+      if (join->error) {
+        join->done(*join->error);
+      } else {
+        join->done(boost::outcome_v2::success());
+      }
+    });
+  }
 }
 
 }  // namespace sluice::log

@@ -12,8 +12,11 @@ Processor::Processor(log::Log& log, const StoreConfig& config, const std::string
       batch_max_events_(static_cast<std::size_t>(config.batch_max_events)) {
   auto committed = sink_.committed_offsets(kConsumer);
   for (const auto& stream : log_.streams()) {
-    auto it = committed.find(stream);
-    positions_[stream] = it == committed.end() ? 0 : it->second;
+    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p) {
+      log::Partition partition(stream, p);
+      auto it = committed.find(partition);
+      positions_[partition] = it == committed.end() ? 0 : it->second;
+    }
   }
 }
 
@@ -38,7 +41,7 @@ void Processor::notify() {
   cv_.notify_all();
 }
 
-std::map<std::string, log::Offset> Processor::positions() const {
+std::map<log::Partition, log::Offset> Processor::positions() const {
   std::lock_guard lock(mutex_);
   return positions_;
 }
@@ -72,20 +75,26 @@ void Processor::run() {
 
 Result<bool> Processor::process_once() {
   bool progressed = false;
-  for (const auto& stream : log_.streams()) {
+  std::vector<log::Partition> partitions;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [partition, offset] : positions_)
+      partitions.push_back(partition);
+  }
+  for (const auto& partition : partitions) {
     log::Offset from;
     {
       std::lock_guard lock(mutex_);
-      from = positions_[stream];
+      from = positions_[partition];
     }
-    auto batch = log_.read(stream, from, batch_max_events_);
+    auto batch = log_.read(partition, from, batch_max_events_);
     if (!batch) return batch.error();
     if (batch.value().records.empty()) continue;
-    if (auto written = sink_.write(kConsumer, stream, batch.value()); !written) {
+    if (auto written = sink_.write(kConsumer, partition, batch.value()); !written) {
       return written.error();
     }
     std::lock_guard lock(mutex_);
-    positions_[stream] = batch.value().next_offset;
+    positions_[partition] = batch.value().next_offset;
     progressed = true;
   }
   return progressed;

@@ -1,5 +1,5 @@
 #pragma once
-// The processor: a thread that follows the log and writes every stream's new events to the
+// The processor: a thread that follows the log and writes every partition's new events to the
 // SQLite store, in batches of up to store.batch_max_events, each batch in one transaction with
 // the consumer offset. It wakes when the log reports new durable records; when the store fails
 // (disk full, locked) it logs, backs off and retries the same batch, so nothing is skipped.
@@ -27,8 +27,8 @@ class Processor {
   void start();
   // Wakes the processor: new records are durable. Callable from any thread.
   void notify();
-  // Events stored so far, per stream, as the next log offset to read.
-  std::map<std::string, log::Offset> positions() const;
+  // Events stored so far, per partition, as the next log offset to read.
+  std::map<log::Partition, log::Offset> positions() const;
 
  private:
   void run();
@@ -43,7 +43,7 @@ class Processor {
   std::condition_variable cv_;
   std::uint64_t generation_ = 0;  // bumped by notify()
   bool stopping_ = false;
-  std::map<std::string, log::Offset> positions_;
+  std::map<log::Partition, log::Offset> positions_;
   std::thread thread_;
 };
 

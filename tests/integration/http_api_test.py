@@ -18,7 +18,7 @@ server:
   header_timeout: 1s
 streams:
   events: {}
-  iot: {key_field: device, time_field: ts, type_field: kind}
+  iot: {partitions: 4, key_field: device, time_field: ts, type_field: kind}
 """
 
 
@@ -69,6 +69,19 @@ def main():
             assert temp[0]["ts"] == "2025-10-13T11:30:00.000Z", temp
 
         checks.run("valid events are stored, invalid ones listed", partial_acceptance)
+
+        def partitioned_stream():
+            events = [{"kind": "PART", "device": "dev-%d" % (i % 7), "seq": i} for i in range(300)]
+            for i in range(0, 300, 60):
+                expect(server, "POST", "/v1/streams/iot/events", events[i:i + 60], 202)
+            wait_for(lambda: len(all_events(server, "type=PART")) == 300, 30, "300 events")
+            stored = all_events(server, "type=PART&order=asc")
+            assert sorted(e["payload"]["seq"] for e in stored) == list(range(300))
+            parts = [n for n in os.listdir(os.path.join(server.data_dir, "log", "iot"))
+                     if n.endswith(".log")]
+            assert sorted(parts) == ["0.log", "1.log", "2.log", "3.log"], parts
+
+        checks.run("a stream with 4 partitions stores every event", partitioned_stream)
 
         def body_over_limit():
             expect(server, "POST", "/v1/streams/events/events",

@@ -53,7 +53,7 @@ TEST(Config, UnknownKeyNamesPathLineAndValidKeys) {
   EXPECT_EQ(e.path, "streams.web.kye_field");
   EXPECT_EQ(e.line, 5);
   EXPECT_EQ(e.column, 5);
-  EXPECT_THAT(e.message, HasSubstr("id_field, key_field, time_field, type_field"));
+  EXPECT_THAT(e.message, HasSubstr("partitions, id_field, key_field, time_field, type_field"));
   EXPECT_THAT(format_errors(loaded.errors, "s.yaml"),
               HasSubstr("s.yaml:5:5: streams.web.kye_field"));
 }

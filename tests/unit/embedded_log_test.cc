@@ -71,6 +71,11 @@ TEST(EmbeddedLog, UnknownStreamIsNotFound) {
   EXPECT_FALSE(log.read("nope", 0, 1));
 }
 
+// The file of stream "a", partition 0.
+std::filesystem::path log_file(const TempDir& dir) {
+  return dir.path() / "a" / "0.log";
+}
+
 // Writes two frames (3 events, then 2) to stream "a" in `dir`; returns the file's bytes and the
 // size after the first frame.
 std::string write_two_frames(const TempDir& dir, std::uintmax_t& first_frame_end) {
@@ -78,15 +83,15 @@ std::string write_two_frames(const TempDir& dir, std::uintmax_t& first_frame_end
   {
     EmbeddedLog log(dir.str(), {"a"}, kConfig);
     EXPECT_TRUE(append_sync(log, "a", make_batch("x", 3, storage)));
-    first_frame_end = std::filesystem::file_size(dir.path() / "a.log");
+    first_frame_end = std::filesystem::file_size(log_file(dir));
     EXPECT_TRUE(append_sync(log, "a", make_batch("y", 2, storage)));
   }
-  std::ifstream in(dir.path() / "a.log", std::ios::binary);
+  std::ifstream in(log_file(dir), std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 void overwrite(const TempDir& dir, std::string_view bytes) {
-  std::ofstream out(dir.path() / "a.log", std::ios::binary | std::ios::trunc);
+  std::ofstream out(log_file(dir), std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
@@ -99,11 +104,11 @@ TEST(EmbeddedLog, TornTailIsCutAtEveryByte) {
   const std::string original = write_two_frames(dir, good_size);
   for (auto cut = good_size; cut < original.size(); ++cut) {
     overwrite(dir, std::string_view(original).substr(0, cut));
-    const auto saved = dir.path() / ("a.log.cut-" + std::to_string(good_size));
+    const auto saved = (log_file(dir).string() + ".cut-" + std::to_string(good_size));
     std::filesystem::remove(saved);
     EmbeddedLog log(dir.str(), {"a"}, kConfig);
     EXPECT_EQ(log.end_offset("a"), 3u) << cut;
-    EXPECT_EQ(std::filesystem::file_size(dir.path() / "a.log"), good_size) << cut;
+    EXPECT_EQ(std::filesystem::file_size(log_file(dir)), good_size) << cut;
     // The cut bytes are kept beside the log.
     if (cut > good_size) {
       ASSERT_TRUE(std::filesystem::exists(saved)) << cut;
@@ -131,7 +136,7 @@ TEST(EmbeddedLog, BitFlipsAnywhereAreDetected) {
     for (std::size_t f = 0; f < sizes.size(); ++f) {
       const std::string prefix = "f" + std::to_string(f);
       ASSERT_TRUE(append_sync(log, "a", make_batch(prefix, sizes[f], storage)));
-      frame_end.push_back(std::filesystem::file_size(dir.path() / "a.log"));
+      frame_end.push_back(std::filesystem::file_size(log_file(dir)));
       frame_ids.emplace_back();
       for (int i = 0; i < sizes[f]; ++i)
         frame_ids.back().push_back(prefix + "-" + std::to_string(i));
@@ -139,14 +144,14 @@ TEST(EmbeddedLog, BitFlipsAnywhereAreDetected) {
   }
   std::string original;
   {
-    std::ifstream in(dir.path() / "a.log", std::ios::binary);
+    std::ifstream in(log_file(dir), std::ios::binary);
     original.assign(std::istreambuf_iterator<char>(in), {});
   }
   for (std::size_t byte = 0; byte < original.size(); ++byte) {
     std::string flipped = original;
     flipped[byte] = static_cast<char>(flipped[byte] ^ 0x04);
     overwrite(dir, flipped);
-    std::filesystem::remove(dir.path() / ("a.log.cut-" + std::to_string(frame_end[3])));
+    std::filesystem::remove((log_file(dir).string() + ".cut-" + std::to_string(frame_end[3])));
     const std::size_t damaged = static_cast<std::size_t>(
         std::upper_bound(frame_end.begin(), frame_end.end(), byte) - frame_end.begin());
     const bool last = damaged == sizes.size() - 1;
@@ -182,7 +187,7 @@ TEST(EmbeddedLog, ReadsSkipOverACorruptFrameAndAppendsContinue) {
     EmbeddedLog log(dir.str(), {"a"}, kConfig);
     ASSERT_TRUE(append_sync(log, "a", make_batch("z", 2, storage)));  // offsets 5-6
   }
-  std::ifstream in(dir.path() / "a.log", std::ios::binary);
+  std::ifstream in(log_file(dir), std::ios::binary);
   original.assign(std::istreambuf_iterator<char>(in), {});
   original[first_frame_end + 40] ^= 0x01;  // inside the second frame's body
   overwrite(dir, original);

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "core/bytes.h"
 #include "log/log_format.h"
 
@@ -18,19 +21,21 @@ const StreamConfig kStream{.name = "events",
                            .type_field = "type"};
 constexpr std::int64_t kNow = 1760355000000;
 
-// Decodes the records of a sealed batch.
+// Decodes the records of every partition's batch, partition by partition.
 std::vector<EventView> events_of(IngestBatch& batch) {
-  batch.records.seal();
-  std::string_view frame = batch.records.frame();
   std::vector<EventView> out;
-  std::size_t pos = log::kFrameHeaderSize;
-  while (pos < frame.size()) {
-    auto length = load_le<std::uint32_t>(frame.data() + pos);
-    pos += log::kRecordLengthSize;
-    auto event = decode_event(frame.substr(pos, length));
-    EXPECT_TRUE(event);
-    out.push_back(*event);
-    pos += length;
+  for (auto& records : batch.partitions) {
+    records.seal();
+    std::string_view frame = records.frame();
+    std::size_t pos = log::kFrameHeaderSize;
+    while (pos < frame.size()) {
+      auto length = load_le<std::uint32_t>(frame.data() + pos);
+      pos += log::kRecordLengthSize;
+      auto event = decode_event(frame.substr(pos, length));
+      EXPECT_TRUE(event);
+      out.push_back(*event);
+      pos += length;
+    }
   }
   return out;
 }
@@ -145,7 +150,7 @@ TEST(Ingest, NdjsonLinesThatAreNotObjects) {
   Parsed p;
   parse_into(p, "{\"a\":1}\n42\n\"text\"\n[1,{\"b\":null}]\n", "application/x-ndjson");
   ASSERT_TRUE(p.result) << p.result.error().message;
-  EXPECT_EQ(p.result.value().records.count(), 1u);
+  EXPECT_EQ(p.result.value().accepted(), 1u);
   ASSERT_EQ(p.result.value().rejected.size(), 3u);
   EXPECT_EQ(p.result.value().rejected[2].index, 3u);
   // The offset points at the bad token, counted from the start of the body.
@@ -183,7 +188,7 @@ TEST(Ingest, EnvelopeFieldLimitsAndTypes) {
   EXPECT_EQ(rejected[0].error, "field \"id\" is 257 bytes long; the limit is 256");
   EXPECT_EQ(rejected[1].error, "field \"id\" must be a string or a number");
   EXPECT_EQ(rejected[2].error, "field \"id\" is empty");
-  EXPECT_EQ(p.result.value().records.count(), 0u);
+  EXPECT_EQ(p.result.value().accepted(), 0u);
 }
 
 TEST(Ingest, EmptyBodiesAreErrors) {
@@ -198,6 +203,33 @@ TEST(Ingest, ResponseJson) {
   EXPECT_EQ(ingest_response_json(2, {{1, "bad \"x\""}}),
             R"({"accepted":2,"rejected":[{"index":1,"error":"bad \"x\""}]})");
   EXPECT_EQ(ingest_response_json(0, {}), R"({"accepted":0,"rejected":[]})");
+}
+
+TEST(Ingest, EventsGoToThePartitionOfTheirKey) {
+  StreamConfig stream = kStream;
+  stream.partitions = 4;
+  std::string body;
+  for (int i = 0; i < 200; ++i) {
+    body += "{\"user\":\"u" + std::to_string(i % 10) + "\",\"n\":" + std::to_string(i) + "}\n";
+  }
+  auto result = parse_events(body, "application/x-ndjson", stream, kNow);
+  ASSERT_TRUE(result);
+  auto& batch = result.value();
+  ASSERT_EQ(batch.partitions.size(), 4u);
+  EXPECT_EQ(batch.accepted(), 200u);
+  std::map<std::string, std::set<std::uint32_t>> partitions_of_key;
+  for (std::uint32_t p = 0; p < 4; ++p) {
+    EXPECT_GT(batch.partitions[p].count(), 0u) << "10 keys should spread over 4 partitions";
+    IngestBatch one;
+    one.partitions.push_back(std::move(batch.partitions[p]));
+    for (const auto& event : events_of(one)) {
+      partitions_of_key[std::string(*event.key)].insert(p);
+      EXPECT_EQ(log::partition_for(*event.key, 4), p);
+    }
+  }
+  EXPECT_EQ(partitions_of_key.size(), 10u);
+  for (const auto& [key, partitions] : partitions_of_key)
+    EXPECT_EQ(partitions.size(), 1u) << key;
 }
 
 }  // namespace

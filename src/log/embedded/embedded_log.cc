@@ -6,16 +6,38 @@
 
 namespace sluice::log {
 
-EmbeddedLog::EmbeddedLog(const std::string& dir, const std::vector<std::string>& streams,
+std::string EmbeddedLog::file_path(const std::string& dir, const Partition& partition) {
+  return (std::filesystem::path(dir) / partition.stream /
+          (std::to_string(partition.index) + ".log"))
+      .string();
+}
+
+EmbeddedLog::EmbeddedLog(const std::string& dir, const std::vector<StreamSpec>& streams,
                          const LogConfig& config, FileIo& io)
     : io_(io), group_commit_max_bytes_(config.group_commit_max_bytes) {
-  const std::filesystem::path path(dir);
-  std::filesystem::create_directories(path);
-  fsync_dir(io_, path.has_parent_path() ? path.parent_path().string() : ".");
-  for (const auto& name : streams) {
-    files_.emplace(name, std::make_unique<LogFile>(io_, (path / (name + ".log")).string(), name));
+  const std::filesystem::path root(dir);
+  std::filesystem::create_directories(root);
+  fsync_dir(io_, root.has_parent_path() ? root.parent_path().string() : ".");
+  for (const auto& spec : streams) {
+    const auto stream_dir = root / spec.name;
+    std::filesystem::create_directories(stream_dir);
+    // Fewer partitions than on disk would strand the events of the ones dropped.
+    for (std::uint32_t p = spec.partitions;
+         std::filesystem::exists(stream_dir / (std::to_string(p) + ".log")); ++p) {
+      throw std::runtime_error("stream \"" + spec.name + "\" has partition " + std::to_string(p) +
+                               " on disk but is configured with " +
+                               std::to_string(spec.partitions) +
+                               " partitions; partitions can be added, not removed");
+    }
+    for (std::uint32_t p = 0; p < spec.partitions; ++p) {
+      Partition partition(spec.name, p);
+      files_.emplace(partition, std::make_unique<LogFile>(io_, file_path(dir, partition),
+                                                          spec.name + "/" + std::to_string(p)));
+    }
+    partition_counts_[spec.name] = spec.partitions;
+    fsync_dir(io_, stream_dir.string());  // the files just created
   }
-  fsync_dir(io_, dir);  // the files just created
+  fsync_dir(io_, dir);  // the stream directories just created
   writer_ = std::thread([this] { writer_loop(); });
 }
 
@@ -32,10 +54,11 @@ void EmbeddedLog::close() {
   if (writer_.joinable()) writer_.join();
 }
 
-void EmbeddedLog::append(const std::string& stream, RecordBatch batch, AppendDone done) {
-  auto it = files_.find(stream);
+void EmbeddedLog::append(const Partition& partition, RecordBatch batch, AppendDone done) {
+  auto it = files_.find(partition);
   if (it == files_.end()) {
-    done(make_error(Errc::kNotFound, "unknown stream \"" + stream + "\""));
+    done(make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "/" +
+                                         std::to_string(partition.index) + "\""));
     return;
   }
   batch.seal();
@@ -128,24 +151,32 @@ void EmbeddedLog::report_failure(const std::string& path, const std::string& err
   last_failure_report_ = now;
 }
 
-Result<ReadBatch> EmbeddedLog::read(const std::string& stream, Offset from,
+Result<ReadBatch> EmbeddedLog::read(const Partition& partition, Offset from,
                                     std::size_t max_records) {
-  auto it = files_.find(stream);
-  if (it == files_.end()) return make_error(Errc::kNotFound, "unknown stream \"" + stream + "\"");
+  auto it = files_.find(partition);
+  if (it == files_.end()) {
+    return make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "/" +
+                                           std::to_string(partition.index) + "\"");
+  }
   return it->second->read(from, max_records);
 }
 
-Offset EmbeddedLog::end_offset(const std::string& stream) const {
-  auto it = files_.find(stream);
+Offset EmbeddedLog::end_offset(const Partition& partition) const {
+  auto it = files_.find(partition);
   return it == files_.end() ? 0 : it->second->end_offset();
 }
 
 std::vector<std::string> EmbeddedLog::streams() const {
   std::vector<std::string> names;
-  names.reserve(files_.size());
-  for (const auto& [name, file] : files_)
+  names.reserve(partition_counts_.size());
+  for (const auto& [name, count] : partition_counts_)
     names.push_back(name);
   return names;
+}
+
+std::uint32_t EmbeddedLog::partitions(const std::string& stream) const {
+  auto it = partition_counts_.find(stream);
+  return it == partition_counts_.end() ? 0 : it->second;
 }
 
 EmbeddedLog::Stats EmbeddedLog::stats() const {

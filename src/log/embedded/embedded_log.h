@@ -1,9 +1,9 @@
 #pragma once
-// The embedded log: one append-only file of checksummed frames per stream under
-// <data_dir>/log/ (log_file.h, docs/specs/log_format.md). One writer thread performs every
-// write: requests that arrive while a write+fdatasync is in progress are gathered into the next
-// one (group commit), so many requests share one sync and no I/O thread blocks on the disk.
-// Readers see only frames whose sync completed.
+// The embedded log: one append-only file of checksummed frames per partition of each stream,
+// <data_dir>/log/<stream>/<partition>.log (log_file.h, docs/specs/log_format.md). One writer thread
+// performs every write: requests that arrive while a write+fdatasync is in progress are gathered
+// into the next one (group commit), so many requests share one sync and no I/O thread blocks on the
+// disk. Readers see only frames whose sync completed.
 
 #include <atomic>
 #include <chrono>
@@ -21,18 +21,31 @@
 
 namespace sluice::log {
 
+struct StreamSpec {
+  StreamSpec(std::string stream_name, std::uint32_t partition_count = 1)  // NOLINT: implicit
+      : name(std::move(stream_name)), partitions(partition_count) {}
+  StreamSpec(const char* stream_name) : StreamSpec(std::string(stream_name)) {}  // NOLINT
+  std::string name;
+  std::uint32_t partitions;
+};
+
 class EmbeddedLog final : public Log {
  public:
   // Opens (creating if needed) the files of `streams` in `dir`. Throws std::runtime_error when a
-  // file cannot be opened or recovered; the process cannot run without its log.
-  EmbeddedLog(const std::string& dir, const std::vector<std::string>& streams,
+  // file cannot be opened or recovered, or when a stream has fewer partitions than on disk; the
+  // process cannot run without its log.
+  EmbeddedLog(const std::string& dir, const std::vector<StreamSpec>& streams,
               const LogConfig& config, FileIo& io = FileIo::posix());
   ~EmbeddedLog() override;
 
-  void append(const std::string& stream, RecordBatch batch, AppendDone done) override;
-  Result<ReadBatch> read(const std::string& stream, Offset from, std::size_t max_records) override;
-  Offset end_offset(const std::string& stream) const override;
+  void append(const Partition& partition, RecordBatch batch, AppendDone done) override;
+  Result<ReadBatch> read(const Partition& partition, Offset from, std::size_t max_records) override;
+  Offset end_offset(const Partition& partition) const override;
   std::vector<std::string> streams() const override;
+  std::uint32_t partitions(const std::string& stream) const override;
+
+  // The file of a partition: <dir>/<stream>/<partition>.log.
+  static std::string file_path(const std::string& dir, const Partition& partition);
   void set_on_durable(std::function<void()> callback) override;
   void close() override;
 
@@ -58,7 +71,8 @@ class EmbeddedLog final : public Log {
   void report_failure(const std::string& path, const std::string& error);
 
   FileIo& io_;
-  std::map<std::string, std::unique_ptr<LogFile>, std::less<>> files_;
+  std::map<Partition, std::unique_ptr<LogFile>> files_;
+  std::map<std::string, std::uint32_t> partition_counts_;
   std::uint64_t group_commit_max_bytes_;
   std::function<void()> on_durable_;
 

@@ -41,22 +41,26 @@ SqliteSink::SqliteSink(const std::string& path) : db_(path, /*read_only=*/false)
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (stream, id) DO NOTHING");
   upsert_offset_ = db_.prepare(
       "INSERT INTO consumer_offsets (consumer, stream, partition, next_offset) "
-      "VALUES (?1, ?2, 0, ?3) "
+      "VALUES (?1, ?2, ?4, ?3) "
       "ON CONFLICT (consumer, stream, partition) DO UPDATE SET next_offset = excluded.next_offset");
 }
 
-std::map<std::string, log::Offset> SqliteSink::committed_offsets(const std::string& consumer) {
-  auto stmt = db_.prepare("SELECT stream, next_offset FROM consumer_offsets WHERE consumer = ?1");
+std::map<log::Partition, log::Offset> SqliteSink::committed_offsets(const std::string& consumer) {
+  auto stmt = db_.prepare(
+      "SELECT stream, partition, next_offset FROM consumer_offsets WHERE consumer = ?1");
   stmt.bind(1, std::string_view(consumer));
-  std::map<std::string, log::Offset> offsets;
+  std::map<log::Partition, log::Offset> offsets;
   while (stmt.step() == SQLITE_ROW) {
-    offsets[std::string(stmt.column_text(0))] = static_cast<log::Offset>(stmt.column_int(1));
+    log::Partition partition(std::string(stmt.column_text(0)),
+                             static_cast<std::uint32_t>(stmt.column_int(1)));
+    offsets[partition] = static_cast<log::Offset>(stmt.column_int(2));
   }
   return offsets;
 }
 
-Result<void> SqliteSink::write(const std::string& consumer, const std::string& stream,
+Result<void> SqliteSink::write(const std::string& consumer, const log::Partition& partition,
                                const log::ReadBatch& batch) {
+  const std::string& stream = partition.stream;
   if (auto r = db_.try_exec("BEGIN IMMEDIATE"); !r) return r;
   auto fail = [&](const std::string& what) -> Result<void> {
     std::string message = "SQLite " + what + ": " + db_.error_message();
@@ -83,6 +87,7 @@ Result<void> SqliteSink::write(const std::string& consumer, const std::string& s
   upsert_offset_.bind(1, std::string_view(consumer));
   upsert_offset_.bind(2, std::string_view(stream));
   upsert_offset_.bind(3, static_cast<std::int64_t>(batch.next_offset));
+  upsert_offset_.bind(4, static_cast<std::int64_t>(partition.index));
   if (upsert_offset_.step() != SQLITE_DONE) return fail("offset update");
   upsert_offset_.reset();
   if (auto r = db_.try_exec("COMMIT"); !r) {

@@ -23,11 +23,13 @@ class SqliteSink {
  public:
   explicit SqliteSink(const std::string& path);
 
-  // Next offset to read per stream, as committed by `consumer`; streams never written are absent.
-  std::map<std::string, log::Offset> committed_offsets(const std::string& consumer);
+  // Next offset to read per partition, as committed by `consumer`; partitions never written are
+  // absent.
+  std::map<log::Partition, log::Offset> committed_offsets(const std::string& consumer);
 
-  // Stores the batch's events and sets `consumer`'s offset for `stream` to batch.next_offset.
-  Result<void> write(const std::string& consumer, const std::string& stream,
+  // Stores the batch's events and sets `consumer`'s offset for the partition to
+  // batch.next_offset.
+  Result<void> write(const std::string& consumer, const log::Partition& partition,
                      const log::ReadBatch& batch);
 
  private:

@@ -318,11 +318,15 @@ std::string_view trim(std::string_view s) {
 
 class BatchBuilder {
  public:
-  BatchBuilder(std::int64_t received_at_ms, std::size_t body_size)
+  BatchBuilder(std::int64_t received_at_ms, std::size_t body_size, std::uint32_t partitions)
       : received_at_ms_(received_at_ms) {
+    batch_.partitions.resize(std::max<std::uint32_t>(partitions, 1));
     // Records are the payload bytes plus about 60 bytes of envelope each; one event per 100
-    // bytes of body is a generous guess that keeps the batch from regrowing for typical events.
-    batch_.records.reserve(body_size + body_size * 6 / 10 + 64);
+    // bytes of body is a generous guess that keeps the batches from regrowing for typical
+    // events (spread evenly over the partitions).
+    const std::size_t estimate = body_size + body_size * 6 / 10 + 64;
+    for (auto& records : batch_.partitions)
+      records.reserve(estimate / batch_.partitions.size());
   }
 
   // Adds a checked event; false (with `error` set) for a syntax error.
@@ -347,7 +351,8 @@ class BatchBuilder {
       generated = uuid_v7(received_at_ms_);
       event.id = generated;
     }
-    batch_.records.add(event);
+    const auto partitions = static_cast<std::uint32_t>(batch_.partitions.size());
+    batch_.partitions[log::partition_for(event.key.value_or(event.id), partitions)].add(event);
     return true;
   }
 
@@ -364,7 +369,7 @@ class BatchBuilder {
 
 Result<IngestBatch> parse_lines(od::parser& parser, std::string_view body, std::size_t capacity,
                                 const StreamConfig& stream, std::int64_t received_at_ms) {
-  BatchBuilder builder(received_at_ms, body.size());
+  BatchBuilder builder(received_at_ms, body.size(), stream.partitions);
   std::size_t pos = 0;
   while (pos < body.size()) {
     std::size_t end = body.find('\n', pos);
@@ -382,7 +387,7 @@ Result<IngestBatch> parse_lines(od::parser& parser, std::string_view body, std::
 Result<IngestBatch> parse_array(od::parser& outer, od::parser& inner, std::string_view body,
                                 std::size_t capacity, const StreamConfig& stream,
                                 std::int64_t received_at_ms) {
-  BatchBuilder builder(received_at_ms, body.size());
+  BatchBuilder builder(received_at_ms, body.size(), stream.partitions);
   auto syntax = [&](simdjson::error_code e, od::document& doc) -> Error {
     return make_error(Errc::kInvalidInput, fmt::format("malformed JSON at byte {}: {}",
                                                        location_offset(doc, body, 0), describe(e)));
@@ -452,7 +457,7 @@ Result<IngestBatch> parse_events(std::string& body, std::string_view content_typ
   if (check.outcome == EventCheck::Outcome::kSyntax && check.trailing) {
     return parse_lines(inner, text, capacity, stream, received_at_ms);
   }
-  BatchBuilder builder(received_at_ms, body.size());
+  BatchBuilder builder(received_at_ms, body.size(), stream.partitions);
   Error error;
   if (!builder.add(check, error)) return error;
   return builder.finish();

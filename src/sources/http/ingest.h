@@ -33,8 +33,15 @@ struct Rejection {
 };
 
 struct IngestBatch {
-  log::RecordBatch records;
+  std::vector<log::RecordBatch> partitions;  // the accepted events, by partition of the stream
   std::vector<Rejection> rejected;
+
+  std::size_t accepted() const {
+    std::size_t count = 0;
+    for (const auto& records : partitions)
+      count += records.count();
+    return count;
+  }
 };
 
 // `body` may be grown (capacity only) to give the parser its padding.

@@ -26,19 +26,21 @@ using Request = bhttp::request<bhttp::string_body>;
 using Response = bhttp::response<bhttp::string_body>;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-// Appends a batch to the log and resumes the calling coroutine on its own executor once the
-// batch is durable (or failed). The log thread never runs request code.
+// Appends the batches (one per partition) to the log and resumes the calling coroutine on its
+// own executor once all are durable (or one failed). The log thread never runs request code.
 template <class Token>
-auto async_append(log::Log& log, const std::string& stream, log::RecordBatch batch, Token&& token) {
-  return asio::async_initiate<Token, void(Result<log::Offset>)>(
-      [&log, &stream, batch = std::move(batch)](auto handler) mutable {
+auto async_append(log::Log& log, const std::string& stream, std::vector<log::RecordBatch> batches,
+                  Token&& token) {
+  return asio::async_initiate<Token, void(Result<void>)>(
+      [&log, &stream, batches = std::move(batches)](auto handler) mutable {
         auto executor = asio::get_associated_executor(handler);
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        log.append(stream, std::move(batch), [executor, shared](Result<log::Offset> result) {
-          asio::post(executor, [shared, result = std::move(result)]() mutable {
-            (*shared)(std::move(result));
-          });
-        });
+        log::append_partitions(
+            log, stream, std::move(batches), [executor, shared](Result<void> result) {
+              asio::post(executor, [shared, result = std::move(result)]() mutable {
+                (*shared)(std::move(result));
+              });
+            });
       },
       token);
 }
@@ -98,11 +100,11 @@ struct Server::Impl {
     auto parsed = parse_events(req.body(), content_type, stream->second, now_ms());
     if (!parsed) co_return error_response(req, parsed.error());
     IngestBatch& batch = parsed.value();
-    const std::size_t accepted = batch.records.count();
+    const std::size_t accepted = batch.accepted();
     const unsigned status = accepted > 0 ? 202 : 400;
     if (accepted > 0) {
       auto appended =
-          co_await async_append(log, stream_name, std::move(batch.records), asio::use_awaitable);
+          co_await async_append(log, stream_name, std::move(batch.partitions), asio::use_awaitable);
       if (!appended) co_return error_response(req, appended.error());
     }
     co_return make_response(req, status, ingest_response_json(accepted, batch.rejected));
