@@ -65,6 +65,16 @@ const Table& log_table() {
                        64LL * 1024, 1LL << 30,
                        "Most bytes written by one group commit; more pending data waits for "
                        "the next one."),
+          size_setting("segment_bytes", &LogConfig::segment_bytes, "128MiB", 1LL << 20, 1LL << 40,
+                       "A partition's log is a series of segment files; a new one is started "
+                       "once the newest reaches this size. Retention deletes whole segments."),
+          size_setting("retention_bytes", &LogConfig::retention_bytes, "0", 0, 1LL << 50,
+                       "Per partition: delete the oldest segments while the partition is larger "
+                       "than this. 0 keeps everything. The newest segment is never deleted."),
+          duration_setting("retention_age", &LogConfig::retention_age, "0", 0,
+                           100LL * 365 * 86'400'000,
+                           "Delete a segment once its newest data is older than this (checked "
+                           "after writes and every 10 s). 0 keeps everything."),
       }};
   return table;
 }

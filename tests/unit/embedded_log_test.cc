@@ -71,9 +71,9 @@ TEST(EmbeddedLog, UnknownStreamIsNotFound) {
   EXPECT_FALSE(log.read("nope", 0, 1));
 }
 
-// The file of stream "a", partition 0.
+// The first segment of stream "a", partition 0.
 std::filesystem::path log_file(const TempDir& dir) {
-  return dir.path() / "a" / "0.log";
+  return dir.path() / "a" / "0" / PartitionLog::segment_name(0);
 }
 
 // Writes two frames (3 events, then 2) to stream "a" in `dir`; returns the file's bytes and the

@@ -6,10 +6,8 @@
 
 namespace sluice::log {
 
-std::string EmbeddedLog::file_path(const std::string& dir, const Partition& partition) {
-  return (std::filesystem::path(dir) / partition.stream /
-          (std::to_string(partition.index) + ".log"))
-      .string();
+std::string EmbeddedLog::partition_dir(const std::string& dir, const Partition& partition) {
+  return (std::filesystem::path(dir) / partition.stream / std::to_string(partition.index)).string();
 }
 
 EmbeddedLog::EmbeddedLog(const std::string& dir, const std::vector<StreamSpec>& streams,
@@ -22,8 +20,8 @@ EmbeddedLog::EmbeddedLog(const std::string& dir, const std::vector<StreamSpec>& 
     const auto stream_dir = root / spec.name;
     std::filesystem::create_directories(stream_dir);
     // Fewer partitions than on disk would strand the events of the ones dropped.
-    for (std::uint32_t p = spec.partitions;
-         std::filesystem::exists(stream_dir / (std::to_string(p) + ".log")); ++p) {
+    for (std::uint32_t p = spec.partitions; std::filesystem::exists(stream_dir / std::to_string(p));
+         ++p) {
       throw std::runtime_error("stream \"" + spec.name + "\" has partition " + std::to_string(p) +
                                " on disk but is configured with " +
                                std::to_string(spec.partitions) +
@@ -31,14 +29,20 @@ EmbeddedLog::EmbeddedLog(const std::string& dir, const std::vector<StreamSpec>& 
     }
     for (std::uint32_t p = 0; p < spec.partitions; ++p) {
       Partition partition(spec.name, p);
-      files_.emplace(partition, std::make_unique<LogFile>(io_, file_path(dir, partition),
-                                                          spec.name + "/" + std::to_string(p)));
+      files_.emplace(partition,
+                     std::make_unique<PartitionLog>(io_, partition_dir(dir, partition),
+                                                    spec.name + "/" + std::to_string(p), config));
     }
     partition_counts_[spec.name] = spec.partitions;
-    fsync_dir(io_, stream_dir.string());  // the files just created
+    fsync_dir(io_, stream_dir.string());  // the partition directories just created
   }
   fsync_dir(io_, dir);  // the stream directories just created
   writer_ = std::thread([this] { writer_loop(); });
+}
+
+const PartitionLog* EmbeddedLog::partition_log(const Partition& partition) const {
+  auto it = files_.find(partition);
+  return it == files_.end() ? nullptr : it->second.get();
 }
 
 EmbeddedLog::~EmbeddedLog() {
@@ -79,7 +83,13 @@ void EmbeddedLog::writer_loop() {
   for (;;) {
     {
       std::unique_lock lock(queue_mutex_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      // Wake at least every 10 s so retention by age runs on idle partitions too.
+      if (!queue_cv_.wait_for(lock, std::chrono::seconds(10),
+                              [&] { return stopping_ || !queue_.empty(); })) {
+        lock.unlock();
+        enforce_retention();
+        continue;
+      }
       if (queue_.empty()) return;  // stopping, and everything queued has been written
       std::uint64_t bytes = 0;
       while (!queue_.empty() && (group.empty() || bytes + queue_.front().batch.frame().size() <=
@@ -96,12 +106,15 @@ void EmbeddedLog::writer_loop() {
 
 void EmbeddedLog::write_group(std::vector<Pending>& group) {
   // One write and one sync per file, keeping arrival order within each file.
-  std::map<LogFile*, std::vector<Pending*>> by_file;
+  std::map<PartitionLog*, std::vector<Pending*>> by_file;
   for (auto& p : group)
     by_file[p.file].push_back(&p);
 
   bool any_durable = false;
   for (auto& [file, items] : by_file) {
+    // Retention runs before the write, so by the time a request is acknowledged every earlier
+    // write's retention has been applied.
+    segments_deleted_.fetch_add(file->enforce_retention(), std::memory_order_relaxed);
     std::vector<RecordBatch*> frames;
     frames.reserve(items.size());
     std::uint64_t bytes = 0;
@@ -113,14 +126,14 @@ void EmbeddedLog::write_group(std::vector<Pending>& group) {
     syncs_.fetch_add(1, std::memory_order_relaxed);
     if (!first) {
       failed_appends_.fetch_add(items.size(), std::memory_order_relaxed);
-      report_failure(file->path(), first.error().message);
+      report_failure(file->dir(), first.error().message);
       for (auto* p : items)
         p->done(first.error());
       continue;
     }
     if (failing_) {
-      logger("log")->info("appends succeed again file={} failed_since_last_report={}", file->path(),
-                          failures_unreported_);
+      logger("log")->info("appends succeed again partition={} failed_since_last_report={}",
+                          file->dir(), failures_unreported_);
       failures_unreported_ = 0;
       failing_ = false;
     }
@@ -136,6 +149,12 @@ void EmbeddedLog::write_group(std::vector<Pending>& group) {
   if (any_durable && on_durable_) on_durable_();
 }
 
+void EmbeddedLog::enforce_retention() {
+  for (auto& [partition, file] : files_) {
+    segments_deleted_.fetch_add(file->enforce_retention(), std::memory_order_relaxed);
+  }
+}
+
 void EmbeddedLog::report_failure(const std::string& path, const std::string& error) {
   // Under load every group fails while the disk is full: log the first failure at once, then
   // at most one line per interval with the count in between.
@@ -144,8 +163,8 @@ void EmbeddedLog::report_failure(const std::string& path, const std::string& err
   ++failures_unreported_;
   if (failing_ && now - last_failure_report_ < kInterval) return;
   logger("log")->error(
-      "append failed file={} error=\"{}\" failures={} (answering 503 until writes succeed)", path,
-      error, failures_unreported_);
+      "append failed partition={} error=\"{}\" failures={} (answering 503 until writes succeed)",
+      path, error, failures_unreported_);
   failing_ = true;
   failures_unreported_ = 0;
   last_failure_report_ = now;
@@ -183,7 +202,8 @@ EmbeddedLog::Stats EmbeddedLog::stats() const {
   Stats stats{.appends = appends_.load(std::memory_order_relaxed),
               .syncs = syncs_.load(std::memory_order_relaxed),
               .bytes = bytes_.load(std::memory_order_relaxed),
-              .failed_appends = failed_appends_.load(std::memory_order_relaxed)};
+              .failed_appends = failed_appends_.load(std::memory_order_relaxed),
+              .segments_deleted = segments_deleted_.load(std::memory_order_relaxed)};
   for (const auto& [name, file] : files_)
     stats.corrupt_regions += file->corrupt_regions();
   return stats;

@@ -1,6 +1,7 @@
 #pragma once
-// The embedded log: one append-only file of checksummed frames per partition of each stream,
-// <data_dir>/log/<stream>/<partition>.log (log_file.h, docs/specs/log_format.md). One writer thread
+// The embedded log: per partition of each stream, a directory of segment files of checksummed
+// frames, <data_dir>/log/<stream>/<partition>/<base offset>.log (partition_log.h, log_file.h,
+// docs/specs/log_format.md). One writer thread
 // performs every write: requests that arrive while a write+fdatasync is in progress are gathered
 // into the next one (group commit), so many requests share one sync and no I/O thread blocks on the
 // disk. Readers see only frames whose sync completed.
@@ -16,7 +17,7 @@
 
 #include "config/config.h"
 #include "log/embedded/file_io.h"
-#include "log/embedded/log_file.h"
+#include "log/embedded/partition_log.h"
 #include "log/log.h"
 
 namespace sluice::log {
@@ -44,24 +45,27 @@ class EmbeddedLog final : public Log {
   std::vector<std::string> streams() const override;
   std::uint32_t partitions(const std::string& stream) const override;
 
-  // The file of a partition: <dir>/<stream>/<partition>.log.
-  static std::string file_path(const std::string& dir, const Partition& partition);
+  // The directory of a partition: <dir>/<stream>/<partition>.
+  static std::string partition_dir(const std::string& dir, const Partition& partition);
+  // The partition's log, for inspection (tests, tools); nullptr if unknown.
+  const PartitionLog* partition_log(const Partition& partition) const;
   void set_on_durable(std::function<void()> callback) override;
   void close() override;
 
   // Counters since open, for benchmarks and (later) metrics. Thread-safe.
   struct Stats {
-    std::uint64_t appends = 0;          // batches made durable
-    std::uint64_t syncs = 0;            // fdatasync calls (one per file per group commit)
-    std::uint64_t bytes = 0;            // frame bytes written
-    std::uint64_t failed_appends = 0;   // batches refused because a write or sync failed
-    std::uint64_t corrupt_regions = 0;  // damaged stretches skipped when the files were opened
+    std::uint64_t appends = 0;           // batches made durable
+    std::uint64_t syncs = 0;             // fdatasync calls (one per file per group commit)
+    std::uint64_t bytes = 0;             // frame bytes written
+    std::uint64_t failed_appends = 0;    // batches refused because a write or sync failed
+    std::uint64_t corrupt_regions = 0;   // damaged stretches skipped when the files were opened
+    std::uint64_t segments_deleted = 0;  // by retention
   };
   Stats stats() const;
 
  private:
   struct Pending {
-    LogFile* file;
+    PartitionLog* file;
     RecordBatch batch;
     AppendDone done;
   };
@@ -69,9 +73,10 @@ class EmbeddedLog final : public Log {
   void writer_loop();
   void write_group(std::vector<Pending>& group);
   void report_failure(const std::string& path, const std::string& error);
+  void enforce_retention();
 
   FileIo& io_;
-  std::map<Partition, std::unique_ptr<LogFile>> files_;
+  std::map<Partition, std::unique_ptr<PartitionLog>> files_;
   std::map<std::string, std::uint32_t> partition_counts_;
   std::uint64_t group_commit_max_bytes_;
   std::function<void()> on_durable_;
@@ -80,7 +85,8 @@ class EmbeddedLog final : public Log {
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
-  std::atomic<std::uint64_t> appends_{0}, syncs_{0}, bytes_{0}, failed_appends_{0};
+  std::atomic<std::uint64_t> appends_{0}, syncs_{0}, bytes_{0}, failed_appends_{0},
+      segments_deleted_{0};
   // Failure reporting state; writer thread only.
   bool failing_ = false;
   std::uint64_t failures_unreported_ = 0;

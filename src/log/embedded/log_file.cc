@@ -44,14 +44,15 @@ class Window {
 
 }  // namespace
 
-LogFile::LogFile(FileIo& io, std::string path, std::string stream)
-    : io_(io), path_(std::move(path)), stream_(std::move(stream)) {
+LogFile::LogFile(FileIo& io, std::string path, std::string stream, Offset base_offset)
+    : io_(io), path_(std::move(path)), stream_(std::move(stream)), base_offset_(base_offset) {
   fd_ = io_.open(path_, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw std::runtime_error("cannot open " + path_ + ": " + errno_text());
   std::uint64_t size = 0;
   if (io_.file_size(fd_, size) != 0) {
     throw std::runtime_error("cannot stat " + path_ + ": " + errno_text());
   }
+  end_offset_ = base_offset_;
   recover(size);
 }
 
@@ -113,7 +114,7 @@ void LogFile::publish(Offset base, std::uint32_t count, std::uint64_t position, 
 void LogFile::recover(std::uint64_t size) {
   auto log = logger("log");
   std::uint64_t position = 0;
-  Offset expected = 0;
+  Offset expected = base_offset_;
   bool after_gap = false;
   while (position < size) {
     auto header = valid_frame_at(position, size);
@@ -200,11 +201,17 @@ Result<Offset> LogFile::append(const std::vector<RecordBatch*>& frames) {
 Result<ReadBatch> LogFile::read(Offset from, std::size_t max_records) const {
   ReadBatch out;
   out.next_offset = from;
+  if (auto r = read_into(from, max_records, out); !r) return r.error();
+  return out;
+}
+
+Result<void> LogFile::read_into(Offset from, std::size_t max_records, ReadBatch& out) const {
+  max_records += out.records.size();  // the limit counts what `out` already holds
   std::uint64_t position, limit;
   std::map<std::uint64_t, std::uint64_t> gaps;
   {
     std::lock_guard lock(mutex_);
-    if (index_.empty() || from >= end_offset_ || max_records == 0) return out;
+    if (index_.empty() || from >= end_offset_) return boost::outcome_v2::success();
     auto entry = std::upper_bound(index_.begin(), index_.end(), from,
                                   [](Offset o, const IndexEntry& e) { return o < e.base; });
     if (entry != index_.begin()) --entry;
@@ -257,7 +264,12 @@ Result<ReadBatch> LogFile::read(Offset from, std::size_t max_records) const {
     position = end;
   }
   if (!out.records.empty()) out.next_offset = out.records.back().offset + 1;
-  return out;
+  return boost::outcome_v2::success();
+}
+
+std::uint64_t LogFile::size() const {
+  std::lock_guard lock(mutex_);
+  return durable_size_;
 }
 
 Offset LogFile::end_offset() const {

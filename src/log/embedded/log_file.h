@@ -1,6 +1,7 @@
 #pragma once
-// One append-only file of frames (docs/specs/log_format.md): recovery when opened, a sparse
-// in-memory index, durable appends, and reads from any offset.
+// One segment: an append-only file of frames (docs/specs/log_format.md) whose first record has
+// offset `base_offset`. Recovery when opened, a sparse in-memory index, durable appends, and
+// reads from any offset.
 //
 // Recovery: a frame that is incomplete or fails a checksum at the end of the file is a torn
 // write from a crash; it is saved beside the file and cut off. One followed by valid frames is
@@ -28,7 +29,7 @@ class LogFile {
   static constexpr std::uint64_t kIndexInterval = 64ULL * 1024;
 
   // Opens or creates the file and recovers it. Throws std::runtime_error if it cannot be read.
-  LogFile(FileIo& io, std::string path, std::string stream);
+  LogFile(FileIo& io, std::string path, std::string stream, Offset base_offset = 0);
   ~LogFile();
   LogFile(const LogFile&) = delete;
   LogFile& operator=(const LogFile&) = delete;
@@ -39,7 +40,13 @@ class LogFile {
   Result<Offset> append(const std::vector<RecordBatch*>& frames);
 
   Result<ReadBatch> read(Offset from, std::size_t max_records) const;
+  // As read(), but appends up to `max_records` more records (and their buffers) to `out` and
+  // advances out.next_offset.
+  Result<void> read_into(Offset from, std::size_t max_records, ReadBatch& out) const;
   Offset end_offset() const;
+  Offset base_offset() const { return base_offset_; }
+  // Bytes of durable frames.
+  std::uint64_t size() const;
   std::uint64_t corrupt_regions() const { return corrupt_regions_.load(); }
   const std::string& path() const { return path_; }
 
@@ -63,6 +70,7 @@ class LogFile {
   FileIo& io_;
   const std::string path_;
   const std::string stream_;
+  const Offset base_offset_;
   int fd_ = -1;
   std::atomic<std::uint64_t> corrupt_regions_{0};
 

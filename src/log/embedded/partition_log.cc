@@ -1,0 +1,167 @@
+#include "log/embedded/partition_log.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <filesystem>
+#include <stdexcept>
+
+#include "core/logging.h"
+
+namespace sluice::log {
+namespace {
+
+constexpr std::string_view kSegmentSuffix = ".log";
+
+// "00000000000000001234.log" → 1234.
+std::optional<Offset> parse_segment_name(const std::string& file_name) {
+  if (file_name.size() != 20 + kSegmentSuffix.size() || !file_name.ends_with(kSegmentSuffix)) {
+    return std::nullopt;
+  }
+  Offset base = 0;
+  auto [end, ec] = std::from_chars(file_name.data(), file_name.data() + 20, base);
+  if (ec != std::errc() || end != file_name.data() + 20) return std::nullopt;
+  return base;
+}
+
+}  // namespace
+
+std::string PartitionLog::segment_name(Offset base_offset) {
+  return fmt::format("{:020}{}", base_offset, kSegmentSuffix);
+}
+
+PartitionLog::PartitionLog(FileIo& io, std::string dir, std::string name, const LogConfig& config)
+    : io_(io),
+      dir_(std::move(dir)),
+      name_(std::move(name)),
+      segment_bytes_(config.segment_bytes),
+      retention_bytes_(config.retention_bytes),
+      retention_age_(config.retention_age) {
+  std::filesystem::create_directories(dir_);
+  std::vector<Offset> bases;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    if (auto base = parse_segment_name(entry.path().filename().string())) bases.push_back(*base);
+  }
+  std::sort(bases.begin(), bases.end());
+  for (Offset base : bases) {
+    auto segment = std::make_shared<LogFile>(
+        io_, (std::filesystem::path(dir_) / segment_name(base)).string(), name_, base);
+    segments_.emplace(base, std::move(segment));
+  }
+  if (segments_.empty()) roll(0);
+  fsync_dir(io_, dir_);
+}
+
+void PartitionLog::roll(Offset base_offset) {
+  auto segment = std::make_shared<LogFile>(
+      io_, (std::filesystem::path(dir_) / segment_name(base_offset)).string(), name_, base_offset);
+  fsync_dir(io_, dir_);  // the new file's directory entry is durable before data goes in it
+  std::lock_guard lock(mutex_);
+  segments_.emplace(base_offset, std::move(segment));
+}
+
+std::shared_ptr<LogFile> PartitionLog::active() const {
+  std::lock_guard lock(mutex_);
+  return segments_.rbegin()->second;
+}
+
+Result<Offset> PartitionLog::append(const std::vector<RecordBatch*>& frames) {
+  auto segment = active();
+  if (segment->size() >= segment_bytes_) {
+    try {
+      roll(segment->end_offset());
+    } catch (const std::exception& e) {
+      return make_error(Errc::kUnavailable,
+                        std::string("cannot start a new log segment: ") + e.what());
+    }
+    segment = active();
+  }
+  return segment->append(frames);
+}
+
+std::size_t PartitionLog::enforce_retention() {
+  if (retention_bytes_ == 0 && retention_age_.count() == 0) return 0;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  std::size_t deleted = 0;
+  for (;;) {
+    std::shared_ptr<LogFile> oldest;
+    std::uint64_t total = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (segments_.size() <= 1) break;
+      for (const auto& [base, segment] : segments_)
+        total += segment->size();
+      oldest = segments_.begin()->second;
+    }
+    std::error_code ec;
+    const auto modified = std::filesystem::last_write_time(oldest->path(), ec);
+    const bool too_big = retention_bytes_ > 0 && total > retention_bytes_;
+    const bool too_old = retention_age_.count() > 0 && !ec && now - modified > retention_age_;
+    if (!too_big && !too_old) break;
+    {
+      std::lock_guard lock(mutex_);
+      segments_.erase(oldest->base_offset());
+    }
+    // Readers holding the segment keep reading through its open file descriptor.
+    std::filesystem::remove(oldest->path(), ec);
+    logger("log")->info("retention deleted segment partition={} file={} offsets={}..{} reason={}",
+                        name_, oldest->path(), oldest->base_offset(), oldest->end_offset(),
+                        too_big ? "retention_bytes" : "retention_age");
+    ++deleted;
+  }
+  if (deleted > 0) fsync_dir(io_, dir_);
+  return deleted;
+}
+
+Result<ReadBatch> PartitionLog::read(Offset from, std::size_t max_records) const {
+  std::vector<std::shared_ptr<LogFile>> segments;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = segments_.upper_bound(from);
+    if (it != segments_.begin()) --it;
+    for (; it != segments_.end(); ++it)
+      segments.push_back(it->second);
+  }
+  ReadBatch out;
+  out.next_offset = from;
+  for (const auto& segment : segments) {
+    if (out.records.size() >= max_records) break;
+    const Offset start = std::max(out.next_offset, segment->base_offset());
+    if (auto r = segment->read_into(start, max_records - out.records.size(), out); !r) {
+      return r.error();
+    }
+  }
+  return out;
+}
+
+Offset PartitionLog::start_offset() const {
+  std::lock_guard lock(mutex_);
+  return segments_.begin()->first;
+}
+
+Offset PartitionLog::end_offset() const {
+  return active()->end_offset();
+}
+
+std::uint64_t PartitionLog::size_bytes() const {
+  std::lock_guard lock(mutex_);
+  std::uint64_t total = 0;
+  for (const auto& [base, segment] : segments_)
+    total += segment->size();
+  return total;
+}
+
+std::size_t PartitionLog::segment_count() const {
+  std::lock_guard lock(mutex_);
+  return segments_.size();
+}
+
+std::uint64_t PartitionLog::corrupt_regions() const {
+  std::lock_guard lock(mutex_);
+  std::uint64_t total = 0;
+  for (const auto& [base, segment] : segments_)
+    total += segment->corrupt_regions();
+  return total;
+}
+
+}  // namespace sluice::log

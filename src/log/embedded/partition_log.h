@@ -1,0 +1,58 @@
+#pragma once
+// One partition of a stream: a directory of segments, <dir>/<20-digit base offset>.log, each a
+// LogFile. Appends go to the newest segment; when it has reached log.segment_bytes a new one
+// is started first (and the directory fsync'd). Retention deletes whole segments, oldest first,
+// while the partition is over log.retention_bytes or a segment's newest data is older than
+// log.retention_age; the newest segment is never deleted. A consumer whose offset was deleted
+// continues at the oldest offset still kept.
+//
+// Threads: append() and enforce_retention() on the log writer only; the rest from any thread.
+// A read keeps the segments it reads alive even if retention deletes them meanwhile.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "config/config.h"
+#include "log/embedded/log_file.h"
+
+namespace sluice::log {
+
+class PartitionLog {
+ public:
+  // Opens (creating if needed) the partition directory and recovers every segment. Throws
+  // std::runtime_error when that fails.
+  PartitionLog(FileIo& io, std::string dir, std::string name, const LogConfig& config);
+
+  Result<Offset> append(const std::vector<RecordBatch*>& frames);
+  // Deletes segments past the retention limits; returns how many were deleted.
+  std::size_t enforce_retention();
+
+  Result<ReadBatch> read(Offset from, std::size_t max_records) const;
+  Offset start_offset() const;
+  Offset end_offset() const;
+  std::uint64_t size_bytes() const;
+  std::size_t segment_count() const;
+  std::uint64_t corrupt_regions() const;
+  const std::string& dir() const { return dir_; }
+
+  static std::string segment_name(Offset base_offset);
+
+ private:
+  std::shared_ptr<LogFile> active() const;
+  void roll(Offset base_offset);
+
+  FileIo& io_;
+  const std::string dir_;
+  const std::string name_;
+  const std::uint64_t segment_bytes_;
+  const std::uint64_t retention_bytes_;            // 0: no limit
+  const std::chrono::milliseconds retention_age_;  // 0: no limit
+
+  mutable std::mutex mutex_;                             // guards segments_
+  std::map<Offset, std::shared_ptr<LogFile>> segments_;  // by base offset
+};
+
+}  // namespace sluice::log
