@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -91,6 +92,15 @@ class Log {
   virtual std::vector<std::string> streams() const = 0;
   // How many partitions `stream` has (0 for an unknown stream).
   virtual std::uint32_t partitions(const std::string& stream) const = 0;
+
+  // Consumer groups. A group's committed offset of a partition is the next offset it will
+  // process; it is stored durably before commit() returns. Group names use 1 to 64 letters,
+  // digits, '_', '-', '.'. Thread-safe.
+  virtual Result<void> commit(const std::string& group, const Partition& partition,
+                              Offset next_offset) = 0;
+  // The committed offset, or nullopt if the group never committed on this partition.
+  virtual Result<std::optional<Offset>> committed(const std::string& group,
+                                                  const Partition& partition) const = 0;
 
   // Called on a log thread each time new records became durable. Set before appending.
   virtual void set_on_durable(std::function<void()> callback) = 0;

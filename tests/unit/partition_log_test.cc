@@ -110,5 +110,32 @@ TEST(PartitionLog, RetentionByAgeDeletesOldSegmentsButNeverTheNewest) {
   EXPECT_FALSE(offsets_from(log, 0).empty());
 }
 
+TEST(ConsumerGroups, CommittedOffsetsAreDurableAndPerGroup) {
+  TempDir dir;
+  {
+    EmbeddedLog log(dir.str(), {{"a", 2}}, LogConfig{});
+    fill(log, 2);  // 100 events in partition 0
+    auto none = log.committed("archive", "a");
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none.value().has_value());
+    ASSERT_TRUE(log.commit("archive", "a", 40));
+    ASSERT_TRUE(log.commit("archive", "a", 60));  // replaces
+    ASSERT_TRUE(log.commit("webhook", "a", 100));
+    ASSERT_TRUE(log.commit("archive", Partition("a", 1), 0));
+    auto past_end = log.commit("archive", "a", 101);
+    ASSERT_FALSE(past_end);
+    EXPECT_EQ(past_end.error().code, Errc::kInvalidInput);
+    auto bad_name = log.commit("../x", "a", 1);
+    ASSERT_FALSE(bad_name);
+    EXPECT_EQ(bad_name.error().code, Errc::kInvalidInput);
+    EXPECT_FALSE(log.commit("archive", Partition("a", 7), 0));
+  }
+  EmbeddedLog reopened(dir.str(), {{"a", 2}}, LogConfig{});
+  EXPECT_EQ(reopened.committed("archive", "a").value(), std::optional<Offset>(60));
+  EXPECT_EQ(reopened.committed("webhook", "a").value(), std::optional<Offset>(100));
+  EXPECT_EQ(reopened.committed("archive", Partition("a", 1)).value(), std::optional<Offset>(0));
+  EXPECT_FALSE(reopened.committed("other", "a").value().has_value());
+}
+
 }  // namespace
 }  // namespace sluice::log

@@ -209,6 +209,26 @@ EmbeddedLog::Stats EmbeddedLog::stats() const {
   return stats;
 }
 
+Result<void> EmbeddedLog::commit(const std::string& group, const Partition& partition,
+                                 Offset next_offset) {
+  auto it = files_.find(partition);
+  if (it == files_.end()) {
+    return make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "/" +
+                                           std::to_string(partition.index) + "\"");
+  }
+  return it->second->commit(group, next_offset);
+}
+
+Result<std::optional<Offset>> EmbeddedLog::committed(const std::string& group,
+                                                     const Partition& partition) const {
+  auto it = files_.find(partition);
+  if (it == files_.end()) {
+    return make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "/" +
+                                           std::to_string(partition.index) + "\"");
+  }
+  return it->second->committed(group);
+}
+
 void EmbeddedLog::set_on_durable(std::function<void()> callback) {
   on_durable_ = std::move(callback);
 }

@@ -49,6 +49,10 @@ class EmbeddedLog final : public Log {
   static std::string partition_dir(const std::string& dir, const Partition& partition);
   // The partition's log, for inspection (tests, tools); nullptr if unknown.
   const PartitionLog* partition_log(const Partition& partition) const;
+  Result<void> commit(const std::string& group, const Partition& partition,
+                      Offset next_offset) override;
+  Result<std::optional<Offset>> committed(const std::string& group,
+                                          const Partition& partition) const override;
   void set_on_durable(std::function<void()> callback) override;
   void close() override;
 

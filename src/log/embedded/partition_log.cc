@@ -1,7 +1,9 @@
 #include "log/embedded/partition_log.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <charconv>
 #include <filesystem>
 #include <stdexcept>
@@ -132,6 +134,78 @@ Result<ReadBatch> PartitionLog::read(Offset from, std::size_t max_records) const
     }
   }
   return out;
+}
+
+namespace {
+
+bool valid_group_name(const std::string& group) {
+  if (group.empty() || group.size() > 64) return false;
+  for (char c : group) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return group != "." && group != "..";
+}
+
+}  // namespace
+
+Result<void> PartitionLog::commit(const std::string& group, Offset next_offset) {
+  if (!valid_group_name(group)) {
+    return make_error(Errc::kInvalidInput, "invalid consumer group name \"" + group + "\"");
+  }
+  if (next_offset > end_offset()) {
+    return make_error(Errc::kInvalidInput, fmt::format("offset {} is past the end of {} ({})",
+                                                       next_offset, name_, end_offset()));
+  }
+  std::lock_guard lock(commit_mutex_);
+  const auto consumers = std::filesystem::path(dir_) / "consumers";
+  std::error_code ec;
+  if (!std::filesystem::exists(consumers)) {
+    std::filesystem::create_directories(consumers, ec);
+    if (ec) return make_error(Errc::kUnavailable, "cannot create " + consumers.string());
+    fsync_dir(io_, dir_);
+  }
+  const auto path = consumers / (group + ".offset");
+  const auto temporary = consumers / (group + ".offset.tmp");
+  const std::string text = std::to_string(next_offset) + "\n";
+  int fd = io_.open(temporary.string(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return make_error(Errc::kUnavailable, "cannot write " + temporary.string());
+  const bool written =
+      io_.write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+      io_.fsync(fd) == 0;
+  const std::string error = written ? "" : errno_text();
+  io_.close(fd);
+  if (!written) {
+    return make_error(Errc::kUnavailable, "cannot write " + temporary.string() + ": " + error);
+  }
+  std::filesystem::rename(temporary, path, ec);
+  if (ec) {
+    return make_error(Errc::kUnavailable, "cannot replace " + path.string() + ": " + ec.message());
+  }
+  fsync_dir(io_, consumers.string());
+  return boost::outcome_v2::success();
+}
+
+Result<std::optional<Offset>> PartitionLog::committed(const std::string& group) const {
+  if (!valid_group_name(group)) {
+    return make_error(Errc::kInvalidInput, "invalid consumer group name \"" + group + "\"");
+  }
+  const auto path = std::filesystem::path(dir_) / "consumers" / (group + ".offset");
+  int fd = io_.open(path.string(), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<Offset>();
+    return make_error(Errc::kUnavailable, "cannot read " + path.string() + ": " + errno_text());
+  }
+  char text[32] = {};
+  const ssize_t n = io_.pread(fd, text, sizeof(text) - 1, 0);
+  io_.close(fd);
+  Offset offset = 0;
+  auto [end, ec] = std::from_chars(text, text + std::max<ssize_t>(n, 0), offset);
+  if (n <= 0 || ec != std::errc() || *end != '\n') {
+    return make_error(Errc::kCorrupt, "unreadable consumer offset in " + path.string());
+  }
+  return std::optional<Offset>(offset);
 }
 
 Offset PartitionLog::start_offset() const {

@@ -31,6 +31,11 @@ class PartitionLog {
   std::size_t enforce_retention();
 
   Result<ReadBatch> read(Offset from, std::size_t max_records) const;
+
+  // Consumer group offsets, in <dir>/consumers/<group>.offset, replaced atomically (write a
+  // temporary file, fsync it, rename it over the old one, fsync the directory).
+  Result<void> commit(const std::string& group, Offset next_offset);
+  Result<std::optional<Offset>> committed(const std::string& group) const;
   Offset start_offset() const;
   Offset end_offset() const;
   std::uint64_t size_bytes() const;
@@ -51,6 +56,7 @@ class PartitionLog {
   const std::uint64_t retention_bytes_;            // 0: no limit
   const std::chrono::milliseconds retention_age_;  // 0: no limit
 
+  mutable std::mutex commit_mutex_;                      // one commit at a time per partition
   mutable std::mutex mutex_;                             // guards segments_
   std::map<Offset, std::shared_ptr<LogFile>> segments_;  // by base offset
 };
