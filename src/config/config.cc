@@ -65,6 +65,11 @@ const Table& log_table() {
                        64LL * 1024, 1LL << 30,
                        "Most bytes written by one group commit; more pending data waits for "
                        "the next one."),
+          duration_setting("group_commit_max_wait", &LogConfig::group_commit_max_wait, "0", 0, 1000,
+                           "How long a group commit may wait for more requests to join it before "
+                           "writing (it writes at once when group_commit_max_bytes is reached). "
+                           "0 writes as soon as the previous sync is done: requests that arrive "
+                           "meanwhile still share the next sync."),
           size_setting("segment_bytes", &LogConfig::segment_bytes, "128MiB", 1LL << 20, 1LL << 40,
                        "A partition's log is a series of segment files; a new one is started "
                        "once the newest reaches this size. Retention deletes whole segments."),

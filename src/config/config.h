@@ -28,6 +28,7 @@ struct StorageConfig {
 
 struct LogConfig {
   std::uint64_t group_commit_max_bytes = 8 << 20;
+  std::chrono::milliseconds group_commit_max_wait{0};
   std::uint64_t segment_bytes = 128 << 20;
   std::uint64_t retention_bytes = 0;           // per partition; 0: keep everything
   std::chrono::milliseconds retention_age{0};  // 0: keep everything

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -239,6 +240,41 @@ TEST(EmbeddedLog, AppendsAfterCloseAreRefused) {
   auto r = append_sync(log, "a", make_batch("x", 1, storage));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::kUnavailable);
+}
+
+// Counts pwritev calls: each one is a group commit.
+class CountingFileIo : public FileIo {
+ public:
+  ssize_t pwritev(int fd, const iovec* iov, int count, off_t position) override {
+    ++writes;
+    return FileIo::pwritev(fd, iov, count, position);
+  }
+  std::atomic<int> writes{0};
+};
+
+// With a wait configured, the writer holds the first request until the group is full (or the
+// wait is over), so concurrent requests share one write; a full group is written at once.
+TEST(EmbeddedLog, GroupCommitWaitGathersRequestsUpToTheByteLimit) {
+  TempDir dir;
+  std::vector<std::string> storage;
+  RecordBatch probe = make_batch("t0", 10, storage);
+  probe.seal();
+  LogConfig config;
+  config.group_commit_max_bytes = probe.frame().size() * 5;
+  config.group_commit_max_wait = std::chrono::seconds(1000);  // far longer than the test may take
+  CountingFileIo io;
+  EmbeddedLog log(dir.str(), {"a"}, config, io);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 5; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::string> own;
+      EXPECT_TRUE(append_sync(log, "a", make_batch("t" + std::to_string(t), 10, own)));
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();  // returns only because the group filled up
+  EXPECT_EQ(io.writes.load(), 1);
+  EXPECT_EQ(log.end_offset("a"), 50u);
 }
 
 }  // namespace

@@ -12,7 +12,9 @@ std::string EmbeddedLog::partition_dir(const std::string& dir, const Partition& 
 
 EmbeddedLog::EmbeddedLog(const std::string& dir, const std::vector<StreamSpec>& streams,
                          const LogConfig& config, FileIo& io)
-    : io_(io), group_commit_max_bytes_(config.group_commit_max_bytes) {
+    : io_(io),
+      group_commit_max_bytes_(config.group_commit_max_bytes),
+      group_commit_max_wait_(config.group_commit_max_wait) {
   const std::filesystem::path root(dir);
   std::filesystem::create_directories(root);
   fsync_dir(io_, root.has_parent_path() ? root.parent_path().string() : ".");
@@ -73,6 +75,7 @@ void EmbeddedLog::append(const Partition& partition, RecordBatch batch, AppendDo
       done(make_error(Errc::kUnavailable, "the log is shutting down"));
       return;
     }
+    queued_bytes_ += batch.frame().size();
     queue_.push_back({it->second.get(), std::move(batch), std::move(done)});
   }
   queue_cv_.notify_one();
@@ -91,6 +94,11 @@ void EmbeddedLog::writer_loop() {
         continue;
       }
       if (queue_.empty()) return;  // stopping, and everything queued has been written
+      if (group_commit_max_wait_.count() > 0) {
+        // Trade a little latency for fewer syncs: give other requests a bounded time to join.
+        queue_cv_.wait_for(lock, group_commit_max_wait_,
+                           [&] { return stopping_ || queued_bytes_ >= group_commit_max_bytes_; });
+      }
       std::uint64_t bytes = 0;
       while (!queue_.empty() && (group.empty() || bytes + queue_.front().batch.frame().size() <=
                                                       group_commit_max_bytes_)) {
@@ -98,6 +106,7 @@ void EmbeddedLog::writer_loop() {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      queued_bytes_ -= bytes;
     }
     write_group(group);
     group.clear();

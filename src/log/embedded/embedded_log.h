@@ -83,11 +83,13 @@ class EmbeddedLog final : public Log {
   std::map<Partition, std::unique_ptr<PartitionLog>> files_;
   std::map<std::string, std::uint32_t> partition_counts_;
   std::uint64_t group_commit_max_bytes_;
+  std::chrono::microseconds group_commit_max_wait_;
   std::function<void()> on_durable_;
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
+  std::uint64_t queued_bytes_ = 0;  // frame bytes in queue_
   bool stopping_ = false;
   std::atomic<std::uint64_t> appends_{0}, syncs_{0}, bytes_{0}, failed_appends_{0},
       segments_deleted_{0};
