@@ -4,10 +4,12 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
 #include "app/exit_codes.h"
 #include "core/logging.h"
 #include "log/embedded/embedded_log.h"
+#include "log/kafka/kafka_log.h"
 #include "processor/processor.h"
 #include "query/store_reader.h"
 #include "sources/http/server.h"
@@ -24,10 +26,21 @@ int run_server(const Config& config) {
       streams.emplace_back(name, stream.partitions);
     }
 
-    log::EmbeddedLog event_log((std::filesystem::path(config.storage.data_dir) / "log").string(),
-                               streams, config.log);
+    std::unique_ptr<log::Log> log_backend;
+    if (config.log.backend == "kafka") {
+      log_backend = std::make_unique<log::KafkaLog>(config.log.kafka, streams);
+    } else {
+      log_backend = std::make_unique<log::EmbeddedLog>(
+          (std::filesystem::path(config.storage.data_dir) / "log").string(), streams, config.log);
+    }
+    log::Log& event_log = *log_backend;
     Processor processor(event_log, config.store, config.store_path());
     event_log.set_on_durable([&processor] { processor.notify(); });
+    // Whatever way this scope ends, the log stops calling back before the processor goes away.
+    struct CloseLog {
+      log::Log& log;
+      ~CloseLog() { log.close(); }
+    } close_log{event_log};
     processor.start();
     query::StoreReader reader(config.store_path(), config.store.read_connections);
 

@@ -55,12 +55,50 @@ const Table& storage_table() {
   return table;
 }
 
+std::optional<std::string> check_backend(const Scalar& v) {
+  if (v.text == "embedded" || v.text == "kafka") return std::nullopt;
+  return "\"" + v.text + "\" is not a log backend; use embedded or kafka";
+}
+
+const Table& kafka_table() {
+  static const Table table{
+      "log.kafka",
+      "Apache Kafka (or any Kafka-protocol broker) as the log, with `log.backend: kafka`. One "
+      "topic per stream, `<topic_prefix><stream>`, with the stream's partition count; the "
+      "event key is the message key. Events are acknowledged once every in-sync replica has "
+      "them (acks=all, idempotent producer).",
+      {
+          string_setting("brokers", &KafkaConfig::brokers, "",
+                         "Bootstrap servers, `host:port,host:port`. Required with the kafka "
+                         "backend."),
+          string_setting("topic_prefix", &KafkaConfig::topic_prefix, "",
+                         "Prepended to the stream name to make the topic name."),
+          duration_setting("delivery_timeout", &KafkaConfig::delivery_timeout, "30s", 1000,
+                           3'600'000,
+                           "How long an event may wait for the brokers before its request gets "
+                           "503 (brokers unreachable)."),
+          size_setting("max_in_flight_bytes", &KafkaConfig::max_in_flight_bytes, "64MiB", 1LL << 20,
+                       1LL << 32,
+                       "Events waiting for the brokers, at most; past it requests get 503 with "
+                       "Retry-After instead of being buffered."),
+          int_setting("replication_factor", &KafkaConfig::replication_factor, -1, -1, 16,
+                      "Replicas of topics Sluice creates; -1 uses the brokers' default."),
+      }};
+  return table;
+}
+
 const Table& log_table() {
   static const Table table{
       "log",
-      "The embedded durable log. Every accepted event is written and fsync'd here before the "
-      "HTTP answer; requests arriving together share one write and one fdatasync (group commit).",
+      "The durable log. Every accepted event is made durable here before the HTTP answer. With "
+      "the embedded backend it is written and fsync'd under data_dir, and requests arriving "
+      "together share one write and one fdatasync (group commit); the group_commit, segment "
+      "and retention settings apply to it.",
       {
+          string_setting("backend", &LogConfig::backend, "embedded",
+                         "`embedded` (files under data_dir, the default) or `kafka` (see "
+                         "log.kafka).",
+                         check_backend),
           size_setting("group_commit_max_bytes", &LogConfig::group_commit_max_bytes, "8MiB",
                        64LL * 1024, 1LL << 30,
                        "Most bytes written by one group commit; more pending data waits for "
@@ -80,6 +118,7 @@ const Table& log_table() {
                            100LL * 365 * 86'400'000,
                            "Delete a segment once its newest data is older than this (checked "
                            "after writes and every 10 s). 0 keeps everything."),
+          section_setting("kafka", &LogConfig::kafka, kafka_table()),
       }};
   return table;
 }
@@ -163,6 +202,11 @@ LoadResult load_node(const YAML::Node& root) {
                    });
   if (result.errors.empty() && result.config.streams.empty()) {
     result.errors.push_back({.path = "streams", .message = "at least one stream is required"});
+  }
+  if (result.errors.empty() && result.config.log.backend == "kafka" &&
+      result.config.log.kafka.brokers.empty()) {
+    result.errors.push_back(
+        {.path = "log.kafka.brokers", .message = "required with log.backend: kafka"});
   }
   return result;
 }

@@ -26,7 +26,17 @@ struct StorageConfig {
   std::string data_dir;
 };
 
+struct KafkaConfig {
+  std::string brokers;
+  std::string topic_prefix;
+  std::chrono::milliseconds delivery_timeout{};
+  std::uint64_t max_in_flight_bytes = 0;
+  int replication_factor = 0;
+};
+
 struct LogConfig {
+  std::string backend = "embedded";
+  KafkaConfig kafka;
   std::uint64_t group_commit_max_bytes = 8 << 20;
   std::chrono::milliseconds group_commit_max_wait{0};
   std::uint64_t segment_bytes = 128 << 20;

@@ -1,0 +1,369 @@
+#include "log/kafka/kafka_log.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+#include "core/event.h"
+#include "core/logging.h"
+#include "log/log_format.h"
+
+namespace sluice::log {
+namespace {
+
+constexpr int kMetadataTimeoutMs = 10'000;
+constexpr int kQueryTimeoutMs = 5'000;
+
+void set(rd_kafka_conf_t* conf, const char* name, const std::string& value) {
+  char error[512];
+  if (rd_kafka_conf_set(conf, name, value.c_str(), error, sizeof(error)) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(fmt::format("Kafka setting {}={}: {}", name, value, error));
+  }
+}
+
+struct PartitionList {
+  explicit PartitionList(const std::string& topic, std::int32_t partition, std::int64_t offset)
+      : list(rd_kafka_topic_partition_list_new(1)) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = offset;
+  }
+  ~PartitionList() { rd_kafka_topic_partition_list_destroy(list); }
+  PartitionList(const PartitionList&) = delete;
+  PartitionList& operator=(const PartitionList&) = delete;
+  rd_kafka_topic_partition_t& first() { return list->elems[0]; }
+  rd_kafka_topic_partition_list_t* list;
+};
+
+Error kafka_error(rd_kafka_resp_err_t err, const std::string& what) {
+  return make_error(Errc::kUnavailable, fmt::format("{}: {}", what, rd_kafka_err2str(err)));
+}
+
+// What the delivery reports of one append are collected in. Owned by its messages: the last
+// report (or the producing thread, if it takes the last count) completes and deletes it.
+struct AppendState {
+  AppendState(std::size_t count, Log::AppendDone callback, std::function<void()>* durable)
+      : remaining(static_cast<std::int64_t>(count)),
+        done(std::move(callback)),
+        on_durable(durable) {}
+
+  // Counts `n` messages as finished; completes the append when none remain.
+  void finish(std::int64_t n) {
+    if (remaining.fetch_sub(n) != n) return;
+    if (error) {
+      done(*error);
+    } else {
+      done(first);
+      if (on_durable && *on_durable) (*on_durable)();
+    }
+    delete this;
+  }
+
+  void fail(Error e) {
+    std::lock_guard lock(mutex);
+    if (!error) error = std::move(e);
+  }
+
+  std::atomic<std::int64_t> remaining;
+  std::mutex mutex;
+  std::optional<Error> error;
+  Offset first = std::numeric_limits<Offset>::max();
+  Log::AppendDone done;
+  std::function<void()>* on_durable;
+};
+
+}  // namespace
+
+struct KafkaLog::Reader {
+  KafkaPtr consumer;
+  std::mutex mutex;
+  bool assigned = false;
+  Offset position = 0;  // the offset the consumer will return next
+};
+
+KafkaLog::KafkaPtr KafkaLog::make_client(rd_kafka_type_t type, const std::string& group) const {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", config_.brokers);
+  set(conf, "client.id", "sluice");
+  if (type == RD_KAFKA_PRODUCER) {
+    set(conf, "acks", "all");
+    set(conf, "enable.idempotence", "true");
+    set(conf, "linger.ms", "5");
+    set(conf, "message.timeout.ms", std::to_string(config_.delivery_timeout.count()));
+    set(conf, "queue.buffering.max.kbytes",
+        std::to_string(std::min<std::uint64_t>(config_.max_in_flight_bytes / 1024, 2'097'151)));
+    set(conf, "queue.buffering.max.messages", "2147483647");
+    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaLog::on_delivery);
+  } else {
+    set(conf, "group.id", group);
+    set(conf, "enable.auto.commit", "false");
+    set(conf, "enable.auto.offset.store", "false");
+    set(conf, "auto.offset.reset", "earliest");
+  }
+  char error[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf, error, sizeof(error));
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(std::string("cannot create a Kafka client: ") + error);
+  }
+  if (type == RD_KAFKA_CONSUMER) rd_kafka_poll_set_consumer(rk);
+  return KafkaPtr(rk);
+}
+
+KafkaLog::KafkaLog(const KafkaConfig& config, const std::vector<StreamSpec>& streams)
+    : config_(config) {
+  producer_ = make_client(RD_KAFKA_PRODUCER, "");
+  for (const auto& spec : streams)
+    partition_counts_[spec.name] = spec.partitions;
+  ensure_topics(streams);
+  poller_ = std::thread([this] {
+    while (!closing_.load())
+      rd_kafka_poll(producer_.get(), 100);
+  });
+  logger("log")->info("kafka brokers={} topics={}", config_.brokers, streams.size());
+}
+
+KafkaLog::~KafkaLog() {
+  close();
+  std::lock_guard lock(readers_mutex_);
+  for (auto& [partition, reader] : readers_)
+    rd_kafka_consumer_close(reader->consumer.get());
+  readers_.clear();
+  std::lock_guard groups_lock(groups_mutex_);
+  for (auto& [name, client] : groups_)
+    rd_kafka_consumer_close(client.get());
+  groups_.clear();
+}
+
+void KafkaLog::ensure_topics(const std::vector<StreamSpec>& streams) {
+  const rd_kafka_metadata_t* metadata = nullptr;
+  auto err = rd_kafka_metadata(producer_.get(), 1, nullptr, &metadata, kMetadataTimeoutMs);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error(fmt::format("cannot reach the Kafka brokers {}: {}", config_.brokers,
+                                         rd_kafka_err2str(err)));
+  }
+  std::map<std::string, int> existing;
+  for (int i = 0; i < metadata->topic_cnt; ++i) {
+    existing[metadata->topics[i].topic] = metadata->topics[i].partition_cnt;
+  }
+  rd_kafka_metadata_destroy(metadata);
+
+  std::vector<rd_kafka_NewTopic_t*> missing;
+  for (const auto& spec : streams) {
+    auto it = existing.find(topic(spec.name));
+    if (it == existing.end()) {
+      char error[512];
+      missing.push_back(rd_kafka_NewTopic_new(topic(spec.name).c_str(),
+                                              static_cast<int>(spec.partitions),
+                                              config_.replication_factor, error, sizeof(error)));
+      if (!missing.back()) throw std::runtime_error(std::string("Kafka topic: ") + error);
+    } else if (it->second < static_cast<int>(spec.partitions)) {
+      throw std::runtime_error(
+          fmt::format("Kafka topic {} has {} partitions but stream {} is configured with {}",
+                      it->first, it->second, spec.name, spec.partitions));
+    }
+  }
+  if (missing.empty()) return;
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(producer_.get());
+  rd_kafka_CreateTopics(producer_.get(), missing.data(), missing.size(), nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, kMetadataTimeoutMs);
+  std::string problem;
+  if (!event) {
+    problem = "no answer";
+  } else if (rd_kafka_event_error(event)) {
+    problem = rd_kafka_event_error_string(event);
+  } else if (const auto* result = rd_kafka_event_CreateTopics_result(event)) {
+    std::size_t count = 0;
+    const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(result, &count);
+    for (std::size_t i = 0; i < count; ++i) {
+      auto topic_err = rd_kafka_topic_result_error(topics[i]);
+      if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+          topic_err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        problem += fmt::format("{}: {} ", rd_kafka_topic_result_name(topics[i]),
+                               rd_kafka_err2str(topic_err));
+      }
+    }
+  }
+  if (event) rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_NewTopic_destroy_array(missing.data(), missing.size());
+  if (!problem.empty()) throw std::runtime_error("cannot create Kafka topics: " + problem);
+}
+
+void KafkaLog::on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void*) {
+  auto* state = static_cast<AppendState*>(message->_private);
+  if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    state->fail(kafka_error(message->err, "the Kafka brokers did not take the event"));
+  } else {
+    std::lock_guard lock(state->mutex);
+    state->first = std::min(state->first, static_cast<Offset>(message->offset));
+  }
+  state->finish(1);
+}
+
+void KafkaLog::append(const Partition& partition, RecordBatch batch, AppendDone done) {
+  if (closing_.load()) {
+    done(make_error(Errc::kUnavailable, "the log is shutting down"));
+    return;
+  }
+  auto count = partition_counts_.find(partition.stream);
+  if (count == partition_counts_.end() || partition.index >= count->second) {
+    done(make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "/" +
+                                         std::to_string(partition.index) + "\""));
+    return;
+  }
+  batch.seal();
+  const std::string_view frame = batch.frame();
+  auto header = parse_frame_header(frame);
+  auto* state = new AppendState(batch.count(), std::move(done), &on_durable_);
+  const std::string topic_name = topic(partition.stream);
+  std::int64_t produced = 0;
+  walk_frame_body(*header, frame.substr(kFrameHeaderSize), [&](std::string_view record) {
+    if (state->error) return;  // only the first failure matters; stop producing
+    auto event = decode_event(record);
+    const std::string_view key = event->key.value_or(event->id);
+    auto err = rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()),
+                                 RD_KAFKA_V_PARTITION(static_cast<std::int32_t>(partition.index)),
+                                 RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                                 RD_KAFKA_V_VALUE(const_cast<char*>(record.data()), record.size()),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(state),
+                                 RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ++produced;
+    } else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      state->fail(make_error(Errc::kUnavailable,
+                             "too many events are waiting for the Kafka brokers "
+                             "(log.kafka.max_in_flight_bytes)"));
+    } else {
+      state->fail(kafka_error(err, "cannot produce to Kafka"));
+    }
+  });
+  // Messages never produced get no delivery report: count them as finished here.
+  state->finish(static_cast<std::int64_t>(batch.count()) - produced);
+}
+
+Result<ReadBatch> KafkaLog::read(const Partition& partition, Offset from, std::size_t max_records) {
+  if (partitions(partition.stream) <= partition.index) {
+    return make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "/" +
+                                           std::to_string(partition.index) + "\"");
+  }
+  std::shared_ptr<Reader> reader;
+  {
+    std::lock_guard lock(readers_mutex_);
+    auto& slot = readers_[partition];
+    if (!slot) {
+      slot = std::make_shared<Reader>();
+      slot->consumer = make_client(RD_KAFKA_CONSUMER, "sluice-reader");
+    }
+    reader = slot;
+  }
+  std::lock_guard lock(reader->mutex);
+  const std::string topic_name = topic(partition.stream);
+  if (!reader->assigned || reader->position != from) {
+    PartitionList list(topic_name, static_cast<std::int32_t>(partition.index),
+                       static_cast<std::int64_t>(from));
+    auto err = rd_kafka_assign(reader->consumer.get(), list.list);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka_error(err, "cannot read from Kafka");
+    reader->assigned = true;
+    reader->position = from;
+  }
+  ReadBatch out;
+  out.next_offset = from;
+  std::string& buffer = out.buffers.emplace_back();
+  std::vector<std::pair<Offset, std::pair<std::size_t, std::size_t>>> spans;
+  int timeout_ms = 20;  // wait briefly for the first message only
+  while (spans.size() < max_records) {
+    rd_kafka_message_t* message = rd_kafka_consumer_poll(reader->consumer.get(), timeout_ms);
+    if (!message) break;
+    timeout_ms = 0;
+    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      rd_kafka_message_destroy(message);
+      break;
+    }
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Error error = kafka_error(message->err, "cannot read from Kafka");
+      rd_kafka_message_destroy(message);
+      reader->assigned = false;
+      return error;
+    }
+    spans.push_back({static_cast<Offset>(message->offset), {buffer.size(), message->len}});
+    buffer.append(static_cast<const char*>(message->payload), message->len);
+    reader->position = static_cast<Offset>(message->offset) + 1;
+    rd_kafka_message_destroy(message);
+  }
+  for (const auto& [offset, span] : spans) {
+    out.records.push_back({offset, std::string_view(buffer).substr(span.first, span.second)});
+  }
+  if (!out.records.empty()) out.next_offset = out.records.back().offset + 1;
+  return out;
+}
+
+Offset KafkaLog::end_offset(const Partition& partition) const {
+  std::int64_t low = 0, high = 0;
+  auto err = rd_kafka_query_watermark_offsets(producer_.get(), topic(partition.stream).c_str(),
+                                              static_cast<std::int32_t>(partition.index), &low,
+                                              &high, kQueryTimeoutMs);
+  return err == RD_KAFKA_RESP_ERR_NO_ERROR ? static_cast<Offset>(high) : 0;
+}
+
+std::vector<std::string> KafkaLog::streams() const {
+  std::vector<std::string> names;
+  names.reserve(partition_counts_.size());
+  for (const auto& [name, count] : partition_counts_)
+    names.push_back(name);
+  return names;
+}
+
+std::uint32_t KafkaLog::partitions(const std::string& stream) const {
+  auto it = partition_counts_.find(stream);
+  return it == partition_counts_.end() ? 0 : it->second;
+}
+
+rd_kafka_t* KafkaLog::group_client(const std::string& group) const {
+  std::lock_guard lock(groups_mutex_);
+  auto& client = groups_[group];
+  if (!client) client = make_client(RD_KAFKA_CONSUMER, group);
+  return client.get();
+}
+
+Result<void> KafkaLog::commit(const std::string& group, const Partition& partition,
+                              Offset next_offset) {
+  if (partitions(partition.stream) <= partition.index) {
+    return make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "\"");
+  }
+  PartitionList list(topic(partition.stream), static_cast<std::int32_t>(partition.index),
+                     static_cast<std::int64_t>(next_offset));
+  auto err = rd_kafka_commit(group_client(group), list.list, 0);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka_error(err, "cannot commit to Kafka");
+  return boost::outcome_v2::success();
+}
+
+Result<std::optional<Offset>> KafkaLog::committed(const std::string& group,
+                                                  const Partition& partition) const {
+  if (partitions(partition.stream) <= partition.index) {
+    return make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "\"");
+  }
+  PartitionList list(topic(partition.stream), static_cast<std::int32_t>(partition.index),
+                     RD_KAFKA_OFFSET_INVALID);
+  auto err = rd_kafka_committed(group_client(group), list.list, kQueryTimeoutMs);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka_error(err, "cannot read Kafka offsets");
+  if (list.first().err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return kafka_error(list.first().err, "cannot read Kafka offsets");
+  }
+  if (list.first().offset < 0) return std::optional<Offset>();
+  return std::optional<Offset>(static_cast<Offset>(list.first().offset));
+}
+
+void KafkaLog::set_on_durable(std::function<void()> callback) {
+  on_durable_ = std::move(callback);
+}
+
+void KafkaLog::close() {
+  if (closing_.exchange(true)) return;
+  if (poller_.joinable()) poller_.join();
+  // Wait for the delivery reports of what is in flight (bounded by the delivery timeout).
+  rd_kafka_flush(producer_.get(), static_cast<int>(config_.delivery_timeout.count()));
+}
+
+}  // namespace sluice::log

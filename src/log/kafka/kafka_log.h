@@ -1,0 +1,74 @@
+#pragma once
+// The Kafka log: each stream is a topic (`log.kafka.topic_prefix` + stream) with the stream's
+// partitions, on Apache Kafka or any Kafka-protocol broker, through librdkafka.
+//
+// Appends produce one message per event — key: the event key (or id), value: the encoded
+// record (src/core/event.h) — with acks=all and an idempotent producer; an append's callback
+// runs when the delivery reports of all its messages are in. Messages waiting for the brokers
+// are bounded by log.kafka.max_in_flight_bytes: past it, and when the brokers stay unreachable
+// for log.kafka.delivery_timeout, appends fail with kUnavailable (HTTP 503).
+//
+// Reads use one consumer per partition, positioned explicitly (no group subscription), so the
+// caller's offsets are the truth. Consumer group commits go to the brokers' group coordinator.
+// Thread-safe.
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "config/config.h"
+#include "log/embedded/embedded_log.h"  // StreamSpec
+#include "log/log.h"
+
+namespace sluice::log {
+
+class KafkaLog final : public Log {
+ public:
+  // Connects, and checks that each stream's topic exists with enough partitions (creating it
+  // if missing). Throws std::runtime_error when that fails.
+  KafkaLog(const KafkaConfig& config, const std::vector<StreamSpec>& streams);
+  ~KafkaLog() override;
+
+  void append(const Partition& partition, RecordBatch batch, AppendDone done) override;
+  Result<ReadBatch> read(const Partition& partition, Offset from, std::size_t max_records) override;
+  Offset end_offset(const Partition& partition) const override;
+  std::vector<std::string> streams() const override;
+  std::uint32_t partitions(const std::string& stream) const override;
+  Result<void> commit(const std::string& group, const Partition& partition,
+                      Offset next_offset) override;
+  Result<std::optional<Offset>> committed(const std::string& group,
+                                          const Partition& partition) const override;
+  void set_on_durable(std::function<void()> callback) override;
+  void close() override;
+
+ private:
+  struct Reader;  // a consumer assigned to one partition
+  struct Handle {
+    void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+  };
+  using KafkaPtr = std::unique_ptr<rd_kafka_t, Handle>;
+
+  KafkaPtr make_client(rd_kafka_type_t type, const std::string& group) const;
+  void ensure_topics(const std::vector<StreamSpec>& streams);
+  std::string topic(const std::string& stream) const { return config_.topic_prefix + stream; }
+  rd_kafka_t* group_client(const std::string& group) const;
+  static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
+
+  const KafkaConfig config_;
+  std::map<std::string, std::uint32_t> partition_counts_;
+  KafkaPtr producer_;
+  std::function<void()> on_durable_;
+  std::atomic<bool> closing_{false};
+  std::thread poller_;  // serves delivery reports
+
+  mutable std::mutex readers_mutex_;
+  std::map<Partition, std::shared_ptr<Reader>> readers_;
+  mutable std::mutex groups_mutex_;
+  mutable std::map<std::string, KafkaPtr> groups_;
+};
+
+}  // namespace sluice::log
