@@ -86,6 +86,28 @@ class Server:
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
 
 
+class MockKafkaCluster:
+    """tests/tools/kafka_mock_cluster: librdkafka's mock cluster, 3 brokers on loopback."""
+
+    def __init__(self, binary, topics):
+        self.proc = subprocess.Popen([binary, *topics], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("bootstrap "), line
+        self.bootstrap = line.split()[1]
+
+    def command(self, text):
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        assert answer == "ok", (text, answer)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+
+
 def all_events(server, params="", limit=1000):
     """Pages through GET /v1/events and returns every event."""
     events, cursor = [], None

@@ -1,15 +1,19 @@
 """End to end: 10,000 events in mixed shapes go in over HTTP, come back exactly once through
 GET /v1/events, and are still exactly the same after the process is SIGKILLed and restarted.
 
-usage: ingest_query_restart_test.py SLUICE_BINARY
+With a second argument the log is Kafka: the test starts librdkafka's mock cluster with that
+binary (tests/tools/kafka_mock_cluster) and runs the same checks on it.
+
+usage: ingest_query_restart_test.py SLUICE_BINARY [KAFKA_MOCK_CLUSTER_BINARY]
 """
 
 import json
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Server, all_events, wait_for  # noqa: E402
+from harness import Checks, MockKafkaCluster, Server, all_events, wait_for  # noqa: E402
 
 TOTAL = 10_000
 
@@ -95,7 +99,14 @@ def check_matches_sent(by_seq, sent):
 def main():
     binary = sys.argv[1]
     checks = Checks()
-    server = Server(binary).start()
+    cluster, config = None, None
+    if len(sys.argv) > 2:
+        cluster = MockKafkaCluster(sys.argv[2], ["events:1", "web:1"])
+        config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+        config.write("log: {backend: kafka, kafka: {brokers: \"%s\"}}\n" % cluster.bootstrap)
+        config.close()
+        print("log backend: kafka (mock cluster %s)" % cluster.bootstrap, flush=True)
+    server = Server(binary, config=config.name if config else None).start()
     sent = {}
     state = {}
     try:
@@ -149,6 +160,9 @@ def main():
         if checks.failed:
             sys.stderr.write("".join(server.stderr_lines[-50:]))
         server.cleanup()
+        if cluster:
+            cluster.stop()
+            os.unlink(config.name)
     checks.finish()
 
 

@@ -9,38 +9,17 @@ usage: kafka_test.py SLUICE_BINARY KAFKA_MOCK_CLUSTER_BINARY
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Server, all_events, wait_for  # noqa: E402
-
-
-class MockCluster:
-    def __init__(self, binary, topics):
-        self.proc = subprocess.Popen([binary, *topics], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        assert line.startswith("bootstrap "), line
-        self.bootstrap = line.split()[1]
-
-    def command(self, text):
-        self.proc.stdin.write(text + "\n")
-        self.proc.stdin.flush()
-        answer = self.proc.stdout.readline().strip()
-        assert answer == "ok", (text, answer)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=30)
+from harness import Checks, MockKafkaCluster, Server, all_events, wait_for  # noqa: E402
 
 
 def main():
     binary, mock_binary = sys.argv[1], sys.argv[2]
     checks = Checks()
-    cluster = MockCluster(mock_binary, ["events:2", "web:1"])
+    cluster = MockKafkaCluster(mock_binary, ["events:2", "web:1"])
     config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
     config.write("""
 log:

@@ -28,7 +28,7 @@ class TempDir {
 };
 
 // Appends and waits for durability; returns the first offset or the error.
-inline Result<log::Offset> append_sync(log::Log& log, const std::string& stream,
+inline Result<log::Offset> append_sync(log::Log& log, const log::Partition& stream,
                                        log::RecordBatch batch) {
   std::promise<Result<log::Offset>> done;
   auto future = done.get_future();
