@@ -108,6 +108,16 @@ class MockKafkaCluster:
             self.proc.wait(timeout=30)
 
 
+def metric(server, name):
+    """The value of an unlabelled-by-us sample `name{...}` from GET /metrics (first match)."""
+    status, _, text = server.request("GET", "/metrics")
+    assert status == 200, status
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("metric %s not exposed" % name)
+
+
 def all_events(server, params="", limit=1000):
     """Pages through GET /v1/events and returns every event."""
     events, cursor = [], None

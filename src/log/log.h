@@ -71,6 +71,17 @@ struct ReadBatch {
   Offset next_offset = 0;  // where the next read continues
 };
 
+// Counters since the log was opened; /metrics exports them (docs/http-api.md).
+struct LogStats {
+  std::uint64_t appends = 0;           // batches made durable
+  std::uint64_t failed_appends = 0;    // batches refused: a write, sync or delivery failed
+  std::uint64_t bytes = 0;             // bytes made durable
+  std::uint64_t syncs = 0;             // embedded: fdatasync calls (one per file per group)
+  std::uint64_t corrupt_regions = 0;   // embedded: damaged stretches skipped at open
+  std::uint64_t segments_deleted = 0;  // embedded: by retention
+  std::uint64_t in_flight = 0;         // kafka: events waiting for the brokers
+};
+
 class Log {
  public:
   using AppendDone = std::function<void(Result<Offset> first_offset)>;
@@ -90,6 +101,10 @@ class Log {
   virtual Offset end_offset(const Partition& partition) const = 0;
 
   virtual std::vector<std::string> streams() const = 0;
+  // "embedded" or "kafka".
+  virtual const char* backend() const = 0;
+  // Thread-safe.
+  virtual LogStats stats() const = 0;
   // How many partitions `stream` has (0 for an unknown stream).
   virtual std::uint32_t partitions(const std::string& stream) const = 0;
 

@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Server, all_events, wait_for  # noqa: E402
+from harness import Checks, Server, all_events, metric, wait_for  # noqa: E402
 
 SKIP = 77
 
@@ -99,6 +99,7 @@ def main():
                 status, headers, body = post(j + 1)
             status, _, _ = server.request("GET", "/healthz")
             assert status == 200, "the process must stay up"
+            assert metric(server, "sluice_log_append_failures_total") >= 10
             log = "".join(server.stderr_lines)
             assert "append failed" in log and "answering 503" in log, log[-2000:]
 

@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, MockKafkaCluster, Server, all_events, wait_for  # noqa: E402
+from harness import Checks, MockKafkaCluster, Server, all_events, metric, wait_for  # noqa: E402
 
 
 def main():
@@ -76,6 +76,7 @@ streams:
             assert status == 503, (status, body)
             assert headers.get("retry-after") == "1", headers
             assert "Kafka" in body["error"], body
+            assert metric(server, "sluice_log_append_failures_total") >= 1
             assert server.request("GET", "/healthz")[0] == 200
 
         def recovers_when_brokers_return():

@@ -10,7 +10,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Server, all_events, wait_for  # noqa: E402
+from harness import Checks, Server, all_events, metric, wait_for  # noqa: E402
 
 CONFIG = """
 server:
@@ -40,6 +40,18 @@ def main():
     config.close()
     server = Server(binary, config=config.name).start()
     try:
+        def metrics_count_appends():
+            before = metric(server, "sluice_log_appends_total")
+            expect(server, "POST", "/v1/streams/events/events", {"type": "m"}, 202)
+            expect(server, "POST", "/v1/streams/events/events", [{"type": "m"}, {"type": "m"}],
+                   202)
+            assert metric(server, "sluice_log_appends_total") == before + 2
+            assert metric(server, "sluice_log_bytes_total") > 0
+            assert metric(server, "sluice_log_append_failures_total") == 0
+            status, headers, _ = server.request("GET", "/metrics")
+            assert headers["content-type"].startswith("text/plain; version=0.0.4"), headers
+
+        checks.run("/metrics counts durable appends", metrics_count_appends)
         checks.run("healthz", expect, server, "GET", "/healthz", None, 200, '"status": "ok"')
         checks.run("unknown stream is 404 naming it", expect, server, "POST",
                    "/v1/streams/nope/events", "{}", 404, 'unknown stream \\"nope\\"')

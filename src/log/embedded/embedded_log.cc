@@ -207,12 +207,12 @@ std::uint32_t EmbeddedLog::partitions(const std::string& stream) const {
   return it == partition_counts_.end() ? 0 : it->second;
 }
 
-EmbeddedLog::Stats EmbeddedLog::stats() const {
-  Stats stats{.appends = appends_.load(std::memory_order_relaxed),
-              .syncs = syncs_.load(std::memory_order_relaxed),
-              .bytes = bytes_.load(std::memory_order_relaxed),
-              .failed_appends = failed_appends_.load(std::memory_order_relaxed),
-              .segments_deleted = segments_deleted_.load(std::memory_order_relaxed)};
+LogStats EmbeddedLog::stats() const {
+  LogStats stats{.appends = appends_.load(std::memory_order_relaxed),
+                 .failed_appends = failed_appends_.load(std::memory_order_relaxed),
+                 .bytes = bytes_.load(std::memory_order_relaxed),
+                 .syncs = syncs_.load(std::memory_order_relaxed),
+                 .segments_deleted = segments_deleted_.load(std::memory_order_relaxed)};
   for (const auto& [name, file] : files_)
     stats.corrupt_regions += file->corrupt_regions();
   return stats;

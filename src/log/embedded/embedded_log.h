@@ -56,16 +56,8 @@ class EmbeddedLog final : public Log {
   void set_on_durable(std::function<void()> callback) override;
   void close() override;
 
-  // Counters since open, for benchmarks and (later) metrics. Thread-safe.
-  struct Stats {
-    std::uint64_t appends = 0;           // batches made durable
-    std::uint64_t syncs = 0;             // fdatasync calls (one per file per group commit)
-    std::uint64_t bytes = 0;             // frame bytes written
-    std::uint64_t failed_appends = 0;    // batches refused because a write or sync failed
-    std::uint64_t corrupt_regions = 0;   // damaged stretches skipped when the files were opened
-    std::uint64_t segments_deleted = 0;  // by retention
-  };
-  Stats stats() const;
+  const char* backend() const override { return "embedded"; }
+  LogStats stats() const override;
 
  private:
   struct Pending {

@@ -43,17 +43,29 @@ Error kafka_error(rd_kafka_resp_err_t err, const std::string& what) {
 // What the delivery reports of one append are collected in. Owned by its messages: the last
 // report (or the producing thread, if it takes the last count) completes and deletes it.
 struct AppendState {
-  AppendState(std::size_t count, Log::AppendDone callback, std::function<void()>* durable)
+  struct Counters {
+    std::atomic<std::uint64_t>& appends;
+    std::atomic<std::uint64_t>& failed;
+    std::atomic<std::uint64_t>& bytes;
+  };
+
+  AppendState(std::size_t count, std::uint64_t size, Log::AppendDone callback,
+              std::function<void()>* durable, Counters counters)
       : remaining(static_cast<std::int64_t>(count)),
+        bytes(size),
         done(std::move(callback)),
-        on_durable(durable) {}
+        on_durable(durable),
+        counters(counters) {}
 
   // Counts `n` messages as finished; completes the append when none remain.
   void finish(std::int64_t n) {
     if (remaining.fetch_sub(n) != n) return;
     if (error) {
+      counters.failed.fetch_add(1, std::memory_order_relaxed);
       done(*error);
     } else {
+      counters.appends.fetch_add(1, std::memory_order_relaxed);
+      counters.bytes.fetch_add(bytes, std::memory_order_relaxed);
       done(first);
       if (on_durable && *on_durable) (*on_durable)();
     }
@@ -66,11 +78,13 @@ struct AppendState {
   }
 
   std::atomic<std::int64_t> remaining;
+  std::uint64_t bytes;
   std::mutex mutex;
   std::optional<Error> error;
   Offset first = std::numeric_limits<Offset>::max();
   Log::AppendDone done;
   std::function<void()>* on_durable;
+  Counters counters;
 };
 
 }  // namespace
@@ -216,7 +230,8 @@ void KafkaLog::append(const Partition& partition, RecordBatch batch, AppendDone 
   batch.seal();
   const std::string_view frame = batch.frame();
   auto header = parse_frame_header(frame);
-  auto* state = new AppendState(batch.count(), std::move(done), &on_durable_);
+  auto* state = new AppendState(batch.count(), frame.size() - kFrameHeaderSize, std::move(done),
+                                &on_durable_, {appends_, failed_appends_, bytes_});
   const std::string topic_name = topic(partition.stream);
   std::int64_t produced = 0;
   walk_frame_body(*header, frame.substr(kFrameHeaderSize), [&](std::string_view record) {
@@ -353,6 +368,13 @@ Result<std::optional<Offset>> KafkaLog::committed(const std::string& group,
   }
   if (list.first().offset < 0) return std::optional<Offset>();
   return std::optional<Offset>(static_cast<Offset>(list.first().offset));
+}
+
+LogStats KafkaLog::stats() const {
+  return LogStats{.appends = appends_.load(std::memory_order_relaxed),
+                  .failed_appends = failed_appends_.load(std::memory_order_relaxed),
+                  .bytes = bytes_.load(std::memory_order_relaxed),
+                  .in_flight = static_cast<std::uint64_t>(rd_kafka_outq_len(producer_.get()))};
 }
 
 void KafkaLog::set_on_durable(std::function<void()> callback) {

@@ -38,6 +38,8 @@ class KafkaLog final : public Log {
   Offset end_offset(const Partition& partition) const override;
   std::vector<std::string> streams() const override;
   std::uint32_t partitions(const std::string& stream) const override;
+  const char* backend() const override { return "kafka"; }
+  LogStats stats() const override;
   Result<void> commit(const std::string& group, const Partition& partition,
                       Offset next_offset) override;
   Result<std::optional<Offset>> committed(const std::string& group,
@@ -63,6 +65,7 @@ class KafkaLog final : public Log {
   KafkaPtr producer_;
   std::function<void()> on_durable_;
   std::atomic<bool> closing_{false};
+  std::atomic<std::uint64_t> appends_{0}, failed_appends_{0}, bytes_{0};
   std::thread poller_;  // serves delivery reports
 
   mutable std::mutex readers_mutex_;

@@ -12,6 +12,7 @@
 #include "core/json_text.h"
 #include "core/logging.h"
 #include "core/time.h"
+#include "metrics/metrics.h"
 #include "query/events_query.h"
 #include "sources/http/ingest.h"
 
@@ -144,6 +145,12 @@ struct Server::Impl {
       auto body = query::query_events(reader, params);
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
+    }
+    if (path == "/metrics") {
+      if (method != bhttp::verb::get) co_return not_allowed("GET");
+      auto res = make_response(req, 200, metrics::render(log));
+      res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      co_return res;
     }
     if (path == "/healthz") {
       if (method != bhttp::verb::get) co_return not_allowed("GET");

@@ -6,6 +6,7 @@
 //   POST /v1/streams/{stream}/events   collector (sources/http/ingest.h); 202 once durable
 //   GET  /v1/events                    query API (query/events_query.h)
 //   GET  /healthz                      liveness
+//   GET  /metrics                      Prometheus metrics (metrics/metrics.h)
 // Documented in docs/http-api.md.
 //
 // The server owns its io_context; appends wait for the log without blocking an I/O thread.
