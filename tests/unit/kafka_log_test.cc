@@ -105,5 +105,32 @@ TEST_F(KafkaLogTest, UnreachableBrokersFailAppendsAfterTheTimeout) {
     rd_kafka_mock_broker_set_up(cluster_, broker);
 }
 
+// Past log.kafka.max_in_flight_bytes an append fails at once (HTTP 503) instead of buffering
+// without bound while the brokers are away.
+TEST_F(KafkaLogTest, AppendsPastTheInFlightLimitFailAtOnce) {
+  config_.max_in_flight_bytes = 1 << 20;
+  config_.delivery_timeout = std::chrono::seconds(120);
+  KafkaLog log(config_, {{"a", 2}});
+  for (int broker = 1; broker <= 3; ++broker)
+    rd_kafka_mock_broker_set_down(cluster_, broker);
+  RecordBatch big;
+  const std::string payload = "{\"pad\":\"" + std::string(1000, 'x') + "\"}";
+  for (int i = 0; i < 2000; ++i) {  // about 2 MiB
+    big.add(EventView{.id = "big", .ts_ms = 1, .received_at_ms = 1, .payload = payload});
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto result = append_sync(log, "a", std::move(big));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, Errc::kUnavailable);
+  EXPECT_NE(result.error().message.find("max_in_flight_bytes"), std::string::npos)
+      << result.error().message;
+  EXPECT_LT(waited, std::chrono::seconds(60)) << "it waited for the delivery timeout";
+  EXPECT_EQ(log.stats().failed_appends, 1u);
+  // Let the queued part be delivered so closing does not wait for the timeout.
+  for (int broker = 1; broker <= 3; ++broker)
+    rd_kafka_mock_broker_set_up(cluster_, broker);
+}
+
 }  // namespace
 }  // namespace sluice::log

@@ -135,17 +135,12 @@ void EmbeddedLog::write_group(std::vector<Pending>& group) {
     syncs_.fetch_add(1, std::memory_order_relaxed);
     if (!first) {
       failed_appends_.fetch_add(items.size(), std::memory_order_relaxed);
-      report_failure(file->dir(), first.error().message);
+      failures_.failed(file->dir(), first.error().message);
       for (auto* p : items)
         p->done(first.error());
       continue;
     }
-    if (failing_) {
-      logger("log")->info("appends succeed again partition={} failed_since_last_report={}",
-                          file->dir(), failures_unreported_);
-      failures_unreported_ = 0;
-      failing_ = false;
-    }
+    failures_.succeeded(file->dir());
     bytes_.fetch_add(bytes, std::memory_order_relaxed);
     appends_.fetch_add(items.size(), std::memory_order_relaxed);
     any_durable = true;
@@ -162,21 +157,6 @@ void EmbeddedLog::enforce_retention() {
   for (auto& [partition, file] : files_) {
     segments_deleted_.fetch_add(file->enforce_retention(), std::memory_order_relaxed);
   }
-}
-
-void EmbeddedLog::report_failure(const std::string& path, const std::string& error) {
-  // Under load every group fails while the disk is full: log the first failure at once, then
-  // at most one line per interval with the count in between.
-  constexpr auto kInterval = std::chrono::seconds(10);
-  const auto now = std::chrono::steady_clock::now();
-  ++failures_unreported_;
-  if (failing_ && now - last_failure_report_ < kInterval) return;
-  logger("log")->error(
-      "append failed partition={} error=\"{}\" failures={} (answering 503 until writes succeed)",
-      path, error, failures_unreported_);
-  failing_ = true;
-  failures_unreported_ = 0;
-  last_failure_report_ = now;
 }
 
 Result<ReadBatch> EmbeddedLog::read(const Partition& partition, Offset from,

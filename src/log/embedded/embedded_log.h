@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "log/embedded/file_io.h"
 #include "log/embedded/partition_log.h"
+#include "log/failure_reporter.h"
 #include "log/log.h"
 
 namespace sluice::log {
@@ -68,7 +69,6 @@ class EmbeddedLog final : public Log {
 
   void writer_loop();
   void write_group(std::vector<Pending>& group);
-  void report_failure(const std::string& path, const std::string& error);
   void enforce_retention();
 
   FileIo& io_;
@@ -85,10 +85,7 @@ class EmbeddedLog final : public Log {
   bool stopping_ = false;
   std::atomic<std::uint64_t> appends_{0}, syncs_{0}, bytes_{0}, failed_appends_{0},
       segments_deleted_{0};
-  // Failure reporting state; writer thread only.
-  bool failing_ = false;
-  std::uint64_t failures_unreported_ = 0;
-  std::chrono::steady_clock::time_point last_failure_report_{};
+  FailureReporter failures_;
   std::thread writer_;
 };
 

@@ -41,12 +41,16 @@ Error kafka_error(rd_kafka_resp_err_t err, const std::string& what) {
 }
 
 // What the delivery reports of one append are collected in. Owned by its messages: the last
-// report (or the producing thread, if it takes the last count) completes and deletes it.
+// report (or the producing thread, if it takes the last count) deletes it. The append is
+// answered once: when the last report is in, or at once when producing failed (the messages
+// already queued may still be delivered; the request was not acknowledged either way).
 struct AppendState {
   struct Counters {
     std::atomic<std::uint64_t>& appends;
     std::atomic<std::uint64_t>& failed;
     std::atomic<std::uint64_t>& bytes;
+    FailureReporter& reporter;
+    std::string where;
   };
 
   AppendState(std::size_t count, std::uint64_t size, Log::AppendDone callback,
@@ -57,19 +61,30 @@ struct AppendState {
         on_durable(durable),
         counters(counters) {}
 
-  // Counts `n` messages as finished; completes the append when none remain.
+  // Counts `n` messages as finished; answers (if not yet) and deletes itself when none remain.
   void finish(std::int64_t n) {
     if (remaining.fetch_sub(n) != n) return;
-    if (error) {
+    answer();
+    delete this;
+  }
+
+  // Calls `done` with the outcome, the first time only.
+  void answer() {
+    if (answered.exchange(true)) return;
+    std::unique_lock lock(mutex);
+    std::optional<Error> failure = error;
+    lock.unlock();
+    if (failure) {
       counters.failed.fetch_add(1, std::memory_order_relaxed);
-      done(*error);
+      counters.reporter.failed(counters.where, failure->message);
+      done(*failure);
     } else {
       counters.appends.fetch_add(1, std::memory_order_relaxed);
       counters.bytes.fetch_add(bytes, std::memory_order_relaxed);
+      counters.reporter.succeeded(counters.where);
       done(first);
       if (on_durable && *on_durable) (*on_durable)();
     }
-    delete this;
   }
 
   void fail(Error e) {
@@ -78,6 +93,7 @@ struct AppendState {
   }
 
   std::atomic<std::int64_t> remaining;
+  std::atomic<bool> answered{false};
   std::uint64_t bytes;
   std::mutex mutex;
   std::optional<Error> error;
@@ -230,12 +246,14 @@ void KafkaLog::append(const Partition& partition, RecordBatch batch, AppendDone 
   batch.seal();
   const std::string_view frame = batch.frame();
   auto header = parse_frame_header(frame);
-  auto* state = new AppendState(batch.count(), frame.size() - kFrameHeaderSize, std::move(done),
-                                &on_durable_, {appends_, failed_appends_, bytes_});
   const std::string topic_name = topic(partition.stream);
+  auto* state =
+      new AppendState(batch.count(), frame.size() - kFrameHeaderSize, std::move(done), &on_durable_,
+                      {appends_, failed_appends_, bytes_, failures_, topic_name});
   std::int64_t produced = 0;
+  bool failed_to_produce = false;
   walk_frame_body(*header, frame.substr(kFrameHeaderSize), [&](std::string_view record) {
-    if (state->error) return;  // only the first failure matters; stop producing
+    if (failed_to_produce) return;  // the first failure answers the request; stop producing
     auto event = decode_event(record);
     const std::string_view key = event->key.value_or(event->id);
     auto err = rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()),
@@ -247,13 +265,17 @@ void KafkaLog::append(const Partition& partition, RecordBatch batch, AppendDone 
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       ++produced;
     } else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      failed_to_produce = true;
       state->fail(make_error(Errc::kUnavailable,
                              "too many events are waiting for the Kafka brokers "
                              "(log.kafka.max_in_flight_bytes)"));
     } else {
+      failed_to_produce = true;
       state->fail(kafka_error(err, "cannot produce to Kafka"));
     }
   });
+  // A producing failure (queue full) is answered now, not after the queued part's reports.
+  if (failed_to_produce) state->answer();
   // Messages never produced get no delivery report: count them as finished here.
   state->finish(static_cast<std::int64_t>(batch.count()) - produced);
 }

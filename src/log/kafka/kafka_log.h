@@ -22,6 +22,7 @@
 
 #include "config/config.h"
 #include "log/embedded/embedded_log.h"  // StreamSpec
+#include "log/failure_reporter.h"
 #include "log/log.h"
 
 namespace sluice::log {
@@ -66,6 +67,7 @@ class KafkaLog final : public Log {
   std::function<void()> on_durable_;
   std::atomic<bool> closing_{false};
   std::atomic<std::uint64_t> appends_{0}, failed_appends_{0}, bytes_{0};
+  FailureReporter failures_;
   std::thread poller_;  // serves delivery reports
 
   mutable std::mutex readers_mutex_;
