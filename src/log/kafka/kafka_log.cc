@@ -59,7 +59,7 @@ struct AppendState {
         bytes(size),
         done(std::move(callback)),
         on_durable(durable),
-        counters(counters) {}
+        counters(std::move(counters)) {}
 
   // Counts `n` messages as finished; answers (if not yet) and deletes itself when none remain.
   void finish(std::int64_t n) {
