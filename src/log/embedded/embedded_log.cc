@@ -39,6 +39,7 @@ EmbeddedLog::EmbeddedLog(const std::string& dir, const std::vector<StreamSpec>& 
     fsync_dir(io_, stream_dir.string());  // the partition directories just created
   }
   fsync_dir(io_, dir);  // the stream directories just created
+  completer_ = std::thread([this] { completion_loop(); });
   writer_ = std::thread([this] { writer_loop(); });
 }
 
@@ -58,6 +59,12 @@ void EmbeddedLog::close() {
   }
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(completion_mutex_);
+    completion_stop_ = true;
+  }
+  completion_cv_.notify_all();
+  if (completer_.joinable()) completer_.join();
 }
 
 void EmbeddedLog::append(const Partition& partition, RecordBatch batch, AppendDone done) {
@@ -116,6 +123,8 @@ void EmbeddedLog::writer_loop() {
 void EmbeddedLog::write_group(std::vector<Pending>& group) {
   // One write and one sync per file, keeping arrival order within each file.
   std::map<PartitionLog*, std::vector<Pending*>> by_file;
+  std::vector<Completion> completions;
+  completions.reserve(group.size());
   for (auto& p : group)
     by_file[p.file].push_back(&p);
 
@@ -137,7 +146,7 @@ void EmbeddedLog::write_group(std::vector<Pending>& group) {
       failed_appends_.fetch_add(items.size(), std::memory_order_relaxed);
       failures_.failed(file->dir(), first.error().message);
       for (auto* p : items)
-        p->done(first.error());
+        completions.push_back({std::move(p->done), first.error()});
       continue;
     }
     failures_.succeeded(file->dir());
@@ -146,11 +155,38 @@ void EmbeddedLog::write_group(std::vector<Pending>& group) {
     any_durable = true;
     Offset offset = first.value();
     for (auto* p : items) {
-      p->done(offset);
+      completions.push_back({std::move(p->done), offset});
       offset += p->batch.count();
     }
   }
-  if (any_durable && on_durable_) on_durable_();
+  // Waking the waiting requests is left to the completion thread, so the next group's write
+  // can start at once.
+  {
+    std::lock_guard lock(completion_mutex_);
+    for (auto& c : completions)
+      completions_.push_back(std::move(c));
+    notify_durable_ = notify_durable_ || any_durable;
+  }
+  completion_cv_.notify_one();
+}
+
+void EmbeddedLog::completion_loop() {
+  std::vector<Completion> batch;
+  for (;;) {
+    bool durable;
+    {
+      std::unique_lock lock(completion_mutex_);
+      completion_cv_.wait(lock, [&] { return completion_stop_ || !completions_.empty(); });
+      if (completions_.empty()) return;  // stopping, and everything has been answered
+      batch.swap(completions_);
+      durable = notify_durable_;
+      notify_durable_ = false;
+    }
+    for (auto& c : batch)
+      c.done(std::move(c.result));
+    batch.clear();
+    if (durable && on_durable_) on_durable_();
+  }
 }
 
 void EmbeddedLog::enforce_retention() {

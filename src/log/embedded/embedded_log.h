@@ -67,7 +67,13 @@ class EmbeddedLog final : public Log {
     AppendDone done;
   };
 
+  struct Completion {
+    AppendDone done;
+    Result<Offset> result;
+  };
+
   void writer_loop();
+  void completion_loop();
   void write_group(std::vector<Pending>& group);
   void enforce_retention();
 
@@ -86,6 +92,13 @@ class EmbeddedLog final : public Log {
   std::atomic<std::uint64_t> appends_{0}, syncs_{0}, bytes_{0}, failed_appends_{0},
       segments_deleted_{0};
   FailureReporter failures_;
+  // Answers to appends, run by the completion thread.
+  std::mutex completion_mutex_;
+  std::condition_variable completion_cv_;
+  std::vector<Completion> completions_;
+  bool notify_durable_ = false;
+  bool completion_stop_ = false;
+  std::thread completer_;
   std::thread writer_;
 };
 
