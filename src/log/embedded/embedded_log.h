@@ -1,10 +1,11 @@
 #pragma once
 // The embedded log: per partition of each stream, a directory of segment files of checksummed
 // frames, <data_dir>/log/<stream>/<partition>/<base offset>.log (partition_log.h, log_file.h,
-// docs/specs/log_format.md). One writer thread
-// performs every write: requests that arrive while a write+fdatasync is in progress are gathered
-// into the next one (group commit), so many requests share one sync and no I/O thread blocks on the
-// disk. Readers see only frames whose sync completed.
+// docs/specs/log_format.md). One writer thread performs every write: requests that arrive
+// while a write+fdatasync is in progress are gathered into the next one (group commit), so many
+// requests share one sync and no I/O thread blocks on the disk. A second thread answers the
+// appends of a finished group, so the next write starts at once. Readers see only frames whose
+// sync completed.
 
 #include <atomic>
 #include <chrono>
