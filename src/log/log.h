@@ -56,6 +56,9 @@ struct Partition {
   auto operator<=>(const Partition&) const = default;
 };
 
+// The kNotFound error for a stream or partition the log does not have.
+Error unknown_partition(const Partition& partition);
+
 // The partition of an event: the XXH3 64-bit hash of its key (or id) modulo the partition
 // count. Stable across versions and machines; changing a stream's partition count moves keys.
 std::uint32_t partition_for(std::string_view key, std::uint32_t partitions);

@@ -54,6 +54,11 @@ void RecordBatch::stamp(Offset base_offset) {
   stamp_frame(bytes_.data(), base_offset);
 }
 
+Error unknown_partition(const Partition& partition) {
+  return make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "/" +
+                                         std::to_string(partition.index) + "\"");
+}
+
 std::uint32_t partition_for(std::string_view key, std::uint32_t partitions) {
   if (partitions <= 1) return 0;
   // XXH3 with seed 0: stable across versions and machines (a CRC would not do: it is linear, so

@@ -70,8 +70,7 @@ void EmbeddedLog::close() {
 void EmbeddedLog::append(const Partition& partition, RecordBatch batch, AppendDone done) {
   auto it = files_.find(partition);
   if (it == files_.end()) {
-    done(make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "/" +
-                                         std::to_string(partition.index) + "\""));
+    done(unknown_partition(partition));
     return;
   }
   batch.seal();
@@ -199,8 +198,7 @@ Result<ReadBatch> EmbeddedLog::read(const Partition& partition, Offset from,
                                     std::size_t max_records) {
   auto it = files_.find(partition);
   if (it == files_.end()) {
-    return make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "/" +
-                                           std::to_string(partition.index) + "\"");
+    return unknown_partition(partition);
   }
   return it->second->read(from, max_records);
 }
@@ -238,8 +236,7 @@ Result<void> EmbeddedLog::commit(const std::string& group, const Partition& part
                                  Offset next_offset) {
   auto it = files_.find(partition);
   if (it == files_.end()) {
-    return make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "/" +
-                                           std::to_string(partition.index) + "\"");
+    return unknown_partition(partition);
   }
   return it->second->commit(group, next_offset);
 }
@@ -248,8 +245,7 @@ Result<std::optional<Offset>> EmbeddedLog::committed(const std::string& group,
                                                      const Partition& partition) const {
   auto it = files_.find(partition);
   if (it == files_.end()) {
-    return make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "/" +
-                                           std::to_string(partition.index) + "\"");
+    return unknown_partition(partition);
   }
   return it->second->committed(group);
 }

@@ -239,8 +239,7 @@ void KafkaLog::append(const Partition& partition, RecordBatch batch, AppendDone 
   }
   auto count = partition_counts_.find(partition.stream);
   if (count == partition_counts_.end() || partition.index >= count->second) {
-    done(make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "/" +
-                                         std::to_string(partition.index) + "\""));
+    done(unknown_partition(partition));
     return;
   }
   batch.seal();
@@ -282,8 +281,7 @@ void KafkaLog::append(const Partition& partition, RecordBatch batch, AppendDone 
 
 Result<ReadBatch> KafkaLog::read(const Partition& partition, Offset from, std::size_t max_records) {
   if (partitions(partition.stream) <= partition.index) {
-    return make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "/" +
-                                           std::to_string(partition.index) + "\"");
+    return unknown_partition(partition);
   }
   std::shared_ptr<Reader> reader;
   {
@@ -367,7 +365,7 @@ rd_kafka_t* KafkaLog::group_client(const std::string& group) const {
 Result<void> KafkaLog::commit(const std::string& group, const Partition& partition,
                               Offset next_offset) {
   if (partitions(partition.stream) <= partition.index) {
-    return make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "\"");
+    return unknown_partition(partition);
   }
   PartitionList list(topic(partition.stream), static_cast<std::int32_t>(partition.index),
                      static_cast<std::int64_t>(next_offset));
@@ -379,7 +377,7 @@ Result<void> KafkaLog::commit(const std::string& group, const Partition& partiti
 Result<std::optional<Offset>> KafkaLog::committed(const std::string& group,
                                                   const Partition& partition) const {
   if (partitions(partition.stream) <= partition.index) {
-    return make_error(Errc::kNotFound, "unknown stream or partition \"" + partition.stream + "\"");
+    return unknown_partition(partition);
   }
   PartitionList list(topic(partition.stream), static_cast<std::int32_t>(partition.index),
                      RD_KAFKA_OFFSET_INVALID);
