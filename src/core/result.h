@@ -14,6 +14,7 @@ enum class Errc {
   kInvalidInput,  // the client sent something we refuse: permanent, HTTP 400
   kNotFound,      // unknown stream or route: HTTP 404
   kTooLarge,      // over a configured size limit: HTTP 413
+  kUnsupported,   // a content type or encoding we do not accept: HTTP 415
   kUnavailable,   // storage cannot take more right now: retriable, HTTP 503
   kCorrupt,       // stored data failed its checksum
   kInternal,      // a bug or an unexpected system error

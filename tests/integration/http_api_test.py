@@ -3,6 +3,7 @@
 usage: http_api_test.py SLUICE_BINARY
 """
 
+import gzip
 import json
 import os
 import socket
@@ -103,6 +104,26 @@ def main():
                    None, 400, "from 1 to 1000")
         checks.run("unknown query parameter is 400 listing the valid ones", expect, server,
                    "GET", "/v1/events?colour=red", None, 400, "valid parameters: stream, type")
+
+        def compressed_bodies():
+            lines = "\n".join(json.dumps({"type": "gz", "i": i}) for i in range(100)).encode()
+            reply, _ = expect(server, "POST", "/v1/streams/events/events", gzip.compress(lines),
+                              202, headers={"Content-Encoding": "gzip",
+                                            "Content-Type": "application/x-ndjson"})
+            assert reply["accepted"] == 100, reply
+            # 2 MiB of zeros in about 2 KiB: cut off at max_body_bytes (4 KiB here) after inflating.
+            bomb = gzip.compress(b'{"pad":"' + b"0" * (2 << 20) + b'"}')
+            assert len(bomb) < 4096, len(bomb)
+            expect(server, "POST", "/v1/streams/events/events", bomb, 413,
+                   "decompressed body is over the limit of 4096 bytes",
+                   headers={"Content-Encoding": "gzip"})
+            expect(server, "POST", "/v1/streams/events/events", b"x", 415, "not supported",
+                   headers={"Content-Encoding": "br"})
+            expect(server, "POST", "/v1/streams/events/events", b"not gzip", 400,
+                   "not valid gzip", headers={"Content-Encoding": "gzip"})
+            wait_for(lambda: len(all_events(server, "type=gz")) == 100, 30, "100 events")
+
+        checks.run("gzip bodies; a gzip bomb is 413, unknown encodings 415", compressed_bodies)
 
         def keep_alive_and_paging():
             conn = server.connection()

@@ -14,6 +14,7 @@
 #include "core/time.h"
 #include "metrics/metrics.h"
 #include "query/events_query.h"
+#include "sources/http/decompress.h"
 #include "sources/http/ingest.h"
 
 namespace sluice::http {
@@ -54,6 +55,8 @@ unsigned status_for(Errc code) {
       return 404;
     case Errc::kTooLarge:
       return 413;
+    case Errc::kUnsupported:
+      return 415;
     case Errc::kUnavailable:
       return 503;
     case Errc::kCorrupt:
@@ -98,7 +101,16 @@ struct Server::Impl {
           req, make_error(Errc::kNotFound, fmt::format("unknown stream \"{}\"", stream_name)));
     }
     auto content_type = std::string(req[bhttp::field::content_type]);
-    auto parsed = parse_events(req.body(), content_type, stream->second, now_ms());
+    std::string* body = &req.body();
+    std::string inflated;
+    if (auto encoding = req[bhttp::field::content_encoding]; !encoding.empty()) {
+      auto decompressed = decompress_body(std::string_view(encoding.data(), encoding.size()), *body,
+                                          config.server.max_body_bytes);
+      if (!decompressed) co_return error_response(req, decompressed.error());
+      inflated = std::move(decompressed.value());
+      body = &inflated;
+    }
+    auto parsed = parse_events(*body, content_type, stream->second, now_ms());
     if (!parsed) co_return error_response(req, parsed.error());
     IngestBatch& batch = parsed.value();
     const std::size_t accepted = batch.accepted();
