@@ -20,7 +20,7 @@ Result<std::string> inflate_with(int window_bits, std::string_view body, std::ui
   stream.avail_in = static_cast<uInt>(body.size());
   int rc = Z_OK;
   while (rc != Z_STREAM_END) {
-    const std::size_t chunk = std::max<std::size_t>(body.size() * 4, 64 * 1024);
+    const std::size_t chunk = std::max<std::size_t>(body.size() * 4, std::size_t{64} * 1024);
     const std::size_t before = out.size();
     out.resize(before + chunk);
     stream.next_out = reinterpret_cast<Bytef*>(out.data() + before);
