@@ -147,6 +147,11 @@ const Table& stream_table() {
                          "Field holding the event time: ISO-8601 text or epoch seconds or "
                          "milliseconds. Without it the event time is the arrival time.",
                          check_field_name),
+          string_list_setting(
+              "cors_origins", &StreamConfig::cors_origins, "[]",
+              "Origins of web pages allowed to post to this stream from a browser (CORS), such "
+              "as `https://shop.example.com`; `\"*\"` allows any page. Preflight requests "
+              "(OPTIONS) are answered for these origins."),
           string_setting("type_field", &StreamConfig::type_field, "type",
                          "Field holding the event type, used by `type=` filters.",
                          check_field_name),
@@ -172,7 +177,7 @@ const Table& store_table() {
 
 constexpr const char* kDefaultStreams =
     "events: {}\n"
-    "web: {id_field: event_id, type_field: event_type}";
+    "web: {id_field: event_id, type_field: event_type, cors_origins: [\"*\"]}";
 
 const Table& root_table() {
   static const Table table{
@@ -273,6 +278,13 @@ std::string reference_markdown() {
 }
 
 }  // namespace config
+
+std::string StreamConfig::allowed_origin(std::string_view origin) const {
+  for (const auto& allowed : cors_origins) {
+    if (allowed == "*" || allowed == origin) return std::string(origin);
+  }
+  return "";
+}
 
 std::string Config::store_path() const {
   if (!store.path.empty()) return store.path;

@@ -51,6 +51,11 @@ struct StreamConfig {
   std::string key_field;
   std::string time_field;
   std::string type_field;
+  std::vector<std::string> cors_origins;
+
+  // The value for Access-Control-Allow-Origin when a browser page at `origin` posts here, or
+  // empty if that origin is not allowed.
+  std::string allowed_origin(std::string_view origin) const;
 };
 
 struct StoreConfig {

@@ -94,6 +94,8 @@ const char* kind_name(Kind kind) {
       return "duration";
     case Kind::kSize:
       return "size";
+    case Kind::kStringList:
+      return "list of strings";
     case Kind::kSection:
       return "section";
     case Kind::kMap:
@@ -141,6 +143,7 @@ std::optional<std::string> parse_scalar(const Setting& s, const std::string& tex
         return fmt::format("expected a size such as 512, 64KiB, 10MiB, got \"{}\"", text);
       }
       break;
+    case Kind::kStringList:
     case Kind::kSection:
     case Kind::kMap:
       return "internal: not a scalar";
@@ -233,6 +236,29 @@ void apply_table(const YAML::Node& node, const Table& table, void* target, const
       case Kind::kSection:
         apply_table(value, *s.child, s.child_target(target, ""), here, errors);
         break;
+      case Kind::kStringList: {
+        YAML::Node items = given ? value : YAML::Load(s.default_text);
+        if (!items.IsSequence()) {
+          add_error(errors, here, &value, "expected a list of strings, such as [a, b]");
+          break;
+        }
+        std::vector<std::string> list;
+        bool ok = true;
+        for (const auto& item : items) {
+          std::string expanded;
+          if (!item.IsScalar()) {
+            add_error(errors, here, &item, "expected a string");
+            ok = false;
+          } else if (auto err = expand_env(item.Scalar(), expanded)) {
+            add_error(errors, here, &item, *err);
+            ok = false;
+          } else {
+            list.push_back(std::move(expanded));
+          }
+        }
+        if (ok) s.assign_list(target, list);
+        break;
+      }
       case Kind::kMap: {
         YAML::Node entries = given ? value : YAML::Load(s.default_text);
         if (!entries.IsMap()) {

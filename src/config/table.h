@@ -20,7 +20,7 @@
 
 namespace sluice::config {
 
-enum class Kind { kString, kInt, kBool, kDuration, kSize, kSection, kMap };
+enum class Kind { kString, kInt, kBool, kDuration, kSize, kStringList, kSection, kMap };
 
 struct Table;
 
@@ -41,8 +41,9 @@ struct Setting {
   std::string description;
   std::function<std::optional<std::string>(const Scalar&)> check;  // extra rule; returns the error
   std::function<void(void*, const Scalar&)> assign;                // scalar kinds
-  const Table* child = nullptr;                                    // kSection, kMap
-  std::function<void*(void*, const std::string&)> child_target;    // kSection, kMap
+  std::function<void(void*, const std::vector<std::string>&)> assign_list;  // kStringList
+  const Table* child = nullptr;                                             // kSection, kMap
+  std::function<void*(void*, const std::string&)> child_target;             // kSection, kMap
 };
 
 struct Table {
@@ -135,6 +136,20 @@ Setting size_setting(std::string name, std::uint64_t S::*member, std::string def
             .description = std::move(desc)};
   s.assign = [member](void* t, const Scalar& v) {
     static_cast<S*>(t)->*member = static_cast<std::uint64_t>(v.number);
+  };
+  return s;
+}
+
+// A YAML sequence of strings; `def` is the default as YAML text, such as "[]".
+template <class S>
+Setting string_list_setting(std::string name, std::vector<std::string> S::*member, std::string def,
+                            std::string desc) {
+  Setting s{.name = std::move(name),
+            .kind = Kind::kStringList,
+            .default_text = std::move(def),
+            .description = std::move(desc)};
+  s.assign_list = [member](void* t, const std::vector<std::string>& v) {
+    static_cast<S*>(t)->*member = v;
   };
   return s;
 }

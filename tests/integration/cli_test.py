@@ -35,7 +35,7 @@ def main():
         os.unlink(path)
         assert code == 3, (code, out, err)
         expected = ("%s:6:5: streams.web.kye_field: unknown key \"kye_field\"; valid keys: "
-                    "partitions, id_field, key_field, time_field, type_field" % path)
+                    "partitions, id_field, key_field, time_field, cors_origins, type_field" % path)
         assert expected in err, err
 
     def every_error_at_once():

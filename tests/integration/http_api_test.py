@@ -18,7 +18,7 @@ server:
   max_body_bytes: 4KiB
   header_timeout: 1s
 streams:
-  events: {}
+  events: {cors_origins: ["https://shop.example.com"]}
   iot: {partitions: 4, key_field: device, time_field: ts, type_field: kind}
 """
 
@@ -59,7 +59,7 @@ def main():
         checks.run("unknown route is 404", expect, server, "GET", "/v2/x", None, 404, "no route")
         def wrong_method():
             _, hdrs = expect(server, "GET", "/v1/streams/events/events", None, 405, "use POST")
-            assert hdrs["allow"] == "POST", hdrs
+            assert hdrs["allow"] == "POST, OPTIONS", hdrs
 
         checks.run("wrong method is 405 with Allow", wrong_method)
         checks.run("malformed JSON is 400 with the byte offset", expect, server, "POST",
@@ -124,6 +124,27 @@ def main():
             wait_for(lambda: len(all_events(server, "type=gz")) == 100, 30, "100 events")
 
         checks.run("gzip bodies; a gzip bomb is 413, unknown encodings 415", compressed_bodies)
+
+        def cors():
+            shop = {"Origin": "https://shop.example.com",
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "content-type"}
+            status, hdrs, _ = server.request("OPTIONS", "/v1/streams/events/events", None, shop)
+            assert status == 204, status
+            assert hdrs["access-control-allow-origin"] == "https://shop.example.com", hdrs
+            assert "POST" in hdrs["access-control-allow-methods"], hdrs
+            assert "content-type" in hdrs["access-control-allow-headers"].lower(), hdrs
+            evil = dict(shop, Origin="https://evil.example")
+            expect(server, "OPTIONS", "/v1/streams/events/events", None, 403,
+                   "add it to streams.events.cors_origins", headers=evil)
+            _, hdrs = expect(server, "POST", "/v1/streams/events/events", {"type": "cors"}, 202,
+                             headers={"Origin": "https://shop.example.com"})
+            assert hdrs["access-control-allow-origin"] == "https://shop.example.com", hdrs
+            _, hdrs = expect(server, "POST", "/v1/streams/events/events", {"type": "cors"}, 202,
+                             headers={"Origin": "https://evil.example"})
+            assert "access-control-allow-origin" not in hdrs, hdrs
+
+        checks.run("CORS: preflight and POST for allowed origins only", cors)
 
         def keep_alive_and_paging():
             conn = server.connection()

@@ -23,6 +23,10 @@ TEST(Config, DefaultsNeedNoFile) {
   EXPECT_EQ(c.streams.at("web").id_field, "event_id");
   EXPECT_EQ(c.streams.at("web").type_field, "event_type");
   EXPECT_EQ(c.streams.at("web").name, "web");
+  EXPECT_EQ(c.streams.at("web").cors_origins, std::vector<std::string>{"*"});
+  EXPECT_TRUE(c.streams.at("events").cors_origins.empty());
+  EXPECT_EQ(c.streams.at("web").allowed_origin("https://a.example"), "https://a.example");
+  EXPECT_EQ(c.streams.at("events").allowed_origin("https://a.example"), "");
   EXPECT_EQ(c.store_path(), "./data/sluice.db");
 }
 
@@ -53,7 +57,8 @@ TEST(Config, UnknownKeyNamesPathLineAndValidKeys) {
   EXPECT_EQ(e.path, "streams.web.kye_field");
   EXPECT_EQ(e.line, 5);
   EXPECT_EQ(e.column, 5);
-  EXPECT_THAT(e.message, HasSubstr("partitions, id_field, key_field, time_field, type_field"));
+  EXPECT_THAT(e.message,
+              HasSubstr("partitions, id_field, key_field, time_field, cors_origins, type_field"));
   EXPECT_THAT(format_errors(loaded.errors, "s.yaml"),
               HasSubstr("s.yaml:5:5: streams.web.kye_field"));
 }
@@ -75,6 +80,18 @@ loggg: {}
   EXPECT_THAT(text, HasSubstr("server.lisen: unknown key"));
   EXPECT_THAT(text, HasSubstr("loggg: unknown key \"loggg\"; valid keys: server, storage, log, "
                               "streams, store"));
+}
+
+TEST(Config, ListsOfStrings) {
+  auto loaded = load_text(
+      "streams:\n  s: {cors_origins: [\"https://a.example\", "
+      "\"${SLUICE_TEST_NOPE:-https://b.example}\"]}\n");
+  ASSERT_TRUE(loaded.ok()) << format_errors(loaded.errors, "x");
+  EXPECT_EQ(loaded.config.streams.at("s").cors_origins,
+            (std::vector<std::string>{"https://a.example", "https://b.example"}));
+  auto scalar = load_text("streams:\n  s: {cors_origins: https://a.example}\n");
+  ASSERT_EQ(scalar.errors.size(), 1u);
+  EXPECT_THAT(scalar.errors[0].message, HasSubstr("expected a list of strings"));
 }
 
 TEST(Config, ChecksListenAddress) {

@@ -123,6 +123,45 @@ struct Server::Impl {
     co_return make_response(req, status, ingest_response_json(accepted, batch.rejected));
   }
 
+  // CORS: a browser asks with OPTIONS before a cross-origin POST with JSON; allowed origins are
+  // per stream (streams.<name>.cors_origins).
+  Response preflight(const Request& req, const std::string& stream_name) {
+    auto stream = config.streams.find(stream_name);
+    if (stream == config.streams.end()) {
+      return error_response(
+          req, make_error(Errc::kNotFound, fmt::format("unknown stream \"{}\"", stream_name)));
+    }
+    const auto origin = std::string(req[bhttp::field::origin]);
+    const auto allowed = stream->second.allowed_origin(origin);
+    if (allowed.empty()) {
+      return make_response(req, 403,
+                           error_json(fmt::format("origin \"{}\" may not post to stream \"{}\"; "
+                                                  "add it to streams.{}.cors_origins",
+                                                  origin, stream_name, stream_name)));
+    }
+    Response res{bhttp::status::no_content, req.version()};
+    res.set(bhttp::field::server, "sluice");
+    res.set(bhttp::field::access_control_allow_origin, allowed);
+    res.set(bhttp::field::access_control_allow_methods, "POST, OPTIONS");
+    res.set(bhttp::field::access_control_allow_headers,
+            "Content-Type, Content-Encoding, Authorization, X-Sluice-Key");
+    res.set(bhttp::field::access_control_max_age, "600");
+    res.set(bhttp::field::vary, "Origin");
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    return res;
+  }
+
+  void allow_origin(const Request& req, const std::string& stream_name, Response& res) {
+    auto origin = req[bhttp::field::origin];
+    auto stream = config.streams.find(stream_name);
+    if (origin.empty() || stream == config.streams.end()) return;
+    auto allowed = stream->second.allowed_origin(std::string_view(origin.data(), origin.size()));
+    if (allowed.empty()) return;
+    res.set(bhttp::field::access_control_allow_origin, allowed);
+    res.set(bhttp::field::vary, "Origin");
+  }
+
   asio::awaitable<Response> route(Request& req) {
     auto url = boost::urls::parse_origin_form(req.target());
     if (!url) co_return error_response(req, make_error(Errc::kInvalidInput, "malformed URL"));
@@ -145,8 +184,11 @@ struct Server::Impl {
       std::string stream = path.substr(kStreamsPrefix.size(),
                                        path.size() - kStreamsPrefix.size() - kEventsSuffix.size());
       if (stream.find('/') == std::string::npos) {
-        if (method != bhttp::verb::post) co_return not_allowed("POST");
-        co_return co_await ingest(req, stream);
+        if (method == bhttp::verb::options) co_return preflight(req, stream);
+        if (method != bhttp::verb::post) co_return not_allowed("POST, OPTIONS");
+        auto res = co_await ingest(req, stream);
+        allow_origin(req, stream, res);
+        co_return res;
       }
     }
     if (path == "/v1/events") {
