@@ -110,10 +110,13 @@ void BM_CollectorParseEvents(benchmark::State& state) {
                                     .key_field = "",
                                     .time_field = "timestamp",
                                     .type_field = "event_type"};
+  auto policy = sluice::http::StreamPolicy::build(stream);
+  const sluice::http::IngestContext context{
+      .stream = stream, .policy = *policy.value(), .received_at_ms = 1760355000000};
   std::string work;
   for (auto _ : state) {
     work = body;  // the request owns its body; copying it is part of a request's cost
-    auto batch = sluice::http::parse_events(work, "application/x-ndjson", stream, 1760355000000);
+    auto batch = sluice::http::parse_body(work, sluice::http::BodyKind::kNdjson, context);
     if (!batch || batch.value().accepted() != kEventsPerBody) {
       state.SkipWithError("parse failed");
       return;

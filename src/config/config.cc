@@ -9,6 +9,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "validation/json_schema.h"
+
 namespace sluice {
 namespace config {
 namespace {
@@ -20,6 +22,23 @@ std::optional<std::string> check_listen_scalar(const Scalar& v) {
 std::optional<std::string> check_field_name(const Scalar& v) {
   if (v.text.size() > 256) return "field name is longer than 256 characters";
   return std::nullopt;
+}
+
+const Table& rate_limit_table() {
+  static const Table table{
+      "server.rate_limit",
+      "Token-bucket limits on collector requests (POSTs). A client over a limit gets 429 with "
+      "Retry-After. 0 turns a limit off.",
+      {
+          int_setting("per_ip", &RateLimitConfig::per_ip, 0, 0, 10'000'000,
+                      "Requests per second from one client address."),
+          int_setting("per_key", &RateLimitConfig::per_key, 0, 0, 10'000'000,
+                      "Requests per second with one write key."),
+          int_setting("burst", &RateLimitConfig::burst, 0, 0, 10'000'000,
+                      "Requests a client may send at once on top of the rate (the bucket size "
+                      "is rate + burst)."),
+      }};
+  return table;
 }
 
 const Table& server_table() {
@@ -41,6 +60,10 @@ const Table& server_table() {
                            "Time allowed to receive a request's body once its headers are in."),
           duration_setting("idle_timeout", &ServerConfig::idle_timeout, "60s", 100, 3'600'000,
                            "How long a keep-alive connection may wait for its next request."),
+          bool_setting("trust_forwarded_for", &ServerConfig::trust_forwarded_for, false,
+                       "Take the client address from the last entry of X-Forwarded-For (set "
+                       "this behind a reverse proxy only: clients can forge the header)."),
+          section_setting("rate_limit", &ServerConfig::rate_limit, rate_limit_table()),
       }};
   return table;
 }
@@ -123,6 +146,71 @@ const Table& log_table() {
   return table;
 }
 
+std::optional<std::string> check_schema(const Scalar& v) {
+  auto compiled = validation::JsonSchema::compile(v.text);
+  if (!compiled) return compiled.error().message;
+  return std::nullopt;
+}
+
+const Table& sanitize_table() {
+  static const Table table{
+      "streams.<name>.sanitize",
+      "Cleaning of text fields before validation. Form streams clean every top-level text "
+      "field; other streams the ones listed here. Text must be valid UTF-8 in every stream.",
+      {
+          string_list_setting("fields", &SanitizeConfig::fields, "[]",
+                              "Top-level fields to clean: trimmed, runs of whitespace made one "
+                              "space, control characters removed. `\"*\"` cleans every "
+                              "top-level text field."),
+          string_list_setting("lowercase_fields", &SanitizeConfig::lowercase_fields, "[]",
+                              "Top-level fields to lower-case, such as e-mail addresses (also "
+                              "cleaned)."),
+          int_setting("max_length", &SanitizeConfig::max_length, 0, 0, 1'000'000,
+                      "Most characters a cleaned field may have; a longer one rejects the "
+                      "event. 0: no limit."),
+      }};
+  return table;
+}
+
+const Table& privacy_table() {
+  static const Table table{
+      "streams.<name>.privacy",
+      "Personal data handling, applied after validation and before anything is written.",
+      {
+          string_setting("ip_field", &PrivacyConfig::ip_field, "",
+                         "Field to write the client's IP address into (an address the event "
+                         "already carries there is kept). Empty: the address is not recorded.",
+                         check_field_name),
+          bool_setting("anonymize_ip", &PrivacyConfig::anonymize_ip, false,
+                       "Zero the last octet of IPv4 and the last 80 bits of IPv6 addresses in "
+                       "ip_field."),
+          string_list_setting("hash_fields", &PrivacyConfig::hash_fields, "[]",
+                              "Top-level fields replaced by the hex HMAC-SHA-256 of their text "
+                              "under hash_key: still joinable, no longer readable."),
+          string_list_setting("drop_fields", &PrivacyConfig::drop_fields, "[]",
+                              "Top-level fields removed."),
+          string_setting("hash_key", &PrivacyConfig::hash_key, "",
+                         "Secret key for hash_fields (use `${ENV_VAR}`); required with them."),
+      }};
+  return table;
+}
+
+const Table& form_table() {
+  static const Table table{
+      "streams.<name>.form",
+      "Lets HTML forms post to the stream at `/v1/forms/<name>`.",
+      {
+          bool_setting("enabled", &FormConfig::enabled, false,
+                       "Accept `application/x-www-form-urlencoded` and JSON posts at "
+                       "`/v1/forms/<name>`."),
+          string_setting("redirect", &FormConfig::redirect, "",
+                         "Answer an accepted form post with 303 to this URL (a thank-you page), "
+                         "so a plain `<form>` works without JavaScript. Empty: answer 202 with "
+                         "JSON."),
+      }};
+  return table;
+}
+
 const Table& stream_table() {
   static const Table table{
       "streams.<name>",
@@ -155,6 +243,40 @@ const Table& stream_table() {
           string_setting("type_field", &StreamConfig::type_field, "type",
                          "Field holding the event type, used by `type=` filters.",
                          check_field_name),
+          document_setting("schema", &StreamConfig::schema,
+                           "JSON Schema (draft 7) every event must match, written inline in YAML "
+                           "or JSON. Events that do not match are rejected (and dead-lettered).",
+                           check_schema),
+          string_setting("schema_file", &StreamConfig::schema_file, "",
+                         "A JSON Schema file instead of an inline `schema` (relative paths are "
+                         "relative to the working directory)."),
+          string_setting("dead_letter", &StreamConfig::dead_letter, "",
+                         "Stream that receives this stream's rejected events with the reason. "
+                         "Empty: rejected events are only reported to the client."),
+          string_list_setting("write_keys", &StreamConfig::write_keys, "[]",
+                              "Keys a client must present to post here (`Authorization: Bearer "
+                              "<key>`, `X-Sluice-Key: <key>` or `?key=<key>`); empty: no key "
+                              "needed. Use `${ENV_VAR}` rather than literal keys."),
+          string_list_setting("envelope_fields", &StreamConfig::envelope_fields, "[events, batch]",
+                              "A posted object with one of these fields holding an array is a "
+                              "batch envelope: each array element is an event, and the "
+                              "envelope's other fields are added to every event (the event's "
+                              "own fields win)."),
+          section_setting("sanitize", &StreamConfig::sanitize, sanitize_table()),
+          section_setting("privacy", &StreamConfig::privacy, privacy_table()),
+          section_setting("form", &StreamConfig::form, form_table()),
+      }};
+  return table;
+}
+
+const Table& route_table() {
+  static const Table table{
+      "routes.<name>",
+      "An extra POST path into a stream, so clients built for other collectors work "
+      "unchanged. It accepts every body the stream's own endpoint accepts.",
+      {
+          string_setting("path", &RouteConfig::path, "", "The path, such as `/collect`."),
+          string_setting("stream", &RouteConfig::stream, "", "The stream events go to."),
       }};
   return table;
 }
@@ -176,8 +298,26 @@ const Table& store_table() {
 }
 
 constexpr const char* kDefaultStreams =
-    "events: {}\n"
-    "web: {id_field: event_id, type_field: event_type, cors_origins: [\"*\"]}";
+    "events: {dead_letter: dead_letters}\n"
+    "web: {id_field: event_id, type_field: event_type, cors_origins: [\"*\"], "
+    "dead_letter: dead_letters}\n"
+    "contact:\n"
+    "  form: {enabled: true}\n"
+    "  dead_letter: dead_letters\n"
+    "  cors_origins: [\"*\"]\n"
+    "  sanitize: {lowercase_fields: [email], max_length: 5000}\n"
+    "  schema:\n"
+    "    type: object\n"
+    "    required: [email, message]\n"
+    "    properties:\n"
+    "      name: {type: string, maxLength: 200}\n"
+    "      email: {type: string, format: email}\n"
+    "      message: {type: string, minLength: 1}\n"
+    "dead_letters: {id_field: \"\", time_field: \"\", type_field: stream}";
+
+constexpr const char* kDefaultRoutes =
+    "collect: {path: /collect, stream: web}\n"
+    "publish: {path: /publish, stream: events}";
 
 const Table& root_table() {
   static const Table table{
@@ -189,9 +329,74 @@ const Table& root_table() {
           section_setting("log", &Config::log, log_table()),
           map_setting("streams", &Config::streams, stream_table(), kDefaultStreams,
                       "The streams events can be sent to, by name."),
+          map_setting("routes", &Config::routes, route_table(), kDefaultRoutes,
+                      "Extra collector paths, by name. Given routes replace the defaults; "
+                      "`routes: {}` turns them off."),
           section_setting("store", &Config::store, store_table()),
       }};
   return table;
+}
+
+// Rules that span settings: streams named elsewhere exist, schema files load, and so on.
+// Default routes whose stream is not declared are left out; given ones must name a stream.
+void check_references(Config& config, bool routes_given, std::vector<ConfigError>& errors) {
+  if (!routes_given) {
+    std::erase_if(config.routes,
+                  [&](const auto& item) { return !config.streams.contains(item.second.stream); });
+  }
+  for (auto& [name, stream] : config.streams) {
+    const std::string path = "streams." + name;
+    if (!stream.dead_letter.empty()) {
+      if (stream.dead_letter == name) {
+        errors.push_back({.path = path + ".dead_letter",
+                          .message = "a stream cannot be its own dead-letter stream"});
+      } else if (!config.streams.contains(stream.dead_letter)) {
+        errors.push_back({.path = path + ".dead_letter",
+                          .message = fmt::format("no stream named \"{}\"", stream.dead_letter)});
+      }
+    }
+    if (!stream.schema_file.empty()) {
+      std::ifstream in(stream.schema_file);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (!in) {
+        errors.push_back({.path = path + ".schema_file",
+                          .message = fmt::format("cannot read \"{}\"", stream.schema_file)});
+      } else if (!stream.schema.empty()) {
+        errors.push_back(
+            {.path = path + ".schema_file", .message = "give either schema or schema_file"});
+      } else if (auto compiled = validation::JsonSchema::compile(text.str()); !compiled) {
+        errors.push_back({.path = path + ".schema_file",
+                          .message = stream.schema_file + ": " + compiled.error().message});
+      } else {
+        stream.schema = text.str();
+      }
+    }
+    if (!stream.privacy.hash_fields.empty() && stream.privacy.hash_key.empty()) {
+      errors.push_back({.path = path + ".privacy.hash_key",
+                        .message = "required with hash_fields (a secret, such as "
+                                   "${SLUICE_HASH_KEY})"});
+    }
+  }
+  std::map<std::string, std::string> paths;
+  for (const auto& [name, route] : config.routes) {
+    const std::string path = "routes." + name;
+    if (route.path.size() < 2 || route.path[0] != '/' || route.path.starts_with("/v1/") ||
+        route.path == "/metrics" || route.path == "/healthz") {
+      errors.push_back({.path = path + ".path",
+                        .message = fmt::format("\"{}\" is not a free path: it must start with "
+                                               "/ and not be /metrics, /healthz or under /v1/",
+                                               route.path)});
+    } else if (auto [it, added] = paths.emplace(route.path, name); !added) {
+      errors.push_back(
+          {.path = path + ".path",
+           .message = fmt::format("\"{}\" is also routes.{}.path", route.path, it->second)});
+    }
+    if (!config.streams.contains(route.stream)) {
+      errors.push_back({.path = path + ".stream",
+                        .message = fmt::format("no stream named \"{}\"", route.stream)});
+    }
+  }
 }
 
 LoadResult load_node(const YAML::Node& root) {
@@ -208,6 +413,7 @@ LoadResult load_node(const YAML::Node& root) {
   if (result.errors.empty() && result.config.streams.empty()) {
     result.errors.push_back({.path = "streams", .message = "at least one stream is required"});
   }
+  check_references(result.config, root.IsMap() && root["routes"].IsDefined(), result.errors);
   if (result.errors.empty() && result.config.log.backend == "kafka" &&
       result.config.log.kafka.brokers.empty()) {
     result.errors.push_back(

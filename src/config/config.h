@@ -13,8 +13,17 @@
 
 namespace sluice {
 
+// Token buckets; 0 turns a limit off.
+struct RateLimitConfig {
+  int per_ip = 0;   // requests per second from one client address
+  int per_key = 0;  // requests per second with one write key
+  int burst = 0;    // requests a client may send at once above the rate
+};
+
 struct ServerConfig {
   std::string listen;
+  bool trust_forwarded_for = false;
+  RateLimitConfig rate_limit;
   int io_threads = 0;
   std::uint64_t max_body_bytes = 0;
   std::chrono::milliseconds header_timeout{};
@@ -44,6 +53,25 @@ struct LogConfig {
   std::chrono::milliseconds retention_age{0};  // 0: keep everything
 };
 
+struct SanitizeConfig {
+  std::vector<std::string> fields;            // trimmed, whitespace collapsed, controls stripped
+  std::vector<std::string> lowercase_fields;  // lower-cased (e-mail addresses)
+  int max_length = 0;                         // characters per cleaned field; 0: no limit
+};
+
+struct PrivacyConfig {
+  std::string ip_field;  // where the client's address is written; empty: not recorded
+  bool anonymize_ip = false;
+  std::vector<std::string> hash_fields;
+  std::vector<std::string> drop_fields;
+  std::string hash_key;
+};
+
+struct FormConfig {
+  bool enabled = false;
+  std::string redirect;
+};
+
 struct StreamConfig {
   std::string name;
   std::uint32_t partitions = 1;
@@ -52,6 +80,14 @@ struct StreamConfig {
   std::string time_field;
   std::string type_field;
   std::vector<std::string> cors_origins;
+  std::string schema;  // JSON text; empty: no schema
+  std::string schema_file;
+  std::string dead_letter;
+  std::vector<std::string> write_keys;
+  std::vector<std::string> envelope_fields;
+  SanitizeConfig sanitize;
+  PrivacyConfig privacy;
+  FormConfig form;
 
   // The value for Access-Control-Allow-Origin when a browser page at `origin` posts here, or
   // empty if that origin is not allowed.
@@ -64,11 +100,19 @@ struct StoreConfig {
   int read_connections = 0;
 };
 
+// An extra path that posts into a stream, for clients that cannot change their URLs.
+struct RouteConfig {
+  std::string name;
+  std::string path;
+  std::string stream;
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
   LogConfig log;
   std::map<std::string, StreamConfig> streams;
+  std::map<std::string, RouteConfig> routes;
   StoreConfig store;
 
   // The SQLite database file, resolved against data_dir.

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "core/json_text.h"
+
 namespace sluice::config {
 namespace {
 
@@ -100,6 +102,8 @@ const char* kind_name(Kind kind) {
       return "section";
     case Kind::kMap:
       return "map";
+    case Kind::kDocument:
+      return "document";
   }
   return "?";
 }
@@ -146,6 +150,7 @@ std::optional<std::string> parse_scalar(const Setting& s, const std::string& tex
     case Kind::kStringList:
     case Kind::kSection:
     case Kind::kMap:
+    case Kind::kDocument:
       return "internal: not a scalar";
   }
   if ((s.kind == Kind::kInt || s.kind == Kind::kDuration || s.kind == Kind::kSize) &&
@@ -166,7 +171,89 @@ bool valid_entry_name(const std::string& name) {
   return true;
 }
 
+bool is_json_number(const std::string& text) {
+  // JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+  std::size_t i = 0;
+  auto digits = [&] {
+    const std::size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9')
+      ++i;
+    return i - start;
+  };
+  if (i < text.size() && text[i] == '-') ++i;
+  if (i < text.size() && text[i] == '0') {
+    ++i;
+  } else if (digits() == 0) {
+    return false;
+  }
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    if (digits() == 0) return false;
+  }
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == text.size();
+}
+
+void yaml_to_json_into(const YAML::Node& node, std::string& out) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& item : node) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json_string(out, item.first.Scalar());
+        out.push_back(':');
+        yaml_to_json_into(item.second, out);
+      }
+      out.push_back('}');
+      return;
+    }
+    case YAML::NodeType::Sequence: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& item : node) {
+        if (!first) out.push_back(',');
+        first = false;
+        yaml_to_json_into(item, out);
+      }
+      out.push_back(']');
+      return;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& text = node.Scalar();
+      // Tag "!" marks a quoted scalar: always a string.
+      if (node.Tag() != "!") {
+        if (text == "true" || text == "false" || text == "null" || is_json_number(text)) {
+          out += text;
+          return;
+        }
+        if (text == "~") {
+          out += "null";
+          return;
+        }
+      }
+      append_json_string(out, text);
+      return;
+    }
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      out += "null";
+      return;
+  }
+}
+
 }  // namespace
+
+std::string yaml_to_json(const YAML::Node& node) {
+  std::string out;
+  yaml_to_json_into(node, out);
+  return out;
+}
 
 std::optional<std::string> expand_env(const std::string& in, std::string& out) {
   out.clear();
@@ -276,6 +363,18 @@ void apply_table(const YAML::Node& node, const Table& table, void* target, const
           apply_table(item.second, *s.child, s.child_target(target, key), join_path(here, key),
                       errors);
         }
+        break;
+      }
+      case Kind::kDocument: {
+        Scalar parsed;
+        if (given) parsed.text = yaml_to_json(value);
+        if (given && s.check) {
+          if (auto err = s.check(parsed)) {
+            add_error(errors, here, &value, *err);
+            break;
+          }
+        }
+        s.assign(target, parsed);
         break;
       }
       default: {

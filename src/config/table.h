@@ -20,12 +20,12 @@
 
 namespace sluice::config {
 
-enum class Kind { kString, kInt, kBool, kDuration, kSize, kStringList, kSection, kMap };
+enum class Kind { kString, kInt, kBool, kDuration, kSize, kStringList, kSection, kMap, kDocument };
 
 struct Table;
 
 // A scalar after parsing: kString uses text, kInt/kDuration (ms)/kSize (bytes) use number,
-// kBool uses flag.
+// kBool uses flag. kDocument (any YAML value) arrives as JSON text.
 struct Scalar {
   std::string text;
   std::int64_t number = 0;
@@ -153,6 +153,23 @@ Setting string_list_setting(std::string name, std::vector<std::string> S::*membe
   };
   return s;
 }
+
+// Any YAML value (a mapping, usually), kept as JSON text; empty when absent. `check` sees the
+// JSON text.
+template <class S>
+Setting document_setting(std::string name, std::string S::*member, std::string desc,
+                         std::function<std::optional<std::string>(const Scalar&)> check = {}) {
+  Setting s{.name = std::move(name),
+            .kind = Kind::kDocument,
+            .description = std::move(desc),
+            .check = std::move(check)};
+  s.assign = [member](void* t, const Scalar& v) { static_cast<S*>(t)->*member = v.text; };
+  return s;
+}
+
+// YAML as JSON text: plain scalars that read as numbers, booleans or null become those; quoted
+// scalars stay strings. ${VAR} is not expanded inside documents.
+std::string yaml_to_json(const YAML::Node& node);
 
 template <class S, class C>
 Setting section_setting(std::string name, C S::*member, const Table& table) {

@@ -15,6 +15,9 @@ enum class Errc {
   kNotFound,      // unknown stream or route: HTTP 404
   kTooLarge,      // over a configured size limit: HTTP 413
   kUnsupported,   // a content type or encoding we do not accept: HTTP 415
+  kUnauthorized,  // no credentials where they are required: HTTP 401
+  kForbidden,     // credentials that do not allow this: HTTP 403
+  kRateLimited,   // over a rate limit: HTTP 429
   kUnavailable,   // storage cannot take more right now: retriable, HTTP 503
   kCorrupt,       // stored data failed its checksum
   kInternal,      // a bug or an unexpected system error

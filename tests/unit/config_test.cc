@@ -17,7 +17,15 @@ TEST(Config, DefaultsNeedNoFile) {
   EXPECT_EQ(c.server.max_body_bytes, 10u << 20);
   EXPECT_EQ(c.server.header_timeout, std::chrono::seconds(10));
   EXPECT_EQ(c.storage.data_dir, "./data");
-  ASSERT_EQ(c.streams.size(), 2u);
+  ASSERT_EQ(c.streams.size(), 4u);
+  EXPECT_EQ(c.streams.at("web").dead_letter, "dead_letters");
+  EXPECT_TRUE(c.streams.at("contact").form.enabled);
+  EXPECT_FALSE(c.streams.at("contact").schema.empty());
+  EXPECT_EQ(c.streams.at("events").envelope_fields, (std::vector<std::string>{"events", "batch"}));
+  ASSERT_EQ(c.routes.size(), 2u);
+  EXPECT_EQ(c.routes.at("collect").path, "/collect");
+  EXPECT_EQ(c.routes.at("collect").stream, "web");
+  EXPECT_EQ(c.routes.at("publish").stream, "events");
   EXPECT_EQ(c.streams.at("events").id_field, "id");
   EXPECT_EQ(c.streams.at("events").type_field, "type");
   EXPECT_EQ(c.streams.at("web").id_field, "event_id");
@@ -28,6 +36,43 @@ TEST(Config, DefaultsNeedNoFile) {
   EXPECT_EQ(c.streams.at("web").allowed_origin("https://a.example"), "https://a.example");
   EXPECT_EQ(c.streams.at("events").allowed_origin("https://a.example"), "");
   EXPECT_EQ(c.store_path(), "./data/sluice.db");
+}
+
+TEST(Config, SchemasInYamlBecomeJson) {
+  auto loaded = load_text(R"(
+streams:
+  iot:
+    schema:
+      type: object
+      required: [device]
+      properties:
+        device: {type: string, pattern: "^d-[0-9]+$"}
+        temp: {type: number, maximum: 90.5, enum: [1, "2", null, true]}
+)");
+  ASSERT_TRUE(loaded.ok()) << format_errors(loaded.errors, "x");
+  EXPECT_EQ(
+      loaded.config.streams.at("iot").schema,
+      R"({"type":"object","required":["device"],"properties":{"device":{"type":"string",)"
+      R"("pattern":"^d-[0-9]+$"},"temp":{"type":"number","maximum":90.5,"enum":[1,"2",null,true]}}})");
+  EXPECT_TRUE(loaded.config.routes.empty()) << "default routes to undeclared streams are dropped";
+}
+
+TEST(Config, CrossReferencesAreChecked) {
+  auto loaded = load_text(R"(
+streams:
+  a: {dead_letter: nowhere, schema: {type: 7}}
+  b: {dead_letter: b, privacy: {hash_fields: [email]}}
+routes:
+  r1: {path: /v1/x, stream: a}
+  r2: {path: /in, stream: missing}
+)");
+  const std::string text = format_errors(loaded.errors, "x");
+  EXPECT_THAT(text, HasSubstr("streams.a.schema: the schema is invalid"));
+  EXPECT_THAT(text, HasSubstr("streams.a.dead_letter: no stream named \"nowhere\""));
+  EXPECT_THAT(text, HasSubstr("streams.b.dead_letter: a stream cannot be its own dead-letter"));
+  EXPECT_THAT(text, HasSubstr("streams.b.privacy.hash_key: required with hash_fields"));
+  EXPECT_THAT(text, HasSubstr("routes.r1.path: \"/v1/x\" is not a free path"));
+  EXPECT_THAT(text, HasSubstr("routes.r2.stream: no stream named \"missing\""));
 }
 
 TEST(Config, ReadsValuesWithUnits) {
@@ -79,7 +124,7 @@ loggg: {}
   EXPECT_THAT(text, HasSubstr("server.header_timeout: expected a duration"));
   EXPECT_THAT(text, HasSubstr("server.lisen: unknown key"));
   EXPECT_THAT(text, HasSubstr("loggg: unknown key \"loggg\"; valid keys: server, storage, log, "
-                              "streams, store"));
+                              "streams, routes, store"));
 }
 
 TEST(Config, ListsOfStrings) {

@@ -8,6 +8,7 @@
 
 #include "core/bytes.h"
 #include "log/log_format.h"
+#include "sources/http/privacy.h"
 
 namespace sluice::http {
 namespace {
@@ -18,7 +19,8 @@ const StreamConfig kStream{.name = "events",
                            .id_field = "id",
                            .key_field = "user",
                            .time_field = "timestamp",
-                           .type_field = "type"};
+                           .type_field = "type",
+                           .envelope_fields = {"events", "batch"}};
 constexpr std::int64_t kNow = 1760355000000;
 
 // Decodes the records of every partition's batch, partition by partition.
@@ -40,10 +42,25 @@ std::vector<EventView> events_of(IngestBatch& batch) {
   return out;
 }
 
+// Parses `body` as the server does: content type first, then the body under the stream's rules.
+Result<IngestBatch> ingest(std::string& body, std::string_view type, const StreamConfig& stream,
+                           bool form = false, std::string_view client_ip = "") {
+  auto policy = StreamPolicy::build(stream);
+  if (!policy) return policy.error();
+  auto kind = body_kind(type, body);
+  if (!kind) return kind.error();
+  IngestContext context{.stream = stream,
+                        .policy = *policy.value(),
+                        .received_at_ms = kNow,
+                        .client_ip = client_ip,
+                        .form = form,
+                        .keep_rejected = true};
+  return parse_body(body, kind.value(), context);
+}
+
 Result<IngestBatch> parse(std::string body, std::string_view type = "application/json") {
-  // The body must outlive the views into it; keep it in a static per call site is not possible,
-  // so tests use parse_into below when they inspect events.
-  return parse_events(body, type, kStream, kNow);
+  // Tests that inspect events use parse_into: the records are copied, but the body must stay.
+  return ingest(body, type, kStream);
 }
 
 struct Parsed {
@@ -53,7 +70,7 @@ struct Parsed {
 
 void parse_into(Parsed& p, std::string body, std::string_view type = "application/json") {
   p.body = std::move(body);
-  p.result = parse_events(p.body, type, kStream, kNow);
+  p.result = ingest(p.body, type, kStream);
 }
 
 TEST(Ingest, SingleObjectKeepsItsBytesAndReadsTheEnvelopeFields) {
@@ -134,10 +151,6 @@ TEST(Ingest, MalformedJsonRejectsTheRequestWithTheByteOffset) {
   EXPECT_EQ(r.error().code, Errc::kInvalidInput);
   EXPECT_THAT(r.error().message, HasSubstr("malformed JSON at byte 7"));
 
-  auto second_line = parse("{\"a\":1}\n{\"b\":tru}\n", "application/x-ndjson");
-  ASSERT_FALSE(second_line);
-  EXPECT_THAT(second_line.error().message, HasSubstr("malformed JSON at byte 13"));
-
   for (const char* bad : {"{\"a\":\"unterminated}", "[{\"a\":1}", "[{\"a\":1}] x", "nope",
                           "{\"a\":01}", "{\"a\":\"\x01\"}", "[{\"a\":[1,]}]"}) {
     auto result = parse(bad);
@@ -153,13 +166,22 @@ TEST(Ingest, NdjsonLinesThatAreNotObjects) {
   EXPECT_EQ(p.result.value().accepted(), 1u);
   ASSERT_EQ(p.result.value().rejected.size(), 3u);
   EXPECT_EQ(p.result.value().rejected[2].index, 3u);
-  // The offset points at the bad token, counted from the start of the body.
-  for (auto [bad, offset] : std::vector<std::pair<std::string, int>>{
-           {"{\"a\":1}\ntru\n", 8}, {"{\"a\":1}\n[1,]\n", 11}, {"{\"a\":1}\n\"open\n", 8}}) {
+  // A malformed line is rejected alone; the offset points at the bad token, counted from the
+  // start of the body.
+  for (auto [bad, offset] :
+       std::vector<std::pair<std::string, int>>{{"{\"a\":1}\ntru\n", 8},
+                                                {"{\"a\":1}\n[1,]\n", 11},
+                                                {"{\"a\":1}\n\"open\n", 8},
+                                                {"{\"a\":1}\n{\"b\":tru}\n", 13}}) {
     auto r = parse(bad, "application/x-ndjson");
-    ASSERT_FALSE(r) << bad;
-    EXPECT_THAT(r.error().message, HasSubstr("malformed JSON at byte " + std::to_string(offset)))
+    ASSERT_TRUE(r) << bad;
+    EXPECT_EQ(r.value().accepted(), 1u);
+    ASSERT_EQ(r.value().rejected.size(), 1u);
+    EXPECT_EQ(r.value().rejected[0].index, 1u);
+    EXPECT_THAT(r.value().rejected[0].error,
+                HasSubstr("malformed JSON at byte " + std::to_string(offset)))
         << bad;
+    EXPECT_FALSE(r.value().rejected[0].event_is_json);
   }
 }
 
@@ -167,6 +189,12 @@ TEST(Ingest, InvalidUtf8IsRejected) {
   auto r = parse("{\"a\":\"\xff\xfe\"}");
   ASSERT_FALSE(r);
   EXPECT_THAT(r.error().message, HasSubstr("UTF-8"));
+  // In NDJSON the line alone.
+  auto lines = parse("{\"a\":\"\xff\"}\n{\"a\":\"ok\"}\n", "application/x-ndjson");
+  ASSERT_TRUE(lines);
+  EXPECT_EQ(lines.value().accepted(), 1u);
+  ASSERT_EQ(lines.value().rejected.size(), 1u);
+  EXPECT_THAT(lines.value().rejected[0].error, HasSubstr("invalid UTF-8"));
 }
 
 TEST(Ingest, NestingDeeperThan64IsRejected) {
@@ -175,8 +203,17 @@ TEST(Ingest, NestingDeeperThan64IsRejected) {
   EXPECT_TRUE(parse(deep));
   std::string deeper = "{\"a\":" + std::string(64, '[') + std::string(64, ']') + "}";
   auto r = parse(deeper);
-  ASSERT_FALSE(r);
-  EXPECT_THAT(r.error().message, HasSubstr("deeper than 64"));
+  ASSERT_TRUE(r);  // rejected alone: the server answers 400 when nothing was accepted
+  EXPECT_EQ(r.value().accepted(), 0u);
+  ASSERT_EQ(r.value().rejected.size(), 1u);
+  EXPECT_THAT(r.value().rejected[0].error, HasSubstr("deeper than 64"));
+  // 1000 levels inside an array: that element alone.
+  std::string mixed = "[{\"a\":" + std::string(1000, '[') + std::string(1000, ']') + "},{\"b\":1}]";
+  auto m = parse(mixed);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m.value().accepted(), 1u);
+  ASSERT_EQ(m.value().rejected.size(), 1u);
+  EXPECT_EQ(m.value().rejected[0].index, 0u);
 }
 
 TEST(Ingest, EnvelopeFieldLimitsAndTypes) {
@@ -212,7 +249,7 @@ TEST(Ingest, EventsGoToThePartitionOfTheirKey) {
   for (int i = 0; i < 200; ++i) {
     body += "{\"user\":\"u" + std::to_string(i % 10) + "\",\"n\":" + std::to_string(i) + "}\n";
   }
-  auto result = parse_events(body, "application/x-ndjson", stream, kNow);
+  auto result = ingest(body, "application/x-ndjson", stream);
   ASSERT_TRUE(result);
   auto& batch = result.value();
   ASSERT_EQ(batch.partitions.size(), 4u);
@@ -230,6 +267,182 @@ TEST(Ingest, EventsGoToThePartitionOfTheirKey) {
   EXPECT_EQ(partitions_of_key.size(), 10u);
   for (const auto& [key, partitions] : partitions_of_key)
     EXPECT_EQ(partitions.size(), 1u) << key;
+}
+
+TEST(Ingest, BatchEnvelopesAddTheirFieldsToEveryEvent) {
+  for (const char* field : {"events", "batch"}) {
+    Parsed p;
+    parse_into(p, std::string(R"({"app":"shop","v":[1,2],")") + field +
+                      R"(":[{"id":"a","type":"view"},{"id":"b","app":"own"},3]})");
+    ASSERT_TRUE(p.result) << p.result.error().message;
+    auto& batch = p.result.value();
+    ASSERT_EQ(batch.rejected.size(), 1u);
+    EXPECT_EQ(batch.rejected[0].index, 2u);
+    auto events = events_of(batch);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].payload, R"({"id":"a","type":"view","app":"shop","v":[1,2]})");
+    EXPECT_EQ(events[0].type, std::optional<std::string_view>("view"));
+    EXPECT_EQ(events[1].payload, R"({"id":"b","app":"own","v":[1,2]})");  // the event's own wins
+  }
+  // Fields after the array count too; an object whose "events" is not an array is an event.
+  Parsed after;
+  parse_into(after, R"({"events":[{"id":"x"}],"app":"late"})");
+  ASSERT_TRUE(after.result);
+  EXPECT_EQ(events_of(after.result.value())[0].payload, R"({"id":"x","app":"late"})");
+  Parsed plain;
+  parse_into(plain, R"({"id":"y","events":3})");
+  ASSERT_TRUE(plain.result);
+  EXPECT_EQ(events_of(plain.result.value())[0].payload, R"({"id":"y","events":3})");
+  // A malformed envelope is a malformed request.
+  EXPECT_FALSE(parse(R"({"app":"x","events":[{"id":"a"},]})"));
+}
+
+TEST(Ingest, ContentTypes) {
+  EXPECT_EQ(body_kind("application/json; charset=utf-8", "{}").value(), BodyKind::kJson);
+  EXPECT_EQ(body_kind("text/plain;charset=UTF-8", "{}").value(), BodyKind::kJson);  // sendBeacon
+  EXPECT_EQ(body_kind("application/vnd.api+json", "{}").value(), BodyKind::kJson);
+  EXPECT_EQ(body_kind("", "{}").value(), BodyKind::kJson);
+  EXPECT_EQ(body_kind("application/x-ndjson", "{}").value(), BodyKind::kNdjson);
+  EXPECT_EQ(body_kind("application/x-www-form-urlencoded", "a=1").value(), BodyKind::kForm);
+  // What `curl -d '{...}'` sends.
+  EXPECT_EQ(body_kind("application/x-www-form-urlencoded", " {\"a\":1}").value(), BodyKind::kJson);
+  auto xml = body_kind("application/xml", "<a/>");
+  ASSERT_FALSE(xml);
+  EXPECT_EQ(xml.error().code, Errc::kUnsupported);
+  EXPECT_THAT(xml.error().message, HasSubstr("\"application/xml\" is not accepted"));
+  EXPECT_FALSE(body_kind("multipart/form-data; boundary=x", "--x"));
+}
+
+StreamConfig contact_form() {
+  StreamConfig stream{.name = "contact", .id_field = "", .time_field = "", .type_field = ""};
+  stream.schema = R"({"type":"object","required":["email","message"],
+    "properties":{"email":{"type":"string","format":"email"},"age":{"type":"integer","minimum":18},
+      "message":{"type":"string","minLength":1},"tags":{"type":"array"},"news":{"type":"boolean"}}})";
+  stream.sanitize.lowercase_fields = {"email"};
+  stream.sanitize.max_length = 20;
+  return stream;
+}
+
+TEST(Ingest, FormsAreCleanedTypedAndValidated) {
+  const StreamConfig stream = contact_form();
+  std::string body =
+      "email=+Ann%40Example.COM+&message=Hello%0A%0A++world%01&age=42&tags=a&news=on&empty=";
+  auto r = ingest(body, "application/x-www-form-urlencoded", stream, true);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r.value().accepted(), 1u) << r.value().rejected[0].error;
+  auto events = events_of(r.value());
+  EXPECT_EQ(
+      events[0].payload,
+      R"({"email":"ann@example.com","message":"Hello world","age":42,"tags":["a"],"news":true})");
+
+  std::string young = "email=a%40b.co&message=hi&age=12";
+  auto y = ingest(young, "application/x-www-form-urlencoded", stream, true);
+  ASSERT_TRUE(y);
+  ASSERT_EQ(y.value().rejected.size(), 1u);
+  EXPECT_EQ(y.value().rejected[0].error,
+            "field \"age\": expected number greater than or equal to 18");
+  EXPECT_EQ(y.value().rejected[0].event, young);
+  EXPECT_FALSE(y.value().rejected[0].event_is_json);
+
+  std::string missing = "email=a%40b.co&message=+++";  // only spaces: as if left empty
+  auto m = ingest(missing, "application/x-www-form-urlencoded", stream, true);
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m.value().rejected.size(), 1u);
+  EXPECT_THAT(m.value().rejected[0].error, HasSubstr("missing required property 'message'"));
+
+  std::string bad_email = "email=not-an-email&message=x";
+  auto b = ingest(bad_email, "application/x-www-form-urlencoded", stream, true);
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b.value().rejected.size(), 1u);
+  EXPECT_EQ(b.value().rejected[0].error, "field \"email\": is not a valid email address");
+
+  std::string long_text = "email=a%40b.co&message=" + std::string(21, 'x');
+  auto l = ingest(long_text, "application/x-www-form-urlencoded", stream, true);
+  ASSERT_TRUE(l);
+  ASSERT_EQ(l.value().rejected.size(), 1u);
+  EXPECT_EQ(l.value().rejected[0].error,
+            "field \"message\" is 21 characters long; the limit is 20 "
+            "(streams.contact.sanitize.max_length)");
+
+  std::string bad_utf8 = "email=a%40b.co&message=%FF";
+  auto u = ingest(bad_utf8, "application/x-www-form-urlencoded", stream, true);
+  ASSERT_FALSE(u);
+  EXPECT_THAT(u.error().message, HasSubstr("\"message\" is not valid UTF-8"));
+
+  std::string bad_escape = "email=%zz";
+  EXPECT_FALSE(ingest(bad_escape, "application/x-www-form-urlencoded", stream, true));
+
+  // The same form as JSON.
+  std::string json = R"({"email":" B@C.io ","message":"  two   spaces "})";
+  auto j = ingest(json, "application/json", stream, true);
+  ASSERT_TRUE(j);
+  ASSERT_EQ(j.value().accepted(), 1u);
+  EXPECT_EQ(events_of(j.value())[0].payload, R"({"email":"b@c.io","message":"two spaces"})");
+}
+
+TEST(Ingest, SchemaRejectsEventsAloneInABatch) {
+  StreamConfig stream = kStream;
+  stream.schema =
+      R"({"type":"object","required":["type"],"properties":{"value":{"type":"number","maximum":100}}})";
+  std::string body = R"([{"type":"t","value":5},{"value":500,"type":"t"},{"value":1}])";
+  auto r = ingest(body, "application/json", stream);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r.value().accepted(), 1u);
+  ASSERT_EQ(r.value().rejected.size(), 2u);
+  EXPECT_EQ(r.value().rejected[0].error,
+            "field \"value\": expected number less than or equal to 100");
+  EXPECT_EQ(r.value().rejected[0].event, R"({"value":500,"type":"t"})");
+  EXPECT_TRUE(r.value().rejected[0].event_is_json);
+  EXPECT_EQ(r.value().rejected[1].error, "the event: missing required property 'type'");
+  // Accepted events keep their bytes when nothing had to change.
+  EXPECT_EQ(events_of(r.value())[0].payload, R"({"type":"t","value":5})");
+}
+
+TEST(Ingest, PrivacyRulesApplyBeforeStoring) {
+  StreamConfig stream = kStream;
+  stream.privacy.ip_field = "ip";
+  stream.privacy.anonymize_ip = true;
+  stream.privacy.hash_fields = {"user"};
+  stream.privacy.drop_fields = {"password"};
+  stream.privacy.hash_key = "secret";
+  std::string body = "{\"user\":\"u1\",\"password\":\"p\"}\n{\"ip\":\"2001:db8:1:2:3:4:5:6\"}";
+  auto r = ingest(body, "application/x-ndjson", stream, false, "203.0.113.77");
+  ASSERT_TRUE(r);
+  auto events = events_of(r.value());
+  ASSERT_EQ(events.size(), 2u);
+  std::set<std::string> payloads;
+  for (const auto& e : events)
+    payloads.emplace(e.payload);
+  const std::string hashed = hmac_sha256_hex("secret", "u1");
+  EXPECT_EQ(hashed.size(), 64u);
+  EXPECT_TRUE(payloads.contains("{\"user\":\"" + hashed + "\",\"ip\":\"203.0.113.0\"}"))
+      << *payloads.begin();
+  EXPECT_TRUE(payloads.contains(R"({"ip":"2001:db8:1::"})"));
+  // The partition key is read after hashing: the raw user id is nowhere in the record.
+  for (const auto& e : events) {
+    if (e.key) {
+      EXPECT_EQ(*e.key, hashed);
+    }
+  }
+}
+
+TEST(Ingest, DeadLetterRecordsCarryTheReasonAndTheEvent) {
+  StreamConfig dead{
+      .name = "dead_letters", .id_field = "", .time_field = "", .type_field = "stream"};
+  std::vector<Rejection> rejected{{0, "bad \"time\"", R"({"a":1})", true},
+                                  {3, "malformed", "{\"a\":\xff", false}};
+  auto batches = dead_letter_batches(rejected, "web", dead, kNow);
+  IngestBatch batch;
+  batch.partitions = std::move(batches);
+  auto events = events_of(batch);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, std::optional<std::string_view>("web"));
+  EXPECT_EQ(
+      events[0].payload,
+      R"({"stream":"web","index":0,"error":"bad \"time\"","received_at":"2025-10-13T11:30:00.000Z","event":{"a":1}})");
+  EXPECT_EQ(events[1].payload,
+            "{\"stream\":\"web\",\"index\":3,\"error\":\"malformed\",\"received_at\":"
+            "\"2025-10-13T11:30:00.000Z\",\"raw\":\"{\\\"a\\\":\xEF\xBF\xBD\"}");
 }
 
 }  // namespace

@@ -3,16 +3,20 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <boost/json.hpp>
 #include <optional>
 
 #include "core/json_text.h"
 #include "core/time.h"
 #include "core/uuid.h"
+#include "sources/http/form.h"
+#include "sources/http/sanitize.h"
 
 namespace sluice::http {
 namespace {
 
 namespace od = simdjson::ondemand;
+namespace json = boost::json;
 
 // What checking one event produced.
 struct EventCheck {
@@ -316,44 +320,23 @@ std::string_view trim(std::string_view s) {
   return s.substr(begin, end - begin);
 }
 
-class BatchBuilder {
+std::string malformed(std::size_t offset, std::string_view what) {
+  return fmt::format("malformed JSON at byte {}: {}", offset, what);
+}
+
+// Walks the body's events and collects them, by partition, into an IngestBatch.
+class BodyParser {
  public:
-  BatchBuilder(std::int64_t received_at_ms, std::size_t body_size, std::uint32_t partitions)
-      : received_at_ms_(received_at_ms) {
-    batch_.partitions.resize(std::max<std::uint32_t>(partitions, 1));
+  BodyParser(od::parser& outer, od::parser& inner, std::string_view body, std::size_t capacity,
+             const IngestContext& context)
+      : outer_(outer), inner_(inner), body_(body), capacity_(capacity), context_(context) {
+    batch_.partitions.resize(std::max<std::uint32_t>(context.stream.partitions, 1));
     // Records are the payload bytes plus about 60 bytes of envelope each; one event per 100
     // bytes of body is a generous guess that keeps the batches from regrowing for typical
     // events (spread evenly over the partitions).
-    const std::size_t estimate = body_size + body_size * 6 / 10 + 64;
+    const std::size_t estimate = body.size() + body.size() * 6 / 10 + 64;
     for (auto& records : batch_.partitions)
       records.reserve(estimate / batch_.partitions.size());
-  }
-
-  // Adds a checked event; false (with `error` set) for a syntax error.
-  bool add(EventCheck& check, Error& error) {
-    const std::size_t index = index_++;
-    switch (check.outcome) {
-      case EventCheck::Outcome::kSyntax:
-        error = make_error(Errc::kInvalidInput,
-                           fmt::format("malformed JSON at byte {}: {}", check.offset, check.error));
-        return false;
-      case EventCheck::Outcome::kRejected:
-        batch_.rejected.push_back({index, std::move(check.error)});
-        return true;
-      case EventCheck::Outcome::kOk:
-        break;
-    }
-    EventView& event = check.event;
-    event.received_at_ms = received_at_ms_;
-    if (!check.has_time) event.ts_ms = received_at_ms_;
-    std::string generated;
-    if (event.id.empty()) {
-      generated = uuid_v7(received_at_ms_);
-      event.id = generated;
-    }
-    const auto partitions = static_cast<std::uint32_t>(batch_.partitions.size());
-    batch_.partitions[log::partition_for(event.key.value_or(event.id), partitions)].add(event);
-    return true;
   }
 
   Result<IngestBatch> finish() {
@@ -361,106 +344,349 @@ class BatchBuilder {
     return std::move(batch_);
   }
 
+  // NDJSON: every line is an event on its own; a malformed line is rejected alone.
+  void lines(std::string_view text) {
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      std::size_t end = text.find('\n', pos);
+      if (end == std::string_view::npos) end = text.size();
+      std::string_view line = trim(text.substr(pos, end - pos));
+      pos = end + 1;
+      if (line.empty()) continue;
+      auto check = check_event(inner_, body_, capacity_, line, context_.stream);
+      if (check.outcome == EventCheck::Outcome::kSyntax) {
+        reject(line, false, malformed(check.offset, check.error));
+        continue;
+      }
+      event(line, check);
+    }
+  }
+
+  // A JSON array of events at `span` (a view into the body). A syntax error anywhere fails
+  // the request: the array as a whole cannot be trusted.
+  std::optional<Error> array(std::string_view span) {
+    const auto start = static_cast<std::size_t>(span.data() - body_.data());
+    od::document doc;
+    if (auto e = outer_.iterate(span.data(), span.size(), capacity_ - start).get(doc)) {
+      return make_error(Errc::kInvalidInput, malformed(start, describe(e)));
+    }
+    auto syntax = [&](simdjson::error_code e) {
+      return make_error(Errc::kInvalidInput,
+                        malformed(location_offset(doc, body_, start), describe(e)));
+    };
+    od::array elements;
+    if (auto e = doc.get_array().get(elements)) return syntax(e);
+    for (auto element : elements) {
+      od::value value;
+      if (auto e = element.get(value)) return syntax(e);
+      od::json_type type;
+      if (auto e = value.type().get(type)) return syntax(e);
+      if (type != od::json_type::object) {
+        const auto value_start =
+            static_cast<std::size_t>(value.raw_json_token().data() - body_.data());
+        if (auto e = walk(value, 2)) return syntax(e);
+        const std::size_t value_end = location_offset(doc, body_, value_start);
+        const std::string_view raw =
+            body_.substr(value_start, std::max(value_end, value_start) - value_start);
+        reject(trim(raw), false, "an event must be a JSON object");
+        continue;
+      }
+      od::object object;
+      std::string_view element_span;
+      if (auto e = value.get_object().get(object)) return syntax(e);
+      if (auto e = object.raw_json().get(element_span)) return syntax(e);
+      auto check = check_event(inner_, body_, capacity_, element_span, context_.stream);
+      if (check.outcome == EventCheck::Outcome::kSyntax) {
+        if (check.error != describe(simdjson::DEPTH_ERROR)) {
+          return make_error(Errc::kInvalidInput, malformed(check.offset, check.error));
+        }
+        reject(element_span, true, check.error);
+        continue;
+      }
+      event(element_span, check);
+    }
+    if (!at_end(doc)) {
+      return make_error(Errc::kInvalidInput, malformed(location_offset(doc, body_, body_.size()),
+                                                       "unexpected text after the array"));
+    }
+    return std::nullopt;
+  }
+
+  // `{"events": [...], ...}`: true (with the events added) when `span` is such an envelope;
+  // false when it is an ordinary event.
+  Result<bool> envelope(std::string_view span) {
+    const auto& names = context_.stream.envelope_fields;
+    const auto start = static_cast<std::size_t>(span.data() - body_.data());
+    od::document doc;
+    if (outer_.iterate(span.data(), span.size(), capacity_ - start).get(doc)) return false;
+    od::object object;
+    if (doc.get_object().get(object)) return false;
+    std::optional<std::string_view> events;
+    for (auto field : object) {
+      std::string_view key;
+      od::value value;
+      od::json_type type;
+      if (field.unescaped_key().get(key) || field.value().get(value) || value.type().get(type)) {
+        return false;
+      }
+      std::string name(key);
+      std::string_view raw;
+      if (!events && type == od::json_type::array &&
+          std::find(names.begin(), names.end(), name) != names.end()) {
+        od::array elements;
+        if (value.get_array().get(elements) || elements.raw_json().get(raw)) return false;
+        events = raw;
+        continue;
+      }
+      if (type == od::json_type::object) {
+        od::object child;
+        if (value.get_object().get(child) || child.raw_json().get(raw)) return false;
+      } else if (type == od::json_type::array) {
+        od::array child;
+        if (value.get_array().get(child) || child.raw_json().get(raw)) return false;
+      } else {
+        raw = value.raw_json_token();
+      }
+      boost::system::error_code ec;
+      json::value parsed = json::parse(raw, ec, {}, parse_options());
+      if (ec) return false;  // reported by the ordinary event path
+      extras_.insert_or_assign(name, std::move(parsed));
+    }
+    if (!events || !at_end(doc)) {  // not an envelope, or several objects (NDJSON)
+      extras_.clear();
+      return false;
+    }
+    if (auto error = array(*events)) return std::move(*error);
+    return true;
+  }
+
+  // One form post: the fields become one event.
+  std::optional<Error> form(std::string_view text) {
+    auto fields = parse_form(text, context_.policy.schema());
+    if (!fields) return fields.error();
+    rewritten(std::move(fields.value()), text, false);
+    return std::nullopt;
+  }
+
+  // A checked event at `span`: stored as it is, or rewritten first.
+  void event(std::string_view span, EventCheck& check) {
+    if (check.outcome == EventCheck::Outcome::kSyntax) {  // nested too deep: this one alone
+      reject(span, false, malformed(check.offset, check.error));
+      return;
+    }
+    if (check.outcome == EventCheck::Outcome::kRejected) {
+      reject(span, true, std::move(check.error));
+      return;
+    }
+    if (!context_.policy.rewrites(context_.form) && extras_.empty()) {
+      add(check);
+      return;
+    }
+    boost::system::error_code ec;
+    json::value parsed = json::parse(span, ec, {}, parse_options());
+    if (ec || !parsed.is_object()) {
+      reject(span, true, fmt::format("cannot read the event: {}", ec.message()));
+      return;
+    }
+    rewritten(std::move(parsed.get_object()), span, true);
+  }
+
  private:
-  std::int64_t received_at_ms_;
+  static json::parse_options parse_options() {
+    json::parse_options options;
+    options.max_depth = kMaxJsonDepth + 2;
+    return options;
+  }
+
+  // Applies the envelope's fields and the stream's rules, then stores the new text.
+  void rewritten(json::object event, std::string_view original, bool original_is_json) {
+    for (const auto& [name, value] : extras_) {
+      if (!event.contains(name)) event.emplace(name, value);
+    }
+    EventContext event_context{.client_ip = context_.client_ip, .form = context_.form};
+    if (auto error = context_.policy.apply(event, event_context)) {
+      reject(original, original_is_json, std::move(*error));
+      return;
+    }
+    std::string text = json::serialize(event);
+    text.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+    auto check = check_event(inner_, text, text.capacity(), text, context_.stream);
+    if (check.outcome != EventCheck::Outcome::kOk) {
+      reject(original, original_is_json, std::move(check.error));
+      return;
+    }
+    add(check);
+  }
+
+  void reject(std::string_view text, bool is_json, std::string error) {
+    Rejection rejection{.index = index_++, .error = std::move(error)};
+    if (context_.keep_rejected) {
+      rejection.event = std::string(text);
+      rejection.event_is_json = is_json;
+    }
+    batch_.rejected.push_back(std::move(rejection));
+  }
+
+  void add(EventCheck& check) {
+    ++index_;
+    EventView& event = check.event;
+    event.received_at_ms = context_.received_at_ms;
+    if (!check.has_time) event.ts_ms = context_.received_at_ms;
+    std::string generated;
+    if (event.id.empty()) {
+      generated = uuid_v7(context_.received_at_ms);
+      event.id = generated;
+    }
+    const auto partitions = static_cast<std::uint32_t>(batch_.partitions.size());
+    batch_.partitions[log::partition_for(event.key.value_or(event.id), partitions)].add(event);
+  }
+
+  od::parser& outer_;
+  od::parser& inner_;
+  std::string_view body_;
+  std::size_t capacity_;
+  const IngestContext& context_;
   std::size_t index_ = 0;
   IngestBatch batch_;
+  json::object extras_;  // envelope fields added to every event
 };
 
-Result<IngestBatch> parse_lines(od::parser& parser, std::string_view body, std::size_t capacity,
-                                const StreamConfig& stream, std::int64_t received_at_ms) {
-  BatchBuilder builder(received_at_ms, body.size(), stream.partitions);
-  std::size_t pos = 0;
-  while (pos < body.size()) {
-    std::size_t end = body.find('\n', pos);
-    if (end == std::string_view::npos) end = body.size();
-    std::string_view line = trim(body.substr(pos, end - pos));
-    pos = end + 1;
-    if (line.empty()) continue;
-    auto check = check_event(parser, body, capacity, line, stream);
-    Error error;
-    if (!builder.add(check, error)) return error;
+bool mentions_envelope(std::string_view text, const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    if (text.find("\"" + name + "\"") != std::string_view::npos) return true;
   }
-  return builder.finish();
+  return false;
 }
 
-Result<IngestBatch> parse_array(od::parser& outer, od::parser& inner, std::string_view body,
-                                std::size_t capacity, const StreamConfig& stream,
-                                std::int64_t received_at_ms) {
-  BatchBuilder builder(received_at_ms, body.size(), stream.partitions);
-  auto syntax = [&](simdjson::error_code e, od::document& doc) -> Error {
-    return make_error(Errc::kInvalidInput, fmt::format("malformed JSON at byte {}: {}",
-                                                       location_offset(doc, body, 0), describe(e)));
-  };
-  od::document doc;
-  if (auto e = outer.iterate(body.data(), body.size(), capacity).get(doc)) {
-    return make_error(Errc::kInvalidInput, fmt::format("malformed JSON: {}", describe(e)));
-  }
-  od::array array;
-  if (auto e = doc.get_array().get(array)) return syntax(e, doc);
-  for (auto element : array) {
-    od::value value;
-    if (auto e = element.get(value)) return syntax(e, doc);
-    od::json_type type;
-    if (auto e = value.type().get(type)) return syntax(e, doc);
-    EventCheck check;
-    if (type == od::json_type::object) {
-      od::object object;
-      std::string_view span;
-      if (auto e = value.get_object().get(object)) return syntax(e, doc);
-      if (auto e = object.raw_json().get(span)) return syntax(e, doc);
-      check = check_event(inner, body, capacity, span, stream);
+std::string_view media_type(std::string_view content_type) {
+  content_type = content_type.substr(0, content_type.find(';'));
+  return trim(content_type);
+}
+
+// Invalid UTF-8 bytes become U+FFFD so the raw text can sit in a JSON string.
+std::string printable_utf8(std::string_view text) {
+  if (valid_utf8(text)) return std::string(text);
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t length = c < 0x80         ? 1
+                               : (c >> 5) == 6  ? 2
+                               : (c >> 4) == 14 ? 3
+                               : (c >> 3) == 30 ? 4
+                                                : 0;
+    if (length > 0 && i + length <= text.size() && valid_utf8(text.substr(i, length))) {
+      out.append(text.substr(i, length));
+      i += length;
     } else {
-      if (auto e = walk(value, 2)) return syntax(e, doc);
-      check.outcome = EventCheck::Outcome::kRejected;
-      check.error = "an event must be a JSON object";
+      out += "\xEF\xBF\xBD";
+      ++i;
     }
-    Error error;
-    if (!builder.add(check, error)) return error;
   }
-  if (!at_end(doc)) {
-    return make_error(Errc::kInvalidInput,
-                      fmt::format("malformed JSON at byte {}: unexpected text after the array",
-                                  location_offset(doc, body, body.size())));
-  }
-  return builder.finish();
+  return out;
 }
 
 }  // namespace
 
-Result<IngestBatch> parse_events(std::string& body, std::string_view content_type,
-                                 const StreamConfig& stream, std::int64_t received_at_ms) {
+Result<BodyKind> body_kind(std::string_view content_type, std::string_view body) {
+  std::string type = lower_ascii(media_type(content_type));
+  if (type.empty() || type == "application/json" || type == "text/plain" ||
+      (type.starts_with("application/") && type.ends_with("+json"))) {
+    return BodyKind::kJson;
+  }
+  if (type == "application/x-ndjson" || type == "application/jsonl" ||
+      type == "application/jsonlines") {
+    return BodyKind::kNdjson;
+  }
+  if (type == "application/x-www-form-urlencoded") {
+    const std::size_t first = skip_space(body, 0);
+    if (first < body.size() && (body[first] == '{' || body[first] == '[')) return BodyKind::kJson;
+    return BodyKind::kForm;
+  }
+  return make_error(Errc::kUnsupported,
+                    fmt::format("content type \"{}\" is not accepted; send application/json, "
+                                "application/x-ndjson, text/plain (JSON) or "
+                                "application/x-www-form-urlencoded",
+                                type));
+}
+
+Result<IngestBatch> parse_body(std::string& body, BodyKind kind, const IngestContext& context) {
   thread_local od::parser outer;
   thread_local od::parser inner;
   if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) {
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   }
   const std::string_view text(body);
-  const std::size_t capacity = body.capacity();
+  BodyParser parser(outer, inner, text, body.capacity(), context);
   const std::size_t first = skip_space(text, 0);
   if (first == text.size()) return make_error(Errc::kInvalidInput, "the body is empty");
 
-  if (content_type.starts_with("application/x-ndjson")) {
-    return parse_lines(inner, text, capacity, stream, received_at_ms);
+  if (kind == BodyKind::kForm) {
+    if (auto error = parser.form(text)) return std::move(*error);
+    return parser.finish();
+  }
+  if (kind == BodyKind::kNdjson) {
+    parser.lines(text);
+    return parser.finish();
   }
   if (text[first] == '[') {
-    return parse_array(outer, inner, text, capacity, stream, received_at_ms);
+    if (auto error = parser.array(trim(text))) return std::move(*error);
+    return parser.finish();
   }
   if (text[first] != '{') {
     return make_error(Errc::kInvalidInput,
-                      fmt::format("malformed JSON at byte {}: expected a JSON object, an array "
-                                  "of objects or NDJSON",
-                                  first));
+                      malformed(first, "expected a JSON object, an array of objects or NDJSON"));
+  }
+  const std::string_view object = trim(text);
+  if (mentions_envelope(object, context.stream.envelope_fields)) {
+    auto is_envelope = parser.envelope(object);
+    if (!is_envelope) return is_envelope.error();
+    if (is_envelope.value()) return parser.finish();
   }
   // One object, or several (NDJSON sent without its content type).
-  auto check = check_event(inner, text, capacity, trim(text), stream);
+  auto check = check_event(inner, text, body.capacity(), object, context.stream);
   if (check.outcome == EventCheck::Outcome::kSyntax && check.trailing) {
-    return parse_lines(inner, text, capacity, stream, received_at_ms);
+    parser.lines(text);
+    return parser.finish();
   }
-  BatchBuilder builder(received_at_ms, body.size(), stream.partitions);
-  Error error;
-  if (!builder.add(check, error)) return error;
-  return builder.finish();
+  if (check.outcome == EventCheck::Outcome::kSyntax &&
+      check.error != describe(simdjson::DEPTH_ERROR)) {
+    return make_error(Errc::kInvalidInput, malformed(check.offset, check.error));
+  }
+  parser.event(object, check);
+  return parser.finish();
+}
+
+std::vector<log::RecordBatch> dead_letter_batches(const std::vector<Rejection>& rejected,
+                                                  std::string_view source_stream,
+                                                  const StreamConfig& dead,
+                                                  std::int64_t received_at_ms) {
+  std::vector<log::RecordBatch> batches(std::max<std::uint32_t>(dead.partitions, 1));
+  const std::string received_at = format_iso8601_ms(received_at_ms);
+  for (const auto& rejection : rejected) {
+    std::string payload = "{\"stream\":";
+    append_json_string(payload, source_stream);
+    payload += fmt::format(",\"index\":{},\"error\":", rejection.index);
+    append_json_string(payload, rejection.error);
+    payload += ",\"received_at\":";
+    append_json_string(payload, received_at);
+    if (rejection.event_is_json) {
+      payload += ",\"event\":";
+      payload += rejection.event;
+    } else {
+      payload += ",\"raw\":";
+      append_json_string(payload, printable_utf8(rejection.event));
+    }
+    payload += "}";
+    const std::string id = uuid_v7(received_at_ms);
+    EventView event{.id = id,
+                    .ts_ms = received_at_ms,
+                    .received_at_ms = received_at_ms,
+                    .type = source_stream,
+                    .payload = payload};
+    const auto partitions = static_cast<std::uint32_t>(batches.size());
+    batches[log::partition_for(id, partitions)].add(event);
+  }
+  return batches;
 }
 
 std::string ingest_response_json(std::size_t accepted, const std::vector<Rejection>& rejected) {

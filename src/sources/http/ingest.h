@@ -2,13 +2,19 @@
 // Turning a POSTed body into log records: the collector's per-event hot path.
 //
 // Accepted shapes: one JSON object; a JSON array of objects; NDJSON (one object per line,
-// also recognised without its content type when a body holds several objects). Each event is
-// fully validated as JSON with simdjson on-demand (no DOM is built), the stream's id, key, time
-// and type fields are read from its top level, and its original bytes become the payload.
+// also recognised without its content type when a body holds several objects); a batch
+// envelope (`{"events":[...], "app":"x"}`: the array's elements are the events and the other
+// fields are added to each); an HTML form (application/x-www-form-urlencoded, one event).
 //
-// A syntax error anywhere rejects the whole request (kInvalidInput, with the byte offset).
-// An event that is well-formed JSON but unusable (not an object, a bad time value, an id over
-// its limit) is rejected alone and listed with its index; the other events go on.
+// Events are validated as JSON with simdjson on-demand (no DOM is built), the stream's id, key,
+// time and type fields are read from their top level, and their original bytes become the
+// payload. Only when the stream has rules to apply (schema, sanitisation, privacy) or an
+// envelope adds fields is an event parsed into a DOM and written anew.
+//
+// A syntax error in a JSON document or array rejects the whole request (kInvalidInput, with the
+// byte offset). An NDJSON line, array element or envelope element that is unusable (not an
+// object, malformed line, nested too deep, a bad time value, an id over its limit, failing the
+// schema) is rejected alone and listed with its index; the other events go on.
 // Thread-safe: each thread uses its own parsers.
 
 #include <cstdint>
@@ -19,6 +25,7 @@
 #include "config/config.h"
 #include "core/result.h"
 #include "log/log.h"
+#include "sources/http/stream_policy.h"
 
 namespace sluice::http {
 
@@ -27,9 +34,26 @@ inline constexpr std::size_t kMaxIdBytes = 256;
 inline constexpr std::size_t kMaxKeyBytes = 1024;
 inline constexpr std::size_t kMaxTypeBytes = 256;
 
+enum class BodyKind { kJson, kNdjson, kForm };
+
+// The kind of body a Content-Type announces. JSON labelled as a form (what `curl -d` sends) is
+// read as JSON. Other types are kUnsupported (415), with the accepted ones named.
+Result<BodyKind> body_kind(std::string_view content_type, std::string_view body);
+
+struct IngestContext {
+  const StreamConfig& stream;
+  const StreamPolicy& policy;
+  std::int64_t received_at_ms = 0;
+  std::string_view client_ip;
+  bool form = false;           // posted to a form endpoint: text fields are always cleaned
+  bool keep_rejected = false;  // copy rejected events for the dead-letter stream
+};
+
 struct Rejection {
   std::size_t index;
   std::string error;
+  std::string event;           // the rejected text, when kept
+  bool event_is_json = false;  // `event` is a JSON value (not a malformed line)
 };
 
 struct IngestBatch {
@@ -45,8 +69,14 @@ struct IngestBatch {
 };
 
 // `body` may be grown (capacity only) to give the parser its padding.
-Result<IngestBatch> parse_events(std::string& body, std::string_view content_type,
-                                 const StreamConfig& stream, std::int64_t received_at_ms);
+Result<IngestBatch> parse_body(std::string& body, BodyKind kind, const IngestContext& context);
+
+// Records for the dead-letter stream `dead`: one JSON object per rejection with the source
+// stream, index, error, arrival time and the event (or its raw text).
+std::vector<log::RecordBatch> dead_letter_batches(const std::vector<Rejection>& rejected,
+                                                  std::string_view source_stream,
+                                                  const StreamConfig& dead,
+                                                  std::int64_t received_at_ms);
 
 // {"accepted":N,"rejected":[{"index":i,"error":"..."}]}
 std::string ingest_response_json(std::size_t accepted, const std::vector<Rejection>& rejected);

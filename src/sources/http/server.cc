@@ -1,6 +1,7 @@
 #include "sources/http/server.h"
 
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
@@ -16,6 +17,8 @@
 #include "query/events_query.h"
 #include "sources/http/decompress.h"
 #include "sources/http/ingest.h"
+#include "sources/http/rate_limiter.h"
+#include "sources/http/stream_policy.h"
 
 namespace sluice::http {
 namespace {
@@ -55,6 +58,12 @@ unsigned status_for(Errc code) {
       return 404;
     case Errc::kTooLarge:
       return 413;
+    case Errc::kUnauthorized:
+      return 401;
+    case Errc::kForbidden:
+      return 403;
+    case Errc::kRateLimited:
+      return 429;
     case Errc::kUnsupported:
       return 415;
     case Errc::kUnavailable:
@@ -73,11 +82,43 @@ std::string error_json(std::string_view message) {
   return out;
 }
 
+bool same_key(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The key a client presents: Authorization: Bearer, X-Sluice-Key or ?key= (sendBeacon cannot
+// set headers). Empty when none is given.
+std::string presented_key(const Request& req, const boost::urls::url_view& url) {
+  auto authorization = req[bhttp::field::authorization];
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() > kBearer.size() &&
+      beast::iequals(authorization.substr(0, kBearer.size()), kBearer)) {
+    return std::string(authorization.substr(kBearer.size()));
+  }
+  if (auto key = req["X-Sluice-Key"]; !key.empty()) return std::string(key);
+  if (auto it = url.params().find("key"); it != url.params().end()) return (*it).value;
+  return "";
+}
+
 }  // namespace
 
 struct Server::Impl {
   Impl(const Config& config, log::Log& log, query::StoreReader& reader)
-      : config(config), log(log), reader(reader), acceptor(io), signals(io, SIGINT, SIGTERM) {}
+      : config(config),
+        log(log),
+        reader(reader),
+        per_ip(config.server.rate_limit.per_ip, config.server.rate_limit.burst),
+        per_key(config.server.rate_limit.per_key, config.server.rate_limit.burst),
+        acceptor(io),
+        signals(io, SIGINT, SIGTERM) {
+    for (const auto& [name, stream] : config.streams) {
+      auto policy = StreamPolicy::build(stream);
+      if (!policy) throw std::runtime_error("streams." + name + ": " + policy.error().message);
+      policies.emplace(name, std::move(policy.value()));
+    }
+    for (const auto& [name, route] : config.routes)
+      routes.emplace(route.path, route.stream);
+  }
 
   Response make_response(const Request& req, unsigned status, std::string body) {
     Response res{static_cast<bhttp::status>(status), req.version()};
@@ -86,6 +127,7 @@ struct Server::Impl {
     res.keep_alive(req.keep_alive());
     res.body() = std::move(body);
     if (status == 503) res.set(bhttp::field::retry_after, "1");
+    if (status == 401) res.set(bhttp::field::www_authenticate, "Bearer realm=\"sluice\"");
     res.prepare_payload();
     return res;
   }
@@ -94,13 +136,59 @@ struct Server::Impl {
     return make_response(req, status_for(error.code), error_json(error.message));
   }
 
-  asio::awaitable<Response> ingest(Request& req, const std::string& stream_name) {
-    auto stream = config.streams.find(stream_name);
-    if (stream == config.streams.end()) {
-      co_return error_response(
-          req, make_error(Errc::kNotFound, fmt::format("unknown stream \"{}\"", stream_name)));
+  // Who may post: the stream's write keys and the rate limits. nullopt lets the request in.
+  std::optional<Response> admit(const Request& req, const boost::urls::url_view& url,
+                                const StreamConfig& stream, const std::string& client_ip) {
+    if (int wait = per_ip.take(client_ip)) return too_many(req, wait, "address " + client_ip);
+    const std::string key = presented_key(req, url);
+    if (!stream.write_keys.empty()) {
+      if (key.empty()) {
+        return error_response(
+            req, make_error(Errc::kUnauthorized,
+                            fmt::format("stream \"{}\" needs a write key: send Authorization: "
+                                        "Bearer <key>, X-Sluice-Key: <key> or ?key=<key>",
+                                        stream.name)));
+      }
+      bool known = false;
+      for (const auto& allowed : stream.write_keys)
+        known = known || same_key(key, allowed);
+      if (!known) {
+        return error_response(
+            req,
+            make_error(Errc::kForbidden,
+                       fmt::format("the key is not a write key of stream \"{}\"", stream.name)));
+      }
     }
-    auto content_type = std::string(req[bhttp::field::content_type]);
+    if (!key.empty()) {
+      if (int wait = per_key.take(key)) return too_many(req, wait, "this key");
+    }
+    return std::nullopt;
+  }
+
+  Response too_many(const Request& req, int wait_seconds, const std::string& who) {
+    auto res = error_response(
+        req, make_error(Errc::kRateLimited,
+                        fmt::format("rate limit exceeded for {} (server.rate_limit: {} requests "
+                                    "per second, burst {}); retry in {} s",
+                                    who,
+                                    who.starts_with("address") ? config.server.rate_limit.per_ip
+                                                               : config.server.rate_limit.per_key,
+                                    config.server.rate_limit.burst, wait_seconds)));
+    res.set(bhttp::field::retry_after, std::to_string(wait_seconds));
+    return res;
+  }
+
+  asio::awaitable<Response> ingest(Request& req, const boost::urls::url_view& url,
+                                   const std::string& stream_name, const std::string& client_ip,
+                                   bool form) {
+    auto stream = config.streams.find(stream_name);
+    if (stream == config.streams.end() || (form && !stream->second.form.enabled)) {
+      co_return error_response(
+          req, make_error(Errc::kNotFound,
+                          fmt::format("unknown {} \"{}\"", form ? "form" : "stream", stream_name)));
+    }
+    if (auto refused = admit(req, url, stream->second, client_ip)) co_return std::move(*refused);
+    auto content_type = req[bhttp::field::content_type];
     std::string* body = &req.body();
     std::string inflated;
     if (auto encoding = req[bhttp::field::content_encoding]; !encoding.empty()) {
@@ -110,7 +198,17 @@ struct Server::Impl {
       inflated = std::move(decompressed.value());
       body = &inflated;
     }
-    auto parsed = parse_events(*body, content_type, stream->second, now_ms());
+    auto kind = body_kind(std::string_view(content_type.data(), content_type.size()), *body);
+    if (!kind) co_return error_response(req, kind.error());
+    const StreamConfig& config_of_stream = stream->second;
+    const auto received_at = now_ms();
+    IngestContext context{.stream = config_of_stream,
+                          .policy = *policies.at(stream_name),
+                          .received_at_ms = received_at,
+                          .client_ip = client_ip,
+                          .form = form,
+                          .keep_rejected = !config_of_stream.dead_letter.empty()};
+    auto parsed = parse_body(*body, kind.value(), context);
     if (!parsed) co_return error_response(req, parsed.error());
     IngestBatch& batch = parsed.value();
     const std::size_t accepted = batch.accepted();
@@ -120,7 +218,36 @@ struct Server::Impl {
           co_await async_append(log, stream_name, std::move(batch.partitions), asio::use_awaitable);
       if (!appended) co_return error_response(req, appended.error());
     }
+    if (!batch.rejected.empty() && !config_of_stream.dead_letter.empty()) {
+      const auto& dead = config.streams.at(config_of_stream.dead_letter);
+      auto dead_batches = dead_letter_batches(batch.rejected, stream_name, dead, received_at);
+      auto kept =
+          co_await async_append(log, dead.name, std::move(dead_batches), asio::use_awaitable);
+      if (!kept) {
+        // The accepted events are durable; the client's answer does not depend on this.
+        logger("http")->warn("dead letters lost stream={} count={} error=\"{}\"", dead.name,
+                             batch.rejected.size(), kept.error().message);
+      }
+    }
+    if (form && status == 202 && !config_of_stream.form.redirect.empty()) {
+      auto res = make_response(req, 303, "");
+      res.set(bhttp::field::location, config_of_stream.form.redirect);
+      res.set(bhttp::field::content_type, "text/plain");
+      co_return res;
+    }
     co_return make_response(req, status, ingest_response_json(accepted, batch.rejected));
+  }
+
+  // The client's address: the peer, or the last X-Forwarded-For hop behind a trusted proxy.
+  std::string client_ip(const Request& req, const std::string& peer) const {
+    if (!config.server.trust_forwarded_for) return peer;
+    auto forwarded = req["X-Forwarded-For"];
+    if (forwarded.empty()) return peer;
+    auto last = std::string_view(forwarded.data(), forwarded.size());
+    last = last.substr(last.rfind(',') == std::string_view::npos ? 0 : last.rfind(',') + 1);
+    while (!last.empty() && last.front() == ' ')
+      last.remove_prefix(1);
+    return last.empty() ? peer : std::string(last);
   }
 
   // CORS: a browser asks with OPTIONS before a cross-origin POST with JSON; allowed origins are
@@ -162,20 +289,48 @@ struct Server::Impl {
     res.set(bhttp::field::vary, "Origin");
   }
 
-  asio::awaitable<Response> route(Request& req) {
+  // Write keys never read: a read request presenting one is refused.
+  std::optional<Response> refuse_write_key(const Request& req, const boost::urls::url_view& url) {
+    const std::string key = presented_key(req, url);
+    if (key.empty()) return std::nullopt;
+    for (const auto& [name, stream] : config.streams) {
+      for (const auto& allowed : stream.write_keys) {
+        if (same_key(key, allowed)) {
+          return error_response(
+              req, make_error(Errc::kForbidden,
+                              "write keys cannot read; use a read token for query endpoints"));
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
+  // A collector path: POST stores events, OPTIONS answers the CORS preflight.
+  asio::awaitable<Response> collect(Request& req, const boost::urls::url_view& url,
+                                    const std::string& stream, const std::string& peer, bool form) {
+    if (req.method() == bhttp::verb::options) co_return preflight(req, stream);
+    if (req.method() != bhttp::verb::post) co_return method_not_allowed(req, "POST, OPTIONS");
+    auto res = co_await ingest(req, url, stream, client_ip(req, peer), form);
+    allow_origin(req, stream, res);
+    co_return res;
+  }
+
+  Response method_not_allowed(const Request& req, const char* allow) {
+    auto res = make_response(req, 405,
+                             error_json(fmt::format("method {} is not allowed on {}; use {}",
+                                                    std::string(req.method_string()),
+                                                    std::string(req.target()), allow)));
+    res.set(bhttp::field::allow, allow);
+    return res;
+  }
+
+  asio::awaitable<Response> route(Request& req, const std::string& peer) {
     auto url = boost::urls::parse_origin_form(req.target());
     if (!url) co_return error_response(req, make_error(Errc::kInvalidInput, "malformed URL"));
     const std::string path = url->path();
     const auto method = req.method();
 
-    auto not_allowed = [&](const char* allow) {
-      auto res =
-          make_response(req, 405,
-                        error_json(fmt::format("method {} is not allowed on {}; use {}",
-                                               std::string(req.method_string()), path, allow)));
-      res.set(bhttp::field::allow, allow);
-      return res;
-    };
+    auto not_allowed = [&](const char* allow) { return method_not_allowed(req, allow); };
 
     constexpr std::string_view kStreamsPrefix = "/v1/streams/";
     constexpr std::string_view kEventsSuffix = "/events";
@@ -184,15 +339,20 @@ struct Server::Impl {
       std::string stream = path.substr(kStreamsPrefix.size(),
                                        path.size() - kStreamsPrefix.size() - kEventsSuffix.size());
       if (stream.find('/') == std::string::npos) {
-        if (method == bhttp::verb::options) co_return preflight(req, stream);
-        if (method != bhttp::verb::post) co_return not_allowed("POST, OPTIONS");
-        auto res = co_await ingest(req, stream);
-        allow_origin(req, stream, res);
-        co_return res;
+        co_return co_await collect(req, *url, stream, peer, false);
       }
+    }
+    constexpr std::string_view kFormsPrefix = "/v1/forms/";
+    if (path.starts_with(kFormsPrefix) && path.size() > kFormsPrefix.size() &&
+        path.find('/', kFormsPrefix.size()) == std::string::npos) {
+      co_return co_await collect(req, *url, path.substr(kFormsPrefix.size()), peer, true);
+    }
+    if (auto compat = routes.find(path); compat != routes.end()) {
+      co_return co_await collect(req, *url, compat->second, peer, false);
     }
     if (path == "/v1/events") {
       if (method != bhttp::verb::get) co_return not_allowed("GET");
+      if (auto refused = refuse_write_key(req, *url)) co_return std::move(*refused);
       query::Params params;
       for (const auto& p : url->params())
         params.emplace_back(p.key, p.value);
@@ -214,6 +374,9 @@ struct Server::Impl {
   }
 
   asio::awaitable<void> session(tcp::socket socket) {
+    beast::error_code peer_error;
+    const auto remote = socket.remote_endpoint(peer_error);
+    const std::string peer = peer_error ? "" : remote.address().to_string();
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     bool first = true;
@@ -227,8 +390,26 @@ struct Server::Impl {
       if (header_error) {
         if (header_error == bhttp::error::body_limit) {
           co_await send_error(stream, 413, body_limit_message());
+        } else if (header_error == beast::error::timeout && buffer.size() > 0) {
+          // Part of a request arrived, too slowly (slowloris); an idle connection just closes.
+          co_await send_error(stream, 408,
+                              fmt::format("the request headers took longer than {} ms "
+                                          "(server.header_timeout)",
+                                          config.server.header_timeout.count()));
+        } else if (header_error != beast::error::timeout &&
+                   header_error != bhttp::error::end_of_stream &&
+                   header_error != asio::error::eof &&
+                   header_error != asio::error::connection_reset &&
+                   header_error != asio::error::operation_aborted) {
+          co_await send_error(stream, 400, "malformed HTTP request: " + header_error.message());
         }
-        co_return;  // closed, timed out or garbage: drop the connection
+        co_return;
+      }
+      const auto& header = parser.get();
+      if (header.method() == bhttp::verb::post && !parser.content_length() && !parser.chunked()) {
+        co_await send_error(stream, 411,
+                            "a POST needs a Content-Length header or chunked Transfer-Encoding");
+        co_return;
       }
       stream.expires_after(config.server.body_timeout);
       // curl and other clients wait (curl: one second) for this before sending a large body.
@@ -241,11 +422,16 @@ struct Server::Impl {
       if (body_error) {
         if (body_error == bhttp::error::body_limit) {
           co_await send_error(stream, 413, body_limit_message());
+        } else if (body_error == beast::error::timeout) {
+          co_await send_error(stream, 408,
+                              fmt::format("the request body took longer than {} ms "
+                                          "(server.body_timeout)",
+                                          config.server.body_timeout.count()));
         }
         co_return;
       }
       Request req = parser.release();
-      Response res = co_await route(req);
+      Response res = co_await route(req, peer);
       stream.expires_after(config.server.body_timeout);
       auto [write_error, written] = co_await bhttp::async_write(stream, res, kTuple);
       if (write_error || !res.keep_alive()) break;
@@ -287,6 +473,10 @@ struct Server::Impl {
   const Config& config;
   log::Log& log;
   query::StoreReader& reader;
+  std::map<std::string, std::shared_ptr<const StreamPolicy>> policies;  // by stream
+  std::map<std::string, std::string> routes;                            // path -> stream
+  RateLimiter per_ip;
+  RateLimiter per_key;
   asio::io_context io;
   tcp::acceptor acceptor;
   asio::signal_set signals;

@@ -1,0 +1,53 @@
+#pragma once
+// JSON Schema validation of events (draft 7), backed by valijson.
+//
+// Supported and tested against the official JSON-Schema-Test-Suite: type, required, properties,
+// additionalProperties, enum, const, minimum, maximum, minLength, maxLength, pattern, items,
+// maxItems and the formats date-time, date, time (valijson), email and uri (checked here, since
+// valijson ignores them, for schemas reached through properties, additionalProperties and
+// items). valijson also implements the rest of draft 7 except remote $ref.
+//
+// A compiled schema is immutable and may be used from any number of threads at once.
+
+#include <boost/json/value.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace valijson {
+class Schema;
+}
+
+namespace sluice::validation {
+
+class JsonSchema {
+ public:
+  // Parses and compiles a schema given as JSON text; the error says what is wrong with it.
+  static Result<std::shared_ptr<const JsonSchema>> compile(std::string_view json_text);
+
+  ~JsonSchema();
+  JsonSchema(const JsonSchema&) = delete;
+  JsonSchema& operator=(const JsonSchema&) = delete;
+
+  // nullopt when `value` is valid; otherwise one line naming the field and the rule, such as
+  // `field "temperature": expected number less than or equal to 90`.
+  std::optional<std::string> validate(const boost::json::value& value) const;
+
+  // The "type" the schema gives a top-level property ("integer", "number", "boolean",
+  // "array", ...), or empty. Forms use it to turn their text values into typed ones.
+  std::string property_type(std::string_view name) const;
+
+ private:
+  JsonSchema();
+  std::unique_ptr<valijson::Schema> schema_;
+  boost::json::value document_;
+};
+
+// The format checks done here rather than in valijson.
+bool is_email(std::string_view text);
+bool is_uri(std::string_view text);
+
+}  // namespace sluice::validation
