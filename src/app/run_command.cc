@@ -1,6 +1,7 @@
 #include "app/run_command.h"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -15,9 +16,23 @@
 #include "sources/http/server.h"
 
 namespace sluice {
+namespace {
+
+// Each client connection is a file descriptor; the usual soft limit of 1024 would refuse
+// connections long before the server is busy. Raise it to the hard limit.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+}  // namespace
 
 int run_server(const Config& config) {
   auto log = logger("app");
+  raise_open_file_limit();
   try {
     std::filesystem::create_directories(config.storage.data_dir);
     std::vector<log::StreamSpec> streams;

@@ -101,7 +101,7 @@ def main():
     checks = Checks()
     cluster, config = None, None
     if len(sys.argv) > 2:
-        cluster = MockKafkaCluster(sys.argv[2], ["events:1", "web:1"])
+        cluster = MockKafkaCluster(sys.argv[2], ["events:1", "web:1", "contact:1", "dead_letters:1"])
         config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
         config.write("log: {backend: kafka, kafka: {brokers: \"%s\"}}\n" % cluster.bootstrap)
         config.close()

@@ -182,10 +182,17 @@ def main():
             s = socket.create_connection(("127.0.0.1", server.port))
             s.sendall(b"POST /v1/streams/events/events HTTP/1.1\r\nHost: x\r\n")
             s.settimeout(10)
-            assert s.recv(100) == b"", "connection should be closed after header_timeout"
+            answer = s.recv(1000)
+            assert answer.startswith(b"HTTP/1.1 408"), answer
+            assert s.recv(100) == b"", "connection should be closed after the 408"
             s.close()
+            idle = socket.create_connection(("127.0.0.1", server.port))
+            idle.settimeout(10)
+            assert idle.recv(100) == b"", "an idle connection is closed without an answer"
+            idle.close()
 
-        checks.run("a client that stalls in its headers is disconnected", slow_header_is_cut)
+        checks.run("a client that stalls in its headers gets 408 and is disconnected",
+                   slow_header_is_cut)
 
         def sigterm_is_clean():
             assert server.stop() == 0, "exit status"

@@ -400,7 +400,7 @@ class BodyParser {
         if (check.error != describe(simdjson::DEPTH_ERROR)) {
           return make_error(Errc::kInvalidInput, malformed(check.offset, check.error));
         }
-        reject(element_span, true, check.error);
+        reject(element_span, false, check.error);  // too deep to embed: kept as text
         continue;
       }
       event(element_span, check);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/url.hpp>
@@ -373,57 +374,107 @@ struct Server::Impl {
     co_return error_response(req, make_error(Errc::kNotFound, fmt::format("no route {}", path)));
   }
 
+  // A read deadline that cancels the pending read instead of closing the socket (what Beast's
+  // own stream timeouts do), so that a slow client can still be told 408. The state is shared
+  // with the timer's handler, which may run after the session has ended.
+  class ReadDeadline {
+   public:
+    ReadDeadline(const asio::any_io_executor& executor, tcp::socket& socket)
+        : timer_(executor), state_(std::make_shared<State>()) {
+      state_->socket = &socket;
+    }
+    ~ReadDeadline() { state_->socket = nullptr; }
+    ReadDeadline(const ReadDeadline&) = delete;
+    ReadDeadline& operator=(const ReadDeadline&) = delete;
+
+    void arm(std::chrono::milliseconds after) {
+      const auto generation = ++state_->generation;
+      state_->expired = false;
+      timer_.expires_after(after);
+      timer_.async_wait([state = state_, generation](const beast::error_code& error) {
+        if (error || !state->socket || generation != state->generation) return;
+        state->expired = true;
+        beast::error_code ignored;
+        state->socket->cancel(ignored);
+      });
+    }
+    void disarm() {
+      ++state_->generation;
+      timer_.cancel();
+    }
+    bool expired() const { return state_->expired; }
+
+   private:
+    struct State {
+      std::uint64_t generation = 0;
+      bool expired = false;
+      tcp::socket* socket = nullptr;
+    };
+    asio::steady_timer timer_;
+    std::shared_ptr<State> state_;
+  };
+
   asio::awaitable<void> session(tcp::socket socket) {
     beast::error_code peer_error;
     const auto remote = socket.remote_endpoint(peer_error);
     const std::string peer = peer_error ? "" : remote.address().to_string();
     beast::tcp_stream stream(std::move(socket));
+    ReadDeadline deadline(stream.get_executor(), stream.socket());
     beast::flat_buffer buffer;
     bool first = true;
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.body_limit(config.server.max_body_bytes);
-      stream.expires_after(first ? config.server.header_timeout : config.server.idle_timeout);
+      stream.expires_never();
+      // A new connection must send its headers within header_timeout; on a kept-alive one
+      // the next request's headers must arrive within idle_timeout (at least header_timeout)
+      // of the previous answer.
+      deadline.arm(first ? config.server.header_timeout
+                         : std::max(config.server.idle_timeout, config.server.header_timeout));
       first = false;
       auto [header_error, header_bytes] =
           co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+      deadline.disarm();
       if (header_error) {
         if (header_error == bhttp::error::body_limit) {
-          co_await send_error(stream, 413, body_limit_message());
-        } else if (header_error == beast::error::timeout && buffer.size() > 0) {
+          co_await send_error(stream, deadline, 413, body_limit_message());
+        } else if (deadline.expired() && buffer.size() > 0) {
           // Part of a request arrived, too slowly (slowloris); an idle connection just closes.
-          co_await send_error(stream, 408,
+          co_await send_error(stream, deadline, 408,
                               fmt::format("the request headers took longer than {} ms "
                                           "(server.header_timeout)",
                                           config.server.header_timeout.count()));
-        } else if (header_error != beast::error::timeout &&
-                   header_error != bhttp::error::end_of_stream &&
+        } else if (!deadline.expired() && header_error != bhttp::error::end_of_stream &&
                    header_error != asio::error::eof &&
                    header_error != asio::error::connection_reset &&
                    header_error != asio::error::operation_aborted) {
-          co_await send_error(stream, 400, "malformed HTTP request: " + header_error.message());
+          co_await send_error(stream, deadline, 400,
+                              "malformed HTTP request: " + header_error.message());
         }
         co_return;
       }
       const auto& header = parser.get();
       if (header.method() == bhttp::verb::post && !parser.content_length() && !parser.chunked()) {
-        co_await send_error(stream, 411,
+        co_await send_error(stream, deadline, 411,
                             "a POST needs a Content-Length header or chunked Transfer-Encoding");
         co_return;
       }
-      stream.expires_after(config.server.body_timeout);
       // curl and other clients wait (curl: one second) for this before sending a large body.
       if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, 11};
+        stream.expires_after(config.server.body_timeout);
         auto [continue_error, n] = co_await bhttp::async_write(stream, go_on, kTuple);
         if (continue_error) co_return;
+        stream.expires_never();
       }
+      deadline.arm(config.server.body_timeout);
       auto [body_error, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+      deadline.disarm();
       if (body_error) {
         if (body_error == bhttp::error::body_limit) {
-          co_await send_error(stream, 413, body_limit_message());
-        } else if (body_error == beast::error::timeout) {
-          co_await send_error(stream, 408,
+          co_await send_error(stream, deadline, 413, body_limit_message());
+        } else if (deadline.expired()) {
+          co_await send_error(stream, deadline, 408,
                               fmt::format("the request body took longer than {} ms "
                                           "(server.body_timeout)",
                                           config.server.body_timeout.count()));
@@ -445,8 +496,11 @@ struct Server::Impl {
                        config.server.max_body_bytes);
   }
 
-  asio::awaitable<void> send_error(beast::tcp_stream& stream, unsigned status,
-                                   const std::string& message) {
+  // Answers and closes. The client may still be sending (a body over the limit): what it
+  // sends is read and dropped for a moment, so that closing does not reset the connection and
+  // destroy the answer before the client has read it.
+  asio::awaitable<void> send_error(beast::tcp_stream& stream, ReadDeadline& deadline,
+                                   unsigned status, const std::string& message) {
     Response res{static_cast<bhttp::status>(status), 11};
     res.set(bhttp::field::server, "sluice");
     res.set(bhttp::field::content_type, "application/json");
@@ -454,19 +508,36 @@ struct Server::Impl {
     res.body() = error_json(message);
     res.prepare_payload();
     stream.expires_after(config.server.body_timeout);
-    co_await bhttp::async_write(stream, res, kTuple);
+    auto [write_error, written] = co_await bhttp::async_write(stream, res, kTuple);
+    if (write_error) co_return;
+    stream.expires_never();
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    constexpr std::size_t kMaxDiscard = 64 << 20;
+    std::array<char, 16384> sink{};
+    std::size_t discarded = 0;
+    deadline.arm(std::chrono::seconds(2));
+    while (discarded < kMaxDiscard) {
+      auto [read_error, n] = co_await stream.socket().async_read_some(asio::buffer(sink), kTuple);
+      if (read_error) break;
+      discarded += n;
+    }
+    deadline.disarm();
   }
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
-      auto [error, socket] = co_await acceptor.async_accept(kTuple);
+      // Each connection gets its own strand: its coroutine and its read deadline never run at
+      // the same time on two I/O threads.
+      auto [error, socket] = co_await acceptor.async_accept(asio::make_strand(io), kTuple);
       if (error == asio::error::operation_aborted) co_return;
       if (error) {
         logger("http")->warn("accept failed error=\"{}\"", error.message());
         continue;
       }
       socket.set_option(tcp::no_delay(true));
-      asio::co_spawn(io, session(std::move(socket)), asio::detached);
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
     }
   }
 
