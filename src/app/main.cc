@@ -6,9 +6,12 @@
 #include <iostream>
 
 #include "app/exit_codes.h"
+#include "app/generate_command.h"
 #include "app/run_command.h"
 #include "config/config.h"
+#include "config/table.h"
 #include "core/logging.h"
+#include "generate/presets.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0-dev"
@@ -72,6 +75,32 @@ int run_cli(int argc, char** argv) {
       "Print the configuration reference (Markdown) generated from the settings "
       "tables.");
 
+  sluice::GenerateOptions generate_options;
+  std::string generate_duration = "10s";
+  auto* generate = app.add_subcommand(
+      "generate", "Post realistic events to a running collector, for demos and load.");
+  generate
+      ->add_option("--preset", generate_options.preset,
+                   "web (tracker batches to /collect), iot (readings to /publish), city "
+                   "(incident reports to /publish) or forms (to /v1/forms/contact)")
+      ->check(CLI::IsMember(sluice::generate::preset_names()))
+      ->capture_default_str();
+  generate->add_option("--rate", generate_options.rate, "Events per second")
+      ->check(CLI::Range(0.01, 10'000'000.0))
+      ->capture_default_str();
+  generate->add_option("--duration", generate_duration, "How long to send: 500ms, 30s, 5m, 1h")
+      ->capture_default_str();
+  generate->add_option("--seed", generate_options.seed, "Random seed (same seed, same events)")
+      ->capture_default_str();
+  generate->add_option("--target", generate_options.target, "Collector base URL")
+      ->capture_default_str();
+  generate->add_option("--batch", generate_options.batch, "Events per request (web preset)")
+      ->check(CLI::Range(1, 10'000))
+      ->capture_default_str();
+  generate->add_option("--connections", generate_options.connections, "Parallel connections")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  generate->add_option("--key", generate_options.key, "Write key (sent as Bearer)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -92,6 +121,16 @@ int run_cli(int argc, char** argv) {
     if (!load_config(validate_file, "", "", config)) return sluice::kExitInvalidConfig;
     fmt::print("{}: ok ({} streams)\n", validate_file, config.streams.size());
     return sluice::kExitOk;
+  }
+  if (*generate) {
+    auto duration = sluice::config::parse_duration_ms(generate_duration);
+    if (!duration || *duration <= 0) {
+      std::cerr << "sluice generate: --duration: expected a duration such as 30s or 5m, got \""
+                << generate_duration << "\"\n";
+      return sluice::kExitUsage;
+    }
+    generate_options.duration = std::chrono::milliseconds(*duration);
+    return sluice::run_generate(generate_options);
   }
   if (*run) {
     sluice::set_log_level(log_level);

@@ -249,6 +249,12 @@ void yaml_to_json_into(const YAML::Node& node, std::string& out) {
 
 }  // namespace
 
+std::optional<std::int64_t> parse_duration_ms(const std::string& text) {
+  std::int64_t ms = 0;
+  if (!parse_with_unit(text, kDurationUnits, ms)) return std::nullopt;
+  return ms;
+}
+
 std::string yaml_to_json(const YAML::Node& node) {
   std::string out;
   yaml_to_json_into(node, out);

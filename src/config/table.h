@@ -68,6 +68,9 @@ void apply_table(const YAML::Node& node, const Table& table, void* target, const
 // Returns the error text when a variable is unset and has no default.
 std::optional<std::string> expand_env(const std::string& in, std::string& out);
 
+// "250ms", "30s", "5m", "1h", "2d" (a bare number is milliseconds) as milliseconds.
+std::optional<std::int64_t> parse_duration_ms(const std::string& text);
+
 // Markdown reference for a table and its children (sections and map entries).
 std::string reference_markdown(const Table& table, const std::string& path);
 
