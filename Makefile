@@ -1,5 +1,5 @@
 # The entry points. Each target first installs whatever Debian packages are missing.
-.PHONY: setup build build-debug run test test-unit-sanitized bench format lint clean
+.PHONY: setup build build-debug build-fuzz run test fuzz bench format lint clean
 
 JOBS ?= $(shell nproc)
 
@@ -14,14 +14,28 @@ build-debug: setup
 	@cmake --preset debug >/dev/null
 	@cmake --build --preset debug -j $(JOBS) --target sluice_unit_tests
 
+build-fuzz: setup
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+
 # Starts the all-in-one server on 127.0.0.1:7070 with data in ./data and sends demo events.
 run: build
 	@scripts/run-demo build/release/sluice
 
-# Unit tests under ASan+UBSan first, then every test (unit, integration, e2e) on the release build.
-test: build build-debug
+# Unit tests under ASan+UBSan first, the body-decoder fuzzer for a minute, then every test
+# (unit, integration, e2e, lint) on the release build.
+test: build build-debug build-fuzz
 	@ctest --preset debug-unit
+	@ctest --preset fuzz
 	@ctest --preset release
+
+# The body-decoder fuzzer for longer (FUZZ_SECONDS, default 10 minutes); findings are written
+# to build/fuzz/ as crash-* files.
+FUZZ_SECONDS ?= 600
+fuzz: build-fuzz
+	@mkdir -p build/fuzz/fuzz/corpus
+	@cd build/fuzz && fuzz/sluice_fuzz_body -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 fuzz/corpus ../../fuzz/corpus/body
 
 bench: build
 	@bench/run build/release
