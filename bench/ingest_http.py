@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""HTTP ingest benchmark: wrk and hey against sluice and, in the same run, against Debian's
+nginx answering 204 (the HTTP ceiling of this machine).
+
+Shapes:
+  single   one JSON event per POST, 64 connections (wrk)
+  batch    100 events per POST (NDJSON), 64 connections (wrk)
+  half     single-event POSTs at half of sluice's measured single-event rate: latency (hey -q)
+  burst    1000 concurrent clients x 5 requests each (hey -n 5000 -c 1000)
+
+usage: bench/ingest_http.py BUILD_DIR [SECONDS]
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+EVENT = json.dumps({"event_type": "page_view", "user_id": "u-1842", "page": "/pricing",
+                    "referrer": "https://news.example.com/launch", "browser": "Firefox",
+                    "timestamp": "2025-10-13T11:30:00Z"})
+BATCH = "\n".join(json.dumps({"event_type": "click", "user_id": "u-%d" % i, "page": "/docs",
+                              "n": i, "timestamp": "2025-10-13T11:30:00Z"})
+                  for i in range(100)) + "\n"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listening on %d" % port)
+
+
+def start_nginx(workdir):
+    port = free_port()
+    conf = os.path.join(workdir, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""
+worker_processes 2;
+pid %(dir)s/nginx.pid;
+error_log %(dir)s/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %(dir)s/body;
+  proxy_temp_path %(dir)s/proxy;
+  fastcgi_temp_path %(dir)s/fastcgi;
+  uwsgi_temp_path %(dir)s/uwsgi;
+  scgi_temp_path %(dir)s/scgi;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:%(port)d backlog=4096;
+    location / { return 204; }
+  }
+}
+""" % {"dir": workdir, "port": port})
+    proc = subprocess.Popen(["nginx", "-c", conf, "-g", "daemon off;"],
+                            stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return proc, port
+
+
+def start_sluice(build, workdir):
+    conf = os.path.join(workdir, "sluice.yaml")
+    with open(conf, "w") as f:
+        f.write("storage: {data_dir: %s/data}\nserver: {io_threads: 2}\n" % workdir)
+    proc = subprocess.Popen([os.path.join(build, "sluice"), "run", "--config", conf,
+                             "--listen", "127.0.0.1:0", "--log-level", "warn"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline()
+    port = int(line.strip().rsplit(":", 1)[1])
+    return proc, port
+
+
+def wrk(url, body, content_type, seconds, connections=64):
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script.write('wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "%s"\n'
+                 % (json.dumps(body), content_type))
+    script.close()
+    out = subprocess.run(["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency",
+                          "-s", script.name, url], capture_output=True, text=True).stdout
+    os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = parse_duration(re.search(r"99%\s+(\S+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "p99_ms": p99, "non2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket_errors.group(1) if socket_errors else ""}
+
+
+def parse_duration(text):
+    value = float(re.match(r"[\d.]+", text).group(0))
+    if text.endswith("us"):
+        return value / 1000
+    if text.endswith("ms"):
+        return value
+    if text.endswith("s"):
+        return value * 1000
+    return value
+
+
+def hey(url, body, args):
+    out = subprocess.run(["hey", *args, "-m", "POST", "-T", "application/json", "-d", body, url],
+                         capture_output=True, text=True).stdout
+    average = float(re.search(r"Average:\s+([\d.]+) secs", out).group(1)) * 1000
+    p99 = float(re.search(r"99%+ in ([\d.]+) secs", out).group(1)) * 1000
+    statuses = dict(re.findall(r"\[(\d+)\]\s+(\d+) responses", out))
+    errors = re.search(r"Error distribution:(.*)", out, re.S)
+    return {"avg_ms": average, "p99_ms": p99, "statuses": statuses,
+            "errors": errors.group(1).strip() if errors else ""}
+
+
+def main():
+    build = sys.argv[1]
+    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    for tool in ("wrk", "hey", "nginx"):
+        if not shutil.which(tool):
+            sys.exit("%s is not installed (scripts/setup installs it)" % tool)
+    workdir = tempfile.mkdtemp(prefix="sluice-bench-")
+    nginx, nginx_port = start_nginx(workdir)
+    sluice, sluice_port = start_sluice(build, workdir)
+    ceiling = "http://127.0.0.1:%d/v1/streams/web/events" % nginx_port
+    ours = "http://127.0.0.1:%d/v1/streams/web/events" % sluice_port
+    try:
+        print("shape                       target        req/s    events/s   p99 ms   errors")
+        results = {}
+        for shape, body, ctype, per in (("single event, 64 conns", EVENT, "application/json", 1),
+                                        ("100-event batch, 64 conns", BATCH,
+                                         "application/x-ndjson", 100)):
+            for name, url in (("nginx 204", ceiling), ("sluice", ours)):
+                r = wrk(url, body, ctype, seconds)
+                results[(shape, name)] = r
+                errors = r["non2xx"] or r["socket_errors"] or 0
+                print("%-27s %-10s %10.0f %11.0f %8.2f   %s" % (shape, name, r["rps"],
+                                                              r["rps"] * per, r["p99_ms"], errors))
+        single = results[("single event, 64 conns", "sluice")]["rps"]
+        ceiling_single = results[("single event, 64 conns", "nginx 204")]["rps"]
+        batch = results[("100-event batch, 64 conns", "sluice")]["rps"] * 100
+        print("ratio single-event sluice/nginx: %.2f (target >= 0.60)" % (single / ceiling_single))
+        print("batched events/s: %.0f (target >= 500000)" % batch)
+
+        half = int(single / 2)
+        connections = 32
+        per_worker = max(1, half // connections)
+        r = hey(ours, EVENT, ["-z", "%ds" % seconds, "-c", str(connections),
+                              "-q", str(per_worker)])
+        print("single events at half the max rate (%d req/s, hey -c %d -q %d): avg %.2f ms, "
+              "p99 %.2f ms (target < 10 ms), statuses %s %s" % (
+                  per_worker * connections, connections, per_worker, r["avg_ms"], r["p99_ms"],
+                  r["statuses"], r["errors"]))
+
+        print("1000 concurrent clients x 5 requests (hey -n 5000 -c 1000):")
+        burst = {}
+        for name, url in (("nginx 204", ceiling), ("sluice", ours)):
+            r = hey(url, EVENT, ["-n", "5000", "-c", "1000"])
+            burst[name] = r
+            print("  %-10s avg %7.1f ms   p99 %7.1f ms   statuses %s %s" % (
+                name, r["avg_ms"], r["p99_ms"], r["statuses"], r["errors"]))
+        print("ratio burst average sluice/nginx: %.2f (target <= 1.5)" % (
+            burst["sluice"]["avg_ms"] / burst["nginx 204"]["avg_ms"]))
+    finally:
+        for proc in (sluice, nginx):
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
