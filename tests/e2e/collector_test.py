@@ -235,7 +235,7 @@ def write_keys(server):
     wait_stored(server, "secure", 3)
     status, _, reply = server.request("GET", "/v1/events?stream=secure", None,
                                       {"Authorization": "Bearer k-123"})
-    assert status == 403 and "write keys cannot read" in reply["error"], (status, reply)
+    assert status == 403 and "write keys cannot be used to read" in reply["error"], (status, reply)
 
 
 def simple_statuses(server):

@@ -298,8 +298,7 @@ struct Server::Impl {
       for (const auto& allowed : stream.write_keys) {
         if (same_key(key, allowed)) {
           return error_response(
-              req, make_error(Errc::kForbidden,
-                              "write keys cannot read; use a read token for query endpoints"));
+              req, make_error(Errc::kForbidden, "write keys cannot be used to read events"));
         }
       }
     }
