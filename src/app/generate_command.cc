@@ -125,6 +125,7 @@ int run_generate(const GenerateOptions& options) {
   Tally tally;
   const auto started = Clock::now();
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(options.connections));
   for (int i = 0; i < options.connections; ++i) {
     threads.emplace_back([&, i] { worker(options, target, i, tally); });
   }

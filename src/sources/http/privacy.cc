@@ -33,7 +33,7 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view text) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data(), &length);
   std::string hex;
-  hex.reserve(length * 2);
+  hex.reserve(std::size_t{length} * 2);
   for (unsigned int i = 0; i < length; ++i)
     hex += fmt::format("{:02x}", digest[i]);
   return hex;
