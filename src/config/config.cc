@@ -291,6 +291,11 @@ const Table& store_table() {
                          "Database file; empty means `<data_dir>/sluice.db`."),
           int_setting("batch_max_events", &StoreConfig::batch_max_events, 5000, 1, 1'000'000,
                       "Most events the processor writes in one transaction."),
+          duration_setting("batch_max_wait", &StoreConfig::batch_max_wait, "10ms", 0, 10'000,
+                           "After writing a partial batch the processor waits this long for more "
+                           "events before the next transaction (a full batch goes on at once). "
+                           "The time after its 202 until an event shows in queries is at most "
+                           "about this much more."),
           int_setting("read_connections", &StoreConfig::read_connections, 4, 1, 64,
                       "Database connections kept open for queries."),
       }};

@@ -97,6 +97,7 @@ struct StreamConfig {
 struct StoreConfig {
   std::string path;  // empty: <data_dir>/sluice.db
   int batch_max_events = 0;
+  std::chrono::milliseconds batch_max_wait{};
   int read_connections = 0;
 };
 

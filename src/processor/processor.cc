@@ -1,6 +1,10 @@
 #include "processor/processor.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <thread>
 
 #include "core/logging.h"
 
@@ -9,7 +13,8 @@ namespace sluice {
 Processor::Processor(log::Log& log, const StoreConfig& config, const std::string& store_path)
     : log_(log),
       sink_(store_path),
-      batch_max_events_(static_cast<std::size_t>(config.batch_max_events)) {
+      batch_max_events_(static_cast<std::size_t>(config.batch_max_events)),
+      batch_max_wait_(config.batch_max_wait) {
   auto committed = sink_.committed_offsets(kConsumer);
   for (const auto& stream : log_.streams()) {
     for (std::uint32_t p = 0; p < log_.partitions(stream); ++p) {
@@ -48,6 +53,9 @@ std::map<log::Partition, log::Offset> Processor::positions() const {
 
 void Processor::run() {
   auto log = logger("processor");
+  // Ingest answers clients; the store can catch up. Under full load the collector's threads get
+  // the CPU first (this thread runs at nice +5; it still gets its share, only later).
+  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 5);
   std::chrono::milliseconds backoff{0};
   for (;;) {
     std::uint64_t seen;
@@ -67,14 +75,20 @@ void Processor::run() {
       continue;
     }
     backoff = std::chrono::milliseconds{0};
-    if (pass.value()) continue;
+    if (pass.value() == PassResult::kFull) continue;
+    if (pass.value() == PassResult::kPartial) {
+      // Let the next batch fill for a moment: one transaction of many events costs far less
+      // than many of a few.
+      cv_.wait_for(lock, batch_max_wait_, [&] { return stopping_; });
+      continue;
+    }
     // Wait for new records. The timeout only bounds the cost of a missed wake-up.
     cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || generation_ != seen; });
   }
 }
 
-Result<bool> Processor::process_once() {
-  bool progressed = false;
+Result<Processor::PassResult> Processor::process_once() {
+  PassResult result = PassResult::kIdle;
   std::vector<log::Partition> partitions;
   {
     std::lock_guard lock(mutex_);
@@ -93,11 +107,16 @@ Result<bool> Processor::process_once() {
     if (auto written = sink_.write(kConsumer, partition, batch.value()); !written) {
       return written.error();
     }
+    const bool full = batch.value().records.size() >= batch_max_events_;
     std::lock_guard lock(mutex_);
     positions_[partition] = batch.value().next_offset;
-    progressed = true;
+    if (full) {
+      result = PassResult::kFull;
+    } else if (result == PassResult::kIdle) {
+      result = PassResult::kPartial;
+    }
   }
-  return progressed;
+  return result;
 }
 
 }  // namespace sluice

@@ -5,6 +5,7 @@
 // (disk full, locked) it logs, backs off and retries the same batch, so nothing is skipped.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -33,11 +34,15 @@ class Processor {
  private:
   void run();
   // One pass over all streams; true if anything was written.
-  Result<bool> process_once();
+  // kFull: some partition had a full batch waiting (go on at once); kPartial: something was
+  // written; kIdle: nothing new.
+  enum class PassResult { kIdle, kPartial, kFull };
+  Result<PassResult> process_once();
 
   log::Log& log_;
   sqlite::SqliteSink sink_;
   std::size_t batch_max_events_;
+  std::chrono::milliseconds batch_max_wait_;
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;

@@ -526,9 +526,11 @@ struct Server::Impl {
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
-      // Each connection gets its own strand: its coroutine and its read deadline never run at
-      // the same time on two I/O threads.
-      auto [error, socket] = co_await acceptor.async_accept(asio::make_strand(io), kTuple);
+      // Connections are dealt round-robin to the I/O threads, each with an io_context of its
+      // own: a connection's coroutine, its read deadline and its log completions all run on
+      // one thread, without locks.
+      auto& context = *contexts[next_context++ % contexts.size()];
+      auto [error, socket] = co_await acceptor.async_accept(context.get_executor(), kTuple);
       if (error == asio::error::operation_aborted) co_return;
       if (error) {
         logger("http")->warn("accept failed error=\"{}\"", error.message());
@@ -547,9 +549,20 @@ struct Server::Impl {
   std::map<std::string, std::string> routes;                            // path -> stream
   RateLimiter per_ip;
   RateLimiter per_key;
-  asio::io_context io;
+  // One io_context per I/O thread (concurrency hint 1); the first also runs the acceptor and
+  // the signal handler.
+  std::vector<std::unique_ptr<asio::io_context>> contexts = make_contexts(config.server.io_threads);
+  std::size_t next_context = 0;
+  asio::io_context& io = *contexts.front();
   tcp::acceptor acceptor;
   asio::signal_set signals;
+
+  static std::vector<std::unique_ptr<asio::io_context>> make_contexts(int count) {
+    std::vector<std::unique_ptr<asio::io_context>> out;
+    for (int i = 0; i < std::max(count, 1); ++i)
+      out.push_back(std::make_unique<asio::io_context>(1));
+    return out;
+  }
 };
 
 Server::Server(const Config& config, log::Log& log, query::StoreReader& reader)
@@ -585,9 +598,12 @@ void Server::run() {
     }
   });
   asio::co_spawn(impl.io, impl.accept_loop(), asio::detached);
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+  for (auto& context : impl.contexts)
+    keep_running.push_back(asio::make_work_guard(*context));
   std::vector<std::thread> threads;
-  for (int i = 1; i < impl.config.server.io_threads; ++i) {
-    threads.emplace_back([&impl] { impl.io.run(); });
+  for (std::size_t i = 1; i < impl.contexts.size(); ++i) {
+    threads.emplace_back([context = impl.contexts[i].get()] { context->run(); });
   }
   impl.io.run();
   for (auto& t : threads)
@@ -599,7 +615,8 @@ void Server::stop() {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
     impl->signals.cancel(ignored);
-    impl->io.stop();
+    for (auto& context : impl->contexts)
+      context->stop();
   });
 }
 
