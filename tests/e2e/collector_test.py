@@ -218,7 +218,12 @@ def invalid_utf8(server):
     assert reply["rejected"] == [{"index": 1, "error": reply["rejected"][0]["error"]}], reply
     assert "invalid UTF-8" in reply["rejected"][0]["error"], reply
     wait_stored(server, "events", 1, id="utf-ok-2")
-    [dead] = [d for d in stored(server, "dead", stream="events") if "UTF-8" in d["payload"]["error"]]
+    def utf8_dead_letters():
+        return [d for d in stored(server, "dead", stream="events")
+                if "UTF-8" in d["payload"]["error"]]
+
+    wait_for(lambda: len(utf8_dead_letters()) == 1, 20, "the dead letter of the bad line")
+    [dead] = utf8_dead_letters()
     assert "\ufffd" in dead["payload"]["raw"], dead
     post(server, "/v1/streams/events/events", b'{"id":"\xc3"}', 400, contains="invalid UTF-8")
 
@@ -363,12 +368,10 @@ def rate_limits(server):
             assert "rate limit exceeded for address 127.0.0.1" in reply["error"], reply
             assert "5 requests per second" in reply["error"], reply
     assert statuses.count(202) >= 5 and statuses.count(429) >= 1, statuses
-    stored_ids = {e["payload"]["id"] for e in all_events(server, "stream=events")}
     wait_for(lambda: len(all_events(server, "stream=events")) == statuses.count(202), 10,
              "accepted events stored")
     # Once the bucket refills, requests pass again.
     wait_for(lambda: server.request("POST", path, {"id": "later"})[0] == 202, 5, "refill")
-    del stored_ids
 
 
 def run_checks(checks, server):
