@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/logging.h"
+#include "core/thread_name.h"
 
 namespace sluice {
 
@@ -35,7 +36,10 @@ Processor::~Processor() {
 }
 
 void Processor::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("sluice-store");
+    run();
+  });
 }
 
 void Processor::notify() {

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/logging.h"
+#include "core/thread_name.h"
 
 namespace sluice::log {
 
@@ -39,8 +40,14 @@ EmbeddedLog::EmbeddedLog(const std::string& dir, const std::vector<StreamSpec>& 
     fsync_dir(io_, stream_dir.string());  // the partition directories just created
   }
   fsync_dir(io_, dir);  // the stream directories just created
-  completer_ = std::thread([this] { completion_loop(); });
-  writer_ = std::thread([this] { writer_loop(); });
+  completer_ = std::thread([this] {
+    name_this_thread("sluice-log-ack");
+    completion_loop();
+  });
+  writer_ = std::thread([this] {
+    name_this_thread("sluice-log-wr");
+    writer_loop();
+  });
 }
 
 const PartitionLog* EmbeddedLog::partition_log(const Partition& partition) const {

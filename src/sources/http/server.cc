@@ -13,6 +13,7 @@
 
 #include "core/json_text.h"
 #include "core/logging.h"
+#include "core/thread_name.h"
 #include "core/time.h"
 #include "metrics/metrics.h"
 #include "query/events_query.h"
@@ -373,7 +374,7 @@ struct Server::Impl {
     co_return error_response(req, make_error(Errc::kNotFound, fmt::format("no route {}", path)));
   }
 
-  // A read deadline that cancels the pending read instead of closing the socket (what Beast's
+  // A deadline that cancels the pending read or write instead of closing the socket (what Beast's
   // own stream timeouts do), so that a slow client can still be told 408. The state is shared
   // with the timer's handler, which may run after the session has ended.
   class ReadDeadline {
@@ -417,14 +418,15 @@ struct Server::Impl {
     beast::error_code peer_error;
     const auto remote = socket.remote_endpoint(peer_error);
     const std::string peer = peer_error ? "" : remote.address().to_string();
-    beast::tcp_stream stream(std::move(socket));
-    ReadDeadline deadline(stream.get_executor(), stream.socket());
+    // A plain socket, not beast::tcp_stream: its per-operation timer machinery costs more
+    // than the deadline below, which covers reads and writes alike.
+    tcp::socket& stream = socket;
+    ReadDeadline deadline(stream.get_executor(), stream);
     beast::flat_buffer buffer;
     bool first = true;
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.body_limit(config.server.max_body_bytes);
-      stream.expires_never();
       // A new connection must send its headers within header_timeout; on a kept-alive one
       // the next request's headers must arrive within idle_timeout (at least header_timeout)
       // of the previous answer.
@@ -461,10 +463,10 @@ struct Server::Impl {
       // curl and other clients wait (curl: one second) for this before sending a large body.
       if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, 11};
-        stream.expires_after(config.server.body_timeout);
+        deadline.arm(config.server.body_timeout);
         auto [continue_error, n] = co_await bhttp::async_write(stream, go_on, kTuple);
+        deadline.disarm();
         if (continue_error) co_return;
-        stream.expires_never();
       }
       deadline.arm(config.server.body_timeout);
       auto [body_error, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
@@ -482,12 +484,13 @@ struct Server::Impl {
       }
       Request req = parser.release();
       Response res = co_await route(req, peer);
-      stream.expires_after(config.server.body_timeout);
+      deadline.arm(config.server.body_timeout);
       auto [write_error, written] = co_await bhttp::async_write(stream, res, kTuple);
+      deadline.disarm();
       if (write_error || !res.keep_alive()) break;
     }
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.shutdown(tcp::socket::shutdown_send, ignored);
   }
 
   std::string body_limit_message() const {
@@ -498,26 +501,26 @@ struct Server::Impl {
   // Answers and closes. The client may still be sending (a body over the limit): what it
   // sends is read and dropped for a moment, so that closing does not reset the connection and
   // destroy the answer before the client has read it.
-  asio::awaitable<void> send_error(beast::tcp_stream& stream, ReadDeadline& deadline,
-                                   unsigned status, const std::string& message) {
+  asio::awaitable<void> send_error(tcp::socket& stream, ReadDeadline& deadline, unsigned status,
+                                   const std::string& message) {
     Response res{static_cast<bhttp::status>(status), 11};
     res.set(bhttp::field::server, "sluice");
     res.set(bhttp::field::content_type, "application/json");
     res.keep_alive(false);
     res.body() = error_json(message);
     res.prepare_payload();
-    stream.expires_after(config.server.body_timeout);
+    deadline.arm(config.server.body_timeout);
     auto [write_error, written] = co_await bhttp::async_write(stream, res, kTuple);
+    deadline.disarm();
     if (write_error) co_return;
-    stream.expires_never();
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.shutdown(tcp::socket::shutdown_send, ignored);
     constexpr std::size_t kMaxDiscard = 64 << 20;
     std::array<char, 16384> sink{};
     std::size_t discarded = 0;
     deadline.arm(std::chrono::seconds(2));
     while (discarded < kMaxDiscard) {
-      auto [read_error, n] = co_await stream.socket().async_read_some(asio::buffer(sink), kTuple);
+      auto [read_error, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
       if (read_error) break;
       discarded += n;
     }
@@ -603,7 +606,10 @@ void Server::run() {
     keep_running.push_back(asio::make_work_guard(*context));
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < impl.contexts.size(); ++i) {
-    threads.emplace_back([context = impl.contexts[i].get()] { context->run(); });
+    threads.emplace_back([context = impl.contexts[i].get(), i] {
+      name_this_thread(fmt::format("sluice-http-{}", i).c_str());
+      context->run();
+    });
   }
   impl.io.run();
   for (auto& t : threads)
