@@ -252,6 +252,12 @@ def simple_statuses(server):
     reply, _ = post(server, "/v1/streams/events/events", "<a/>", 415,
                     {"Content-Type": "application/xml"})
     assert '"application/xml" is not accepted' in reply["error"], reply
+    answer = raw_exchange(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000
+                          + b"\r\n\r\n")
+    assert answer.startswith("HTTP/1.1 431"), answer
+    assert "16384 bytes" in answer, answer
+    answer = raw_exchange(server, b"NOT HTTP AT ALL\r\n\r\n")
+    assert answer.startswith("HTTP/1.1 400") and "malformed HTTP request" in answer, answer
     answer = raw_exchange(server, b"POST /v1/streams/events/events HTTP/1.1\r\nHost: x\r\n\r\n")
     assert answer.startswith("HTTP/1.1 411"), answer
     assert "Content-Length" in answer, answer
@@ -386,7 +392,7 @@ def run_checks(checks, server):
     checks.run("invalid UTF-8: that line alone rejected", invalid_utf8, server)
     checks.run("401/403: write keys by header, Bearer and ?key=; write keys cannot read",
                write_keys, server)
-    checks.run("404, 405, 411, 415", simple_statuses, server)
+    checks.run("400 (not HTTP), 404, 405, 411, 415, 431", simple_statuses, server)
     checks.run("413: over the body limit and a 10 MiB gzip bomb", body_limits, server)
     checks.run("408: slowloris headers and a stalled body while others are served",
                slow_clients, server)

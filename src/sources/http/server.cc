@@ -32,6 +32,8 @@ using tcp = asio::ip::tcp;
 using Request = bhttp::request<bhttp::string_body>;
 using Response = bhttp::response<bhttp::string_body>;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+// Request line and headers together; browsers send well under 8 KiB even with cookies.
+constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 
 // Appends the batches (one per partition) to the log and resumes the calling coroutine on its
 // own executor once all are durable (or one failed). The log thread never runs request code.
@@ -427,6 +429,7 @@ struct Server::Impl {
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.body_limit(config.server.max_body_bytes);
+      parser.header_limit(kHeaderLimit);
       // A new connection must send its headers within header_timeout; on a kept-alive one
       // the next request's headers must arrive within idle_timeout (at least header_timeout)
       // of the previous answer.
@@ -439,6 +442,11 @@ struct Server::Impl {
       if (header_error) {
         if (header_error == bhttp::error::body_limit) {
           co_await send_error(stream, deadline, 413, body_limit_message());
+        } else if (header_error == bhttp::error::header_limit) {
+          co_await send_error(stream, deadline, 431,
+                              fmt::format("the request line and headers are over the limit of "
+                                          "{} bytes",
+                                          kHeaderLimit));
         } else if (deadline.expired() && buffer.size() > 0) {
           // Part of a request arrived, too slowly (slowloris); an idle connection just closes.
           co_await send_error(stream, deadline, 408,
