@@ -1,6 +1,8 @@
 #include "log/embedded/embedded_log.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -60,6 +62,21 @@ TEST(EmbeddedLog, AppendsAndReadsBackInOrderAcrossReopen) {
   auto next = append_sync(reopened, "a", make_batch("z", 1, storage));
   ASSERT_TRUE(next);
   EXPECT_EQ(next.value(), 15u);
+}
+
+TEST(EmbeddedLog, OneDataDirectoryServesOneLog) {
+  TempDir dir;
+  {
+    EmbeddedLog log(dir.str(), {"a"}, kConfig);
+    try {
+      EmbeddedLog second(dir.str(), {"a"}, kConfig);
+      FAIL() << "a second log opened the same directory";
+    } catch (const std::runtime_error& e) {
+      EXPECT_THAT(e.what(), ::testing::HasSubstr("in use by another sluice process (pid " +
+                                                 std::to_string(getpid()) + ")"));
+    }
+  }
+  EmbeddedLog after_close(dir.str(), {"a"}, kConfig);  // released with the first
 }
 
 TEST(EmbeddedLog, UnknownStreamIsNotFound) {

@@ -13,7 +13,8 @@ std::string EmbeddedLog::partition_dir(const std::string& dir, const Partition& 
 
 EmbeddedLog::EmbeddedLog(const std::string& dir, const std::vector<StreamSpec>& streams,
                          const LogConfig& config, FileIo& io)
-    : io_(io),
+    : lock_(dir),
+      io_(io),
       group_commit_max_bytes_(config.group_commit_max_bytes),
       group_commit_max_wait_(config.group_commit_max_wait) {
   const std::filesystem::path root(dir);

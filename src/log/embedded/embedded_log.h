@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "config/config.h"
+#include "log/embedded/dir_lock.h"
 #include "log/embedded/file_io.h"
 #include "log/embedded/partition_log.h"
 #include "log/failure_reporter.h"
@@ -62,6 +63,7 @@ class EmbeddedLog final : public Log {
   LogStats stats() const override;
 
  private:
+  DirectoryLock lock_;  // first: held before any file is opened, released after all
   struct Pending {
     PartitionLog* file;
     RecordBatch batch;
