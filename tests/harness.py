@@ -17,8 +17,9 @@ import time
 
 
 class Server:
-    def __init__(self, binary, data_dir=None, config=None, extra_args=()):
+    def __init__(self, binary, data_dir=None, config=None, extra_args=(), command="run"):
         self.binary = binary
+        self.command = command
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sluice-test-")
         self.config = config
@@ -28,17 +29,20 @@ class Server:
         self.stderr_lines = []
 
     def start(self, timeout=30):
-        args = [self.binary, "run", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir]
+        args = [self.binary, self.command, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir]
         if self.config:
             args += ["--config", self.config]
         args += self.extra_args
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        drain = threading.Thread(target=self._drain_stderr, daemon=True)
+        drain.start()
         deadline = time.monotonic() + timeout
         line = self.proc.stdout.readline()  # blocks until the server is listening or exits
         if time.monotonic() > deadline or "listening on" not in line:
             self.proc.kill()
+            self.proc.wait()
+            drain.join(timeout=10)  # the reason is on stderr
             raise RuntimeError("sluice did not start: %r\n%s" % (line, "".join(self.stderr_lines)))
         self.port = int(line.strip().rsplit(":", 1)[1])
         return self

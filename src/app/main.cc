@@ -60,6 +60,16 @@ int run_cli(int argc, char** argv) {
   run->add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
+  auto* collector = app.add_subcommand(
+      "collector",
+      "Run the collector role alone: HTTP ingest into the log, without the processor, store "
+      "or query API (for scale-out on Kafka, or to measure ingest).");
+  collector->add_option("-c,--config", config_file, "YAML configuration file")
+      ->check(CLI::ExistingFile);
+  collector->add_option("--listen", listen, "HOST:PORT to listen on; overrides server.listen");
+  collector->add_option("--data-dir", data_dir, "Data directory; overrides storage.data_dir");
+  collector->add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   std::string validate_file;
   auto* validate = app.add_subcommand("validate",
                                       "Check a configuration file without starting; "
@@ -131,6 +141,12 @@ int run_cli(int argc, char** argv) {
     }
     generate_options.duration = std::chrono::milliseconds(*duration);
     return sluice::run_generate(generate_options);
+  }
+  if (*collector) {
+    sluice::set_log_level(log_level);
+    sluice::Config config;
+    if (!load_config(config_file, listen, data_dir, config)) return sluice::kExitInvalidConfig;
+    return sluice::run_collector(config);
   }
   if (*run) {
     sluice::set_log_level(log_level);

@@ -28,6 +28,31 @@ void raise_open_file_limit() {
   }
 }
 
+std::unique_ptr<log::Log> open_log(const Config& config) {
+  std::vector<log::StreamSpec> streams;
+  streams.reserve(config.streams.size());
+  for (const auto& [name, stream] : config.streams) {
+    streams.emplace_back(name, stream.partitions);
+  }
+  if (config.log.backend == "kafka") {
+    return std::make_unique<log::KafkaLog>(config.log.kafka, streams);
+  }
+  return std::make_unique<log::EmbeddedLog>(
+      (std::filesystem::path(config.storage.data_dir) / "log").string(), streams, config.log);
+}
+
+// Binds, prints the address and serves until SIGINT/SIGTERM.
+void serve(const Config& config, http::Server& server, std::string_view role) {
+  const auto port = server.bind();
+  const auto& listen = config.server.listen;
+  const auto url = fmt::format("http://{}:{}", listen.substr(0, listen.rfind(':')), port);
+  logger("app")->info("listening on {} role={} data_dir={}", url, role, config.storage.data_dir);
+  // A stable line on stdout for scripts and tests that start sluice on port 0.
+  fmt::print("sluice: listening on {}\n", url);
+  std::fflush(stdout);
+  server.run();
+}
+
 }  // namespace
 
 int run_server(const Config& config) {
@@ -35,19 +60,7 @@ int run_server(const Config& config) {
   raise_open_file_limit();
   try {
     std::filesystem::create_directories(config.storage.data_dir);
-    std::vector<log::StreamSpec> streams;
-    streams.reserve(config.streams.size());
-    for (const auto& [name, stream] : config.streams) {
-      streams.emplace_back(name, stream.partitions);
-    }
-
-    std::unique_ptr<log::Log> log_backend;
-    if (config.log.backend == "kafka") {
-      log_backend = std::make_unique<log::KafkaLog>(config.log.kafka, streams);
-    } else {
-      log_backend = std::make_unique<log::EmbeddedLog>(
-          (std::filesystem::path(config.storage.data_dir) / "log").string(), streams, config.log);
-    }
+    auto log_backend = open_log(config);
     log::Log& event_log = *log_backend;
     Processor processor(event_log, config.store, config.store_path());
     event_log.set_on_durable([&processor] { processor.notify(); });
@@ -59,19 +72,28 @@ int run_server(const Config& config) {
     processor.start();
     query::StoreReader reader(config.store_path(), config.store.read_connections);
 
-    http::Server server(config, event_log, reader);
-    const auto port = server.bind();
-    const auto& listen = config.server.listen;
-    const auto url = fmt::format("http://{}:{}", listen.substr(0, listen.rfind(':')), port);
-    log->info("listening on {} data_dir={}", url, config.storage.data_dir);
-    // A stable line on stdout for scripts and tests that start sluice on port 0.
-    fmt::print("sluice: listening on {}\n", url);
-    std::fflush(stdout);
-
-    server.run();
+    http::Server server(config, event_log, &reader);
+    serve(config, server, "all");
     // The server has stopped taking requests; finish queued appends, then let the processor
     // finish its batch. Both are destroyed in reverse order of construction.
     event_log.close();
+    log->info("stopped");
+  } catch (const std::exception& e) {
+    log->error("cannot run: {}", e.what());
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+int run_collector(const Config& config) {
+  auto log = logger("app");
+  raise_open_file_limit();
+  try {
+    std::filesystem::create_directories(config.storage.data_dir);
+    auto log_backend = open_log(config);
+    http::Server server(config, *log_backend, nullptr);
+    serve(config, server, "collector");
+    log_backend->close();  // every accepted append finishes before the process exits
     log->info("stopped");
   } catch (const std::exception& e) {
     log->error("cannot run: {}", e.what());

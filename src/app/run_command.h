@@ -10,4 +10,9 @@ namespace sluice {
 // Blocks until SIGINT/SIGTERM; returns the process exit code.
 int run_server(const Config& config);
 
+// `sluice collector`: the collector role alone — HTTP ingest into the log (Kafka for
+// scale-out, or the embedded log), without the processor, store or query API. Blocks until
+// SIGINT/SIGTERM; returns the process exit code.
+int run_collector(const Config& config);
+
 }  // namespace sluice

@@ -9,6 +9,7 @@ import gzip
 import json
 import os
 import selectors
+import shutil
 import socket
 import sys
 import tempfile
@@ -115,7 +116,35 @@ def main():
                    rate_limits, limited)
     finally:
         limited.cleanup()
+    checks.run("sluice collector: ingest only, one process per data directory, sluice run "
+               "stores what it collected", collector_role, binary)
     checks.finish()
+
+
+def collector_role(binary):
+    data_dir = tempfile.mkdtemp(prefix="sluice-collector-")
+    collector = Server(binary, data_dir=data_dir, command="collector").start()
+    try:
+        post(collector, "/publish", [{"id": "c%d" % i, "type": "role"} for i in range(50)], 202)
+        status, _, reply = collector.request("GET", "/v1/events")
+        assert status == 404 and "this is a collector" in reply["error"], (status, reply)
+        second = Server(binary, data_dir=data_dir)
+        try:
+            second.start()
+            raise AssertionError("a second process opened the same data directory")
+        except RuntimeError as e:
+            assert "in use by another sluice process" in str(e), e
+        finally:
+            second.cleanup()
+        assert collector.stop() == 0
+        everything = Server(binary, data_dir=data_dir).start()
+        try:
+            wait_stored(everything, "events", 50, type="role")
+        finally:
+            everything.cleanup()
+    finally:
+        collector.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def reference_shapes(server):

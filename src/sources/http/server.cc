@@ -20,6 +20,7 @@
 #include "sources/http/decompress.h"
 #include "sources/http/ingest.h"
 #include "sources/http/rate_limiter.h"
+#include "sources/http/reply.h"
 #include "sources/http/stream_policy.h"
 
 namespace sluice::http {
@@ -30,7 +31,7 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 using Request = bhttp::request<bhttp::string_body>;
-using Response = bhttp::response<bhttp::string_body>;
+using Response = Reply;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // Request line and headers together; browsers send well under 8 KiB even with cookies.
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
@@ -107,7 +108,7 @@ std::string presented_key(const Request& req, const boost::urls::url_view& url) 
 }  // namespace
 
 struct Server::Impl {
-  Impl(const Config& config, log::Log& log, query::StoreReader& reader)
+  Impl(const Config& config, log::Log& log, query::StoreReader* reader)
       : config(config),
         log(log),
         reader(reader),
@@ -125,14 +126,10 @@ struct Server::Impl {
   }
 
   Response make_response(const Request& req, unsigned status, std::string body) {
-    Response res{static_cast<bhttp::status>(status), req.version()};
-    res.set(bhttp::field::server, "sluice");
-    res.set(bhttp::field::content_type, "application/json");
-    res.keep_alive(req.keep_alive());
-    res.body() = std::move(body);
-    if (status == 503) res.set(bhttp::field::retry_after, "1");
-    if (status == 401) res.set(bhttp::field::www_authenticate, "Bearer realm=\"sluice\"");
-    res.prepare_payload();
+    Response res{.status = status, .keep_alive = req.keep_alive(), .version = req.version()};
+    res.body = std::move(body);
+    if (status == 503) res.set("Retry-After", "1");
+    if (status == 401) res.set("WWW-Authenticate", "Bearer realm=\"sluice\"");
     return res;
   }
 
@@ -178,7 +175,7 @@ struct Server::Impl {
                                     who.starts_with("address") ? config.server.rate_limit.per_ip
                                                                : config.server.rate_limit.per_key,
                                     config.server.rate_limit.burst, wait_seconds)));
-    res.set(bhttp::field::retry_after, std::to_string(wait_seconds));
+    res.set("Retry-After", std::to_string(wait_seconds));
     return res;
   }
 
@@ -235,8 +232,8 @@ struct Server::Impl {
     }
     if (form && status == 202 && !config_of_stream.form.redirect.empty()) {
       auto res = make_response(req, 303, "");
-      res.set(bhttp::field::location, config_of_stream.form.redirect);
-      res.set(bhttp::field::content_type, "text/plain");
+      res.set("Location", config_of_stream.form.redirect);
+      res.content_type.clear();
       co_return res;
     }
     co_return make_response(req, status, ingest_response_json(accepted, batch.rejected));
@@ -270,16 +267,14 @@ struct Server::Impl {
                                                   "add it to streams.{}.cors_origins",
                                                   origin, stream_name, stream_name)));
     }
-    Response res{bhttp::status::no_content, req.version()};
-    res.set(bhttp::field::server, "sluice");
-    res.set(bhttp::field::access_control_allow_origin, allowed);
-    res.set(bhttp::field::access_control_allow_methods, "POST, OPTIONS");
-    res.set(bhttp::field::access_control_allow_headers,
+    Response res{.status = 204, .keep_alive = req.keep_alive(), .version = req.version()};
+    res.content_type.clear();
+    res.set("Access-Control-Allow-Origin", allowed);
+    res.set("Access-Control-Allow-Methods", "POST, OPTIONS");
+    res.set("Access-Control-Allow-Headers",
             "Content-Type, Content-Encoding, Authorization, X-Sluice-Key");
-    res.set(bhttp::field::access_control_max_age, "600");
-    res.set(bhttp::field::vary, "Origin");
-    res.keep_alive(req.keep_alive());
-    res.prepare_payload();
+    res.set("Access-Control-Max-Age", "600");
+    res.set("Vary", "Origin");
     return res;
   }
 
@@ -289,8 +284,8 @@ struct Server::Impl {
     if (origin.empty() || stream == config.streams.end()) return;
     auto allowed = stream->second.allowed_origin(std::string_view(origin.data(), origin.size()));
     if (allowed.empty()) return;
-    res.set(bhttp::field::access_control_allow_origin, allowed);
-    res.set(bhttp::field::vary, "Origin");
+    res.set("Access-Control-Allow-Origin", allowed);
+    res.set("Vary", "Origin");
   }
 
   // Write keys never read: a read request presenting one is refused.
@@ -323,7 +318,7 @@ struct Server::Impl {
                              error_json(fmt::format("method {} is not allowed on {}; use {}",
                                                     std::string(req.method_string()),
                                                     std::string(req.target()), allow)));
-    res.set(bhttp::field::allow, allow);
+    res.set("Allow", allow);
     return res;
   }
 
@@ -356,17 +351,22 @@ struct Server::Impl {
     if (path == "/v1/events") {
       if (method != bhttp::verb::get) co_return not_allowed("GET");
       if (auto refused = refuse_write_key(req, *url)) co_return std::move(*refused);
+      if (!reader) {
+        co_return error_response(req, make_error(Errc::kNotFound,
+                                                 "this is a collector: events are read from the "
+                                                 "processes that run the store (sluice run)"));
+      }
       query::Params params;
       for (const auto& p : url->params())
         params.emplace_back(p.key, p.value);
-      auto body = query::query_events(reader, params);
+      auto body = query::query_events(*reader, params);
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
     }
     if (path == "/metrics") {
       if (method != bhttp::verb::get) co_return not_allowed("GET");
       auto res = make_response(req, 200, metrics::render(log));
-      res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res.content_type = "text/plain; version=0.0.4; charset=utf-8";
       co_return res;
     }
     if (path == "/healthz") {
@@ -493,9 +493,11 @@ struct Server::Impl {
       Request req = parser.release();
       Response res = co_await route(req, peer);
       deadline.arm(config.server.body_timeout);
-      auto [write_error, written] = co_await bhttp::async_write(stream, res, kTuple);
+      const std::string answer = res.serialize();
+      auto [write_error, written] =
+          co_await asio::async_write(stream, asio::buffer(answer), kTuple);
       deadline.disarm();
-      if (write_error || !res.keep_alive()) break;
+      if (write_error || !res.keep_alive) break;
     }
     beast::error_code ignored;
     stream.shutdown(tcp::socket::shutdown_send, ignored);
@@ -511,14 +513,10 @@ struct Server::Impl {
   // destroy the answer before the client has read it.
   asio::awaitable<void> send_error(tcp::socket& stream, ReadDeadline& deadline, unsigned status,
                                    const std::string& message) {
-    Response res{static_cast<bhttp::status>(status), 11};
-    res.set(bhttp::field::server, "sluice");
-    res.set(bhttp::field::content_type, "application/json");
-    res.keep_alive(false);
-    res.body() = error_json(message);
-    res.prepare_payload();
+    const Response res{.status = status, .keep_alive = false, .body = error_json(message)};
+    const std::string answer = res.serialize();
     deadline.arm(config.server.body_timeout);
-    auto [write_error, written] = co_await bhttp::async_write(stream, res, kTuple);
+    auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(answer), kTuple);
     deadline.disarm();
     if (write_error) co_return;
     beast::error_code ignored;
@@ -555,7 +553,7 @@ struct Server::Impl {
 
   const Config& config;
   log::Log& log;
-  query::StoreReader& reader;
+  query::StoreReader* reader;  // null in the collector role: no queries here
   std::map<std::string, std::shared_ptr<const StreamPolicy>> policies;  // by stream
   std::map<std::string, std::string> routes;                            // path -> stream
   RateLimiter per_ip;
@@ -576,7 +574,7 @@ struct Server::Impl {
   }
 };
 
-Server::Server(const Config& config, log::Log& log, query::StoreReader& reader)
+Server::Server(const Config& config, log::Log& log, query::StoreReader* reader)
     : impl_(std::make_unique<Impl>(config, log, reader)) {}
 
 Server::~Server() = default;

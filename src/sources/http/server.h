@@ -23,7 +23,8 @@ namespace sluice::http {
 
 class Server {
  public:
-  Server(const Config& config, log::Log& log, query::StoreReader& reader);
+  // `reader` may be null (the collector role): query routes then answer 404.
+  Server(const Config& config, log::Log& log, query::StoreReader* reader);
   ~Server();
 
   // Binds the listen address; returns the bound port (useful with port 0). Throws on failure.
