@@ -9,7 +9,7 @@ Shapes:
   half     single-event POSTs at half of sluice's measured single-event rate: latency (hey -q)
   burst    1000 concurrent clients x 5 requests each (hey -n 5000 -c 1000)
 
-usage: bench/ingest_http.py BUILD_DIR [SECONDS]
+usage: bench/ingest_http.py BUILD_DIR [SECONDS]   (seconds per wrk/hey run, default 5)
 """
 
 import json
@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ import time
 EVENT = json.dumps({"event_type": "page_view", "user_id": "u-1842", "page": "/pricing",
                     "referrer": "https://news.example.com/launch", "browser": "Firefox",
                     "timestamp": "2025-10-13T11:30:00Z"})
+ROUNDS = 3
 BATCH = "\n".join(json.dumps({"event_type": "click", "user_id": "u-%d" % i, "page": "/docs",
                               "n": i, "timestamp": "2025-10-13T11:30:00Z"})
                   for i in range(100)) + "\n"
@@ -129,7 +131,7 @@ def hey(url, body, args):
 
 def main():
     build = sys.argv[1]
-    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     for tool in ("wrk", "hey", "nginx"):
         if not shutil.which(tool):
             sys.exit("%s is not installed (scripts/setup installs it)" % tool)
@@ -137,59 +139,92 @@ def main():
     path = "/v1/streams/web/events"
     shapes = (("single event, 64 conns", EVENT, "application/json", 1),
               ("100-event batch, 64 conns", BATCH, "application/x-ndjson", 100))
-    results, burst, half = {}, {}, {}
-    print("collector: `sluice collector`, HTTP ingest + durable log; sluice run: the same plus "
-          "the processor writing SQLite and the query API. Each runs alone in turn.")
-    print("shape                       target        req/s    events/s   p99 ms   errors")
+    names = ("nginx 204", "collector", "sluice run")
+    procs, urls = {}, {}
     try:
-        for name in ("nginx 204", "collector", "sluice run"):
-            # Each target runs alone, so no one's background work (the store catching up)
-            # lands in another's figures.
-            if name == "nginx 204":
-                proc, port = start_nginx(workdir)
-            else:
-                proc, port = start_sluice(build, workdir, "collector" if name == "collector"
-                                          else "run")
-            url = "http://127.0.0.1:%d%s" % (port, path)
-            try:
-                for shape, body, ctype, per in shapes:
-                    r = wrk(url, body, ctype, seconds)
-                    results[(shape, name)] = r
-                    errors = r["non2xx"] or r["socket_errors"] or 0
-                    print("%-27s %-11s %10.0f %11.0f %8.2f   %s" % (
-                        shape, name, r["rps"], r["rps"] * per, r["p99_ms"], errors), flush=True)
-                if name != "nginx 204":
-                    rate = int(results[(shapes[0][0], name)]["rps"] / 2)
-                    connections = 32
-                    per_worker = max(1, rate // connections)
-                    half[name] = (per_worker * connections, connections, per_worker,
-                                  hey(url, EVENT, ["-z", "%ds" % seconds, "-c", str(connections),
-                                                   "-q", str(per_worker)]))
-                burst[name] = hey(url, EVENT, ["-n", "5000", "-c", "1000"])
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=120)
+        procs["nginx 204"], port = start_nginx(workdir)
+        urls["nginx 204"] = "http://127.0.0.1:%d%s" % (port, path)
+        procs["collector"], port = start_sluice(build, workdir, "collector")
+        urls["collector"] = "http://127.0.0.1:%d%s" % (port, path)
+        procs["sluice run"], port = start_sluice(build, workdir, "run")
+        urls["sluice run"] = "http://127.0.0.1:%d%s" % (port, path)
 
-        ceiling_single = results[(shapes[0][0], "nginx 204")]["rps"]
-        for name in ("collector", "sluice run"):
-            single = results[(shapes[0][0], name)]["rps"]
-            batch = results[(shapes[1][0], name)]["rps"] * 100
-            print("%s: single-event ratio to nginx %.2f (target >= 0.60); batched %.0f events/s "
-                  "(target >= 500000)" % (name, single / ceiling_single, batch))
-        for name, (rate, connections, per_worker, r) in half.items():
+        print("collector: `sluice collector`, HTTP ingest + durable log; sluice run: the same plus "
+              "the processor writing SQLite and the query API.")
+        print("Rounds alternate the targets (%d rounds of %d s per shape); each target starts "
+              "only once the previous one is idle again (the store catching up)." % (ROUNDS,
+                                                                                   seconds))
+        print("shape                       round target        req/s    events/s   p99 ms  errors")
+        runs = {}  # (shape, name) -> list of wrk results, one per round
+        for shape, body, ctype, per in shapes:
+            for round_no in range(ROUNDS):
+                for name in names:
+                    r = wrk(urls[name], body, ctype, seconds)
+                    wait_idle(procs[name].pid)
+                    runs.setdefault((shape, name), []).append(r)
+                    errors = r["non2xx"] or r["socket_errors"] or 0
+                    print("%-27s %5d %-11s %10.0f %11.0f %8.2f   %s" % (
+                        shape, round_no + 1, name, r["rps"], r["rps"] * per, r["p99_ms"],
+                        errors), flush=True)
+        single, batch = shapes[0][0], shapes[1][0]
+        print()
+        for name in names[1:]:
+            ratios = [ours["rps"] / base["rps"] for ours, base in
+                      zip(runs[(single, name)], runs[(single, "nginx 204")])]
+            batched = [r["rps"] * 100 for r in runs[(batch, name)]]
+            print("%s: single-event ratio to nginx, per round %s, median %.2f (target >= 0.60); "
+                  "batched median %.0f events/s (target >= 500000)" % (
+                      name, " ".join("%.2f" % x for x in ratios), statistics.median(ratios),
+                      statistics.median(batched)))
+
+        for name in names[1:]:
+            rate = int(statistics.median(r["rps"] for r in runs[(single, name)]) / 2)
+            connections = 32
+            per_worker = max(1, rate // connections)
+            r = hey(urls[name], EVENT, ["-z", "%ds" % seconds, "-c", str(connections),
+                                        "-q", str(per_worker)])
+            wait_idle(procs[name].pid)
             print("%s, single events at half its max rate (%d req/s, hey -c %d -q %d): avg %.2f "
                   "ms, p99 %.2f ms (target < 10 ms), statuses %s %s" % (
-                      name, rate, connections, per_worker, r["avg_ms"], r["p99_ms"],
-                      r["statuses"], r["errors"]))
-        print("1000 concurrent clients x 5 requests (hey -n 5000 -c 1000):")
-        for name, r in burst.items():
-            print("  %-11s avg %7.1f ms   p99 %7.1f ms   statuses %s %s" % (
-                name, r["avg_ms"], r["p99_ms"], r["statuses"], r["errors"]))
-        for name in ("collector", "sluice run"):
-            print("%s: burst average ratio to nginx %.2f (target <= 1.5)" % (
-                name, burst[name]["avg_ms"] / burst["nginx 204"]["avg_ms"]))
+                      name, per_worker * connections, connections, per_worker, r["avg_ms"],
+                      r["p99_ms"], r["statuses"], r["errors"]))
+
+        print("1000 concurrent clients x 5 requests (hey -n 5000 -c 1000), %d rounds:" % ROUNDS)
+        burst = {}
+        for round_no in range(ROUNDS):
+            for name in names:
+                r = hey(urls[name], EVENT, ["-n", "5000", "-c", "1000"])
+                wait_idle(procs[name].pid)
+                burst.setdefault(name, []).append(r)
+                print("  round %d %-11s avg %7.1f ms   p99 %7.1f ms   statuses %s %s" % (
+                    round_no + 1, name, r["avg_ms"], r["p99_ms"], r["statuses"], r["errors"]))
+        for name in names[1:]:
+            ratios = [ours["avg_ms"] / base["avg_ms"] for ours, base in
+                      zip(burst[name], burst["nginx 204"])]
+            print("%s: burst average ratio to nginx, per round %s, median %.2f (target <= 1.5)" % (
+                name, " ".join("%.2f" % x for x in ratios), statistics.median(ratios)))
     finally:
+        for proc in procs.values():
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=120)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def wait_idle(pid, timeout=120):
+    """Waits until the process uses under 5 % of a CPU (its background work is done)."""
+    deadline = time.monotonic() + timeout
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    while time.monotonic() < deadline:
+        before = cpu_ticks(pid)
+        time.sleep(0.5)
+        if (cpu_ticks(pid) - before) / ticks_per_second < 0.025:
+            return
 
 if __name__ == "__main__":
     main()
