@@ -608,6 +608,7 @@ void Server::run() {
   });
   asio::co_spawn(impl.io, impl.accept_loop(), asio::detached);
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+  keep_running.reserve(impl.contexts.size());
   for (auto& context : impl.contexts)
     keep_running.push_back(asio::make_work_guard(*context));
   std::vector<std::thread> threads;
