@@ -612,6 +612,7 @@ void Server::run() {
   for (auto& context : impl.contexts)
     keep_running.push_back(asio::make_work_guard(*context));
   std::vector<std::thread> threads;
+  threads.reserve(impl.contexts.size());
   for (std::size_t i = 1; i < impl.contexts.size(); ++i) {
     threads.emplace_back([context = impl.contexts[i].get(), i] {
       name_this_thread(fmt::format("sluice-http-{}", i).c_str());
