@@ -103,14 +103,14 @@ void BM_BaselineSimdjsonWalk(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
 }
 
-void BM_CollectorParseEvents(benchmark::State& state) {
+// Parses the body as the collector does for `stream` (NDJSON, one partition).
+void parse_as(benchmark::State& state, const sluice::StreamConfig& stream) {
   const std::string body = make_body(kEventsPerBody);
-  const sluice::StreamConfig stream{.name = "web",
-                                    .id_field = "event_id",
-                                    .key_field = "",
-                                    .time_field = "timestamp",
-                                    .type_field = "event_type"};
   auto policy = sluice::http::StreamPolicy::build(stream);
+  if (!policy) {
+    state.SkipWithError(policy.error().message.c_str());
+    return;
+  }
   const sluice::http::IngestContext context{
       .stream = stream, .policy = *policy.value(), .received_at_ms = 1760355000000};
   std::string work;
@@ -128,8 +128,33 @@ void BM_CollectorParseEvents(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
 }
 
+sluice::StreamConfig web_stream() {
+  return {.name = "web",
+          .id_field = "event_id",
+          .key_field = "",
+          .time_field = "timestamp",
+          .type_field = "event_type"};
+}
+
+void BM_CollectorParseEvents(benchmark::State& state) {
+  parse_as(state, web_stream());
+}
+
+// The same events under a JSON Schema (valijson) with a pattern and a nested object: every
+// event is parsed into a DOM, validated and written anew.
+void BM_CollectorParseEventsWithSchema(benchmark::State& state) {
+  sluice::StreamConfig stream = web_stream();
+  stream.schema = R"({"type":"object","required":["event_id","event_type","timestamp"],
+    "properties":{"event_id":{"type":"string","maxLength":64},
+      "event_type":{"enum":["CLICK","VIEW","SCROLL"]},"timestamp":{"type":"integer"},
+      "page_path":{"type":"string","pattern":"^/"},"value":{"type":"number","minimum":0},
+      "user_metadata":{"type":"object","properties":{"userId":{"type":"integer"}}}}})";
+  parse_as(state, stream);
+}
+
 BENCHMARK(BM_BaselineSimdjsonWalk);
 BENCHMARK(BM_CollectorParseEvents);
+BENCHMARK(BM_CollectorParseEventsWithSchema);
 
 }  // namespace
 
