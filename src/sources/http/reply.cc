@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <strings.h>
 
+#include <iterator>
+
 namespace sluice::http {
 
 void Reply::set(std::string_view name, std::string value) {
@@ -19,9 +21,10 @@ void Reply::set(std::string_view name, std::string value) {
 std::string Reply::serialize() const {
   std::string out;
   out.reserve(160 + body.size());
-  out += fmt::format("HTTP/1.1 {} {}\r\nServer: sluice\r\n", status, reason_phrase(status));
-  if (!content_type.empty()) out += fmt::format("Content-Type: {}\r\n", content_type);
-  out += fmt::format("Content-Length: {}\r\n", body.size());
+  auto to = std::back_inserter(out);
+  fmt::format_to(to, "HTTP/1.1 {} {}\r\nServer: sluice\r\n", status, reason_phrase(status));
+  if (!content_type.empty()) fmt::format_to(to, "Content-Type: {}\r\n", content_type);
+  fmt::format_to(to, "Content-Length: {}\r\n", body.size());
   for (const auto& [name, value] : headers) {
     out += name;
     out += ": ";

@@ -15,7 +15,7 @@ struct Reply {
   unsigned status = 200;
   bool keep_alive = true;
   unsigned version = 11;  // the request's; HTTP/1.0 keep-alive must be announced
-  std::string content_type = "application/json";
+  std::string_view content_type = "application/json";        // a literal; empty: none
   std::vector<std::pair<std::string, std::string>> headers;  // besides the ones above
   std::string body;
 

@@ -233,7 +233,7 @@ struct Server::Impl {
     if (form && status == 202 && !config_of_stream.form.redirect.empty()) {
       auto res = make_response(req, 303, "");
       res.set("Location", config_of_stream.form.redirect);
-      res.content_type.clear();
+      res.content_type = {};
       co_return res;
     }
     co_return make_response(req, status, ingest_response_json(accepted, batch.rejected));
@@ -268,7 +268,7 @@ struct Server::Impl {
                                                   origin, stream_name, stream_name)));
     }
     Response res{.status = 204, .keep_alive = req.keep_alive(), .version = req.version()};
-    res.content_type.clear();
+    res.content_type = {};
     res.set("Access-Control-Allow-Origin", allowed);
     res.set("Access-Control-Allow-Methods", "POST, OPTIONS");
     res.set("Access-Control-Allow-Headers",
@@ -325,7 +325,9 @@ struct Server::Impl {
   asio::awaitable<Response> route(Request& req, const std::string& peer) {
     auto url = boost::urls::parse_origin_form(req.target());
     if (!url) co_return error_response(req, make_error(Errc::kInvalidInput, "malformed URL"));
-    const std::string path = url->path();
+    // Routes and stream names have no characters that need percent-decoding; an encoded path
+    // simply matches no route.
+    const std::string_view path = url->encoded_path();
     const auto method = req.method();
 
     auto not_allowed = [&](const char* allow) { return method_not_allowed(req, allow); };
@@ -334,8 +336,8 @@ struct Server::Impl {
     constexpr std::string_view kEventsSuffix = "/events";
     if (path.starts_with(kStreamsPrefix) && path.ends_with(kEventsSuffix) &&
         path.size() > kStreamsPrefix.size() + kEventsSuffix.size()) {
-      std::string stream = path.substr(kStreamsPrefix.size(),
-                                       path.size() - kStreamsPrefix.size() - kEventsSuffix.size());
+      const std::string stream(path.substr(
+          kStreamsPrefix.size(), path.size() - kStreamsPrefix.size() - kEventsSuffix.size()));
       if (stream.find('/') == std::string::npos) {
         co_return co_await collect(req, *url, stream, peer, false);
       }
@@ -343,7 +345,8 @@ struct Server::Impl {
     constexpr std::string_view kFormsPrefix = "/v1/forms/";
     if (path.starts_with(kFormsPrefix) && path.size() > kFormsPrefix.size() &&
         path.find('/', kFormsPrefix.size()) == std::string::npos) {
-      co_return co_await collect(req, *url, path.substr(kFormsPrefix.size()), peer, true);
+      co_return co_await collect(req, *url, std::string(path.substr(kFormsPrefix.size())), peer,
+                                 true);
     }
     if (auto compat = routes.find(path); compat != routes.end()) {
       co_return co_await collect(req, *url, compat->second, peer, false);
@@ -555,7 +558,7 @@ struct Server::Impl {
   log::Log& log;
   query::StoreReader* reader;  // null in the collector role: no queries here
   std::map<std::string, std::shared_ptr<const StreamPolicy>> policies;  // by stream
-  std::map<std::string, std::string> routes;                            // path -> stream
+  std::map<std::string, std::string, std::less<>> routes;               // path -> stream
   RateLimiter per_ip;
   RateLimiter per_key;
   // One io_context per I/O thread (concurrency hint 1); the first also runs the acceptor and
