@@ -36,6 +36,10 @@ fuzz: build-fuzz
 	@mkdir -p build/fuzz/fuzz/corpus
 	@cd build/fuzz && fuzz/sluice_fuzz_body -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 fuzz/corpus ../../fuzz/corpus/body
+	@mkdir -p build/fuzz/fuzz/corpus_expression
+	@cd build/fuzz && fuzz/sluice_fuzz_expression -max_total_time=$(FUZZ_SECONDS) -max_len=512 \
+		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 fuzz/corpus_expression \
+		../../fuzz/corpus/expression
 
 bench: build
 	@bench/run build/release
