@@ -55,7 +55,8 @@ const Table& server_table() {
           size_setting("max_body_bytes", &ServerConfig::max_body_bytes, "10MiB", 1024, 1LL << 30,
                        "Largest request body accepted; larger bodies get 413."),
           duration_setting("header_timeout", &ServerConfig::header_timeout, "10s", 100, 3'600'000,
-                           "Time allowed to receive a request's headers."),
+                           "Time allowed to receive a request's headers from their first byte "
+                           "(408 after it); also how long a new connection may stay silent."),
           duration_setting("body_timeout", &ServerConfig::body_timeout, "30s", 100, 3'600'000,
                            "Time allowed to receive a request's body once its headers are in."),
           duration_setting("idle_timeout", &ServerConfig::idle_timeout, "60s", 100, 3'600'000,

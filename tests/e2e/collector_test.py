@@ -52,6 +52,7 @@ streams:
 
 RATE_CONFIG = """
 server:
+  trust_forwarded_for: true
   rate_limit: {per_ip: 5, per_key: 3, burst: 0}
 streams:
   events: {}
@@ -343,6 +344,29 @@ def slow_clients(server):
     assert result["answer"].startswith("HTTP/1.1 408"), result
     assert "server.header_timeout" in result["answer"], result
     assert result["after"] < 5, result
+    # The same on a kept-alive connection: its second request's headers also get 408 after
+    # server.header_timeout (1 s here), not after idle_timeout (60 s).
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        body = b'{"id":"keepalive-1"}'
+        s.sendall(b"POST /v1/streams/events/events HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+                  b"\r\n%s" % (len(body), body))
+        first = s.recv(4096).decode(errors="replace")
+        assert first.startswith("HTTP/1.1 202"), first
+        started = time.monotonic()
+        answer = b""
+        try:
+            for byte in b"POST /v1/streams/events/events HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 60:
+                s.sendall(bytes([byte]))
+                time.sleep(0.05)
+        except OSError:
+            pass
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert time.monotonic() - started < 5
     # A body that stops half-way: 408 after server.body_timeout.
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
         s.sendall(b"POST /v1/streams/events/events HTTP/1.1\r\nHost: x\r\n"
@@ -407,6 +431,38 @@ def rate_limits(server):
              "accepted events stored")
     # Once the bucket refills, requests pass again.
     wait_for(lambda: server.request("POST", path, {"id": "later"})[0] == 202, 5, "refill")
+    # Refused before the body: a client over its limit announcing a large body gets 429 at
+    # once, without sending it. (When a token happened to be free the body is sent and the
+    # next attempt, immediately after, is over the limit.)
+    body = json.dumps([{"pad": "x" * 1000}] * 500).encode()
+    answer = ""
+    for _ in range(20):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"POST /v1/streams/events/events HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(body))
+            s.settimeout(1)
+            try:
+                answer = s.recv(4096).decode(errors="replace")
+            except socket.timeout:  # a token was free: the server waits for the body
+                s.settimeout(10)
+                s.sendall(body)
+                s.recv(4096)
+                continue
+        break
+    assert answer.startswith("HTTP/1.1 429") and "Retry-After:" in answer, answer
+    # Per key: a client with its own address (X-Forwarded-For, trusted here) and a write key
+    # runs out of the key's 3 requests/s before its address's 5.
+    refusal = None
+    for i in range(10):
+        status, headers, reply = server.request(
+            "POST", "/v1/streams/keyed/events", {"id": "k%d" % i},
+            {"Authorization": "Bearer rk", "X-Forwarded-For": "198.51.100.7"})
+        if status == 429:
+            refusal = reply
+            break
+        assert status == 202, (status, reply)
+    assert refusal and "rate limit exceeded for this key" in refusal["error"], refusal
+    assert "3 requests per second" in refusal["error"], refusal
 
 
 def run_checks(checks, server):

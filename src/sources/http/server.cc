@@ -139,8 +139,7 @@ struct Server::Impl {
 
   // Who may post: the stream's write keys and the rate limits. nullopt lets the request in.
   std::optional<Response> admit(const Request& req, const boost::urls::url_view& url,
-                                const StreamConfig& stream, const std::string& client_ip) {
-    if (int wait = per_ip.take(client_ip)) return too_many(req, wait, "address " + client_ip);
+                                const StreamConfig& stream) {
     const std::string key = presented_key(req, url);
     if (!stream.write_keys.empty()) {
       if (key.empty()) {
@@ -166,15 +165,16 @@ struct Server::Impl {
     return std::nullopt;
   }
 
+  std::string rate_limit_message(const std::string& who, int wait_seconds) const {
+    const auto& limit = config.server.rate_limit;
+    return fmt::format(
+        "rate limit exceeded for {} (server.rate_limit: {} requests per second, burst {}); "
+        "retry in {} s",
+        who, who.starts_with("address") ? limit.per_ip : limit.per_key, limit.burst, wait_seconds);
+  }
+
   Response too_many(const Request& req, int wait_seconds, const std::string& who) {
-    auto res = error_response(
-        req, make_error(Errc::kRateLimited,
-                        fmt::format("rate limit exceeded for {} (server.rate_limit: {} requests "
-                                    "per second, burst {}); retry in {} s",
-                                    who,
-                                    who.starts_with("address") ? config.server.rate_limit.per_ip
-                                                               : config.server.rate_limit.per_key,
-                                    config.server.rate_limit.burst, wait_seconds)));
+    auto res = make_response(req, 429, error_json(rate_limit_message(who, wait_seconds)));
     res.set("Retry-After", std::to_string(wait_seconds));
     return res;
   }
@@ -188,7 +188,7 @@ struct Server::Impl {
           req, make_error(Errc::kNotFound,
                           fmt::format("unknown {} \"{}\"", form ? "form" : "stream", stream_name)));
     }
-    if (auto refused = admit(req, url, stream->second, client_ip)) co_return std::move(*refused);
+    if (auto refused = admit(req, url, stream->second)) co_return std::move(*refused);
     auto content_type = req[bhttp::field::content_type];
     std::string* body = &req.body();
     std::string inflated;
@@ -240,7 +240,8 @@ struct Server::Impl {
   }
 
   // The client's address: the peer, or the last X-Forwarded-For hop behind a trusted proxy.
-  std::string client_ip(const Request& req, const std::string& peer) const {
+  template <class Header>
+  std::string client_ip(const Header& req, const std::string& peer) const {
     if (!config.server.trust_forwarded_for) return peer;
     auto forwarded = req["X-Forwarded-For"];
     if (forwarded.empty()) return peer;
@@ -433,12 +434,17 @@ struct Server::Impl {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.body_limit(config.server.max_body_bytes);
       parser.header_limit(kHeaderLimit);
-      // A new connection must send its headers within header_timeout; on a kept-alive one
-      // the next request's headers must arrive within idle_timeout (at least header_timeout)
-      // of the previous answer.
-      deadline.arm(first ? config.server.header_timeout
-                         : std::max(config.server.idle_timeout, config.server.header_timeout));
+      // Waiting for a request to begin: header_timeout on a new connection, idle_timeout
+      // between requests on a kept-alive one. Silence then just closes the connection.
+      if (buffer.size() == 0) {
+        deadline.arm(first ? config.server.header_timeout : config.server.idle_timeout);
+        auto [wait_error] = co_await stream.async_wait(tcp::socket::wait_read, kTuple);
+        deadline.disarm();
+        if (wait_error) co_return;
+      }
       first = false;
+      // From its first byte a request's headers must be in within header_timeout (slowloris).
+      deadline.arm(config.server.header_timeout);
       auto [header_error, header_bytes] =
           co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
       deadline.disarm();
@@ -450,8 +456,8 @@ struct Server::Impl {
                               fmt::format("the request line and headers are over the limit of "
                                           "{} bytes",
                                           kHeaderLimit));
-        } else if (deadline.expired() && buffer.size() > 0) {
-          // Part of a request arrived, too slowly (slowloris); an idle connection just closes.
+        } else if (deadline.expired()) {
+          // Part of a request arrived, too slowly (slowloris).
           co_await send_error(stream, deadline, 408,
                               fmt::format("the request headers took longer than {} ms "
                                           "(server.header_timeout)",
@@ -466,6 +472,17 @@ struct Server::Impl {
         co_return;
       }
       const auto& header = parser.get();
+      if (header.method() == bhttp::verb::post) {
+        // Before the body is read: a client over its limit does not get to send it.
+        const std::string address = client_ip(header, peer);
+        if (int wait = per_ip.take(address)) {
+          std::vector<std::pair<std::string, std::string>> retry_after;
+          retry_after.emplace_back(std::string("Retry-After"), std::to_string(wait));
+          const std::string message = rate_limit_message("address " + address, wait);
+          co_await send_error(stream, deadline, 429, message, std::move(retry_after));
+          co_return;
+        }
+      }
       if (header.method() == bhttp::verb::post && !parser.content_length() && !parser.chunked()) {
         co_await send_error(stream, deadline, 411,
                             "a POST needs a Content-Length header or chunked Transfer-Encoding");
@@ -515,8 +532,12 @@ struct Server::Impl {
   // sends is read and dropped for a moment, so that closing does not reset the connection and
   // destroy the answer before the client has read it.
   asio::awaitable<void> send_error(tcp::socket& stream, ReadDeadline& deadline, unsigned status,
-                                   const std::string& message) {
-    const Response res{.status = status, .keep_alive = false, .body = error_json(message)};
+                                   const std::string& message,
+                                   std::vector<std::pair<std::string, std::string>> headers = {}) {
+    const Response res{.status = status,
+                       .keep_alive = false,
+                       .headers = std::move(headers),
+                       .body = error_json(message)};
     const std::string answer = res.serialize();
     deadline.arm(config.server.body_timeout);
     auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(answer), kTuple);
