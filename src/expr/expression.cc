@@ -359,7 +359,7 @@ Val eval(const Node& n, const json::value& event) {
       return Val::null();
     }
     case Op::kNumber: {
-      const Val v = eval(*n.children[0], event);
+      Val v = eval(*n.children[0], event);
       if (v.numeric()) return v;
       if (v.type != Val::Type::kString) return Val::null();
       std::int64_t i = 0;
@@ -371,7 +371,7 @@ Val eval(const Node& n, const json::value& event) {
       return Val::null();
     }
     case Op::kString: {
-      const Val v = eval(*n.children[0], event);
+      Val v = eval(*n.children[0], event);
       if (v.type == Val::Type::kString) return v;
       return Val::made(render(v));
     }
