@@ -11,6 +11,7 @@
 
 #include "core/bytes.h"
 #include "log/log_format.h"
+#include "sources/http/dead_letter.h"
 #include "sources/http/decompress.h"
 #include "sources/http/ingest.h"
 

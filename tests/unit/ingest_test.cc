@@ -8,6 +8,7 @@
 
 #include "core/bytes.h"
 #include "log/log_format.h"
+#include "sources/http/dead_letter.h"
 #include "sources/http/privacy.h"
 
 namespace sluice::http {

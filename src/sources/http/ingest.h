@@ -25,14 +25,10 @@
 #include "config/config.h"
 #include "core/result.h"
 #include "log/log.h"
+#include "sources/http/event_check.h"
 #include "sources/http/stream_policy.h"
 
 namespace sluice::http {
-
-inline constexpr int kMaxJsonDepth = 64;
-inline constexpr std::size_t kMaxIdBytes = 256;
-inline constexpr std::size_t kMaxKeyBytes = 1024;
-inline constexpr std::size_t kMaxTypeBytes = 256;
 
 enum class BodyKind { kJson, kNdjson, kForm };
 
@@ -70,13 +66,6 @@ struct IngestBatch {
 
 // `body` may be grown (capacity only) to give the parser its padding.
 Result<IngestBatch> parse_body(std::string& body, BodyKind kind, const IngestContext& context);
-
-// Records for the dead-letter stream `dead`: one JSON object per rejection with the source
-// stream, index, error, arrival time and the event (or its raw text).
-std::vector<log::RecordBatch> dead_letter_batches(const std::vector<Rejection>& rejected,
-                                                  std::string_view source_stream,
-                                                  const StreamConfig& dead,
-                                                  std::int64_t received_at_ms);
 
 // {"accepted":N,"rejected":[{"index":i,"error":"..."}]}
 std::string ingest_response_json(std::size_t accepted, const std::vector<Rejection>& rejected);

@@ -17,9 +17,11 @@
 #include "core/time.h"
 #include "metrics/metrics.h"
 #include "query/events_query.h"
+#include "sources/http/dead_letter.h"
 #include "sources/http/decompress.h"
 #include "sources/http/ingest.h"
 #include "sources/http/rate_limiter.h"
+#include "sources/http/read_deadline.h"
 #include "sources/http/reply.h"
 #include "sources/http/stream_policy.h"
 
@@ -379,46 +381,6 @@ struct Server::Impl {
     }
     co_return error_response(req, make_error(Errc::kNotFound, fmt::format("no route {}", path)));
   }
-
-  // A deadline that cancels the pending read or write instead of closing the socket (what Beast's
-  // own stream timeouts do), so that a slow client can still be told 408. The state is shared
-  // with the timer's handler, which may run after the session has ended.
-  class ReadDeadline {
-   public:
-    ReadDeadline(const asio::any_io_executor& executor, tcp::socket& socket)
-        : timer_(executor), state_(std::make_shared<State>()) {
-      state_->socket = &socket;
-    }
-    ~ReadDeadline() { state_->socket = nullptr; }
-    ReadDeadline(const ReadDeadline&) = delete;
-    ReadDeadline& operator=(const ReadDeadline&) = delete;
-
-    void arm(std::chrono::milliseconds after) {
-      const auto generation = ++state_->generation;
-      state_->expired = false;
-      timer_.expires_after(after);
-      timer_.async_wait([state = state_, generation](const beast::error_code& error) {
-        if (error || !state->socket || generation != state->generation) return;
-        state->expired = true;
-        beast::error_code ignored;
-        state->socket->cancel(ignored);
-      });
-    }
-    void disarm() {
-      ++state_->generation;
-      timer_.cancel();
-    }
-    bool expired() const { return state_->expired; }
-
-   private:
-    struct State {
-      std::uint64_t generation = 0;
-      bool expired = false;
-      tcp::socket* socket = nullptr;
-    };
-    asio::steady_timer timer_;
-    std::shared_ptr<State> state_;
-  };
 
   asio::awaitable<void> session(tcp::socket socket) {
     beast::error_code peer_error;

@@ -1,0 +1,55 @@
+#pragma once
+// Checking one event's JSON text with simdjson on-demand: every token is visited (so the text
+// is known to be valid JSON, nested at most kMaxJsonDepth deep) and the stream's id, key, time
+// and type fields are read from its top level. No DOM is built; the event's views point into
+// the text or the parser's buffer. Used by ingest.cc for every shape of body.
+
+#include <simdjson.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "core/event.h"
+
+namespace sluice::http {
+
+inline constexpr int kMaxJsonDepth = 64;
+inline constexpr std::size_t kMaxIdBytes = 256;
+inline constexpr std::size_t kMaxKeyBytes = 1024;
+inline constexpr std::size_t kMaxTypeBytes = 256;
+
+namespace od = simdjson::ondemand;
+
+// What checking one event produced.
+struct EventCheck {
+  enum class Outcome { kOk, kRejected, kSyntax } outcome = Outcome::kOk;
+  std::string error;       // kRejected / kSyntax
+  std::size_t offset = 0;  // kSyntax: byte offset in the body
+  bool trailing = false;   // kSyntax: valid JSON followed by more text
+  EventView event;         // kOk: strings point into the body or the parser's buffer
+  bool has_time = false;   // kOk: event.ts_ms came from the event's time field
+};
+
+// Checks one event whose text is `span`, a view into `body`, whose buffer (`capacity` bytes
+// from body.data()) has simdjson's padding after the text.
+EventCheck check_event(od::parser& parser, std::string_view body, std::size_t capacity,
+                       std::string_view span, const StreamConfig& stream);
+
+// Walks a value completely so every token is checked; `depth` is the value's nesting level.
+simdjson::error_code walk(od::value value, int depth);
+
+// What a simdjson error means, in words for the client.
+std::string describe(simdjson::error_code e);
+
+// True once every token of the document has been consumed.
+bool at_end(od::document& doc);
+
+// The byte offset in `body` the document has reached, or `fallback`.
+std::size_t location_offset(od::document& doc, std::string_view body, std::size_t fallback);
+
+std::size_t skip_space(std::string_view s, std::size_t pos);
+std::string_view trim(std::string_view s);
+
+}  // namespace sluice::http
