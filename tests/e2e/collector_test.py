@@ -352,6 +352,9 @@ def slow_clients(server):
                   b"\r\n%s" % (len(body), body))
         first = s.recv(4096).decode(errors="replace")
         assert first.startswith("HTTP/1.1 202"), first
+        # Idle between requests for longer than header_timeout (allowed: idle_timeout is 60 s),
+        # then dribble: the header timeout runs from the first byte.
+        time.sleep(1.5)
         started = time.monotonic()
         answer = b""
         try:

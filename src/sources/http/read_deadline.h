@@ -13,41 +13,68 @@
 
 namespace sluice::http {
 
+// Arming and disarming cost a clock read, not a timer operation: one timer wait stays pending
+// and, when it fires, either cancels the socket (the deadline has passed while armed), waits
+// again for a later deadline, or goes idle until the next arm(). Cancelling and re-arming a
+// timer for every read and write would queue several handler runs per request.
 // The state is shared with the timer's handler, which may run after the connection has ended.
 // Used from the connection's own thread only.
 class ReadDeadline {
  public:
+  using Clock = std::chrono::steady_clock;
+
   ReadDeadline(const boost::asio::any_io_executor& executor, boost::asio::ip::tcp::socket& socket)
       : timer_(executor), state_(std::make_shared<State>()) {
     state_->socket = &socket;
+    state_->timer = &timer_;
   }
-  ~ReadDeadline() { state_->socket = nullptr; }
+  ~ReadDeadline() {
+    state_->socket = nullptr;  // the handler, if it still runs, does nothing
+    state_->timer = nullptr;
+  }
   ReadDeadline(const ReadDeadline&) = delete;
   ReadDeadline& operator=(const ReadDeadline&) = delete;
 
   void arm(std::chrono::milliseconds after) {
-    const auto generation = ++state_->generation;
+    state_->deadline = Clock::now() + after;
+    state_->armed = true;
     state_->expired = false;
-    timer_.expires_after(after);
-    timer_.async_wait([state = state_, generation](const boost::system::error_code& error) {
-      if (error || !state->socket || generation != state->generation) return;
+    // A pending wait that ends later than the new deadline (idle_timeout, then the shorter
+    // header_timeout) is replaced; its handler sees operation_aborted and does nothing.
+    if (!state_->waiting || state_->deadline < state_->timer_expiry) wait(state_);
+  }
+  void disarm() { state_->armed = false; }
+  bool expired() const { return state_->expired; }
+
+ private:
+  struct State {
+    Clock::time_point deadline;
+    bool armed = false;
+    bool expired = false;
+    bool waiting = false;
+    Clock::time_point timer_expiry;  // of the pending wait
+    boost::asio::ip::tcp::socket* socket = nullptr;
+    boost::asio::steady_timer* timer = nullptr;
+  };
+
+  static void wait(const std::shared_ptr<State>& state) {
+    state->waiting = true;
+    state->timer_expiry = state->deadline;
+    state->timer->expires_at(state->deadline);  // cancels a pending wait, if any
+    state->timer->async_wait([state](const boost::system::error_code& error) {
+      if (error || !state->socket) return;  // replaced by a new wait, or the connection ended
+      state->waiting = false;
+      if (!state->armed) return;  // idle until the next arm()
+      if (Clock::now() < state->deadline) {
+        wait(state);  // re-armed since this wait began: wait for the new deadline
+        return;
+      }
       state->expired = true;
       boost::system::error_code ignored;
       state->socket->cancel(ignored);
     });
   }
-  void disarm() {
-    ++state_->generation;
-    timer_.cancel();
-  }
-  bool expired() const { return state_->expired; }
 
- private:
-  struct State {
-    std::uint64_t generation = 0;
-    bool expired = false;
-    boost::asio::ip::tcp::socket* socket = nullptr;
-  };
   boost::asio::steady_timer timer_;
   std::shared_ptr<State> state_;
 };
