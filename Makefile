@@ -33,13 +33,12 @@ test: build build-debug build-fuzz
 # to build/fuzz/ as crash-* files.
 FUZZ_SECONDS ?= 600
 fuzz: build-fuzz
-	@mkdir -p build/fuzz/fuzz/corpus
-	@cd build/fuzz && fuzz/sluice_fuzz_body -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 fuzz/corpus ../../fuzz/corpus/body
-	@mkdir -p build/fuzz/fuzz/corpus_expression
-	@cd build/fuzz && fuzz/sluice_fuzz_expression -max_total_time=$(FUZZ_SECONDS) -max_len=512 \
-		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 fuzz/corpus_expression \
-		../../fuzz/corpus/expression
+	@for t in body_decoders:body expression:expression; do \
+		name=$${t%%:*}; seeds=$${t##*:}; mkdir -p build/fuzz/fuzz/corpus_$$name; \
+		build/fuzz/fuzz/sluice_fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build/fuzz/ \
+			build/fuzz/fuzz/corpus_$$name fuzz/corpus/$$seeds || exit 1; \
+	done
 
 bench: build
 	@bench/run build/release
