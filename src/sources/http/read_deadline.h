@@ -4,12 +4,12 @@
 // can still be told 408 before the connection closes. Arm it before an operation, disarm it
 // after; expired() says whether the operation ended because time ran out.
 
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <memory>
+
+#include "sources/http/io_types.h"
 
 namespace sluice::http {
 
@@ -23,7 +23,7 @@ class ReadDeadline {
  public:
   using Clock = std::chrono::steady_clock;
 
-  ReadDeadline(const boost::asio::any_io_executor& executor, boost::asio::ip::tcp::socket& socket)
+  ReadDeadline(const IoExecutor& executor, Socket& socket)
       : timer_(executor), state_(std::make_shared<State>()) {
     state_->socket = &socket;
     state_->timer = &timer_;
@@ -36,7 +36,7 @@ class ReadDeadline {
   ReadDeadline& operator=(const ReadDeadline&) = delete;
 
   void arm(std::chrono::milliseconds after) {
-    state_->deadline = Clock::now() + after;
+    state_->deadline = coarse_now() + after;
     state_->armed = true;
     state_->expired = false;
     // A pending wait that ends later than the new deadline (idle_timeout, then the shorter
@@ -53,9 +53,19 @@ class ReadDeadline {
     bool expired = false;
     bool waiting = false;
     Clock::time_point timer_expiry;  // of the pending wait
-    boost::asio::ip::tcp::socket* socket = nullptr;
-    boost::asio::steady_timer* timer = nullptr;
+    Socket* socket = nullptr;
+    Timer* timer = nullptr;
   };
+
+  // Arming happens several times per request: it reads the kernel's coarse monotonic clock
+  // (the same clock as steady_clock, a few ms behind at most), a fraction of a precise read.
+  // Deadlines are hundreds of milliseconds and more, so a deadline a tick early changes nothing.
+  static Clock::time_point coarse_now() {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return Clock::time_point(std::chrono::seconds(now.tv_sec) +
+                             std::chrono::nanoseconds(now.tv_nsec));
+  }
 
   static void wait(const std::shared_ptr<State>& state) {
     state->waiting = true;
@@ -75,7 +85,7 @@ class ReadDeadline {
     });
   }
 
-  boost::asio::steady_timer timer_;
+  Timer timer_;
   std::shared_ptr<State> state_;
 };
 

@@ -1,9 +1,9 @@
 #include "sources/http/reply.h"
 
-#include <fmt/format.h>
 #include <strings.h>
 
-#include <iterator>
+#include <array>
+#include <charconv>
 
 namespace sluice::http {
 
@@ -18,13 +18,29 @@ void Reply::set(std::string_view name, std::string value) {
   headers.emplace_back(std::string(name), std::move(value));
 }
 
+// Plain appends: this runs for every request, and fmt's format-string parsing cost more than
+// the rest of the serialisation.
 std::string Reply::serialize() const {
   std::string out;
   out.reserve(160 + body.size());
-  auto to = std::back_inserter(out);
-  fmt::format_to(to, "HTTP/1.1 {} {}\r\nServer: sluice\r\n", status, reason_phrase(status));
-  if (!content_type.empty()) fmt::format_to(to, "Content-Type: {}\r\n", content_type);
-  fmt::format_to(to, "Content-Length: {}\r\n", body.size());
+  std::array<char, 24> digits{};
+  auto append_number = [&](std::size_t value) {
+    auto end = std::to_chars(digits.data(), digits.data() + digits.size(), value).ptr;
+    out.append(digits.data(), end);
+  };
+  out += "HTTP/1.1 ";
+  append_number(status);
+  out += ' ';
+  out += reason_phrase(status);
+  out += "\r\nServer: sluice\r\n";
+  if (!content_type.empty()) {
+    out += "Content-Type: ";
+    out += content_type;
+    out += "\r\n";
+  }
+  out += "Content-Length: ";
+  append_number(body.size());
+  out += "\r\n";
   for (const auto& [name, value] : headers) {
     out += name;
     out += ": ";

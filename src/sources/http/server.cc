@@ -17,9 +17,11 @@
 #include "core/time.h"
 #include "metrics/metrics.h"
 #include "query/events_query.h"
+#include "sources/http/completion_inbox.h"
 #include "sources/http/dead_letter.h"
 #include "sources/http/decompress.h"
 #include "sources/http/ingest.h"
+#include "sources/http/io_types.h"
 #include "sources/http/rate_limiter.h"
 #include "sources/http/read_deadline.h"
 #include "sources/http/reply.h"
@@ -34,24 +36,23 @@ namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 using Request = bhttp::request<bhttp::string_body>;
 using Response = Reply;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // Request line and headers together; browsers send well under 8 KiB even with cookies.
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 
 // Appends the batches (one per partition) to the log and resumes the calling coroutine on its
-// own executor once all are durable (or one failed). The log thread never runs request code.
+// own I/O thread once all are durable (or one failed). The log thread never runs request code.
+// Called on an I/O thread.
 template <class Token>
 auto async_append(log::Log& log, const std::string& stream, std::vector<log::RecordBatch> batches,
                   Token&& token) {
   return asio::async_initiate<Token, void(Result<void>)>(
       [&log, &stream, batches = std::move(batches)](auto handler) mutable {
-        auto executor = asio::get_associated_executor(handler);
+        CompletionInbox* inbox = CompletionInbox::current();
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         log::append_partitions(
-            log, stream, std::move(batches), [executor, shared](Result<void> result) {
-              asio::post(executor, [shared, result = std::move(result)]() mutable {
-                (*shared)(std::move(result));
-              });
+            log, stream, std::move(batches), [inbox, shared](Result<void> result) {
+              inbox->push(
+                  [shared, result = std::move(result)]() mutable { (*shared)(std::move(result)); });
             });
       },
       token);
@@ -89,6 +90,17 @@ std::string error_json(std::string_view message) {
   return out;
 }
 
+// "/" followed by unreserved characters and slashes only: nothing to parse or decode.
+bool is_plain_path(std::string_view target) {
+  if (target.empty() || target.front() != '/') return false;
+  for (char c : target) {
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '/' || c == '-' || c == '_' || c == '.' || c == '~';
+    if (!plain) return false;
+  }
+  return true;
+}
+
 bool same_key(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
@@ -103,7 +115,9 @@ std::string presented_key(const Request& req, const boost::urls::url_view& url) 
     return std::string(authorization.substr(kBearer.size()));
   }
   if (auto key = req["X-Sluice-Key"]; !key.empty()) return std::string(key);
-  if (auto it = url.params().find("key"); it != url.params().end()) return (*it).value;
+  if (url.has_query()) {
+    if (auto it = url.params().find("key"); it != url.params().end()) return (*it).value;
+  }
   return "";
 }
 
@@ -181,9 +195,8 @@ struct Server::Impl {
     return res;
   }
 
-  asio::awaitable<Response> ingest(Request& req, const boost::urls::url_view& url,
-                                   const std::string& stream_name, const std::string& client_ip,
-                                   bool form) {
+  Task<Response> ingest(Request& req, const boost::urls::url_view& url,
+                        const std::string& stream_name, const std::string& client_ip, bool form) {
     auto stream = config.streams.find(stream_name);
     if (stream == config.streams.end() || (form && !stream->second.form.enabled)) {
       co_return error_response(
@@ -217,15 +230,13 @@ struct Server::Impl {
     const std::size_t accepted = batch.accepted();
     const unsigned status = accepted > 0 ? 202 : 400;
     if (accepted > 0) {
-      auto appended =
-          co_await async_append(log, stream_name, std::move(batch.partitions), asio::use_awaitable);
+      auto appended = co_await async_append(log, stream_name, std::move(batch.partitions), kAwait);
       if (!appended) co_return error_response(req, appended.error());
     }
     if (!batch.rejected.empty() && !config_of_stream.dead_letter.empty()) {
       const auto& dead = config.streams.at(config_of_stream.dead_letter);
       auto dead_batches = dead_letter_batches(batch.rejected, stream_name, dead, received_at);
-      auto kept =
-          co_await async_append(log, dead.name, std::move(dead_batches), asio::use_awaitable);
+      auto kept = co_await async_append(log, dead.name, std::move(dead_batches), kAwait);
       if (!kept) {
         // The accepted events are durable; the client's answer does not depend on this.
         logger("http")->warn("dead letters lost stream={} count={} error=\"{}\"", dead.name,
@@ -307,8 +318,8 @@ struct Server::Impl {
   }
 
   // A collector path: POST stores events, OPTIONS answers the CORS preflight.
-  asio::awaitable<Response> collect(Request& req, const boost::urls::url_view& url,
-                                    const std::string& stream, const std::string& peer, bool form) {
+  Task<Response> collect(Request& req, const boost::urls::url_view& url, const std::string& stream,
+                         const std::string& peer, bool form) {
     if (req.method() == bhttp::verb::options) co_return preflight(req, stream);
     if (req.method() != bhttp::verb::post) co_return method_not_allowed(req, "POST, OPTIONS");
     auto res = co_await ingest(req, url, stream, client_ip(req, peer), form);
@@ -325,12 +336,21 @@ struct Server::Impl {
     return res;
   }
 
-  asio::awaitable<Response> route(Request& req, const std::string& peer) {
-    auto url = boost::urls::parse_origin_form(req.target());
-    if (!url) co_return error_response(req, make_error(Errc::kInvalidInput, "malformed URL"));
-    // Routes and stream names have no characters that need percent-decoding; an encoded path
-    // simply matches no route.
-    const std::string_view path = url->encoded_path();
+  Task<Response> route(Request& req, const std::string& peer) {
+    // Most targets are a plain path ("/v1/streams/web/events"): those skip boost.url's parse,
+    // which cost more than the rest of the routing.
+    const std::string_view target(req.target().data(), req.target().size());
+    boost::urls::url_view parsed_url;  // empty: no query parameters
+    std::string_view path = target;
+    if (!is_plain_path(target)) {
+      auto parsed = boost::urls::parse_origin_form(target);
+      if (!parsed) co_return error_response(req, make_error(Errc::kInvalidInput, "malformed URL"));
+      parsed_url = *parsed;
+      // Routes and stream names have no characters that need percent-decoding; an encoded
+      // path simply matches no route.
+      path = parsed_url.encoded_path();
+    }
+    const boost::urls::url_view* url = &parsed_url;
     const auto method = req.method();
 
     auto not_allowed = [&](const char* allow) { return method_not_allowed(req, allow); };
@@ -382,13 +402,13 @@ struct Server::Impl {
     co_return error_response(req, make_error(Errc::kNotFound, fmt::format("no route {}", path)));
   }
 
-  asio::awaitable<void> session(tcp::socket socket) {
+  Task<void> session(Socket socket) {
     beast::error_code peer_error;
     const auto remote = socket.remote_endpoint(peer_error);
     const std::string peer = peer_error ? "" : remote.address().to_string();
     // A plain socket, not beast::tcp_stream: its per-operation timer machinery costs more
     // than the deadline below, which covers reads and writes alike.
-    tcp::socket& stream = socket;
+    Socket& stream = socket;
     ReadDeadline deadline(stream.get_executor(), stream);
     beast::flat_buffer buffer;
     bool first = true;
@@ -400,7 +420,7 @@ struct Server::Impl {
       // between requests on a kept-alive one. Silence then just closes the connection.
       if (buffer.size() == 0) {
         deadline.arm(first ? config.server.header_timeout : config.server.idle_timeout);
-        auto [wait_error] = co_await stream.async_wait(tcp::socket::wait_read, kTuple);
+        auto [wait_error] = co_await stream.async_wait(Socket::wait_read, kTuple);
         deadline.disarm();
         if (wait_error) co_return;
       }
@@ -482,7 +502,7 @@ struct Server::Impl {
       if (write_error || !res.keep_alive) break;
     }
     beast::error_code ignored;
-    stream.shutdown(tcp::socket::shutdown_send, ignored);
+    stream.shutdown(Socket::shutdown_send, ignored);
   }
 
   std::string body_limit_message() const {
@@ -493,9 +513,9 @@ struct Server::Impl {
   // Answers and closes. The client may still be sending (a body over the limit): what it
   // sends is read and dropped for a moment, so that closing does not reset the connection and
   // destroy the answer before the client has read it.
-  asio::awaitable<void> send_error(tcp::socket& stream, ReadDeadline& deadline, unsigned status,
-                                   const std::string& message,
-                                   std::vector<std::pair<std::string, std::string>> headers = {}) {
+  Task<void> send_error(Socket& stream, ReadDeadline& deadline, unsigned status,
+                        const std::string& message,
+                        std::vector<std::pair<std::string, std::string>> headers = {}) {
     const Response res{.status = status,
                        .keep_alive = false,
                        .headers = std::move(headers),
@@ -506,7 +526,7 @@ struct Server::Impl {
     deadline.disarm();
     if (write_error) co_return;
     beast::error_code ignored;
-    stream.shutdown(tcp::socket::shutdown_send, ignored);
+    stream.shutdown(Socket::shutdown_send, ignored);
     constexpr std::size_t kMaxDiscard = 64 << 20;
     std::array<char, 16384> sink{};
     std::size_t discarded = 0;
@@ -519,7 +539,7 @@ struct Server::Impl {
     deadline.disarm();
   }
 
-  asio::awaitable<void> accept_loop() {
+  Task<void> accept_loop() {
     for (;;) {
       // Connections are dealt round-robin to the I/O threads, each with an io_context of its
       // own: a connection's coroutine, its read deadline and its log completions all run on
@@ -547,6 +567,7 @@ struct Server::Impl {
   // One io_context per I/O thread (concurrency hint 1); the first also runs the acceptor and
   // the signal handler.
   std::vector<std::unique_ptr<asio::io_context>> contexts = make_contexts(config.server.io_threads);
+  std::vector<std::unique_ptr<CompletionInbox>> inboxes = make_inboxes(contexts);  // one each
   std::size_t next_context = 0;
   asio::io_context& io = *contexts.front();
   tcp::acceptor acceptor;
@@ -556,6 +577,15 @@ struct Server::Impl {
     std::vector<std::unique_ptr<asio::io_context>> out;
     for (int i = 0; i < std::max(count, 1); ++i)
       out.push_back(std::make_unique<asio::io_context>(1));
+    return out;
+  }
+
+  static std::vector<std::unique_ptr<CompletionInbox>> make_inboxes(
+      const std::vector<std::unique_ptr<asio::io_context>>& contexts) {
+    std::vector<std::unique_ptr<CompletionInbox>> out;
+    out.reserve(contexts.size());
+    for (const auto& context : contexts)
+      out.push_back(std::make_unique<CompletionInbox>(*context));
     return out;
   }
 };
@@ -600,11 +630,13 @@ void Server::run() {
   std::vector<std::thread> threads;
   threads.reserve(impl.contexts.size());
   for (std::size_t i = 1; i < impl.contexts.size(); ++i) {
-    threads.emplace_back([context = impl.contexts[i].get(), i] {
+    threads.emplace_back([context = impl.contexts[i].get(), inbox = impl.inboxes[i].get(), i] {
       name_this_thread(fmt::format("sluice-http-{}", i).c_str());
+      CompletionInbox::current() = inbox;
       context->run();
     });
   }
+  CompletionInbox::current() = impl.inboxes.front().get();
   impl.io.run();
   for (auto& t : threads)
     t.join();
