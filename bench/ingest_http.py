@@ -85,7 +85,8 @@ def start_sluice(build, workdir, command):
         f.write("storage: {data_dir: %s/%s}\nserver: {io_threads: 2}\n" % (workdir, command))
     proc = subprocess.Popen([os.path.join(build, "sluice"), command, "--config", conf,
                              "--listen", "127.0.0.1:0", "--log-level", "warn"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.PIPE,
+                            stderr=open(os.path.join(workdir, command + ".log"), "w"), text=True)
     line = proc.stdout.readline()
     port = int(line.strip().rsplit(":", 1)[1])
     return proc, port
@@ -99,6 +100,8 @@ def wrk(url, body, content_type, seconds, connections=64):
     out = subprocess.run(["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency",
                           "-s", script.name, url], capture_output=True, text=True).stdout
     os.unlink(script.name)
+    if "99%" not in out:
+        raise RuntimeError("wrk against %s gave no figures:\n%s" % (url, out))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = parse_duration(re.search(r"99%\s+(\S+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -204,7 +207,12 @@ def main():
             print("%s: burst average ratio to nginx, per round %s, median %.2f (target <= 1.5)" % (
                 name, " ".join("%.2f" % x for x in ratios), statistics.median(ratios)))
     finally:
-        for proc in procs.values():
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                print("%s exited with status %s; its log:" % (name, proc.returncode))
+                log = os.path.join(workdir, name.split()[-1] + ".log")
+                if os.path.exists(log):
+                    print(open(log).read()[-4000:])
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=120)
         shutil.rmtree(workdir, ignore_errors=True)

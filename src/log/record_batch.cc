@@ -68,6 +68,24 @@ std::uint32_t partition_for(std::string_view key, std::uint32_t partitions) {
 
 void append_partitions(Log& log, const std::string& stream, std::vector<RecordBatch> batches,
                        std::function<void(Result<void>)> done) {
+  // One partition (most streams, and every single-event request): no join needed.
+  std::size_t non_empty = 0;
+  for (const auto& batch : batches)
+    non_empty += batch.count() > 0 ? 1 : 0;
+  if (non_empty == 1) {
+    for (std::uint32_t p = 0; p < batches.size(); ++p) {
+      if (batches[p].count() == 0) continue;
+      log.append(Partition(stream, p), std::move(batches[p]),
+                 [done = std::move(done)](Result<Offset> result) {
+                   if (result) {
+                     done(boost::outcome_v2::success());
+                   } else {
+                     done(result.error());
+                   }
+                 });
+      return;
+    }
+  }
   struct Join {
     std::mutex mutex;
     std::size_t remaining = 0;

@@ -420,9 +420,11 @@ struct Server::Impl {
       // between requests on a kept-alive one. Silence then just closes the connection.
       if (buffer.size() == 0) {
         deadline.arm(first ? config.server.header_timeout : config.server.idle_timeout);
-        auto [wait_error] = co_await stream.async_wait(Socket::wait_read, kTuple);
+        auto [read_error, n] = co_await stream.async_read_some(
+            buffer.prepare(beast::read_size(buffer, 65536)), kTuple);
         deadline.disarm();
-        if (wait_error) co_return;
+        if (read_error) co_return;
+        buffer.commit(n);
       }
       first = false;
       // From its first byte a request's headers must be in within header_timeout (slowloris).
@@ -573,10 +575,14 @@ struct Server::Impl {
   tcp::acceptor acceptor;
   asio::signal_set signals;
 
+  // Each context runs on one thread and its sockets are used from that thread only (the
+  // acceptor on the first thread only registers a new socket with its context, and that
+  // registration keeps its lock), so the reactor's per-socket locks can go; posting to a context
+  // from other threads (log completions, stop()) keeps the scheduler's lock.
   static std::vector<std::unique_ptr<asio::io_context>> make_contexts(int count) {
     std::vector<std::unique_ptr<asio::io_context>> out;
     for (int i = 0; i < std::max(count, 1); ++i)
-      out.push_back(std::make_unique<asio::io_context>(1));
+      out.push_back(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
     return out;
   }
 
