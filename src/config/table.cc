@@ -102,6 +102,8 @@ const char* kind_name(Kind kind) {
       return "section";
     case Kind::kMap:
       return "map";
+    case Kind::kList:
+      return "list";
     case Kind::kDocument:
       return "document";
   }
@@ -150,6 +152,7 @@ std::optional<std::string> parse_scalar(const Setting& s, const std::string& tex
     case Kind::kStringList:
     case Kind::kSection:
     case Kind::kMap:
+    case Kind::kList:
     case Kind::kDocument:
       return "internal: not a scalar";
   }
@@ -327,8 +330,22 @@ void apply_table(const YAML::Node& node, const Table& table, void* target, const
     const bool given = value.IsDefined() && !value.IsNull();
     switch (s.kind) {
       case Kind::kSection:
-        apply_table(value, *s.child, s.child_target(target, ""), here, errors);
+        if (s.only_if_given && !value.IsDefined()) break;
+        apply_table(value, *s.child, s.child_target(target, s.name), here, errors);
         break;
+      case Kind::kList: {
+        if (!given) break;
+        if (!value.IsSequence()) {
+          add_error(errors, here, &value, "expected a list (YAML sequence) of mappings");
+          break;
+        }
+        for (std::size_t i = 0; i < value.size(); ++i) {
+          const std::string index = std::to_string(i);
+          apply_table(value[i], *s.child, s.child_target(target, index),
+                      fmt::format("{}[{}]", here, i), errors);
+        }
+        break;
+      }
       case Kind::kStringList: {
         YAML::Node items = given ? value : YAML::Load(s.default_text);
         if (!items.IsSequence()) {
@@ -417,13 +434,16 @@ std::string reference_markdown(const Table& table, const std::string& path) {
     std::string def = s.default_text;
     if (s.kind == Kind::kSection) def = "";
     if (s.kind == Kind::kMap) def = def == "{}" ? "none" : "see below";
+    if (s.kind == Kind::kList) def = "";
     std::string shown = def.empty() ? "" : "`" + def + "`";
     if (s.kind == Kind::kString && def.empty()) shown = "empty";
     out += fmt::format("| `{}` | {} | {} | {} | {} |\n", s.name, kind_name(s.kind), shown,
                        bounds_text(s), s.description);
     if (s.child) {
-      children.emplace_back(
-          &s, s.kind == Kind::kMap ? join_path(path, s.name) + ".<name>" : join_path(path, s.name));
+      std::string child_path = join_path(path, s.name);
+      if (s.kind == Kind::kMap) child_path += ".<name>";
+      if (s.kind == Kind::kList) child_path += "[]";
+      children.emplace_back(&s, child_path);
     }
   }
   out += "\n";

@@ -20,7 +20,18 @@
 
 namespace sluice::config {
 
-enum class Kind { kString, kInt, kBool, kDuration, kSize, kStringList, kSection, kMap, kDocument };
+enum class Kind {
+  kString,
+  kInt,
+  kBool,
+  kDuration,
+  kSize,
+  kStringList,
+  kSection,
+  kMap,
+  kList,
+  kDocument
+};
 
 struct Table;
 
@@ -42,8 +53,12 @@ struct Setting {
   std::function<std::optional<std::string>(const Scalar&)> check;  // extra rule; returns the error
   std::function<void(void*, const Scalar&)> assign;                // scalar kinds
   std::function<void(void*, const std::vector<std::string>&)> assign_list;  // kStringList
-  const Table* child = nullptr;                                             // kSection, kMap
-  std::function<void*(void*, const std::string&)> child_target;             // kSection, kMap
+  const Table* child = nullptr;                                             // kSection, kMap, kList
+  // kSection: the key; kMap: the entry's name; kList: the entry's index.
+  std::function<void*(void*, const std::string&)> child_target;
+  // kSection: only filled (child_target called) when the key is given, for sections whose
+  // presence means something (one of several kinds of sink or step).
+  bool only_if_given = false;
 };
 
 struct Table {
@@ -180,6 +195,33 @@ Setting section_setting(std::string name, C S::*member, const Table& table) {
   s.child = &table;
   s.child_target = [member](void* t, const std::string&) -> void* {
     return &(static_cast<S*>(t)->*member);
+  };
+  return s;
+}
+
+// A section that is filled only when given; `fill` is called once, then, and returns the object
+// the section's settings go into (a sink's or a step's settings, chosen by the key).
+template <class S>
+Setting variant_setting(std::string name, const Table& table,
+                        std::function<void*(S&, const std::string& key)> fill) {
+  Setting s{.name = std::move(name), .kind = Kind::kSection, .description = table.description};
+  s.child = &table;
+  s.only_if_given = true;
+  s.child_target = [fill = std::move(fill)](void* t, const std::string& key) -> void* {
+    return fill(*static_cast<S*>(t), key);
+  };
+  return s;
+}
+
+// A YAML sequence of mappings, each an entry of `table`, appended in order.
+template <class S, class E>
+Setting list_setting(std::string name, std::vector<E> S::*member, const Table& table,
+                     std::string desc) {
+  Setting s{.name = std::move(name), .kind = Kind::kList, .default_text = "[]",
+            .description = std::move(desc)};
+  s.child = &table;
+  s.child_target = [member](void* t, const std::string&) -> void* {
+    return &(static_cast<S*>(t)->*member).emplace_back();
   };
   return s;
 }
