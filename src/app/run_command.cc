@@ -11,6 +11,7 @@
 #include "core/logging.h"
 #include "log/embedded/embedded_log.h"
 #include "log/kafka/kafka_log.h"
+#include "pipeline/pipeline.h"
 #include "processor/processor.h"
 #include "query/store_reader.h"
 #include "sources/http/server.h"
@@ -63,19 +64,31 @@ int run_server(const Config& config) {
     auto log_backend = open_log(config);
     log::Log& event_log = *log_backend;
     Processor processor(event_log, config.store, config.store_path());
-    event_log.set_on_durable([&processor] { processor.notify(); });
+    auto built = pipeline::PipelineSet::build(config, event_log);
+    if (!built) {
+      log->error("cannot start the pipelines: {}", built.error().message);
+      return kExitFailure;
+    }
+    pipeline::PipelineSet& pipelines = *built.value();
+    event_log.set_on_durable([&processor, &pipelines] {
+      processor.notify();
+      pipelines.notify();
+    });
     // Whatever way this scope ends, the log stops calling back before the processor goes away.
     struct CloseLog {
       log::Log& log;
       ~CloseLog() { log.close(); }
     } close_log{event_log};
     processor.start();
+    pipelines.start();
     query::StoreReader reader(config.store_path(), config.store.read_connections);
 
     http::Server server(config, event_log, &reader);
     serve(config, server, "all");
-    // The server has stopped taking requests; finish queued appends, then let the processor
-    // finish its batch. Both are destroyed in reverse order of construction.
+    // The server has stopped taking requests: the pipelines finish their batches (a sink
+    // being retried is left for the next start), the log finishes its queued appends, then the
+    // processor finishes its batch when it is destroyed.
+    pipelines.stop();
     event_log.close();
     log->info("stopped");
   } catch (const std::exception& e) {

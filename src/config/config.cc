@@ -9,6 +9,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "components/registry.h"
 #include "validation/json_schema.h"
 
 namespace sluice {
@@ -325,6 +326,90 @@ constexpr const char* kDefaultRoutes =
     "collect: {path: /collect, stream: web}\n"
     "publish: {path: /publish, stream: events}";
 
+// sinks.<name>: exactly one of the registered sink kinds, with that kind's settings.
+const Table& sink_table() {
+  static const Table table = [] {
+    Table t{"sinks.<name>",
+            "A sink: one key naming its kind (`sqlite`, `file`, `stdout`, ...) with that kind's "
+            "settings (docs/pipelines.md).",
+            {}};
+    for (const auto& kind : components::sink_kinds()) {
+      t.settings.push_back(variant_setting<ComponentConfig>(
+          kind.name, *kind.table, [&kind](ComponentConfig& c, const std::string& key) {
+            c.kind = key;
+            c.settings = kind.make_settings();
+            ++c.kinds_given;
+            return c.settings.get();
+          }));
+    }
+    return t;
+  }();
+  return table;
+}
+
+// One entry of pipelines.<name>.steps: exactly one of the registered transform kinds.
+const Table& step_table() {
+  static const Table table = [] {
+    Table t{"step", "A step: one key naming its kind with that kind's settings.", {}};
+    for (const auto& kind : components::transform_kinds()) {
+      t.settings.push_back(variant_setting<ComponentConfig>(
+          kind.name, *kind.table, [&kind](ComponentConfig& c, const std::string& key) {
+            c.kind = key;
+            c.settings = kind.make_settings();
+            ++c.kinds_given;
+            return c.settings.get();
+          }));
+    }
+    return t;
+  }();
+  return table;
+}
+
+const Table& pipeline_batch_table() {
+  static const Table table{
+      "pipelines.<name>.batch",
+      "How much a pipeline hands its sinks at once.",
+      {
+          int_setting("max_events", &PipelineBatchConfig::max_events, 1000, 1, 1'000'000,
+                      "Most events per batch."),
+          size_setting("max_bytes", &PipelineBatchConfig::max_bytes, "4MiB", 1024, 1LL << 30,
+                       "Most bytes of events per batch (at least one event)."),
+          duration_setting("max_wait", &PipelineBatchConfig::max_wait, "100ms", 0, 60'000,
+                           "After a batch that was not full, how long to let the next one "
+                           "fill."),
+      }};
+  return table;
+}
+
+std::optional<std::string> check_start(const Scalar& v) {
+  if (v.text == "earliest" || v.text == "latest") return std::nullopt;
+  return fmt::format("\"{}\" is not a start: use earliest or latest", v.text);
+}
+
+const Table& pipeline_table() {
+  static const Table table{
+      "pipelines.<name>",
+      "A pipeline: reads its streams from the log as its own consumer group, runs the events "
+      "through its steps and hands them to its sinks (docs/pipelines.md).",
+      {
+          string_list_setting("from", &PipelineConfig::from, "[]", "Streams to read. Required."),
+          string_setting("start", &PipelineConfig::start, "earliest",
+                         "Where a new pipeline starts: `earliest` (everything in the log) or "
+                         "`latest` (events from now on). Later starts go on from the "
+                         "committed positions.",
+                         check_start),
+          list_setting("steps", &PipelineConfig::steps, step_table(),
+                       "Transforms, in order: `filter`, `route`, `remap`, `dedup`."),
+          string_list_setting("to", &PipelineConfig::to, "[]",
+                              "Sinks (names under `sinks`) that get the events. Required."),
+          section_setting("batch", &PipelineConfig::batch, pipeline_batch_table()),
+          string_setting("dead_letter", &PipelineConfig::dead_letter, "dead_letters",
+                         "Stream for batches a sink rejects, with the reason; empty: such "
+                         "events are logged and dropped."),
+      }};
+  return table;
+}
+
 const Table& root_table() {
   static const Table table{
       "",
@@ -339,8 +424,86 @@ const Table& root_table() {
                       "Extra collector paths, by name. Given routes replace the defaults; "
                       "`routes: {}` turns them off."),
           section_setting("store", &Config::store, store_table()),
+          map_setting("sinks", &Config::sinks, sink_table(), "{}",
+                      "Where pipelines deliver events, by name."),
+          map_setting("pipelines", &Config::pipelines, pipeline_table(), "{}",
+                      "Pipelines, by name: each reads streams, transforms and delivers to "
+                      "sinks."),
       }};
   return table;
+}
+
+std::string kind_names(bool sinks) {
+  std::vector<std::string> names;
+  if (sinks) {
+    for (const auto& kind : components::sink_kinds())
+      names.push_back(kind.name);
+  } else {
+    for (const auto& kind : components::transform_kinds())
+      names.push_back(kind.name);
+  }
+  std::string out;
+  for (const auto& name : names)
+    out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+void check_pipelines(const Config& config, std::vector<ConfigError>& errors) {
+  for (const auto& [name, sink] : config.sinks) {
+    if (sink.kinds_given != 1) {
+      errors.push_back(
+          {.path = "sinks." + name,
+           .message = fmt::format("give exactly one sink kind: {}", kind_names(true))});
+    }
+  }
+  for (const auto& [name, pipeline] : config.pipelines) {
+    const std::string path = "pipelines." + name;
+    if (name.size() > 55) {
+      errors.push_back({.path = path, .message = "pipeline names have at most 55 characters"});
+    }
+    if (pipeline.from.empty()) {
+      errors.push_back({.path = path + ".from", .message = "name at least one stream"});
+    }
+    for (const auto& stream : pipeline.from) {
+      if (!config.streams.contains(stream)) {
+        errors.push_back(
+            {.path = path + ".from", .message = fmt::format("no stream named \"{}\"", stream)});
+      }
+    }
+    if (pipeline.to.empty()) {
+      errors.push_back({.path = path + ".to", .message = "name at least one sink"});
+    }
+    if (pipeline.to.size() > 64) {
+      errors.push_back({.path = path + ".to", .message = "at most 64 sinks per pipeline"});
+    }
+    for (const auto& sink : pipeline.to) {
+      if (!config.sinks.contains(sink)) {
+        errors.push_back({.path = path + ".to",
+                          .message = fmt::format("no sink named \"{}\" under sinks", sink)});
+      }
+    }
+    if (!pipeline.dead_letter.empty() && !config.streams.contains(pipeline.dead_letter)) {
+      errors.push_back({.path = path + ".dead_letter",
+                        .message = fmt::format("no stream named \"{}\"", pipeline.dead_letter)});
+    }
+    pipeline::TransformContext context{.pipeline = name, .sinks = pipeline.to};
+    for (std::size_t i = 0; i < pipeline.steps.size(); ++i) {
+      const auto& step = pipeline.steps[i];
+      const std::string here = fmt::format("{}.steps[{}]", path, i);
+      if (step.kinds_given != 1) {
+        errors.push_back(
+            {.path = here,
+             .message = fmt::format("give exactly one step kind: {}", kind_names(false))});
+        continue;
+      }
+      // Building a step checks what its table cannot (route's sinks, for one).
+      if (auto built =
+              components::find_transform_kind(step.kind)->build(context, step.settings.get());
+          !built) {
+        errors.push_back({.path = here + "." + step.kind, .message = built.error().message});
+      }
+    }
+  }
 }
 
 // Rules that span settings: streams named elsewhere exist, schema files load, and so on.
@@ -384,6 +547,7 @@ void check_references(Config& config, bool routes_given, std::vector<ConfigError
                                    "${SLUICE_HASH_KEY})"});
     }
   }
+  check_pipelines(config, errors);
   std::map<std::string, std::string> paths;
   for (const auto& [name, route] : config.routes) {
     const std::string path = "routes." + name;

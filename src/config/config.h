@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,31 @@ struct RouteConfig {
   std::string stream;
 };
 
+// A sink (sinks.<name>) or a pipeline step: which kind it is comes from the one key given
+// ("file", "filter", ...); the settings are that kind's own struct (components/registry.h).
+struct ComponentConfig {
+  std::string name;
+  std::string kind;
+  std::shared_ptr<void> settings;
+  int kinds_given = 0;
+};
+
+struct PipelineBatchConfig {
+  int max_events = 0;
+  std::uint64_t max_bytes = 0;
+  std::chrono::milliseconds max_wait{};
+};
+
+struct PipelineConfig {
+  std::string name;
+  std::vector<std::string> from;
+  std::string start;  // earliest | latest
+  std::vector<ComponentConfig> steps;
+  std::vector<std::string> to;
+  PipelineBatchConfig batch;
+  std::string dead_letter;
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
@@ -115,6 +141,8 @@ struct Config {
   std::map<std::string, StreamConfig> streams;
   std::map<std::string, RouteConfig> routes;
   StoreConfig store;
+  std::map<std::string, ComponentConfig> sinks;
+  std::map<std::string, PipelineConfig> pipelines;
 
   // The SQLite database file, resolved against data_dir.
   std::string store_path() const;

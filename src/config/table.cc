@@ -305,8 +305,14 @@ std::optional<std::string> expand_env(const std::string& in, std::string& out) {
   return std::nullopt;
 }
 
-void apply_table(const YAML::Node& node, const Table& table, void* target, const std::string& path,
-                 std::vector<ConfigError>& errors) {
+void apply_table(const YAML::Node& given_node, const Table& table, void* target,
+                 const std::string& path, std::vector<ConfigError>& errors) {
+  // (yaml-cpp nodes are handles: assigning to one that refers to given_node would change
+  // given_node itself, so the shorthand mapping is a new node.)
+  const bool shorthand =
+      !table.shorthand.empty() && given_node.IsDefined() && given_node.IsScalar();
+  YAML::Node node = shorthand ? YAML::Node(YAML::NodeType::Map) : given_node;
+  if (shorthand) node[table.shorthand] = given_node;
   const bool present = node.IsDefined() && !node.IsNull();
   if (present && !node.IsMap()) {
     add_error(errors, path, &node, "expected a mapping of settings");

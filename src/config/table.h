@@ -65,6 +65,9 @@ struct Table {
   std::string name;
   std::string description;
   std::vector<Setting> settings;
+  // When set, a scalar given where the table's mapping is expected fills this setting alone
+  // (`- filter: 'x > 1'` for `- filter: {when: 'x > 1'}`).
+  std::string shorthand;
 };
 
 struct ConfigError {
@@ -217,7 +220,9 @@ Setting variant_setting(std::string name, const Table& table,
 template <class S, class E>
 Setting list_setting(std::string name, std::vector<E> S::*member, const Table& table,
                      std::string desc) {
-  Setting s{.name = std::move(name), .kind = Kind::kList, .default_text = "[]",
+  Setting s{.name = std::move(name),
+            .kind = Kind::kList,
+            .default_text = "[]",
             .description = std::move(desc)};
   s.child = &table;
   s.child_target = [member](void* t, const std::string&) -> void* {

@@ -14,6 +14,7 @@
 
 #include <boost/json/value.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -44,5 +45,16 @@ class Expression {
   std::string text_;
   std::unique_ptr<Node> root_;
 };
+
+}  // namespace sluice::expr
+
+namespace sluice::expr {
+
+// For settings that hold an expression: the parse error ("column N: ..."), if any.
+inline std::optional<std::string> syntax_error(std::string_view text) {
+  auto parsed = Expression::parse(text);
+  if (!parsed) return parsed.error().message;
+  return std::nullopt;
+}
 
 }  // namespace sluice::expr

@@ -1,0 +1,108 @@
+#pragma once
+// A pipeline (docs/pipelines.md): a thread that follows its streams in the log as its own
+// consumer group ("pipeline.<name>"), runs each batch through its steps and hands it to each of
+// its sinks, then commits its positions to the log. A failing sink is retried with backoff
+// (honouring the sink's retry hint) and holds up its own pipeline only; a batch a sink rejects
+// goes to the pipeline's dead-letter stream with the reason.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "log/log.h"
+#include "pipeline/sink.h"
+#include "pipeline/transform.h"
+
+namespace sluice::pipeline {
+
+struct PipelineStatus {
+  std::string name;
+  std::string state;                // starting, running, retrying, stopped, failed
+  std::uint64_t read = 0;           // events read from the log
+  std::uint64_t dropped = 0;        // by steps
+  std::uint64_t delivered = 0;      // event deliveries (an event to two sinks counts twice)
+  std::uint64_t dead_lettered = 0;  // events in batches a sink rejected
+  std::uint64_t retries = 0;
+  std::uint64_t lag = 0;  // events in the log not yet processed
+  std::string last_error;
+};
+
+class Pipeline {
+ public:
+  struct SinkSlot {
+    std::string name;
+    std::unique_ptr<Sink> sink;
+  };
+
+  Pipeline(PipelineConfig config, log::Log& log, std::vector<SinkSlot> sinks,
+           std::vector<std::unique_ptr<Transform>> steps, const StreamConfig* dead_letter);
+  ~Pipeline();  // stops
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  void start();
+  void stop();    // after the batch in progress (a sink being retried is given up on for now)
+  void notify();  // new records are durable; any thread
+  PipelineStatus status() const;
+  const std::string& name() const { return config_.name; }
+  std::string group() const { return "pipeline." + config_.name; }
+
+ private:
+  enum class Pass { kIdle, kPartial, kFull };
+  void run();
+  Result<void> load_positions();
+  Result<Pass> process_once();
+  Result<Pass> process_partition(const log::Partition& partition);
+  // Delivers to one sink, retrying until delivered or rejected; false if stopping first.
+  bool deliver(std::size_t sink_index, const SinkBatch& batch);
+  Result<void> dead_letter(const SinkBatch& batch, const std::string& sink,
+                           const std::string& reason);
+  // Waits up to `for_how_long`, or until stop(); true if stopping.
+  bool pause(std::chrono::milliseconds for_how_long);
+  void set_state(const char* state, const std::string& error = "");
+
+  PipelineConfig config_;
+  log::Log& log_;
+  std::vector<SinkSlot> sinks_;
+  std::vector<std::unique_ptr<Transform>> steps_;
+  const StreamConfig* dead_letter_;  // null: none
+
+  std::map<log::Partition, log::Offset> positions_;                 // the pipeline's
+  std::vector<std::map<log::Partition, log::Offset>> sink_stored_;  // transactional sinks'
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::uint64_t generation_ = 0;
+  bool stopping_ = false;
+  PipelineStatus status_;
+  std::chrono::steady_clock::time_point last_error_logged_{};
+  std::thread thread_;
+};
+
+// Builds a pipeline from the configuration: opens its sinks and builds its steps.
+Result<std::unique_ptr<Pipeline>> build_pipeline(const PipelineConfig& pipeline,
+                                                 const Config& config, log::Log& log);
+
+// Every configured pipeline, started and stopped together.
+class PipelineSet {
+ public:
+  // Builds them all; the first failure is returned (naming the pipeline).
+  static Result<std::unique_ptr<PipelineSet>> build(const Config& config, log::Log& log);
+  void start();
+  void stop();
+  void notify();
+  std::vector<PipelineStatus> statuses() const;
+
+ private:
+  std::vector<std::unique_ptr<Pipeline>> pipelines_;
+};
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,78 @@
+#pragma once
+// The sink contract (docs/pipelines.md): a sink is handed batches of events and answers, for the
+// whole batch, delivered, retry after a delay, or rejected with a reason. The pipeline retries
+// (with backoff) and moves rejected batches to its dead-letter stream; a sink never drops
+// events on its own.
+//
+// Transactional sinks (SQL databases) store the pipeline's log positions in the same
+// transaction as the rows and report them back at start, so a replay after a crash writes
+// nothing twice. Others are at-least-once: the pipeline commits its positions to the log after
+// every sink has delivered.
+//
+// A sink is used by one pipeline thread at a time.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/event.h"
+#include "core/result.h"
+#include "log/log.h"
+
+namespace sluice::pipeline {
+
+// One event as a sink receives it: where it came from and its (possibly transformed) payload.
+struct SinkRecord {
+  std::string_view stream;
+  std::uint32_t partition = 0;
+  log::Offset offset = 0;
+  EventView event;  // event.payload is the payload after the pipeline's steps
+};
+
+using Positions = std::map<log::Partition, log::Offset>;  // next offset to read, per partition
+
+struct SinkBatch {
+  std::string consumer;  // the pipeline's name: whose positions these are
+  std::vector<SinkRecord> records;
+  Positions next;  // the pipeline's positions once this batch is delivered
+};
+
+struct WriteOutcome {
+  enum class Status { kDelivered, kRetry, kRejected };
+  Status status = Status::kDelivered;
+  std::chrono::milliseconds retry_after{0};  // kRetry: the sink's hint (Retry-After); 0: none
+  std::string reason;                        // kRetry, kRejected
+
+  static WriteOutcome delivered() { return {}; }
+  static WriteOutcome retry(std::string reason, std::chrono::milliseconds after = {}) {
+    return {Status::kRetry, after, std::move(reason)};
+  }
+  static WriteOutcome rejected(std::string reason) {
+    return {Status::kRejected, {}, std::move(reason)};
+  }
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual WriteOutcome write(const SinkBatch& batch) = 0;
+  // Transactional sinks: the positions stored with the rows for `consumer` (empty if none yet).
+  // Others: nullopt.
+  virtual Result<std::optional<Positions>> stored_positions(const std::string& /*consumer*/) {
+    return std::optional<Positions>{};
+  }
+  virtual bool transactional() const { return false; }
+};
+
+// What a sink may need from its surroundings when it is opened.
+struct SinkContext {
+  std::string name;      // sinks.<name>
+  std::string data_dir;  // storage.data_dir: relative paths resolve against it
+  log::Log* log = nullptr;
+};
+
+}  // namespace sluice::pipeline

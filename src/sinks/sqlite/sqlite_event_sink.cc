@@ -1,0 +1,141 @@
+#include "sinks/sqlite/sqlite_event_sink.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+namespace sluice::sinks {
+namespace {
+
+std::optional<std::string> check_table_name(const config::Scalar& v) {
+  const std::string& name = v.text;
+  bool ok =
+      !name.empty() && name.size() <= 63 && !std::isdigit(static_cast<unsigned char>(name[0]));
+  for (char c : name)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+  if (!ok) return fmt::format("\"{}\" is not a table name: use letters, digits and _", name);
+  return std::nullopt;
+}
+
+}  // namespace
+
+const config::Table& SqliteEventSink::settings_table() {
+  static const config::Table table{
+      "sqlite",
+      "Stores events in a SQLite database table, exactly once (rows and positions in one "
+      "transaction).",
+      {
+          config::string_setting("path", &Settings::path, "",
+                                 "Database file, created if missing; relative to "
+                                 "storage.data_dir. Empty: `<sink name>.db`."),
+          config::string_setting("table", &Settings::table, "events",
+                                 "Table name, created if missing.", check_table_name),
+      }};
+  return table;
+}
+
+Result<std::unique_ptr<pipeline::Sink>> SqliteEventSink::open(const pipeline::SinkContext& context,
+                                                              const Settings& settings) {
+  std::filesystem::path path(settings.path.empty() ? context.name + ".db" : settings.path);
+  if (path.is_relative()) path = std::filesystem::path(context.data_dir) / path;
+  try {
+    return std::unique_ptr<pipeline::Sink>(
+        std::make_unique<SqliteEventSink>(path.string(), settings.table));
+  } catch (const std::exception& e) {
+    return make_error(Errc::kUnavailable, fmt::format("sqlite {}: {}", path.string(), e.what()));
+  }
+}
+
+SqliteEventSink::SqliteEventSink(const std::string& path, const std::string& table)
+    : db_(path, /*read_only=*/false) {
+  db_.exec("PRAGMA journal_mode=WAL");
+  db_.exec("PRAGMA busy_timeout=5000");
+  db_.exec(fmt::format(R"sql(
+    CREATE TABLE IF NOT EXISTS {0} (
+      seq INTEGER PRIMARY KEY,
+      stream TEXT NOT NULL,
+      id TEXT NOT NULL,
+      ts INTEGER NOT NULL,
+      received_at INTEGER NOT NULL,
+      key TEXT,
+      type TEXT,
+      payload TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS {0}_stream_id ON {0}(stream, id);
+    CREATE INDEX IF NOT EXISTS {0}_ts ON {0}(ts);
+    CREATE TABLE IF NOT EXISTS pipeline_offsets (
+      consumer TEXT NOT NULL,
+      stream TEXT NOT NULL,
+      partition INTEGER NOT NULL,
+      next_offset INTEGER NOT NULL,
+      PRIMARY KEY (consumer, stream, partition)
+    ) WITHOUT ROWID;
+  )sql",
+                       table));
+  insert_ = db_.prepare(
+      fmt::format("INSERT INTO {} (stream, id, ts, received_at, key, type, payload) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (stream, id) DO NOTHING",
+                  table));
+  upsert_position_ = db_.prepare(
+      "INSERT INTO pipeline_offsets (consumer, stream, partition, next_offset) "
+      "VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT (consumer, stream, partition) DO UPDATE SET next_offset = excluded.next_offset");
+}
+
+Result<std::optional<pipeline::Positions>> SqliteEventSink::stored_positions(
+    const std::string& consumer) {
+  auto stmt = db_.prepare(
+      "SELECT stream, partition, next_offset FROM pipeline_offsets WHERE consumer = ?1");
+  stmt.bind(1, std::string_view(consumer));
+  pipeline::Positions positions;
+  int rc;
+  while ((rc = stmt.step()) == SQLITE_ROW) {
+    log::Partition partition(std::string(stmt.column_text(0)),
+                             static_cast<std::uint32_t>(stmt.column_int(1)));
+    positions[partition] = static_cast<log::Offset>(stmt.column_int(2));
+  }
+  if (rc != SQLITE_DONE) {
+    return make_error(Errc::kUnavailable, "sqlite: reading positions: " + db_.error_message());
+  }
+  return std::optional<pipeline::Positions>(std::move(positions));
+}
+
+pipeline::WriteOutcome SqliteEventSink::write(const pipeline::SinkBatch& batch) {
+  if (auto begun = db_.try_exec("BEGIN IMMEDIATE"); !begun) {
+    return pipeline::WriteOutcome::retry(begun.error().message);
+  }
+  auto fail = [&](const char* what) {
+    std::string reason = fmt::format("sqlite {}: {}", what, db_.error_message());
+    insert_.reset();
+    upsert_position_.reset();
+    (void)db_.try_exec("ROLLBACK");
+    return pipeline::WriteOutcome::retry(reason);
+  };
+  for (const auto& record : batch.records) {
+    const EventView& e = record.event;
+    insert_.bind(1, record.stream);
+    insert_.bind(2, e.id);
+    insert_.bind(3, e.ts_ms);
+    insert_.bind(4, e.received_at_ms);
+    insert_.bind(5, e.key);
+    insert_.bind(6, e.type);
+    insert_.bind(7, e.payload);
+    if (insert_.step() != SQLITE_DONE) return fail("insert");
+    insert_.reset();
+  }
+  for (const auto& [partition, next] : batch.next) {
+    upsert_position_.bind(1, std::string_view(batch.consumer));
+    upsert_position_.bind(2, std::string_view(partition.stream));
+    upsert_position_.bind(3, static_cast<std::int64_t>(partition.index));
+    upsert_position_.bind(4, static_cast<std::int64_t>(next));
+    if (upsert_position_.step() != SQLITE_DONE) return fail("position update");
+    upsert_position_.reset();
+  }
+  if (auto committed = db_.try_exec("COMMIT"); !committed) {
+    (void)db_.try_exec("ROLLBACK");
+    return pipeline::WriteOutcome::retry(committed.error().message);
+  }
+  return pipeline::WriteOutcome::delivered();
+}
+
+}  // namespace sluice::sinks
