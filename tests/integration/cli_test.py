@@ -50,7 +50,7 @@ def main():
         assert ":5:3: store.bach" in lines[2], lines
 
     def example_is_valid():
-        for example in ("sluice.yaml", "collector.yaml"):
+        for example in ("sluice.yaml", "collector.yaml", "pipelines.yaml"):
             code, out, err = run(binary, "validate", os.path.join(source, "examples", example))
             assert code == 0, (example, code, out, err)
             assert "ok" in out, out
@@ -88,7 +88,7 @@ def main():
 
     checks.run("validate: a misspelt key gives path, line and the valid keys", misspelt_key)
     checks.run("validate: every error at once, each with its line", every_error_at_once)
-    checks.run("validate: examples/sluice.yaml and collector.yaml are valid", example_is_valid)
+    checks.run("validate: the configurations under examples/ are valid", example_is_valid)
     checks.run("version", version)
     checks.run("--help on every command", help_everywhere)
     checks.run("usage errors exit 2", usage_errors_exit_2)
