@@ -6,8 +6,8 @@
 #include <zlib.h>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
+#include <system_error>
 
 #include "core/time.h"
 #include "pipeline/event_json.h"
@@ -107,8 +107,8 @@ Result<void> FileSink::open_next() {
     fd_ = ::open(current_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
     if (fd_ >= 0) break;
     if (errno != EEXIST) {
-      return make_error(Errc::kUnavailable,
-                        fmt::format("cannot create {}: {}", current_path_, std::strerror(errno)));
+      return make_error(Errc::kUnavailable, fmt::format("cannot create {}: {}", current_path_,
+                                                        std::system_category().message(errno)));
     }
   }
   // The new name must survive a crash too.
@@ -141,7 +141,7 @@ pipeline::WriteOutcome FileSink::write(const pipeline::SinkBatch& batch) {
   const std::string data = settings_.gzip ? gzip_member(text) : std::move(text);
   if (!write_all(fd_, data) || ::fdatasync(fd_) != 0) {
     const std::string reason =
-        fmt::format("cannot write {}: {}", current_path_, std::strerror(errno));
+        fmt::format("cannot write {}: {}", current_path_, std::system_category().message(errno));
     // A partial write leaves a damaged tail: the retry starts a new file.
     close_current();
     return pipeline::WriteOutcome::retry(reason);

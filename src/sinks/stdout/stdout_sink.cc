@@ -2,7 +2,7 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
+#include <system_error>
 
 #include "pipeline/event_json.h"
 
@@ -37,7 +37,7 @@ pipeline::WriteOutcome StdoutSink::write(const pipeline::SinkBatch& batch) {
   }
   if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
     return pipeline::WriteOutcome::retry(std::string("cannot write to stdout: ") +
-                                         std::strerror(errno));
+                                         std::system_category().message(errno));
   }
   return pipeline::WriteOutcome::delivered();
 }

@@ -80,9 +80,7 @@ std::optional<std::string> check_plan_part(const Remap::Settings& settings) {
 
 json::value as_number(const json::value& v, bool integer) {
   double number;
-  if (v.is_int64()) {
-    return v;
-  } else if (v.is_uint64()) {
+  if (v.is_int64() || v.is_uint64()) {
     return v;
   } else if (v.is_double()) {
     number = v.get_double();
