@@ -3,6 +3,7 @@
 #include "sinks/file/file_sink.h"
 #include "sinks/sqlite/sqlite_event_sink.h"
 #include "sinks/stdout/stdout_sink.h"
+#include "sinks/webhook/webhook_sink.h"
 #include "transforms/dedup/dedup.h"
 #include "transforms/filter/filter.h"
 #include "transforms/remap/remap.h"
@@ -15,6 +16,7 @@ const std::vector<SinkKind>& sink_kinds() {
       sink_kind<sinks::SqliteEventSink>("sqlite"),
       sink_kind<sinks::FileSink>("file"),
       sink_kind<sinks::StdoutSink>("stdout"),
+      sink_kind<sinks::WebhookSink>("webhook"),
   };
   return kinds;
 }

@@ -329,10 +329,11 @@ constexpr const char* kDefaultRoutes =
 // sinks.<name>: exactly one of the registered sink kinds, with that kind's settings.
 const Table& sink_table() {
   static const Table table = [] {
-    Table t{"sinks.<name>",
-            "A sink: one key naming its kind (`sqlite`, `file`, `stdout`, ...) with that kind's "
-            "settings (docs/pipelines.md).",
-            {}};
+    Table t{
+        "sinks.<name>",
+        "A sink: one key naming its kind (`sqlite`, `file`, `webhook`, `stdout`) with that kind's "
+        "settings (docs/pipelines.md).",
+        {}};
     for (const auto& kind : components::sink_kinds()) {
       t.settings.push_back(variant_setting<ComponentConfig>(
           kind.name, *kind.table, [&kind](ComponentConfig& c, const std::string& key) {

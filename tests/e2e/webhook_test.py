@@ -1,0 +1,188 @@
+"""The webhook sink against a local receiver that can be told to fail, answer 429, time out or
+reject: `sluice run` with one pipeline per behaviour, all reading the same events.
+- a receiver that answers 200 gets every event, as JSON arrays of event objects;
+- 503 three times, then 200: every event still arrives (retried with backoff);
+- 429 with Retry-After: 1: the next attempt comes no sooner than a second later;
+- no answer within the timeout: the batch is sent again and arrives;
+- 400 for batches holding a "bad" event: those events land in the dead_letters stream with the
+  status and reason, the others are delivered;
+- rate_limit: 5 requests per second are never exceeded.
+
+usage: webhook_test.py SLUICE_BINARY
+"""
+
+import collections
+import http.server
+import json
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from harness import Checks, Server, all_events, wait_for  # noqa: E402
+
+EVENTS = 12
+BAD = {3, 7}
+
+
+class Receiver(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.lock = threading.Lock()
+        self.requests = collections.defaultdict(list)  # path -> [(time, status, events)]
+        self.calls = collections.Counter()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        events = json.loads(body)
+        r = self.server
+        with r.lock:
+            r.calls[self.path] += 1
+            call = r.calls[self.path]
+        status, headers = 200, {}
+        if self.path == "/flaky" and call <= 3:
+            status = 503
+        elif self.path == "/limited" and call == 1:
+            status, headers = 429, {"Retry-After": "1"}
+        elif self.path == "/slow" and call == 1:
+            time.sleep(1.5)  # the sink's timeout is 300 ms
+        elif self.path == "/reject" and any(e["payload"].get("bad") for e in events):
+            status = 400
+        with r.lock:
+            r.requests[self.path].append((time.monotonic(), status, events))
+        reply = b'{"error":"bad event"}' if status == 400 else b"{}"
+        try:
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the sink gave up waiting (the timeout case)
+
+
+CONFIG = """
+sinks:
+%(sinks)s
+pipelines:
+%(pipelines)s
+"""
+
+
+def delivered(receiver, path):
+    with receiver.lock:
+        return [e["payload"]["n"] for t, status, events in receiver.requests["/" + path]
+                if status == 200 for e in events]
+
+
+def main():
+    binary = sys.argv[1]
+    checks = Checks()
+    receiver = Receiver()
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    base = "http://127.0.0.1:%d" % receiver.server_address[1]
+    paths = {"ok": "", "flaky": "", "limited": "", "slow": "timeout: 300ms, ",
+             "reject": "", "paced": "rate_limit: 5, "}
+    sinks = "\n".join("  %s: {webhook: {%surl: '%s/%s'}}" % (name, extra, base, name)
+                      for name, extra in paths.items())
+    pipelines = "\n".join("  %s: {from: [events], to: [%s], batch: {max_events: %d}}"
+                          % (name, name, 1 if name in ("reject", "paced") else 100)
+                          for name in paths)
+    workdir = tempfile.mkdtemp(prefix="sluice-webhook-test-")
+    config = os.path.join(workdir, "sluice.yaml")
+    with open(config, "w") as f:
+        f.write(CONFIG % {"sinks": sinks, "pipelines": pipelines})
+    server = Server(binary, config=config)
+    server.start()
+    everything = list(range(EVENTS))
+    for n in everything:
+        status, _, body = server.request("POST", "/v1/streams/events/events",
+                                         {"n": n, "bad": n in BAD})
+        assert status == 202, (status, body)
+
+    def all_arrive_at(path, within=int(os.environ.get("WEBHOOK_WAIT", "30"))):
+        wait_for(lambda: sorted(set(delivered(receiver, path))) == everything, within,
+                 "every event at /" + path)
+
+    def ok():
+        all_arrive_at("ok")
+        with receiver.lock:
+            first = receiver.requests["/ok"][0][2][0]
+        assert set(first) == {"id", "stream", "ts", "received_at", "key", "type", "payload"}, first
+        assert first["stream"] == "events"
+
+    def flaky():
+        all_arrive_at("flaky")
+        with receiver.lock:
+            statuses = [s for _, s, _ in receiver.requests["/flaky"]]
+        assert statuses[:3] == [503, 503, 503] and statuses[3] == 200, statuses
+
+    def limited():
+        all_arrive_at("limited")
+        with receiver.lock:
+            (t429, s429, _), (t_next, _, _) = receiver.requests["/limited"][:2]
+        assert s429 == 429
+        assert t_next - t429 >= 0.95, "retried %.2f s after a 429 with Retry-After: 1" % (
+            t_next - t429)
+
+    def slow():
+        all_arrive_at("slow")
+        with receiver.lock:
+            assert len(receiver.requests["/slow"]) >= 2, receiver.requests["/slow"]
+
+    def rejected_to_dead_letters():
+        good = [n for n in everything if n not in BAD]
+        wait_for(lambda: sorted(delivered(receiver, "reject")) == good, 30,
+                 "the good events at /reject")
+
+        def dead():
+            return [e["payload"] for e in all_events(server, "stream=dead_letters")
+                    if e["payload"].get("sink") == "reject"]
+        wait_for(lambda: len(dead()) == len(BAD), 30, "the rejected events in dead_letters")
+        records = dead()
+        assert sorted(r["event"]["payload"]["n"] for r in records) == sorted(BAD), records
+        for r in records:
+            assert r["pipeline"] == "reject", r
+            assert "answered 400" in r["error"] and "bad event" in r["error"], r
+
+    def paced():
+        all_arrive_at("paced")
+        with receiver.lock:
+            times = [t for t, _, _ in receiver.requests["/paced"]]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert len(times) == EVENTS, len(times)
+        assert min(gaps) >= 0.15, "requests %.3f s apart with rate_limit 5" % min(gaps)
+
+    try:
+        checks.run("200: every event, as JSON arrays of event objects", ok)
+        checks.run("503 three times: retried until delivered", flaky)
+        checks.run("429 with Retry-After: 1: next attempt a second later", limited)
+        checks.run("no answer within the timeout: sent again", slow)
+        checks.run("400: rejected events in dead_letters with the reason, others delivered",
+                   rejected_to_dead_letters)
+        checks.run("rate_limit 5: never faster", paced)
+    finally:
+        if checks.failed:
+            print("sluice's log:\n" + "".join(server.stderr_lines[-40:]))
+            print("received:", {p: [(s, len(e)) for _, s, e in r]
+                                for p, r in receiver.requests.items()})
+        server.cleanup()
+        receiver.shutdown()
+    checks.finish()
+
+
+if __name__ == "__main__":
+    main()
