@@ -7,6 +7,7 @@
 
 #include "app/exit_codes.h"
 #include "app/generate_command.h"
+#include "app/pipelines_command.h"
 #include "app/run_command.h"
 #include "config/config.h"
 #include "config/table.h"
@@ -111,6 +112,12 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   generate->add_option("--key", generate_options.key, "Write key (sent as Bearer)");
+  std::string pipelines_url = "http://127.0.0.1:7070";
+  bool pipelines_json = false;
+  auto* pipelines = app.add_subcommand(
+      "pipelines", "Show the pipelines of a running server: state, lag, counts, last error.");
+  pipelines->add_option("--url", pipelines_url, "The server's base URL")->capture_default_str();
+  pipelines->add_flag("--json", pipelines_json, "Print GET /v1/pipelines' JSON as it is");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -142,6 +149,7 @@ int run_cli(int argc, char** argv) {
     generate_options.duration = std::chrono::milliseconds(*duration);
     return sluice::run_generate(generate_options);
   }
+  if (*pipelines) return sluice::run_pipelines_command(pipelines_url, pipelines_json);
   if (*collector) {
     sluice::set_log_level(log_level);
     sluice::Config config;

@@ -83,7 +83,7 @@ int run_server(const Config& config) {
     pipelines.start();
     query::StoreReader reader(config.store_path(), config.store.read_connections);
 
-    http::Server server(config, event_log, &reader);
+    http::Server server(config, event_log, &reader, &pipelines);
     serve(config, server, "all");
     // The server has stopped taking requests: the pipelines finish their batches (a sink
     // being retried is left for the next start), the log finishes its queued appends, then the

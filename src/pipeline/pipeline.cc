@@ -33,6 +33,8 @@ Pipeline::Pipeline(PipelineConfig config, log::Log& log, std::vector<SinkSlot> s
       dead_letter_(dead_letter),
       sink_stored_(sinks_.size()) {
   status_.name = config_.name;
+  status_.from = config_.from;
+  status_.to = config_.to;
   status_.state = "starting";
 }
 
@@ -373,6 +375,42 @@ Result<std::unique_ptr<Pipeline>> build_pipeline(const PipelineConfig& pipeline,
   const StreamConfig* dead_letter = nullptr;
   if (!pipeline.dead_letter.empty()) dead_letter = &config.streams.at(pipeline.dead_letter);
   return std::make_unique<Pipeline>(pipeline, log, std::move(sinks), std::move(steps), dead_letter);
+}
+
+std::string statuses_json(const std::vector<PipelineStatus>& statuses) {
+  auto list = [](std::string& out, const std::vector<std::string>& names) {
+    out += '[';
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (i > 0) out += ',';
+      append_json_string(out, names[i]);
+    }
+    out += ']';
+  };
+  std::string out = "{\"pipelines\":[";
+  for (std::size_t i = 0; i < statuses.size(); ++i) {
+    const auto& s = statuses[i];
+    if (i > 0) out += ',';
+    out += "{\"name\":";
+    append_json_string(out, s.name);
+    out += ",\"state\":";
+    append_json_string(out, s.state);
+    out += ",\"from\":";
+    list(out, s.from);
+    out += ",\"to\":";
+    list(out, s.to);
+    out += fmt::format(
+        ",\"lag\":{},\"read\":{},\"dropped\":{},\"delivered\":{},\"dead_lettered\":{},"
+        "\"retries\":{},\"last_error\":",
+        s.lag, s.read, s.dropped, s.delivered, s.dead_lettered, s.retries);
+    if (s.last_error.empty()) {
+      out += "null";
+    } else {
+      append_json_string(out, s.last_error);
+    }
+    out += '}';
+  }
+  out += "]}";
+  return out;
 }
 
 Result<std::unique_ptr<PipelineSet>> PipelineSet::build(const Config& config, log::Log& log) {

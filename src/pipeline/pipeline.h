@@ -25,6 +25,8 @@ namespace sluice::pipeline {
 
 struct PipelineStatus {
   std::string name;
+  std::vector<std::string> from;
+  std::vector<std::string> to;
   std::string state;                // starting, running, retrying, stopped, failed
   std::uint64_t read = 0;           // events read from the log
   std::uint64_t dropped = 0;        // by steps
@@ -90,6 +92,10 @@ class Pipeline {
 // Builds a pipeline from the configuration: opens its sinks and builds its steps.
 Result<std::unique_ptr<Pipeline>> build_pipeline(const PipelineConfig& pipeline,
                                                  const Config& config, log::Log& log);
+
+// {"pipelines":[{"name":…,"state":…,"from":[…],"to":[…],"lag":…,…}]}, as GET /v1/pipelines
+// answers.
+std::string statuses_json(const std::vector<PipelineStatus>& statuses);
 
 // Every configured pipeline, started and stopped together.
 class PipelineSet {

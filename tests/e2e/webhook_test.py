@@ -6,7 +6,9 @@ reject: `sluice run` with one pipeline per behaviour, all reading the same event
 - no answer within the timeout: the batch is sent again and arrives;
 - 400 for batches holding a "bad" event: those events land in the dead_letters stream with the
   status and reason, the others are delivered;
-- rate_limit: 5 requests per second are never exceeded.
+- rate_limit: 5 requests per second are never exceeded;
+- a receiver that is down: GET /v1/pipelines shows the pipeline retrying with its lag and last
+  error, and it catches up by itself when the receiver is back; `sluice pipelines` shows it.
 
 usage: webhook_test.py SLUICE_BINARY
 """
@@ -15,7 +17,7 @@ import collections
 import http.server
 import json
 import os
-import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -36,6 +38,7 @@ class Receiver(http.server.ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.requests = collections.defaultdict(list)  # path -> [(time, status, events)]
         self.calls = collections.Counter()
+        self.down = True  # /down answers 503 until the test brings it back
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -52,7 +55,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             r.calls[self.path] += 1
             call = r.calls[self.path]
         status, headers = 200, {}
-        if self.path == "/flaky" and call <= 3:
+        if self.path == "/down" and r.down:
+            status = 503
+        elif self.path == "/flaky" and call <= 3:
             status = 503
         elif self.path == "/limited" and call == 1:
             status, headers = 429, {"Retry-After": "1"}
@@ -95,7 +100,7 @@ def main():
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     base = "http://127.0.0.1:%d" % receiver.server_address[1]
     paths = {"ok": "", "flaky": "", "limited": "", "slow": "timeout: 300ms, ",
-             "reject": "", "paced": "rate_limit: 5, "}
+             "reject": "", "paced": "rate_limit: 5, ", "down": ""}
     sinks = "\n".join("  %s: {webhook: {%surl: '%s/%s'}}" % (name, extra, base, name)
                       for name, extra in paths.items())
     pipelines = "\n".join("  %s: {from: [events], to: [%s], batch: {max_events: %d}}"
@@ -166,6 +171,31 @@ def main():
         assert len(times) == EVENTS, len(times)
         assert min(gaps) >= 0.15, "requests %.3f s apart with rate_limit 5" % min(gaps)
 
+    def status_of(name):
+        status, _, body = server.request("GET", "/v1/pipelines")
+        assert status == 200, (status, body)
+        return {p["name"]: p for p in body["pipelines"]}[name]
+
+    def outage_shows_lag_then_catches_up():
+        wait_for(lambda: status_of("down")["retries"] >= 2, 30, "retries against /down")
+        down = status_of("down")
+        assert down["state"] == "retrying", down
+        assert down["lag"] == EVENTS, down
+        assert "answered 503" in down["last_error"], down
+        assert down["from"] == ["events"] and down["to"] == ["down"], down
+        receiver.down = False
+        all_arrive_at("down", within=60)
+        wait_for(lambda: status_of("down")["lag"] == 0, 30, "lag back to 0")
+        assert status_of("down")["state"] == "running"
+
+    def cli_table():
+        result = subprocess.run([binary, "pipelines", "--url", "http://127.0.0.1:%d" % server.port],
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result
+        rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
+        assert rows["reject"][5] == str(len(BAD)), rows["reject"]  # DEAD column
+        assert rows["ok"][1] == "running" and rows["ok"][2] == "0", rows["ok"]
+
     try:
         checks.run("200: every event, as JSON arrays of event objects", ok)
         checks.run("503 three times: retried until delivered", flaky)
@@ -174,6 +204,9 @@ def main():
         checks.run("400: rejected events in dead_letters with the reason, others delivered",
                    rejected_to_dead_letters)
         checks.run("rate_limit 5: never faster", paced)
+        checks.run("sink down: GET /v1/pipelines shows retrying, lag and the error; it catches "
+                   "up by itself", outage_shows_lag_then_catches_up)
+        checks.run("sluice pipelines prints the table", cli_table)
     finally:
         if checks.failed:
             print("sluice's log:\n" + "".join(server.stderr_lines[-40:]))

@@ -124,10 +124,12 @@ std::string presented_key(const Request& req, const boost::urls::url_view& url) 
 }  // namespace
 
 struct Server::Impl {
-  Impl(const Config& config, log::Log& log, query::StoreReader* reader)
+  Impl(const Config& config, log::Log& log, query::StoreReader* reader,
+       const pipeline::PipelineSet* pipelines)
       : config(config),
         log(log),
         reader(reader),
+        pipelines(pipelines),
         per_ip(config.server.rate_limit.per_ip, config.server.rate_limit.burst),
         per_key(config.server.rate_limit.per_key, config.server.rate_limit.burst),
         acceptor(io),
@@ -389,6 +391,16 @@ struct Server::Impl {
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
     }
+    if (path == "/v1/pipelines") {
+      if (method != bhttp::verb::get) co_return not_allowed("GET");
+      if (auto refused = refuse_write_key(req, *url)) co_return std::move(*refused);
+      if (!pipelines) {
+        co_return error_response(req, make_error(Errc::kNotFound,
+                                                 "this is a collector: pipelines run in the "
+                                                 "processes that run them (sluice run)"));
+      }
+      co_return make_response(req, 200, pipeline::statuses_json(pipelines->statuses()));
+    }
     if (path == "/metrics") {
       if (method != bhttp::verb::get) co_return not_allowed("GET");
       auto res = make_response(req, 200, metrics::render(log));
@@ -561,7 +573,8 @@ struct Server::Impl {
 
   const Config& config;
   log::Log& log;
-  query::StoreReader* reader;  // null in the collector role: no queries here
+  query::StoreReader* reader;              // null in the collector role: no queries here
+  const pipeline::PipelineSet* pipelines;  // null in the collector role
   std::map<std::string, std::shared_ptr<const StreamPolicy>> policies;  // by stream
   std::map<std::string, std::string, std::less<>> routes;               // path -> stream
   RateLimiter per_ip;
@@ -596,8 +609,9 @@ struct Server::Impl {
   }
 };
 
-Server::Server(const Config& config, log::Log& log, query::StoreReader* reader)
-    : impl_(std::make_unique<Impl>(config, log, reader)) {}
+Server::Server(const Config& config, log::Log& log, query::StoreReader* reader,
+               const pipeline::PipelineSet* pipelines)
+    : impl_(std::make_unique<Impl>(config, log, reader, pipelines)) {}
 
 Server::~Server() = default;
 

@@ -5,6 +5,7 @@
 // Routes:
 //   POST /v1/streams/{stream}/events   collector (sources/http/ingest.h); 202 once durable
 //   GET  /v1/events                    query API (query/events_query.h)
+//   GET  /v1/pipelines                 each pipeline's state, lag and counts
 //   GET  /healthz                      liveness
 //   GET  /metrics                      Prometheus metrics (metrics/metrics.h)
 // Documented in docs/http-api.md.
@@ -17,14 +18,16 @@
 
 #include "config/config.h"
 #include "log/log.h"
+#include "pipeline/pipeline.h"
 #include "query/store_reader.h"
 
 namespace sluice::http {
 
 class Server {
  public:
-  // `reader` may be null (the collector role): query routes then answer 404.
-  Server(const Config& config, log::Log& log, query::StoreReader* reader);
+  // `reader` and `pipelines` may be null (the collector role): their routes then answer 404.
+  Server(const Config& config, log::Log& log, query::StoreReader* reader,
+         const pipeline::PipelineSet* pipelines = nullptr);
   ~Server();
 
   // Binds the listen address; returns the bound port (useful with port 0). Throws on failure.
