@@ -168,3 +168,31 @@ class Checks:
     def finish(self):
         print("%d passed, %d failed" % (self.passed, self.failed))
         sys.exit(1 if self.failed else 0)
+
+
+class Postgres:
+    """A throwaway PostgreSQL server (scripts/test-postgres) in its own directory."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="sluice-pg-")
+        self.script = os.path.join(os.path.dirname(__file__), "..", "scripts", "test-postgres")
+        self.url = None
+
+    def start(self):
+        port = [self.url.rsplit(":", 1)[1].split("/")[0]] if self.url else []
+        self.url = subprocess.run([self.script, "start", self.dir, *port], check=True,
+                                  capture_output=True, text=True).stdout.strip()
+        return self
+
+    def stop(self):
+        subprocess.run([self.script, "stop", self.dir], check=True, capture_output=True)
+
+    def query(self, sql):
+        """Rows of a query as lists of strings (psql, unaligned)."""
+        out = subprocess.run(["psql", self.url, "-XAt", "-F", "\t", "-c", sql], check=True,
+                             capture_output=True, text=True).stdout
+        return [line.split("\t") for line in out.splitlines()]
+
+    def cleanup(self):
+        subprocess.run([self.script, "stop", self.dir], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -331,7 +331,8 @@ const Table& sink_table() {
   static const Table table = [] {
     Table t{
         "sinks.<name>",
-        "A sink: one key naming its kind (`sqlite`, `file`, `webhook`, `stdout`) with that kind's "
+        "A sink: one key naming its kind (`sqlite`, `postgres`, `file`, `webhook`, `stdout`) with "
+        "that kind's "
         "settings (docs/pipelines.md).",
         {}};
     for (const auto& kind : components::sink_kinds()) {

@@ -43,6 +43,9 @@ Pipeline::~Pipeline() {
 }
 
 void Pipeline::start() {
+  // The log positions first, before the server takes requests: `start: latest` means the end
+  // of the log as it is now, not whenever the thread gets to it. A failure is retried there.
+  log_positions_loaded_ = static_cast<bool>(load_log_positions());
   thread_ = std::thread([this] {
     name_this_thread("sluice-pipe");
     run();
@@ -89,6 +92,19 @@ bool Pipeline::pause(std::chrono::milliseconds for_how_long) {
 }
 
 Result<void> Pipeline::load_positions() {
+  if (!log_positions_loaded_) {
+    if (auto loaded = load_log_positions(); !loaded) return loaded.error();
+    log_positions_loaded_ = true;
+  }
+  for (std::size_t i = 0; i < sinks_.size(); ++i) {
+    auto stored = sinks_[i].sink->stored_positions(config_.name);
+    if (!stored) return stored.error();
+    if (stored.value()) sink_stored_[i] = std::move(*stored.value());
+  }
+  return boost::outcome_v2::success();
+}
+
+Result<void> Pipeline::load_log_positions() {
   const std::string group = this->group();
   for (const auto& stream : config_.from) {
     for (std::uint32_t p = 0; p < log_.partitions(stream); ++p) {
@@ -107,11 +123,6 @@ Result<void> Pipeline::load_positions() {
       std::lock_guard lock(mutex_);
       positions_[partition] = position;
     }
-  }
-  for (std::size_t i = 0; i < sinks_.size(); ++i) {
-    auto stored = sinks_[i].sink->stored_positions(config_.name);
-    if (!stored) return stored.error();
-    if (stored.value()) sink_stored_[i] = std::move(*stored.value());
   }
   return boost::outcome_v2::success();
 }

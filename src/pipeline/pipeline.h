@@ -60,7 +60,9 @@ class Pipeline {
  private:
   enum class Pass { kIdle, kPartial, kFull };
   void run();
+  // The pipeline's positions in the log, then the transactional sinks' own.
   Result<void> load_positions();
+  Result<void> load_log_positions();
   Result<Pass> process_once();
   Result<Pass> process_partition(const log::Partition& partition);
   // Delivers to one sink, retrying until delivered or rejected; false if stopping first.
@@ -77,6 +79,7 @@ class Pipeline {
   std::vector<std::unique_ptr<Transform>> steps_;
   const StreamConfig* dead_letter_;  // null: none
 
+  bool log_positions_loaded_ = false;
   std::map<log::Partition, log::Offset> positions_;                 // the pipeline's
   std::vector<std::map<log::Partition, log::Offset>> sink_stored_;  // transactional sinks'
 

@@ -1,12 +1,16 @@
-"""Pipelines under crashes: `sluice run` with two pipelines reading the same stream, one into
-SQLite (filtered, exactly once) and one into NDJSON files (at least once), is SIGKILLed at
+"""Pipelines under crashes: `sluice run` with two pipelines reading the same stream, one into a
+SQL database (filtered, exactly once) and one into NDJSON files (at least once), is SIGKILLed at
 random moments while clients post, 20 times. Then, after a clean start:
-- every acknowledged event that passes the filter is in the SQLite table exactly once, no event
-  there is twice (acknowledged or not) and none that the filter drops;
+- every acknowledged event that passes the filter is in the database table exactly once, no
+  event there is twice (acknowledged or not) and none that the filter drops;
 - every acknowledged event is in the files at least once;
 - a pipeline that starts with `start: latest` sees only events sent after it first started.
+The same suite runs with the `sqlite` sink and with the `postgres` sink (a real PostgreSQL
+server from scripts/test-postgres); with PostgreSQL it also stops the database while clients
+post: the pipeline shows its lag and retries, and once the database is back every acknowledged
+event is stored, once.
 
-usage: pipeline_test.py SLUICE_BINARY [CYCLES]
+usage: pipeline_test.py SLUICE_BINARY [CYCLES] [sqlite|postgres]
 """
 
 import collections
@@ -16,13 +20,14 @@ import json
 import os
 import random
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Server, wait_for  # noqa: E402
+from harness import Checks, Postgres, Server, wait_for  # noqa: E402
 
 CLIENTS = 3
 BATCH = 20
@@ -30,7 +35,7 @@ BATCH = 20
 CONFIG = """
 sinks:
   warehouse:
-    sqlite: {table: kept}
+    %(warehouse)s
   archive:
     file: {rotate_bytes: 256KiB}
   recent:
@@ -45,7 +50,7 @@ pipelines:
   archive:
     from: [events]
     to: [archive]
-%s
+%(latest)s
 """
 
 LATEST = """
@@ -84,6 +89,34 @@ class Client(threading.Thread):
             self.acked.extend(events)
 
 
+class SqliteWarehouse:
+    sink = "sqlite: {table: kept}"
+
+    def __init__(self):
+        self.data_dir = None
+
+    def uids(self):
+        return sqlite_uids(self.data_dir)
+
+    def cleanup(self):
+        pass
+
+
+class PostgresWarehouse:
+    def __init__(self):
+        self.db = Postgres().start()
+        self.sink = "postgres: {url: '%s', table: kept}" % self.db.url
+
+    def uids(self):
+        try:
+            return [row[0] for row in self.db.query("SELECT payload->>'uid' FROM kept")]
+        except subprocess.CalledProcessError:
+            return []  # not created yet, or the server is down
+
+    def cleanup(self):
+        self.db.cleanup()
+
+
 def sqlite_uids(data_dir):
     path = os.path.join(data_dir, "warehouse.db")
     if not os.path.exists(path):
@@ -120,6 +153,8 @@ def post(server, uids):
 def main():
     binary = sys.argv[1]
     cycles = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    kind = sys.argv[3] if len(sys.argv) > 3 else "sqlite"
+    warehouse = PostgresWarehouse() if kind == "postgres" else SqliteWarehouse()
     seed = int(os.environ.get("SLUICE_CRASH_SEED", time.time_ns() % 1_000_000))
     print("seed %d (set SLUICE_CRASH_SEED to repeat)" % seed, flush=True)
     rng = random.Random(seed)
@@ -127,8 +162,9 @@ def main():
     workdir = tempfile.mkdtemp(prefix="sluice-pipeline-test-")
     config = os.path.join(workdir, "sluice.yaml")
     with open(config, "w") as f:
-        f.write(CONFIG % "")
+        f.write(CONFIG % {"warehouse": warehouse.sink, "latest": ""})
     server = Server(binary, config=config)
+    warehouse.data_dir = server.data_dir
     acked = []
 
     def crash_cycles():
@@ -146,17 +182,47 @@ def main():
         print("%d cycles, %d events acknowledged" % (cycles, len(acked)), flush=True)
         assert len(acked) > 1000, "too few events acknowledged to test anything"
 
-    def sqlite_exactly_once():
-        server.start()
+    def ensure_running():
+        if not server.proc or server.proc.poll() is not None:
+            server.start()
+
+    def exactly_once():
+        ensure_running()
         keep = {e["uid"] for e in acked if e["kind"] == "keep"}
-        wait_for(lambda: keep <= set(sqlite_uids(server.data_dir)), 120,
-                 "every acknowledged kept event in SQLite")
-        stored = sqlite_uids(server.data_dir)
+        wait_for(lambda: keep <= set(warehouse.uids()), 120,
+                 "every acknowledged kept event in the database")
+        stored = warehouse.uids()
         twice = [u for u, n in collections.Counter(stored).items() if n > 1]
         assert not twice, "stored twice: %s" % twice[:5]
         dropped = {e["uid"] for e in acked if e["kind"] == "drop"}
         assert not dropped & set(stored), "the filter let through %s" % list(dropped & set(stored))[:5]
-        print("sqlite: %d rows, %d acknowledged kept events, none twice" % (len(stored), len(keep)))
+        print("%s: %d rows, %d acknowledged kept events, none twice" % (kind, len(stored),
+                                                                        len(keep)))
+
+    def database_outage():
+        # Clients post while the database is stopped; acknowledged events wait in the log.
+        ensure_running()
+        wait_for(lambda: status_of("keep")["lag"] == 0, 120, "the keep pipeline caught up")
+        warehouse.db.stop()
+        clients = [Client(server.port, "outage.%d" % k, acked) for k in range(CLIENTS)]
+        for c in clients:
+            c.start()
+        wait_for(lambda: status_of("keep")["state"] == "retrying", 30, "the pipeline retrying")
+        time.sleep(0.5)  # more posts while it is down; nothing below depends on how many
+        for c in clients:
+            c.stop = True
+            c.join(timeout=30)
+        down = status_of("keep")
+        assert down["lag"] > 0 and "postgres" in down["last_error"], down
+        print("database down: lag %d, last error %r" % (down["lag"], down["last_error"]))
+        warehouse.db.start()
+        wait_for(lambda: status_of("keep")["lag"] == 0, 120, "catching up after the outage")
+        exactly_once()
+
+    def status_of(name):
+        status, _, body = server.request("GET", "/v1/pipelines")
+        assert status == 200, (status, body)
+        return {p["name"]: p for p in body["pipelines"]}[name]
 
     def files_at_least_once():
         everything = {e["uid"] for e in acked}
@@ -170,7 +236,7 @@ def main():
         post(server, ["before-latest"])
         server.stop()
         with open(config, "w") as f:
-            f.write(CONFIG % LATEST)
+            f.write(CONFIG % {"warehouse": warehouse.sink, "latest": LATEST})
         server.start()
         post(server, ["after-latest"])
         wait_for(lambda: "after-latest" in file_uids(server.data_dir, "recent"), 30,
@@ -217,14 +283,20 @@ def main():
         checks.run("docs/pipelines.md: examples/pipelines.yaml runs as documented",
                    documented_example_runs)
         checks.run("20 SIGKILLs while posting", crash_cycles)
-        checks.run("SQLite pipeline: filtered, every acknowledged event exactly once",
-                   sqlite_exactly_once)
+        checks.run("%s pipeline: filtered, every acknowledged event exactly once" % kind,
+                   exactly_once)
+        if kind == "postgres":
+            checks.run("PostgreSQL stopped and restarted while clients post: no loss, once",
+                       database_outage)
         checks.run("file pipeline: every acknowledged event at least once, rotated",
                    files_at_least_once)
         checks.run("start: latest skips older events and resumes after a restart",
                    latest_sees_only_new_events)
     finally:
+        if checks.failed:
+            print("sluice's log:\n" + "".join(server.stderr_lines[-30:]))
         server.cleanup()
+        warehouse.cleanup()
     checks.finish()
 
 

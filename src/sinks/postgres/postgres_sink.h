@@ -1,0 +1,54 @@
+#pragma once
+// postgres: a pipeline's events in a PostgreSQL table, exactly once. Each batch is copied
+// (COPY, text format) into a temporary table and inserted from there with
+// ON CONFLICT (stream, id) DO NOTHING, and the pipeline's positions are upserted into
+// sluice_pipeline_offsets, all in one transaction. The table and the positions table are created
+// if missing.
+//
+// Connection failures and server shutdowns are retried (the pipeline pauses, shows its lag and
+// catches up when the server is back); data errors (SQLSTATE classes 22 and 23, such as a
+// payload jsonb refuses) reject the batch to the dead letters.
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <string>
+
+#include "config/table.h"
+#include "pipeline/sink.h"
+
+namespace sluice::sinks {
+
+class PostgresSink : public pipeline::Sink {
+ public:
+  struct Settings {
+    std::string url;
+    std::string table;
+    std::string payload_type;
+  };
+  static const config::Table& settings_table();
+  static Result<std::unique_ptr<pipeline::Sink>> open(const pipeline::SinkContext& context,
+                                                      const Settings& settings);
+
+  explicit PostgresSink(Settings settings) : settings_(std::move(settings)) {}
+  ~PostgresSink() override;
+  PostgresSink(const PostgresSink&) = delete;
+  PostgresSink& operator=(const PostgresSink&) = delete;
+
+  pipeline::WriteOutcome write(const pipeline::SinkBatch& batch) override;
+  Result<std::optional<pipeline::Positions>> stored_positions(const std::string& consumer) override;
+  bool transactional() const override { return true; }
+
+ private:
+  // Connects (and creates the tables) if not connected; the error text otherwise.
+  std::optional<std::string> connect();
+  void disconnect();
+  // Runs a statement without results; the failed result's outcome otherwise.
+  std::optional<pipeline::WriteOutcome> exec(const std::string& sql);
+  pipeline::WriteOutcome failure(PGresult* result, const std::string& what);
+
+  Settings settings_;
+  PGconn* conn_ = nullptr;
+};
+
+}  // namespace sluice::sinks
