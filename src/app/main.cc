@@ -160,7 +160,11 @@ int run_cli(int argc, char** argv) {
     sluice::set_log_level(log_level);
     sluice::Config config;
     if (!load_config(config_file, listen, data_dir, config)) return sluice::kExitInvalidConfig;
-    return sluice::run_server(config);
+    return sluice::run_server(config, [&]() -> std::optional<sluice::Config> {
+      sluice::Config fresh;
+      if (!load_config(config_file, listen, data_dir, fresh)) return std::nullopt;
+      return fresh;
+    });
   }
   return sluice::kExitUsage;
 }

@@ -1,14 +1,19 @@
 #include "app/run_command.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/resource.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "app/exit_codes.h"
 #include "core/logging.h"
+#include "core/thread_name.h"
 #include "log/embedded/embedded_log.h"
 #include "log/kafka/kafka_log.h"
 #include "pipeline/pipeline.h"
@@ -54,9 +59,64 @@ void serve(const Config& config, http::Server& server, std::string_view role) {
   server.run();
 }
 
+// SIGHUP on a thread of its own: reloading stops and starts pipelines, which may wait for a
+// batch in progress, so it must not hold up an I/O thread.
+class ReloadOnHangup {
+ public:
+  ReloadOnHangup(const ConfigReloader& reload, pipeline::PipelineSet& pipelines)
+      : signals_(io_, SIGHUP) {
+    if (!reload) return;
+    wait(reload, pipelines);
+    thread_ = std::thread([this] {
+      name_this_thread("sluice-reload");
+      io_.run();
+    });
+  }
+  ~ReloadOnHangup() {
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  ReloadOnHangup(const ReloadOnHangup&) = delete;
+  ReloadOnHangup& operator=(const ReloadOnHangup&) = delete;
+
+ private:
+  void wait(const ConfigReloader& reload, pipeline::PipelineSet& pipelines) {
+    signals_.async_wait([this, &reload, &pipelines](const boost::system::error_code& error, int) {
+      if (error) return;
+      apply(reload, pipelines);
+      wait(reload, pipelines);
+    });
+  }
+
+  static void apply(const ConfigReloader& reload, pipeline::PipelineSet& pipelines) {
+    auto log = logger("app");
+    log->info("SIGHUP: reloading the pipelines");
+    auto config = reload();
+    if (!config) {
+      log->error("reload refused: the configuration has errors (above); nothing changed");
+      return;
+    }
+    auto summary = pipelines.reload(*config);
+    if (!summary) {
+      log->error("reload refused: {}; nothing changed", summary.error().message);
+      return;
+    }
+    const auto& s = summary.value();
+    log->info(
+        "reloaded pipelines added=[{}] changed=[{}] removed=[{}] unchanged=[{}] (other "
+        "sections take effect at the next start)",
+        fmt::join(s.added, ","), fmt::join(s.changed, ","), fmt::join(s.removed, ","),
+        fmt::join(s.unchanged, ","));
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_;
+  std::thread thread_;
+};
+
 }  // namespace
 
-int run_server(const Config& config) {
+int run_server(const Config& config, const ConfigReloader& reload) {
   auto log = logger("app");
   raise_open_file_limit();
   try {
@@ -81,6 +141,7 @@ int run_server(const Config& config) {
     } close_log{event_log};
     processor.start();
     pipelines.start();
+    ReloadOnHangup reloads(reload, pipelines);
     query::StoreReader reader(config.store_path(), config.store.read_connections);
 
     http::Server server(config, event_log, &reader, &pipelines);

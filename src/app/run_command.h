@@ -3,12 +3,20 @@
 // embedded log → processor (log → SQLite) → store reader → HTTP server, and shuts them down in
 // the reverse order so no acknowledged event is left unwritten.
 
+#include <functional>
+#include <optional>
+
 #include "config/config.h"
 
 namespace sluice {
 
-// Blocks until SIGINT/SIGTERM; returns the process exit code.
-int run_server(const Config& config);
+// Loads the configuration again (the same file and command-line overrides); nullopt when it
+// has errors (they are reported).
+using ConfigReloader = std::function<std::optional<Config>()>;
+
+// Blocks until SIGINT/SIGTERM; returns the process exit code. On SIGHUP, `reload` is called and
+// the pipelines and sinks of the new configuration are applied (docs/pipelines.md).
+int run_server(const Config& config, const ConfigReloader& reload = {});
 
 // `sluice collector`: the collector role alone — HTTP ingest into the log (Kafka for
 // scale-out, or the embedded log), without the processor, store or query API. Blocks until

@@ -586,6 +586,19 @@ LoadResult load_node(const YAML::Node& root) {
     result.errors.push_back({.path = "streams", .message = "at least one stream is required"});
   }
   check_references(result.config, root.IsMap() && root["routes"].IsDefined(), result.errors);
+  // What each sink and pipeline was loaded from: a reload restarts only what changed.
+  if (root.IsMap()) {
+    for (auto& [name, sink] : result.config.sinks)
+      sink.source = yaml_to_json(root["sinks"][name]);
+    for (auto& [name, pipeline] : result.config.pipelines) {
+      pipeline.source = yaml_to_json(root["pipelines"][name]);
+      for (const auto& sink : pipeline.to) {
+        if (auto it = result.config.sinks.find(sink); it != result.config.sinks.end()) {
+          pipeline.source += "\n" + sink + ":" + it->second.source;
+        }
+      }
+    }
+  }
   if (result.errors.empty() && result.config.log.backend == "kafka" &&
       result.config.log.kafka.brokers.empty()) {
     result.errors.push_back(

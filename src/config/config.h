@@ -116,6 +116,7 @@ struct ComponentConfig {
   std::string kind;
   std::shared_ptr<void> settings;
   int kinds_given = 0;
+  std::string source;  // sinks: the entry as JSON, to tell whether a reload changed it
 };
 
 struct PipelineBatchConfig {
@@ -132,6 +133,7 @@ struct PipelineConfig {
   std::vector<std::string> to;
   PipelineBatchConfig batch;
   std::string dead_letter;
+  std::string source;  // the entry and its sinks as JSON, to tell whether a reload changed it
 };
 
 struct Config {

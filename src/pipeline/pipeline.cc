@@ -25,12 +25,13 @@ constexpr std::chrono::seconds kErrorLogInterval{60};
 }  // namespace
 
 Pipeline::Pipeline(PipelineConfig config, log::Log& log, std::vector<SinkSlot> sinks,
-                   std::vector<std::unique_ptr<Transform>> steps, const StreamConfig* dead_letter)
+                   std::vector<std::unique_ptr<Transform>> steps,
+                   std::optional<StreamConfig> dead_letter)
     : config_(std::move(config)),
       log_(log),
       sinks_(std::move(sinks)),
       steps_(std::move(steps)),
-      dead_letter_(dead_letter),
+      dead_letter_(std::move(dead_letter)),
       sink_stored_(sinks_.size()) {
   status_.name = config_.name;
   status_.from = config_.from;
@@ -383,8 +384,8 @@ Result<std::unique_ptr<Pipeline>> build_pipeline(const PipelineConfig& pipeline,
     }
     steps.push_back(std::move(built.value()));
   }
-  const StreamConfig* dead_letter = nullptr;
-  if (!pipeline.dead_letter.empty()) dead_letter = &config.streams.at(pipeline.dead_letter);
+  std::optional<StreamConfig> dead_letter;
+  if (!pipeline.dead_letter.empty()) dead_letter = config.streams.at(pipeline.dead_letter);
   return std::make_unique<Pipeline>(pipeline, log, std::move(sinks), std::move(steps), dead_letter);
 }
 
@@ -425,36 +426,100 @@ std::string statuses_json(const std::vector<PipelineStatus>& statuses) {
 }
 
 Result<std::unique_ptr<PipelineSet>> PipelineSet::build(const Config& config, log::Log& log) {
-  auto set = std::make_unique<PipelineSet>();
+  auto set = std::unique_ptr<PipelineSet>(new PipelineSet(log));
   for (const auto& [name, pipeline] : config.pipelines) {
     auto built = build_pipeline(pipeline, config, log);
     if (!built) return built.error();
-    set->pipelines_.push_back(std::move(built.value()));
+    set->pipelines_.emplace(name, std::move(built.value()));
   }
   return set;
 }
 
 void PipelineSet::start() {
-  for (auto& pipeline : pipelines_)
+  std::lock_guard lock(mutex_);
+  for (auto& [name, pipeline] : pipelines_)
     pipeline->start();
+  started_ = true;
 }
 
 void PipelineSet::stop() {
-  for (auto& pipeline : pipelines_)
+  std::lock_guard lock(mutex_);
+  for (auto& [name, pipeline] : pipelines_)
     pipeline->stop();
+  started_ = false;
 }
 
 void PipelineSet::notify() {
-  for (auto& pipeline : pipelines_)
+  std::lock_guard lock(mutex_);
+  for (auto& [name, pipeline] : pipelines_)
     pipeline->notify();
 }
 
 std::vector<PipelineStatus> PipelineSet::statuses() const {
+  std::lock_guard lock(mutex_);
   std::vector<PipelineStatus> out;
   out.reserve(pipelines_.size());
-  for (const auto& pipeline : pipelines_)
+  for (const auto& [name, pipeline] : pipelines_)
     out.push_back(pipeline->status());
   return out;
+}
+
+Result<PipelineSet::ReloadSummary> PipelineSet::reload(const Config& config) {
+  const auto streams = log_.streams();
+  auto known = [&](const std::string& stream) {
+    return std::find(streams.begin(), streams.end(), stream) != streams.end();
+  };
+  for (const auto& [name, pipeline] : config.pipelines) {
+    for (const auto& stream : pipeline.from) {
+      if (!known(stream)) {
+        return make_error(Errc::kInvalidInput,
+                          fmt::format("pipelines.{}: stream \"{}\" is not one this process runs; "
+                                      "new streams need a restart",
+                                      name, stream));
+      }
+    }
+  }
+  // Build everything new first: a sink that cannot open refuses the whole reload.
+  ReloadSummary summary;
+  std::map<std::string, std::unique_ptr<Pipeline>> fresh;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, pipeline] : config.pipelines) {
+      auto running = pipelines_.find(name);
+      if (running != pipelines_.end() && running->second->config().source == pipeline.source) {
+        summary.unchanged.push_back(name);
+        continue;
+      }
+      auto built = build_pipeline(pipeline, config, log_);
+      if (!built) return built.error();
+      fresh.emplace(name, std::move(built.value()));
+      (running == pipelines_.end() ? summary.added : summary.changed).push_back(name);
+    }
+    for (const auto& [name, pipeline] : pipelines_) {
+      if (!config.pipelines.contains(name)) summary.removed.push_back(name);
+    }
+  }
+  // Stop the removed and changed ones (each after its batch in progress), outside the lock so
+  // that status requests are answered meanwhile.
+  std::vector<std::unique_ptr<Pipeline>> retired;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& name : summary.removed) {
+      retired.push_back(std::move(pipelines_.at(name)));
+      pipelines_.erase(name);
+    }
+    for (const auto& name : summary.changed) {
+      retired.push_back(std::move(pipelines_.at(name)));
+      pipelines_.erase(name);
+    }
+  }
+  retired.clear();  // stops them
+  std::lock_guard lock(mutex_);
+  for (auto& [name, pipeline] : fresh) {
+    if (started_) pipeline->start();
+    pipelines_.emplace(name, std::move(pipeline));
+  }
+  return summary;
 }
 
 }  // namespace sluice::pipeline

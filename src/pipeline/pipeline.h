@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,7 +46,7 @@ class Pipeline {
   };
 
   Pipeline(PipelineConfig config, log::Log& log, std::vector<SinkSlot> sinks,
-           std::vector<std::unique_ptr<Transform>> steps, const StreamConfig* dead_letter);
+           std::vector<std::unique_ptr<Transform>> steps, std::optional<StreamConfig> dead_letter);
   ~Pipeline();  // stops
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -55,6 +56,7 @@ class Pipeline {
   void notify();  // new records are durable; any thread
   PipelineStatus status() const;
   const std::string& name() const { return config_.name; }
+  const PipelineConfig& config() const { return config_; }
   std::string group() const { return "pipeline." + config_.name; }
 
  private:
@@ -77,7 +79,7 @@ class Pipeline {
   log::Log& log_;
   std::vector<SinkSlot> sinks_;
   std::vector<std::unique_ptr<Transform>> steps_;
-  const StreamConfig* dead_letter_;  // null: none
+  std::optional<StreamConfig> dead_letter_;  // none: rejected events are logged and dropped
 
   bool log_positions_loaded_ = false;
   std::map<log::Partition, log::Offset> positions_;                 // the pipeline's
@@ -100,7 +102,9 @@ Result<std::unique_ptr<Pipeline>> build_pipeline(const PipelineConfig& pipeline,
 // answers.
 std::string statuses_json(const std::vector<PipelineStatus>& statuses);
 
-// Every configured pipeline, started and stopped together.
+// Every configured pipeline, started and stopped together. reload() applies a new
+// configuration's pipelines and sinks: it starts the added ones, stops the removed ones and
+// restarts the changed ones (from their committed positions); the others run on untouched.
 class PipelineSet {
  public:
   // Builds them all; the first failure is returned (naming the pipeline).
@@ -110,8 +114,18 @@ class PipelineSet {
   void notify();
   std::vector<PipelineStatus> statuses() const;
 
+  struct ReloadSummary {
+    std::vector<std::string> added, removed, changed, unchanged;
+  };
+  // `config` must keep the running process's streams; nothing changes when it is refused.
+  Result<ReloadSummary> reload(const Config& config);
+
  private:
-  std::vector<std::unique_ptr<Pipeline>> pipelines_;
+  explicit PipelineSet(log::Log& log) : log_(log) {}
+  log::Log& log_;
+  mutable std::mutex mutex_;  // guards pipelines_ against statuses() and notify() meanwhile
+  std::map<std::string, std::unique_ptr<Pipeline>> pipelines_;
+  bool started_ = false;
 };
 
 }  // namespace sluice::pipeline

@@ -214,7 +214,10 @@ pipeline::WriteOutcome PostgresSink::write(const pipeline::SinkBatch& batch) {
       rows += '\t';
       append_copy_text(rows, e.payload);
       rows += '\n';
-      if (rows.size() >= kChunk && !(sent = flush())) break;
+      if (rows.size() >= kChunk) {
+        sent = flush();
+        if (!sent) break;
+      }
     }
     sent = sent && flush();
     if (PQputCopyEnd(conn_, sent ? nullptr : "sending failed") != 1)
