@@ -1,6 +1,7 @@
 #include "components/registry.h"
 
 #include "sinks/file/file_sink.h"
+#include "sinks/kafka/kafka_sink.h"
 #include "sinks/postgres/postgres_sink.h"
 #include "sinks/sqlite/sqlite_event_sink.h"
 #include "sinks/stdout/stdout_sink.h"
@@ -16,7 +17,7 @@ const std::vector<SinkKind>& sink_kinds() {
   static const std::vector<SinkKind> kinds{
       sink_kind<sinks::SqliteEventSink>("sqlite"), sink_kind<sinks::PostgresSink>("postgres"),
       sink_kind<sinks::FileSink>("file"),          sink_kind<sinks::StdoutSink>("stdout"),
-      sink_kind<sinks::WebhookSink>("webhook"),
+      sink_kind<sinks::WebhookSink>("webhook"),    sink_kind<sinks::KafkaSink>("kafka"),
   };
   return kinds;
 }

@@ -329,12 +329,12 @@ constexpr const char* kDefaultRoutes =
 // sinks.<name>: exactly one of the registered sink kinds, with that kind's settings.
 const Table& sink_table() {
   static const Table table = [] {
-    Table t{
-        "sinks.<name>",
-        "A sink: one key naming its kind (`sqlite`, `postgres`, `file`, `webhook`, `stdout`) with "
-        "that kind's "
-        "settings (docs/pipelines.md).",
-        {}};
+    Table t{"sinks.<name>",
+            "A sink: one key naming its kind (`sqlite`, `postgres`, `file`, `webhook`, `kafka`, "
+            "`stdout`) with "
+            "that kind's "
+            "settings (docs/pipelines.md).",
+            {}};
     for (const auto& kind : components::sink_kinds()) {
       t.settings.push_back(variant_setting<ComponentConfig>(
           kind.name, *kind.table, [&kind](ComponentConfig& c, const std::string& key) {

@@ -103,8 +103,10 @@ TEST(PipelineConfig, ReportsMistakesWithTheirPlace) {
   EXPECT_THAT(text, HasSubstr("\"soon\" is not a start"));
 
   auto no_kind = config::load_text("sinks:\n  s: {}\n");
-  EXPECT_THAT(errors_of(no_kind),
-              HasSubstr("sinks.s: give exactly one sink kind: sqlite, postgres, file"));
+  EXPECT_THAT(
+      errors_of(no_kind),
+      HasSubstr(
+          "sinks.s: give exactly one sink kind: sqlite, postgres, file, stdout, webhook, kafka"));
 }
 
 TEST(Steps, FilterKeepsMatchingEventsOnly) {
