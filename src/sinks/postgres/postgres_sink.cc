@@ -181,55 +181,77 @@ Result<std::optional<pipeline::Positions>> PostgresSink::stored_positions(
   return std::optional<pipeline::Positions>(std::move(positions));
 }
 
+std::optional<pipeline::WriteOutcome> PostgresSink::copy_rows(const pipeline::SinkBatch& batch,
+                                                              const std::string& into,
+                                                              bool& duplicate) {
+  duplicate = false;
+  {
+    ResultHolder copy{PQexec(conn_, ("COPY " + into + " FROM STDIN").c_str())};
+    if (PQresultStatus(copy.result) != PGRES_COPY_IN) return failure(copy.result, "COPY");
+  }
+  std::string rows;
+  constexpr std::size_t kChunk = 256 << 10;
+  auto flush = [&]() {
+    const bool ok =
+        rows.empty() || PQputCopyData(conn_, rows.data(), static_cast<int>(rows.size())) == 1;
+    rows.clear();
+    return ok;
+  };
+  bool sent = true;
+  for (const auto& record : batch.records) {
+    const EventView& e = record.event;
+    append_copy_text(rows, record.stream);
+    rows += '\t';
+    append_copy_text(rows, e.id);
+    rows += '\t';
+    rows += format_iso8601_ms(e.ts_ms);
+    rows += '\t';
+    rows += format_iso8601_ms(e.received_at_ms);
+    rows += '\t';
+    append_copy_optional(rows, e.key);
+    rows += '\t';
+    append_copy_optional(rows, e.type);
+    rows += '\t';
+    append_copy_text(rows, e.payload);
+    rows += '\n';
+    if (rows.size() >= kChunk) {
+      sent = flush();
+      if (!sent) break;
+    }
+  }
+  sent = sent && flush();
+  if (PQputCopyEnd(conn_, sent ? nullptr : "sending failed") != 1) return failure(nullptr, "COPY");
+  ResultHolder copied{PQgetResult(conn_)};
+  while (PGresult* more = PQgetResult(conn_))
+    PQclear(more);
+  if (PQresultStatus(copied.result) == PGRES_COMMAND_OK) return std::nullopt;
+  const char* state = PQresultErrorField(copied.result, PG_DIAG_SQLSTATE);
+  if (state && std::string_view(state) == "23505" && PQstatus(conn_) == CONNECTION_OK) {
+    PQclear(PQexec(conn_, "ROLLBACK"));
+    duplicate = true;
+    return std::nullopt;
+  }
+  return failure(copied.result, "COPY");
+}
+
 pipeline::WriteOutcome PostgresSink::write(const pipeline::SinkBatch& batch) {
   if (auto error = connect()) return pipeline::WriteOutcome::retry(*error);
   if (auto failed = exec("BEGIN")) return *failed;
   if (!batch.records.empty()) {
-    {
-      ResultHolder copy{PQexec(conn_, "COPY sluice_stage FROM STDIN")};
-      if (PQresultStatus(copy.result) != PGRES_COPY_IN) return failure(copy.result, "COPY");
-    }
-    std::string rows;
-    constexpr std::size_t kChunk = 256 << 10;
-    auto flush = [&]() {
-      const bool ok =
-          rows.empty() || PQputCopyData(conn_, rows.data(), static_cast<int>(rows.size())) == 1;
-      rows.clear();
-      return ok;
-    };
-    bool sent = true;
-    for (const auto& record : batch.records) {
-      const EventView& e = record.event;
-      append_copy_text(rows, record.stream);
-      rows += '\t';
-      append_copy_text(rows, e.id);
-      rows += '\t';
-      rows += format_iso8601_ms(e.ts_ms);
-      rows += '\t';
-      rows += format_iso8601_ms(e.received_at_ms);
-      rows += '\t';
-      append_copy_optional(rows, e.key);
-      rows += '\t';
-      append_copy_optional(rows, e.type);
-      rows += '\t';
-      append_copy_text(rows, e.payload);
-      rows += '\n';
-      if (rows.size() >= kChunk) {
-        sent = flush();
-        if (!sent) break;
+    // Straight into the table: one COPY, the fast path. An id the table already has (a
+    // client's retry with the same id) fails it with unique_violation; then the batch goes
+    // through the staging table and INSERT ... ON CONFLICT DO NOTHING instead.
+    bool duplicate = false;
+    if (auto failed = copy_rows(batch, settings_.table, duplicate)) return *failed;
+    if (duplicate) {
+      if (auto failed = exec("BEGIN")) return *failed;
+      if (auto failed = copy_rows(batch, "sluice_stage", duplicate)) return *failed;
+      if (duplicate) return pipeline::WriteOutcome::retry("postgres: staging table conflict");
+      if (auto failed = exec(fmt::format(
+              "INSERT INTO {0} SELECT * FROM sluice_stage ON CONFLICT (stream, id) DO NOTHING",
+              settings_.table))) {
+        return *failed;
       }
-    }
-    sent = sent && flush();
-    if (PQputCopyEnd(conn_, sent ? nullptr : "sending failed") != 1)
-      return failure(nullptr, "COPY");
-    ResultHolder copied{PQgetResult(conn_)};
-    while (PGresult* more = PQgetResult(conn_))
-      PQclear(more);
-    if (PQresultStatus(copied.result) != PGRES_COMMAND_OK) return failure(copied.result, "COPY");
-    if (auto failed = exec(fmt::format(
-            "INSERT INTO {0} SELECT * FROM sluice_stage ON CONFLICT (stream, id) DO NOTHING",
-            settings_.table))) {
-      return *failed;
     }
   }
   for (const auto& [partition, next] : batch.next) {

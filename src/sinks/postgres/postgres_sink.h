@@ -1,8 +1,9 @@
 #pragma once
 // postgres: a pipeline's events in a PostgreSQL table, exactly once. Each batch is copied
-// (COPY, text format) into a temporary table and inserted from there with
-// ON CONFLICT (stream, id) DO NOTHING, and the pipeline's positions are upserted into
-// sluice_pipeline_offsets, all in one transaction. The table and the positions table are created
+// (COPY, text format) straight into the table, or, when an id is already there (a client's
+// retry), into a temporary table and inserted from there with ON CONFLICT (stream, id)
+// DO NOTHING; the pipeline's positions are upserted into sluice_pipeline_offsets in the same
+// transaction. The table and the positions table are created
 // if missing.
 //
 // Connection failures and server shutdowns are retried (the pipeline pauses, shows its lag and
@@ -46,6 +47,10 @@ class PostgresSink : public pipeline::Sink {
   // Runs a statement without results; the failed result's outcome otherwise.
   std::optional<pipeline::WriteOutcome> exec(const std::string& sql);
   pipeline::WriteOutcome failure(PGresult* result, const std::string& what);
+  // COPYs the batch's rows into `into` inside the open transaction. On a repeated id
+  // (unique_violation) rolls back and sets `duplicate`; other failures are returned.
+  std::optional<pipeline::WriteOutcome> copy_rows(const pipeline::SinkBatch& batch,
+                                                  const std::string& into, bool& duplicate);
 
   Settings settings_;
   PGconn* conn_ = nullptr;
