@@ -1,12 +1,14 @@
 """The Kafka backend end to end, against librdkafka's mock cluster (3 brokers on real loopback
 TCP, hosted by tests/tools/kafka_mock_cluster): events in mixed shapes go in, are stored and
-queryable, survive a SIGKILL of sluice; with every broker down requests get 503 with
+queryable, reach a pipeline's file sink as well (the pipeline reads the same partitions at its
+own position), survive a SIGKILL of sluice; with every broker down requests get 503 with
 Retry-After, and once the brokers are back requests are accepted again and every acknowledged
 event is stored exactly once.
 
 usage: kafka_test.py SLUICE_BINARY KAFKA_MOCK_CLUSTER_BINARY
 """
 
+import glob
 import json
 import os
 import sys
@@ -30,6 +32,10 @@ log:
 streams:
   events: {partitions: 2, key_field: device}
   web: {id_field: event_id, type_field: event_type}
+sinks:
+  archive: {file: {}}
+pipelines:
+  archive: {from: [events, web], to: [archive], dead_letter: ""}
 """ % cluster.bootstrap)
     config.close()
     server = Server(binary, config=config.name).start()
@@ -101,6 +107,19 @@ streams:
             assert len(seqs) == len(set(seqs)), "an event stored twice"
 
         checks.run("4,000 events through Kafka into the store", ingest)
+        def pipeline_alongside_the_store():
+            # A pipeline reads the same partitions as the store, at its own position.
+            def archived():
+                seqs = []
+                for path in glob.glob(os.path.join(server.data_dir, "files", "archive", "*")):
+                    with open(path) as f:
+                        seqs += [json.loads(line)["payload"]["seq"] for line in f]
+                return seqs
+            wait_for(lambda: set(archived()) >= acked, 60, "every event in the archive files")
+            assert len(archived()) == len(set(archived())), "archived twice without a crash"
+
+        checks.run("a pipeline on the Kafka log gets every event too",
+                   pipeline_alongside_the_store)
         checks.run("SIGKILL and restart: nothing lost, nothing twice", survives_sigkill)
         checks.run("every broker down: 503 with Retry-After", brokers_down_is_503)
         checks.run("brokers back: accepted again, acknowledged events stored",

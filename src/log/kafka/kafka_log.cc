@@ -157,7 +157,7 @@ KafkaLog::KafkaLog(const KafkaConfig& config, const std::vector<StreamSpec>& str
 KafkaLog::~KafkaLog() {
   close();
   std::lock_guard lock(readers_mutex_);
-  for (auto& [partition, reader] : readers_)
+  for (auto& [key, reader] : readers_)
     rd_kafka_consumer_close(reader->consumer.get());
   readers_.clear();
   std::lock_guard groups_lock(groups_mutex_);
@@ -286,7 +286,7 @@ Result<ReadBatch> KafkaLog::read(const Partition& partition, Offset from, std::s
   std::shared_ptr<Reader> reader;
   {
     std::lock_guard lock(readers_mutex_);
-    auto& slot = readers_[partition];
+    auto& slot = readers_[{partition, std::this_thread::get_id()}];
     if (!slot) {
       slot = std::make_shared<Reader>();
       slot->consumer = make_client(RD_KAFKA_CONSUMER, "sluice-reader");

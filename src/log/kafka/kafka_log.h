@@ -70,8 +70,11 @@ class KafkaLog final : public Log {
   FailureReporter failures_;
   std::thread poller_;  // serves delivery reports
 
+  // One consumer per partition and reading thread: the store's processor and each pipeline
+  // read the same partitions at different positions, and a consumer shared between them was
+  // re-assigned on every read, fetching almost nothing.
   mutable std::mutex readers_mutex_;
-  std::map<Partition, std::shared_ptr<Reader>> readers_;
+  std::map<std::pair<Partition, std::thread::id>, std::shared_ptr<Reader>> readers_;
   mutable std::mutex groups_mutex_;
   mutable std::map<std::string, KafkaPtr> groups_;
 };
