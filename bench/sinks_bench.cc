@@ -23,6 +23,7 @@
 #include "core/time.h"
 #include "log/embedded/embedded_log.h"
 #include "pipeline/pipeline.h"
+#include "sinks/postgres/copy_binary.h"
 
 namespace {
 
@@ -136,28 +137,32 @@ double sqlite_ceiling(const std::string& path, const std::vector<Row>& rows) {
   return static_cast<double>(rows.size()) / seconds;
 }
 
-// The PostgreSQL ceiling: one COPY of every row (text format) into a table with the sink's
-// columns and primary key, in one transaction.
+// The PostgreSQL ceiling: one COPY of every row (binary format, the sink's fastest) into a
+// table with the sink's columns, primary key and index, in one transaction. The pipeline's
+// table and positions from an earlier run are dropped too, so it starts from the beginning.
 double postgres_ceiling(const std::string& url, const std::vector<Row>& rows) {
   PGconn* conn = PQconnectdb(url.c_str());
   PQclear(PQexec(conn,
-                 "DROP TABLE IF EXISTS ev_ceiling; CREATE TABLE ev_ceiling (stream text NOT NULL,"
+                 "SET client_min_messages = warning; DROP TABLE IF EXISTS events;"
+                 "DROP TABLE IF EXISTS sluice_pipeline_offsets; DROP TABLE IF EXISTS ev_ceiling; "
+                 "CREATE TABLE ev_ceiling (stream text NOT NULL,"
                  " id text NOT NULL, ts timestamptz NOT NULL, received_at timestamptz NOT NULL,"
                  " key text, type text, payload jsonb NOT NULL, PRIMARY KEY (stream, id));"
                  "CREATE INDEX ON ev_ceiling (ts);"));
   const auto start = Clock::now();
   PQclear(PQexec(conn, "BEGIN"));
-  PQclear(PQexec(conn, "COPY ev_ceiling FROM STDIN"));
-  std::string chunk;
+  PQclear(PQexec(conn, "COPY ev_ceiling FROM STDIN (FORMAT binary)"));
+  namespace copy = sluice::sinks::copy_binary;
+  std::string chunk{copy::kBinaryHeader};
   for (const auto& row : rows) {
-    const std::string ts = sluice::format_iso8601_ms(row.ts);
-    chunk +=
-        "events\t" + row.id + "\t" + ts + "\t" + ts + "\t\\N\tpage_view\t" + row.payload + "\n";
+    copy::append_row(
+        chunk, {"events", row.id, row.ts, row.ts, std::nullopt, "page_view", row.payload}, true);
     if (chunk.size() > (256 << 10)) {
       PQputCopyData(conn, chunk.data(), static_cast<int>(chunk.size()));
       chunk.clear();
     }
   }
+  copy::append_trailer(chunk);
   PQputCopyData(conn, chunk.data(), static_cast<int>(chunk.size()));
   PQputCopyEnd(conn, nullptr);
   while (PGresult* result = PQgetResult(conn)) {
@@ -204,7 +209,7 @@ int main(int argc, char** argv) {
         log, dir.string(), "to_postgres",
         fmt::format("{{postgres: {{url: '{}', table: events}}}}", postgres), rows.size());
     std::printf(
-        "log -> PostgreSQL      %9.0f events/s   ceiling (one plain COPY)       %9.0f rows/s"
+        "log -> PostgreSQL      %9.0f events/s   ceiling (one binary COPY)      %9.0f rows/s"
         "   ratio %.2f (target >= 0.70 and >= 250000 events/s)\n",
         pg_ours, pg_raw, pg_ours / pg_raw);
   }

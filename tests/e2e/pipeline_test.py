@@ -6,8 +6,9 @@ random moments while clients post, 20 times. Then, after a clean start:
 - every acknowledged event is in the files at least once;
 - a pipeline that starts with `start: latest` sees only events sent after it first started.
 The same suite runs with the `sqlite` sink and with the `postgres` sink (a real PostgreSQL
-server from scripts/test-postgres); with PostgreSQL it also stops the database while clients
-post: the pipeline shows its lag and retries, and once the database is back every acknowledged
+server from scripts/test-postgres); with PostgreSQL it also kills the process 20 times exactly
+between a batch's COPY and its COMMIT (held there by a lock), checks each column's value and
+the error for a table that does not fit, and stops the database while clients post: the pipeline shows its lag and retries, and once the database is back every acknowledged
 event is stored, once.
 
 usage: pipeline_test.py SLUICE_BINARY [CYCLES] [sqlite|postgres]
@@ -241,6 +242,83 @@ def main():
         assert "dup-again" not in stored, "a repeated id was stored twice"
         assert ("dup-pair-1" in stored) != ("dup-pair-2" in stored), stored[-5:]
 
+    def killed_between_copy_and_commit():
+        # The exact moment the exactly-once claim is about: the batch's rows are COPYed into the
+        # table inside the sink's transaction, and the process dies before COMMIT. Another
+        # session locks the positions table, so the sink's transaction stops right after the
+        # COPY, at the position update; PostgreSQL shows it waiting; then the process is killed.
+        for cycle in range(cycles):
+            ensure_running()
+            wait_for(lambda: status_of("keep")["lag"] == 0, 60, "the keep pipeline caught up")
+            blocker = subprocess.Popen(["psql", warehouse.db.url, "-Xq"], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, text=True)
+            try:
+                blocker.stdin.write("BEGIN; LOCK TABLE sluice_pipeline_offsets IN SHARE ROW"
+                                    " EXCLUSIVE MODE;\n\\echo locked\n")
+                blocker.stdin.flush()
+                assert blocker.stdout.readline().strip() == "locked"
+                uids = ["between-%d-%d" % (cycle, i) for i in range(BATCH)]
+                post(server, uids)
+                acked.extend({"uid": u, "kind": "keep"} for u in uids)
+
+                def sink_waiting_on_the_lock():
+                    return warehouse.db.query(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND query LIKE 'INSERT INTO sluice_pipeline_offsets%'") == [["1"]]
+                wait_for(sink_waiting_on_the_lock, 30, "the sink's COPY done, COMMIT not yet")
+                server.kill()
+            finally:
+                blocker.stdin.write("COMMIT;\n")
+                blocker.stdin.close()
+                blocker.wait(timeout=30)
+        exactly_once()
+        stored = set(warehouse.uids())
+        assert all("between-%d-0" % c in stored for c in range(cycles)), "a killed batch lost"
+
+    def columns_stored_as_sent():
+        # Every column goes over COPY's binary format: time to the millisecond, NULL key, text
+        # with tabs, newlines, backslashes and non-ASCII kept byte for byte.
+        ensure_running()
+        text = "tab\t nl\n bs\\ quote\" \u00e9 \u2713"
+        event = {"id": "cols-1", "uid": "cols", "kind": "keep", "type": "page\tview",
+                 "timestamp": "2026-01-02T03:04:05.678Z", "text": text}
+        status, _, _ = server.request("POST", "/v1/streams/events/events", event)
+        assert status == 202, status
+        wait_for(lambda: "cols" in warehouse.uids(), 30, "the event in the table")
+        [[row]] = warehouse.db.query(
+            "SELECT row_to_json(r) FROM (SELECT id, stream, key, type, payload,"
+            " to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS') AS ts,"
+            " received_at > now() - interval '5 minutes' AS fresh FROM kept"
+            " WHERE id = 'cols-1') r")
+        row = json.loads(row)
+        assert row["ts"] == "2026-01-02T03:04:05.678", row
+        assert row["stream"] == "events" and row["key"] is None and row["fresh"], row
+        assert row["type"] == "page\tview", row
+        assert row["payload"]["text"] == text, row
+
+    def misfit_table_named():
+        # A table made by hand with a column the sink cannot write: the pipeline retries and
+        # says which column and what it wants, instead of writing garbage.
+        warehouse.db.query("CREATE TABLE misfit (stream text, id text, ts text,"
+                           " received_at timestamptz, key text, type text, payload jsonb)")
+        path = os.path.join(workdir, "misfit.yaml")
+        with open(path, "w") as f:
+            f.write("sinks: {m: {postgres: {url: '%s', table: misfit}}}\n"
+                    "pipelines: {m: {from: [events], to: [m]}}\n" % warehouse.db.url)
+        other = Server(binary, config=path)
+        try:
+            other.start()
+            post(other, ["misfit-1"])
+
+            def misfit_status():
+                status, _, body = other.request("GET", "/v1/pipelines")
+                return body["pipelines"][0]
+            wait_for(lambda: misfit_status()["state"] == "retrying", 30, "the pipeline retrying")
+            error = misfit_status()["last_error"]
+            assert "misfit does not fit" in error and "ts is text (want timestamptz)" in error, error
+        finally:
+            other.cleanup()
+
     def status_of(name):
         status, _, body = server.request("GET", "/v1/pipelines")
         assert status == 200, (status, body)
@@ -309,6 +387,10 @@ def main():
                    exactly_once)
         checks.run("a repeated id is stored once", repeated_id_stored_once)
         if kind == "postgres":
+            checks.run("killed between COPY and COMMIT, %d times: once" % cycles,
+                       killed_between_copy_and_commit)
+            checks.run("every column stored as sent (binary COPY)", columns_stored_as_sent)
+            checks.run("a table that does not fit is named with its column", misfit_table_named)
             checks.run("PostgreSQL stopped and restarted while clients post: no loss, once",
                        database_outage)
         checks.run("file pipeline: every acknowledged event at least once, rotated",

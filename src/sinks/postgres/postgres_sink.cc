@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <map>
 
 #include "core/time.h"
+#include "sinks/postgres/copy_binary.h"
 
 namespace sluice::sinks {
 namespace {
@@ -18,36 +20,6 @@ std::optional<std::string> check_identifier(const config::Scalar& v) {
   if (!ok)
     return fmt::format("\"{}\" is not a table name: use lower-case letters, digits, _", name);
   return std::nullopt;
-}
-
-// COPY text format: backslash escapes for the characters that delimit fields and rows.
-void append_copy_text(std::string& out, std::string_view text) {
-  for (char c : text) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        out += c;
-    }
-  }
-}
-
-void append_copy_optional(std::string& out, const std::optional<std::string_view>& text) {
-  if (text) {
-    append_copy_text(out, *text);
-  } else {
-    out += "\\N";
-  }
 }
 
 struct ResultHolder {
@@ -113,7 +85,7 @@ std::optional<std::string> PostgresSink::connect() {
   }
   const std::string& t = settings_.table;
   const std::string schema = fmt::format(
-      "SET client_min_messages = warning;"
+      "SET client_min_messages = warning; SET client_encoding = 'UTF8';"
       "CREATE TABLE IF NOT EXISTS {0} ("
       "  stream text NOT NULL, id text NOT NULL, ts timestamptz NOT NULL,"
       "  received_at timestamptz NOT NULL, key text, type text, payload {1} NOT NULL,"
@@ -130,6 +102,52 @@ std::optional<std::string> PostgresSink::connect() {
     disconnect();
     return "postgres: creating the tables: " + error;
   }
+  return check_columns();
+}
+
+std::optional<std::string> PostgresSink::check_columns() {
+  // The binary COPY sends each column in its type's binary form, so the table (perhaps made by
+  // hand) must have the types it is written for.
+  const char* params[] = {settings_.table.c_str()};
+  ResultHolder result{
+      PQexecParams(conn_,
+                   "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+                   " WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
+                   1, nullptr, params, nullptr, nullptr, 0)};
+  if (PQresultStatus(result.result) != PGRES_TUPLES_OK) {
+    std::string error = PQresultErrorMessage(result.result);
+    disconnect();
+    return "postgres: reading the table's columns: " + error;
+  }
+  std::map<std::string, std::string, std::less<>> types;
+  for (int row = 0; row < PQntuples(result.result); ++row)
+    types[PQgetvalue(result.result, row, 0)] = PQgetvalue(result.result, row, 1);
+  auto type_of = [&](std::string_view column) {
+    auto it = types.find(column);
+    return it == types.end() ? std::string("missing") : it->second;
+  };
+  auto is_text = [](const std::string& type) {
+    return type == "text" || type.starts_with("character varying");
+  };
+  std::string wrong;
+  for (std::string_view column : {"stream", "id", "key", "type"}) {
+    if (!is_text(type_of(column)))
+      wrong += fmt::format(" {} is {} (want text);", column, type_of(column));
+  }
+  for (std::string_view column : {"ts", "received_at"}) {
+    const std::string type = type_of(column);
+    if (!type.starts_with("timestamp"))
+      wrong += fmt::format(" {} is {} (want timestamptz);", column, type);
+  }
+  const std::string payload = type_of("payload");
+  if (payload != "jsonb" && payload != "json" && !is_text(payload))
+    wrong += fmt::format(" payload is {} (want jsonb, json or text);", payload);
+  if (!wrong.empty()) {
+    wrong.pop_back();
+    disconnect();
+    return fmt::format("postgres: table {} does not fit:{}", settings_.table, wrong);
+  }
+  payload_is_jsonb_ = payload == "jsonb";
   return std::nullopt;
 }
 
@@ -186,10 +204,12 @@ std::optional<pipeline::WriteOutcome> PostgresSink::copy_rows(const pipeline::Si
                                                               bool& duplicate) {
   duplicate = false;
   {
-    ResultHolder copy{PQexec(conn_, ("COPY " + into + " FROM STDIN").c_str())};
+    ResultHolder copy{PQexec(conn_, ("COPY " + into + " (" + std::string(copy_binary::kColumnList) +
+                                     ") FROM STDIN (FORMAT binary)")
+                                        .c_str())};
     if (PQresultStatus(copy.result) != PGRES_COPY_IN) return failure(copy.result, "COPY");
   }
-  std::string rows;
+  std::string rows{copy_binary::kBinaryHeader};
   constexpr std::size_t kChunk = 256 << 10;
   auto flush = [&]() {
     const bool ok =
@@ -200,25 +220,15 @@ std::optional<pipeline::WriteOutcome> PostgresSink::copy_rows(const pipeline::Si
   bool sent = true;
   for (const auto& record : batch.records) {
     const EventView& e = record.event;
-    append_copy_text(rows, record.stream);
-    rows += '\t';
-    append_copy_text(rows, e.id);
-    rows += '\t';
-    rows += format_iso8601_ms(e.ts_ms);
-    rows += '\t';
-    rows += format_iso8601_ms(e.received_at_ms);
-    rows += '\t';
-    append_copy_optional(rows, e.key);
-    rows += '\t';
-    append_copy_optional(rows, e.type);
-    rows += '\t';
-    append_copy_text(rows, e.payload);
-    rows += '\n';
+    copy_binary::append_row(
+        rows, {record.stream, e.id, e.ts_ms, e.received_at_ms, e.key, e.type, e.payload},
+        payload_is_jsonb_);
     if (rows.size() >= kChunk) {
       sent = flush();
       if (!sent) break;
     }
   }
+  if (sent) copy_binary::append_trailer(rows);
   sent = sent && flush();
   if (PQputCopyEnd(conn_, sent ? nullptr : "sending failed") != 1) return failure(nullptr, "COPY");
   ResultHolder copied{PQgetResult(conn_)};
@@ -247,9 +257,9 @@ pipeline::WriteOutcome PostgresSink::write(const pipeline::SinkBatch& batch) {
       if (auto failed = exec("BEGIN")) return *failed;
       if (auto failed = copy_rows(batch, "sluice_stage", duplicate)) return *failed;
       if (duplicate) return pipeline::WriteOutcome::retry("postgres: staging table conflict");
-      if (auto failed = exec(fmt::format(
-              "INSERT INTO {0} SELECT * FROM sluice_stage ON CONFLICT (stream, id) DO NOTHING",
-              settings_.table))) {
+      if (auto failed = exec(fmt::format("INSERT INTO {0} ({1}) SELECT {1} FROM sluice_stage ON "
+                                         "CONFLICT (stream, id) DO NOTHING",
+                                         settings_.table, copy_binary::kColumnList))) {
         return *failed;
       }
     }

@@ -1,6 +1,6 @@
 #pragma once
 // postgres: a pipeline's events in a PostgreSQL table, exactly once. Each batch is copied
-// (COPY, text format) straight into the table, or, when an id is already there (a client's
+// (COPY, binary format) straight into the table, or, when an id is already there (a client's
 // retry), into a temporary table and inserted from there with ON CONFLICT (stream, id)
 // DO NOTHING; the pipeline's positions are upserted into sluice_pipeline_offsets in the same
 // transaction. The table and the positions table are created
@@ -43,6 +43,8 @@ class PostgresSink : public pipeline::Sink {
  private:
   // Connects (and creates the tables) if not connected; the error text otherwise.
   std::optional<std::string> connect();
+  // Checks the table's column types against what the binary COPY sends; the mismatch otherwise.
+  std::optional<std::string> check_columns();
   void disconnect();
   // Runs a statement without results; the failed result's outcome otherwise.
   std::optional<pipeline::WriteOutcome> exec(const std::string& sql);
@@ -54,6 +56,7 @@ class PostgresSink : public pipeline::Sink {
 
   Settings settings_;
   PGconn* conn_ = nullptr;
+  bool payload_is_jsonb_ = true;
 };
 
 }  // namespace sluice::sinks
