@@ -112,6 +112,44 @@ class MockKafkaCluster:
             self.proc.wait(timeout=30)
 
 
+class Poster(threading.Thread):
+    """Posts NDJSON batches to /v1/streams/events/events until told to stop or the server goes
+    away (killed: that batch is unacknowledged). `make_batch(n)` gives the n-th batch's events;
+    each acknowledged batch is added to `acked` (list.extend is atomic under the GIL), as
+    `record(event)` of each event. `sent` counts acknowledged requests."""
+
+    def __init__(self, port, make_batch, acked, record=lambda event: event, pause=0.0):
+        super().__init__(daemon=True)
+        self.port, self.make_batch, self.acked = port, make_batch, acked
+        self.record, self.pause = record, pause
+        self.stop = False
+        self.sent = 0
+
+    def run(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        while not self.stop:
+            events = self.make_batch(self.sent)
+            body = "\n".join(json.dumps(e) for e in events)
+            try:
+                conn.request("POST", "/v1/streams/events/events", body,
+                             {"Content-Type": "application/x-ndjson"})
+                resp = conn.getresponse()
+                reply = resp.read()
+            except (OSError, http.client.HTTPException):
+                return  # killed: this batch is unacknowledged
+            if resp.status != 202:
+                raise AssertionError("unexpected %d: %r" % (resp.status, reply))
+            self.acked.extend(self.record(e) for e in events)
+            self.sent += 1
+            if self.pause:
+                time.sleep(self.pause)
+
+    def finish(self):
+        self.stop = True
+        self.join(timeout=30)
+        assert not self.is_alive(), "client hung"
+
+
 def metric(server, name):
     """The value of an unlabelled-by-us sample `name{...}` from GET /metrics (first match)."""
     status, _, text = server.request("GET", "/metrics")

@@ -326,44 +326,37 @@ constexpr const char* kDefaultRoutes =
     "collect: {path: /collect, stream: web}\n"
     "publish: {path: /publish, stream: events}";
 
-// sinks.<name>: exactly one of the registered sink kinds, with that kind's settings.
+// A table whose entry is exactly one of `kinds` (the component registry's sink or transform
+// kinds), chosen by its key, with that kind's settings.
+template <typename Kinds>
+Table component_table(std::string name, std::string doc, const Kinds& kinds) {
+  Table t{std::move(name), std::move(doc), {}};
+  for (const auto& kind : kinds) {
+    t.settings.push_back(variant_setting<ComponentConfig>(
+        kind.name, *kind.table, [&kind](ComponentConfig& c, const std::string& key) {
+          c.kind = key;
+          c.settings = kind.make_settings();
+          ++c.kinds_given;
+          return c.settings.get();
+        }));
+  }
+  return t;
+}
+
 const Table& sink_table() {
-  static const Table table = [] {
-    Table t{"sinks.<name>",
-            "A sink: one key naming its kind (`sqlite`, `postgres`, `file`, `webhook`, `kafka`, "
-            "`stdout`) with "
-            "that kind's "
-            "settings (docs/pipelines.md).",
-            {}};
-    for (const auto& kind : components::sink_kinds()) {
-      t.settings.push_back(variant_setting<ComponentConfig>(
-          kind.name, *kind.table, [&kind](ComponentConfig& c, const std::string& key) {
-            c.kind = key;
-            c.settings = kind.make_settings();
-            ++c.kinds_given;
-            return c.settings.get();
-          }));
-    }
-    return t;
-  }();
+  static const Table table = component_table(
+      "sinks.<name>",
+      "A sink: one key naming its kind (`sqlite`, `postgres`, `file`, `webhook`, `kafka`, "
+      "`stdout`) with that kind's settings (docs/pipelines.md).",
+      components::sink_kinds());
   return table;
 }
 
-// One entry of pipelines.<name>.steps: exactly one of the registered transform kinds.
+// One entry of pipelines.<name>.steps.
 const Table& step_table() {
-  static const Table table = [] {
-    Table t{"step", "A step: one key naming its kind with that kind's settings.", {}};
-    for (const auto& kind : components::transform_kinds()) {
-      t.settings.push_back(variant_setting<ComponentConfig>(
-          kind.name, *kind.table, [&kind](ComponentConfig& c, const std::string& key) {
-            c.kind = key;
-            c.settings = kind.make_settings();
-            ++c.kinds_given;
-            return c.settings.get();
-          }));
-    }
-    return t;
-  }();
+  static const Table table =
+      component_table("step", "A step: one key naming its kind with that kind's settings.",
+                      components::transform_kinds());
   return table;
 }
 

@@ -9,49 +9,23 @@ but never twice.
 usage: crash_test.py SLUICE_BINARY [CYCLES]
 """
 
-import http.client
 import json
 import os
 import random
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Server, all_events, wait_for  # noqa: E402
+from harness import Checks, Poster, Server, all_events, wait_for  # noqa: E402
 
 CLIENTS = 4
 BATCH = 25
 
 
-class Client(threading.Thread):
-    """Posts batches until stopped or the server goes away; records what was acknowledged."""
-
-    def __init__(self, port, name, acked):
-        super().__init__(daemon=True)
-        self.port, self.name, self.acked = port, name, acked
-        self.stop = False
-        self.sent = 0
-
-    def run(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        n = 0
-        while not self.stop:
-            uids = ["%s-%d-%d" % (self.name, n, i) for i in range(BATCH)]
-            n += 1
-            body = "\n".join(json.dumps({"type": "crash", "uid": u, "pad": "x" * 120})
-                             for u in uids)
-            try:
-                conn.request("POST", "/v1/streams/events/events", body,
-                             {"Content-Type": "application/x-ndjson"})
-                resp = conn.getresponse()
-                reply = resp.read()
-            except (OSError, http.client.HTTPException):
-                return  # the server was killed: this batch is unacknowledged
-            if resp.status != 202:
-                raise AssertionError("unexpected %d: %r" % (resp.status, reply))
-            self.acked.extend(uids)
-            self.sent += 1
+def crash_batch(name):
+    """Batches for a Poster: BATCH events of ~150 bytes with unique uids."""
+    return lambda n: [{"type": "crash", "uid": "%s-%d-%d" % (name, n, i), "pad": "x" * 120}
+                      for i in range(BATCH)]
 
 
 def main():
@@ -68,16 +42,15 @@ def main():
     def crash_cycles():
         for cycle in range(cycles):
             server.start()
-            clients = [Client(server.port, "c%d.%d" % (cycle, k), acked) for k in range(CLIENTS)]
+            clients = [Poster(server.port, crash_batch("c%d.%d" % (cycle, k)), acked,
+                              record=lambda e: e["uid"]) for k in range(CLIENTS)]
             for c in clients:
                 c.start()
             # Kill at a random moment once the clients are in full flow.
             time.sleep(rng.uniform(0.05, 0.4))
             server.kill()
             for c in clients:
-                c.stop = True
-                c.join(timeout=30)
-                assert not c.is_alive(), "client hung after the kill"
+                c.finish()
                 state["requests"] += c.sent
         assert state["requests"] > cycles, "almost nothing was acknowledged: %d requests" % (
             state["requests"])

@@ -16,7 +16,6 @@ usage: pipeline_test.py SLUICE_BINARY [CYCLES] [sqlite|postgres]
 
 import collections
 import glob
-import http.client
 import json
 import os
 import random
@@ -24,11 +23,10 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Postgres, Server, wait_for  # noqa: E402
+from harness import Checks, Poster, Postgres, Server, wait_for  # noqa: E402
 
 CLIENTS = 3
 BATCH = 20
@@ -62,32 +60,10 @@ LATEST = """
 """
 
 
-class Client(threading.Thread):
-    """Posts batches until stopped or the server goes away; records what was acknowledged."""
-
-    def __init__(self, port, name, acked):
-        super().__init__(daemon=True)
-        self.port, self.name, self.acked = port, name, acked
-        self.stop = False
-
-    def run(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        n = 0
-        while not self.stop:
-            events = [{"uid": "%s-%d-%d" % (self.name, n, i),
-                       "kind": "keep" if i % 2 == 0 else "drop"} for i in range(BATCH)]
-            n += 1
-            body = "\n".join(json.dumps(e) for e in events)
-            try:
-                conn.request("POST", "/v1/streams/events/events", body,
-                             {"Content-Type": "application/x-ndjson"})
-                resp = conn.getresponse()
-                reply = resp.read()
-            except (OSError, http.client.HTTPException):
-                return  # killed: this batch is unacknowledged
-            if resp.status != 202:
-                raise AssertionError("unexpected %d: %r" % (resp.status, reply))
-            self.acked.extend(events)
+def keep_and_drop(name):
+    """Batches for a Poster: every other event passes the keep pipeline's filter."""
+    return lambda n: [{"uid": "%s-%d-%d" % (name, n, i), "kind": "keep" if i % 2 == 0 else "drop"}
+                      for i in range(BATCH)]
 
 
 class SqliteWarehouse:
@@ -171,15 +147,14 @@ def main():
     def crash_cycles():
         for cycle in range(cycles):
             server.start()
-            clients = [Client(server.port, "c%d.%d" % (cycle, k), acked) for k in range(CLIENTS)]
+            clients = [Poster(server.port, keep_and_drop("c%d.%d" % (cycle, k)), acked)
+                       for k in range(CLIENTS)]
             for c in clients:
                 c.start()
             time.sleep(rng.uniform(0.05, 0.4))
             server.kill()
             for c in clients:
-                c.stop = True
-                c.join(timeout=30)
-                assert not c.is_alive(), "client hung after the kill"
+                c.finish()
         print("%d cycles, %d events acknowledged" % (cycles, len(acked)), flush=True)
         assert len(acked) > 1000, "too few events acknowledged to test anything"
 
@@ -205,14 +180,14 @@ def main():
         ensure_running()
         wait_for(lambda: status_of("keep")["lag"] == 0, 120, "the keep pipeline caught up")
         warehouse.db.stop()
-        clients = [Client(server.port, "outage.%d" % k, acked) for k in range(CLIENTS)]
+        clients = [Poster(server.port, keep_and_drop("outage.%d" % k), acked)
+                   for k in range(CLIENTS)]
         for c in clients:
             c.start()
         wait_for(lambda: status_of("keep")["state"] == "retrying", 30, "the pipeline retrying")
         time.sleep(0.5)  # more posts while it is down; nothing below depends on how many
         for c in clients:
-            c.stop = True
-            c.join(timeout=30)
+            c.finish()
         down = status_of("keep")
         assert down["lag"] > 0 and "postgres" in down["last_error"], down
         print("database down: lag %d, last error %r" % (down["lag"], down["last_error"]))

@@ -10,45 +10,21 @@ usage: reload_test.py SLUICE_BINARY
 
 import collections
 import glob
-import http.client
 import json
 import os
 import signal
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Server, wait_for  # noqa: E402
+from harness import Checks, Poster, Server, wait_for  # noqa: E402
 
 SINKS = """
 sinks:
   a: {file: {}}
   b: {file: {}}
 """
-
-
-class Client(threading.Thread):
-    def __init__(self, port, name, acked):
-        super().__init__(daemon=True)
-        self.port, self.name, self.acked = port, name, acked
-        self.stop = False
-
-    def run(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        n = 0
-        while not self.stop:
-            uids = ["%s-%d-%d" % (self.name, n, i) for i in range(10)]
-            n += 1
-            conn.request("POST", "/v1/streams/events/events",
-                         "\n".join(json.dumps({"uid": u}) for u in uids),
-                         {"Content-Type": "application/x-ndjson"})
-            resp = conn.getresponse()
-            resp.read()
-            assert resp.status == 202, resp.status
-            self.acked.extend(uids)
-            time.sleep(0.005)
 
 
 def file_uids(data_dir, sink):
@@ -90,7 +66,9 @@ def main():
         assert not twice, "%s delivered twice: %s" % (sink, twice[:5])
 
     def added_under_load():
-        clients = [Client(server.port, "c%d" % k, acked) for k in range(2)]
+        clients = [Poster(server.port, lambda n, k=k: [{"uid": "c%d-%d-%d" % (k, n, i)}
+                                                       for i in range(10)],
+                          acked, record=lambda e: e["uid"], pause=0.005) for k in range(2)]
         for c in clients:
             c.start()
         wait_for(lambda: statuses()["a"]["read"] > 200, 30, "pipeline a at work")
@@ -99,8 +77,7 @@ def main():
         wait_for(lambda: "b" in statuses() and statuses()["b"]["read"] > 0, 30, "b reading")
         time.sleep(0.3)  # more posts after the reload; nothing below depends on how many
         for c in clients:
-            c.stop = True
-            c.join(timeout=30)
+            c.finish()
         everything = set(acked)
         for sink in ("a", "b"):
             wait_for(lambda: everything <= set(file_uids(server.data_dir, sink)), 60,
