@@ -283,6 +283,13 @@ bool Pipeline::deliver(std::size_t sink_index, const SinkBatch& batch) {
         }
         return true;
       case WriteOutcome::Status::kRejected: {
+        if (outcome.split && batch.records.size() > 1) {
+          // Halves until the events at fault are alone: one bad event costs one event.
+          auto [first, second] = split_in_half(batch);
+          logger->debug("pipeline={} sink={} rejected events={}, splitting reason=\"{}\"",
+                        config_.name, slot.name, batch.records.size(), outcome.reason);
+          return deliver(sink_index, first) && deliver(sink_index, second);
+        }
         logger->warn("pipeline={} sink={} rejected events={} reason=\"{}\"", config_.name,
                      slot.name, batch.records.size(), outcome.reason);
         auto kept = dead_letter(batch, slot.name, outcome.reason);
@@ -387,6 +394,18 @@ Result<std::unique_ptr<Pipeline>> build_pipeline(const PipelineConfig& pipeline,
   std::optional<StreamConfig> dead_letter;
   if (!pipeline.dead_letter.empty()) dead_letter = config.streams.at(pipeline.dead_letter);
   return std::make_unique<Pipeline>(pipeline, log, std::move(sinks), std::move(steps), dead_letter);
+}
+
+std::pair<SinkBatch, SinkBatch> split_in_half(const SinkBatch& batch) {
+  const auto middle = batch.records.begin() + static_cast<std::ptrdiff_t>(batch.records.size() / 2);
+  SinkBatch first{batch.consumer, {batch.records.begin(), middle}, batch.next};
+  SinkBatch second{batch.consumer, {middle, batch.records.end()}, batch.next};
+  for (const auto& record : second.records) {
+    const log::Partition partition(std::string(record.stream), record.partition);
+    auto [next, inserted] = first.next.try_emplace(partition, record.offset);
+    if (!inserted) next->second = std::min(next->second, record.offset);
+  }
+  return {std::move(first), std::move(second)};
 }
 
 std::string statuses_json(const std::vector<PipelineStatus>& statuses) {

@@ -102,6 +102,11 @@ Result<std::unique_ptr<Pipeline>> build_pipeline(const PipelineConfig& pipeline,
 // answers.
 std::string statuses_json(const std::vector<PipelineStatus>& statuses);
 
+// The two halves of a rejected batch, to find the events at fault. The first half's positions
+// stop at the second half's first events, so a transactional sink that stores them with the
+// first half still reads the second half after a crash.
+std::pair<SinkBatch, SinkBatch> split_in_half(const SinkBatch& batch);
+
 // Every configured pipeline, started and stopped together. reload() applies a new
 // configuration's pipelines and sinks: it starts the added ones, stops the removed ones and
 // restarts the changed ones (from their committed positions); the others run on untouched.

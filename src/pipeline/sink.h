@@ -1,8 +1,8 @@
 #pragma once
 // The sink contract (docs/pipelines.md): a sink is handed batches of events and answers, for the
 // whole batch, delivered, retry after a delay, or rejected with a reason. The pipeline retries
-// (with backoff) and moves rejected batches to its dead-letter stream; a sink never drops
-// events on its own.
+// (with backoff), splits a rejected batch until the events at fault are alone, and moves those
+// to its dead-letter stream; a sink never drops events on its own.
 //
 // Transactional sinks (SQL databases) store the pipeline's log positions in the same
 // transaction as the rows and report them back at start, so a replay after a crash writes
@@ -46,6 +46,10 @@ struct WriteOutcome {
   Status status = Status::kDelivered;
   std::chrono::milliseconds retry_after{0};  // kRetry: the sink's hint (Retry-After); 0: none
   std::string reason;                        // kRetry, kRejected
+  // kRejected: the fault lies in some events of the batch (a value the database refuses), so
+  // the pipeline splits the batch to find them and delivers the others; false when the sink
+  // would refuse any batch (a webhook answering 403), and the whole batch is dead-lettered.
+  bool split = true;
 
   static WriteOutcome delivered() { return {}; }
   static WriteOutcome retry(std::string reason, std::chrono::milliseconds after = {}) {
@@ -53,6 +57,9 @@ struct WriteOutcome {
   }
   static WriteOutcome rejected(std::string reason) {
     return {Status::kRejected, {}, std::move(reason)};
+  }
+  static WriteOutcome rejected_whole(std::string reason) {
+    return {Status::kRejected, {}, std::move(reason), false};
   }
 };
 

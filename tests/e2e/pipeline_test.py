@@ -26,7 +26,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Poster, Postgres, Server, wait_for  # noqa: E402
+from harness import Checks, Poster, Postgres, Server, all_events, wait_for  # noqa: E402
 
 CLIENTS = 3
 BATCH = 20
@@ -250,6 +250,26 @@ def main():
         stored = set(warehouse.uids())
         assert all("between-%d-0" % c in stored for c in range(cycles)), "a killed batch lost"
 
+    def refused_value_costs_one_event():
+        # jsonb refuses \u0000: the COPY of the whole batch fails with a data error, and the
+        # pipeline splits the batch until that event is alone; the others are stored.
+        ensure_running()
+        batch = [{"uid": "refused-%d" % i, "kind": "keep", "text": "fine"} for i in range(9)]
+        batch[4]["text"] = "nul \u0000 here"
+        status, _, _ = server.request("POST", "/v1/streams/events/events", batch)
+        assert status == 202, status
+        others = {e["uid"] for e in batch} - {"refused-4"}
+        wait_for(lambda: others <= set(warehouse.uids()), 30, "the batch's other events stored")
+
+        def dead():
+            return [e["payload"] for e in all_events(server, "stream=dead_letters")
+                    if e["payload"]["event"]["payload"].get("uid", "").startswith("refused-")]
+        wait_for(lambda: dead(), 30, "the refused event in dead_letters")
+        [record] = dead()
+        assert record["event"]["payload"]["uid"] == "refused-4", record
+        assert record["sink"] == "warehouse" and "unsupported Unicode" in record["error"], record
+        assert "refused-4" not in warehouse.uids()
+
     def columns_stored_as_sent():
         # Every column goes over COPY's binary format: time to the millisecond, NULL key, text
         # with tabs, newlines, backslashes and non-ASCII kept byte for byte.
@@ -364,6 +384,8 @@ def main():
         if kind == "postgres":
             checks.run("killed between COPY and COMMIT, %d times: once" % cycles,
                        killed_between_copy_and_commit)
+            checks.run("a value PostgreSQL refuses costs that event only (dead-lettered)",
+                       refused_value_costs_one_event)
             checks.run("every column stored as sent (binary COPY)", columns_stored_as_sent)
             checks.run("a table that does not fit is named with its column", misfit_table_named)
             checks.run("PostgreSQL stopped and restarted while clients post: no loss, once",

@@ -4,8 +4,10 @@ reject: `sluice run` with one pipeline per behaviour, all reading the same event
 - 503 three times, then 200: every event still arrives (retried with backoff);
 - 429 with Retry-After: 1: the next attempt comes no sooner than a second later;
 - no answer within the timeout: the batch is sent again and arrives;
-- 400 for batches holding a "bad" event: those events land in the dead_letters stream with the
-  status and reason, the others are delivered;
+- 400 for batches holding a "bad" event: the batch is split until the bad events are alone;
+  those land in the dead_letters stream with the status and reason, the others are delivered
+  once;
+- 403 for everything: each batch goes to the dead letters whole, not split;
 - rate_limit: 5 requests per second are never exceeded;
 - a receiver that is down: GET /v1/pipelines shows the pipeline retrying with its lag and last
   error, and it catches up by itself when the receiver is back; `sluice pipelines` shows it.
@@ -65,6 +67,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(1.5)  # the sink's timeout is 300 ms
         elif self.path == "/reject" and any(e["payload"].get("bad") for e in events):
             status = 400
+        elif self.path == "/forbidden":
+            status = 403
         with r.lock:
             r.requests[self.path].append((time.monotonic(), status, events))
         reply = b'{"error":"bad event"}' if status == 400 else b"{}"
@@ -100,11 +104,11 @@ def main():
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     base = "http://127.0.0.1:%d" % receiver.server_address[1]
     paths = {"ok": "", "flaky": "", "limited": "", "slow": "timeout: 300ms, ",
-             "reject": "", "paced": "rate_limit: 5, ", "down": ""}
+             "reject": "", "forbidden": "", "paced": "rate_limit: 5, ", "down": ""}
     sinks = "\n".join("  %s: {webhook: {%surl: '%s/%s'}}" % (name, extra, base, name)
                       for name, extra in paths.items())
     pipelines = "\n".join("  %s: {from: [events], to: [%s], batch: {max_events: %d}}"
-                          % (name, name, 1 if name in ("reject", "paced") else 100)
+                          % (name, name, 1 if name == "paced" else 100)
                           for name in paths)
     workdir = tempfile.mkdtemp(prefix="sluice-webhook-test-")
     config = os.path.join(workdir, "sluice.yaml")
@@ -113,10 +117,10 @@ def main():
     server = Server(binary, config=config)
     server.start()
     everything = list(range(EVENTS))
-    for n in everything:
-        status, _, body = server.request("POST", "/v1/streams/events/events",
-                                         {"n": n, "bad": n in BAD})
-        assert status == 202, (status, body)
+    # One request: one append, so the pipelines read the events in batches holding several.
+    status, _, body = server.request("POST", "/v1/streams/events/events",
+                                     [{"n": n, "bad": n in BAD} for n in everything])
+    assert status == 202, (status, body)
 
     def all_arrive_at(path, within=int(os.environ.get("WEBHOOK_WAIT", "30"))):
         wait_for(lambda: sorted(set(delivered(receiver, path))) == everything, within,
@@ -145,23 +149,37 @@ def main():
 
     def slow():
         all_arrive_at("slow")
-        with receiver.lock:
-            assert len(receiver.requests["/slow"]) >= 2, receiver.requests["/slow"]
+        # The first request is recorded when its handler wakes, after the sink gave up on it.
+        wait_for(lambda: len(receiver.requests["/slow"]) >= 2, 10, "the timed-out request too")
+
+    def dead_letters_of(sink):
+        return [e["payload"] for e in all_events(server, "stream=dead_letters")
+                if e["payload"].get("sink") == sink]
 
     def rejected_to_dead_letters():
         good = [n for n in everything if n not in BAD]
         wait_for(lambda: sorted(delivered(receiver, "reject")) == good, 30,
-                 "the good events at /reject")
-
-        def dead():
-            return [e["payload"] for e in all_events(server, "stream=dead_letters")
-                    if e["payload"].get("sink") == "reject"]
-        wait_for(lambda: len(dead()) == len(BAD), 30, "the rejected events in dead_letters")
-        records = dead()
+                 "the good events at /reject, once each")
+        wait_for(lambda: len(dead_letters_of("reject")) == len(BAD), 30,
+                 "the rejected events in dead_letters")
+        records = dead_letters_of("reject")
         assert sorted(r["event"]["payload"]["n"] for r in records) == sorted(BAD), records
         for r in records:
             assert r["pipeline"] == "reject", r
             assert "answered 400" in r["error"] and "bad event" in r["error"], r
+        with receiver.lock:
+            mixed = [events for _, status, events in receiver.requests["/reject"]
+                     if status == 400 and any(not e["payload"]["bad"] for e in events)]
+        assert mixed, "no batch held good and bad events: the split was not exercised"
+
+    def forbidden_whole_batches():
+        wait_for(lambda: len(dead_letters_of("forbidden")) == EVENTS, 30,
+                 "every event in dead_letters")
+        records = dead_letters_of("forbidden")
+        assert all("answered 403" in r["error"] for r in records), records
+        with receiver.lock:
+            sent = sum(len(events) for _, _, events in receiver.requests["/forbidden"])
+        assert sent == EVENTS, "%d events sent for %d: a 403 batch was split" % (sent, EVENTS)
 
     def paced():
         all_arrive_at("paced")
@@ -201,8 +219,9 @@ def main():
         checks.run("503 three times: retried until delivered", flaky)
         checks.run("429 with Retry-After: 1: next attempt a second later", limited)
         checks.run("no answer within the timeout: sent again", slow)
-        checks.run("400: rejected events in dead_letters with the reason, others delivered",
-                   rejected_to_dead_letters)
+        checks.run("400: batches split, rejected events in dead_letters with the reason, "
+                   "others delivered once", rejected_to_dead_letters)
+        checks.run("403: whole batches in dead_letters, not split", forbidden_whole_batches)
         checks.run("rate_limit 5: never faster", paced)
         checks.run("sink down: GET /v1/pipelines shows retrying, lag and the error; it catches "
                    "up by itself", outage_shows_lag_then_catches_up)

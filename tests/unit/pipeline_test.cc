@@ -1,6 +1,8 @@
 // Pipeline configuration and the built-in steps, without a log: steps are built from loaded
 // configuration exactly as the pipelines build them.
 
+#include "pipeline/pipeline.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -59,6 +61,23 @@ std::optional<Outcome> run(std::vector<std::unique_ptr<Transform>>& steps,
     if (!step->apply(event)) return std::nullopt;
   }
   return Outcome{std::string(event.payload()), event.sinks};
+}
+
+TEST(SplitInHalf, FirstHalfPositionsStopAtTheSecondHalf) {
+  // Offsets 10..14 of events/0 (13 dropped by a step) and 7 of events/1; read up to 15 and 8.
+  SinkBatch batch{
+      .consumer = "p", .records = {}, .next = {{{"events", 0}, 15}, {{"events", 1}, 8}}};
+  for (log::Offset offset : {10, 11, 12, 14})
+    batch.records.push_back({"events", 0, offset, {}});
+  batch.records.push_back({"events", 1, 7, {}});
+
+  auto [first, second] = split_in_half(batch);
+  ASSERT_EQ(first.records.size(), 2u);
+  ASSERT_EQ(second.records.size(), 3u);
+  EXPECT_EQ(first.consumer, "p");
+  EXPECT_EQ(first.next.at({"events", 0}), 12u);  // the second half starts at 12
+  EXPECT_EQ(first.next.at({"events", 1}), 7u);   // and holds 7 of partition 1
+  EXPECT_EQ(second.next, batch.next);            // the whole batch's positions
 }
 
 TEST(PipelineConfig, LoadsSinksPipelinesAndShorthand) {

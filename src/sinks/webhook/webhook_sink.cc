@@ -206,7 +206,12 @@ pipeline::WriteOutcome WebhookSink::write(const pipeline::SinkBatch& batch) {
   if (status == 429 || status == 408 || status >= 500) {
     return pipeline::WriteOutcome::retry(reason, retry_after(response[http::field::retry_after]));
   }
-  return pipeline::WriteOutcome::rejected(reason);
+  // 400, 413 and 422 are about what was sent: splitting the batch finds the events at fault.
+  // Others (401, 403, 404, ...) would refuse any batch.
+  if (status == 400 || status == 413 || status == 422) {
+    return pipeline::WriteOutcome::rejected(reason);
+  }
+  return pipeline::WriteOutcome::rejected_whole(reason);
 }
 
 }  // namespace sluice::sinks
