@@ -9,6 +9,8 @@ reject: `sluice run` with one pipeline per behaviour, all reading the same event
   once;
 - 403 for everything: each batch goes to the dead letters whole, not split;
 - rate_limit: 5 requests per second are never exceeded;
+- https: a receiver with a certificate from `ca_file` gets every event; one the trust store does
+  not know, or one for another host name, is refused and retried (the error names why);
 - a receiver that is down: GET /v1/pipelines shows the pipeline retrying with its lag and last
   error, and it catches up by itself when the receiver is back; `sluice pipelines` shows it.
 
@@ -19,6 +21,7 @@ import collections
 import http.server
 import json
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -102,15 +105,31 @@ def main():
     checks = Checks()
     receiver = Receiver()
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    workdir = tempfile.mkdtemp(prefix="sluice-webhook-test-")
+    # An https receiver with a self-signed certificate for 127.0.0.1.
+    cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    secure = Receiver()
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    secure.socket = tls.wrap_socket(secure.socket, server_side=True)
+    threading.Thread(target=secure.serve_forever, daemon=True).start()
     base = "http://127.0.0.1:%d" % receiver.server_address[1]
-    paths = {"ok": "", "flaky": "", "limited": "", "slow": "timeout: 300ms, ",
-             "reject": "", "forbidden": "", "paced": "rate_limit: 5, ", "down": ""}
-    sinks = "\n".join("  %s: {webhook: {%surl: '%s/%s'}}" % (name, extra, base, name)
-                      for name, extra in paths.items())
+    secure_port = secure.server_address[1]
+    trusted = "ca_file: '%s', " % cert
+    paths = {"ok": (base, ""), "flaky": (base, ""), "limited": (base, ""),
+             "slow": (base, "timeout: 300ms, "), "reject": (base, ""), "forbidden": (base, ""),
+             "paced": (base, "rate_limit: 5, "), "down": (base, ""),
+             "secure": ("https://127.0.0.1:%d" % secure_port, trusted),
+             "untrusted": ("https://127.0.0.1:%d" % secure_port, ""),
+             "misnamed": ("https://localhost:%d" % secure_port, trusted)}
+    sinks = "\n".join("  %s: {webhook: {%surl: '%s/%s'}}" % (name, extra, url, name)
+                      for name, (url, extra) in paths.items())
     pipelines = "\n".join("  %s: {from: [events], to: [%s], batch: {max_events: %d}}"
                           % (name, name, 1 if name == "paced" else 100)
                           for name in paths)
-    workdir = tempfile.mkdtemp(prefix="sluice-webhook-test-")
     config = os.path.join(workdir, "sluice.yaml")
     with open(config, "w") as f:
         f.write(CONFIG % {"sinks": sinks, "pipelines": pipelines})
@@ -122,8 +141,8 @@ def main():
                                      [{"n": n, "bad": n in BAD} for n in everything])
     assert status == 202, (status, body)
 
-    def all_arrive_at(path, within=int(os.environ.get("WEBHOOK_WAIT", "30"))):
-        wait_for(lambda: sorted(set(delivered(receiver, path))) == everything, within,
+    def all_arrive_at(path, within=int(os.environ.get("WEBHOOK_WAIT", "30")), at=receiver):
+        wait_for(lambda: sorted(set(delivered(at, path))) == everything, within,
                  "every event at /" + path)
 
     def ok():
@@ -206,6 +225,17 @@ def main():
         wait_for(lambda: status_of("down")["lag"] == 0, 30, "lag back to 0")
         assert status_of("down")["state"] == "running"
 
+    def https_verified():
+        all_arrive_at("secure", at=secure)
+        for name, why in (("untrusted", "certificate verify failed"),
+                          ("misnamed", "certificate verify failed")):
+            wait_for(lambda: status_of(name)["state"] == "retrying", 30, name + " retrying")
+            error = status_of(name)["last_error"]
+            assert why in error, (name, error)
+            assert status_of(name)["lag"] == EVENTS, status_of(name)
+        with secure.lock:
+            assert not secure.requests["/untrusted"] and not secure.requests["/misnamed"]
+
     def cli_table():
         result = subprocess.run([binary, "pipelines", "--url", "http://127.0.0.1:%d" % server.port],
                                 capture_output=True, text=True, timeout=30)
@@ -225,6 +255,8 @@ def main():
         checks.run("rate_limit 5: never faster", paced)
         checks.run("sink down: GET /v1/pipelines shows retrying, lag and the error; it catches "
                    "up by itself", outage_shows_lag_then_catches_up)
+        checks.run("https: delivered with a trusted certificate; an untrusted one or another "
+                   "host's is refused and retried", https_verified)
         checks.run("sluice pipelines prints the table", cli_table)
     finally:
         if checks.failed:
@@ -233,6 +265,7 @@ def main():
                                 for p, r in receiver.requests.items()})
         server.cleanup()
         receiver.shutdown()
+        secure.shutdown()
     checks.finish()
 
 

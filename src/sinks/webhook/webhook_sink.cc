@@ -4,6 +4,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <boost/url.hpp>
@@ -21,18 +22,23 @@ namespace http = beast::http;
 
 struct Target {
   std::string host, port, path;
+  bool https = false;
 };
 
 Result<Target> parse_target(const std::string& url) {
   auto parsed = boost::urls::parse_uri(url);
-  if (!parsed || parsed->scheme() != "http" || parsed->host().empty()) {
-    return make_error(
-        Errc::kInvalidInput,
-        fmt::format("\"{}\" is not an http:// URL (https is not supported yet)", url));
+  if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https") ||
+      parsed->host().empty()) {
+    return make_error(Errc::kInvalidInput,
+                      fmt::format("\"{}\" is not an http:// or https:// URL", url));
   }
+  const bool https = parsed->scheme() == "https";
   Target target{.host = std::string(parsed->host()),
-                .port = parsed->has_port() ? std::string(parsed->port()) : "80",
-                .path = std::string(parsed->encoded_target())};
+                .port = parsed->has_port() ? std::string(parsed->port())
+                        : https            ? "443"
+                                           : "80",
+                .path = std::string(parsed->encoded_target()),
+                .https = https};
   if (target.path.empty()) target.path = "/";
   return target;
 }
@@ -70,7 +76,8 @@ const config::Table& WebhookSink::settings_table() {
       "(honouring Retry-After); other 4xx answers reject the batch to the dead letters.",
       {
           config::string_setting("url", &Settings::url, "",
-                                 "Where to POST: `http://host[:port]/path`. Required.",
+                                 "Where to POST: `http://host[:port]/path` or "
+                                 "`https://host[:port]/path`. Required.",
                                  [](const config::Scalar& v) -> std::optional<std::string> {
                                    if (auto target = parse_target(v.text); !target) {
                                      return target.error().message;
@@ -93,6 +100,9 @@ const config::Table& WebhookSink::settings_table() {
                               "Most requests per second; 0: no limit."),
           config::bool_setting("payload_only", &Settings::payload_only, false,
                                "Send each event's payload alone instead of the envelope."),
+          config::string_setting("ca_file", &Settings::ca_file, "",
+                                 "https: PEM file of the certificates to trust (a private CA); "
+                                 "empty: the system's trust store."),
       }};
   return table;
 }
@@ -101,17 +111,73 @@ Result<std::unique_ptr<pipeline::Sink>> WebhookSink::open(const pipeline::SinkCo
                                                           const Settings& settings) {
   auto target = parse_target(settings.url);
   if (!target) return target.error();
+  std::optional<asio::ssl::context> tls;
+  if (target.value().https) {
+    tls.emplace(asio::ssl::context::tls_client);
+    boost::system::error_code error;
+    if (settings.ca_file.empty()) {
+      tls->set_default_verify_paths(error);
+    } else {
+      tls->load_verify_file(settings.ca_file, error);
+    }
+    if (error) {
+      return make_error(Errc::kInvalidInput,
+                        fmt::format("ca_file {}: {}", settings.ca_file, error.message()));
+    }
+    tls->set_verify_mode(asio::ssl::verify_peer);
+  }
   return std::unique_ptr<pipeline::Sink>(std::make_unique<WebhookSink>(
-      settings, target.value().host, target.value().port, target.value().path));
+      settings, target.value().host, target.value().port, target.value().path, std::move(tls)));
 }
 
-WebhookSink::WebhookSink(Settings settings, std::string host, std::string port, std::string target)
+WebhookSink::WebhookSink(Settings settings, std::string host, std::string port, std::string target,
+                         std::optional<asio::ssl::context> tls)
     : settings_(std::move(settings)),
       host_(std::move(host)),
       port_(std::move(port)),
       target_(std::move(target)),
       extra_headers_(parse_headers(settings_.headers).value()),
-      stream_(io_) {}
+      tls_context_(std::move(tls)) {}
+
+beast::error_code WebhookSink::connect() {
+  beast::error_code error;
+  if (connected_) return error;
+  if (tls_context_) {
+    tls_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io_, *tls_context_);
+    // SNI, and the certificate must name the host.
+    if (!SSL_set_tlsext_host_name(tls_->native_handle(), host_.c_str())) {
+      return {static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()};
+    }
+    tls_->set_verify_callback(asio::ssl::host_name_verification(host_));
+  } else {
+    plain_ = std::make_unique<beast::tcp_stream>(io_);
+  }
+  tcp().expires_after(settings_.timeout);
+  asio::ip::tcp::resolver resolver(io_);
+  auto endpoints = resolver.resolve(host_, port_, error);
+  if (error) return error;
+  tcp().async_connect(endpoints, [&](beast::error_code ec, const auto&) {
+    error = ec;
+    if (ec || !tls_) return;
+    tls_->async_handshake(asio::ssl::stream_base::client,
+                          [&](beast::error_code handshake_error) { error = handshake_error; });
+  });
+  io_.restart();
+  io_.run();
+  connected_ = !error;
+  return error;
+}
+
+void WebhookSink::close() {
+  if (plain_ || tls_) {
+    beast::error_code ignored;
+    tcp().socket().close(ignored);
+  }
+  plain_.reset();
+  tls_.reset();
+  connected_ = false;
+  buffer_.clear();
+}
 
 void WebhookSink::wait_for_rate_limit() {
   if (settings_.rate_limit <= 0) return;
@@ -125,7 +191,8 @@ pipeline::WriteOutcome WebhookSink::write(const pipeline::SinkBatch& batch) {
   if (batch.records.empty()) return pipeline::WriteOutcome::delivered();
   wait_for_rate_limit();
   http::request<http::string_body> request{http::verb::post, target_, 11};
-  request.set(http::field::host, host_ + (port_ == "80" ? "" : ":" + port_));
+  const bool default_port = port_ == (tls_context_ ? "443" : "80");
+  request.set(http::field::host, default_port ? host_ : host_ + ":" + port_);
   request.set(http::field::user_agent, "sluice");
   request.set(http::field::content_type, "application/json");
   for (const auto& [name, value] : extra_headers_)
@@ -148,27 +215,17 @@ pipeline::WriteOutcome WebhookSink::write(const pipeline::SinkBatch& batch) {
   beast::error_code error;
   const bool reused = connected_;
   auto exchange = [&]() {
-    error = {};
     response = {};
-    stream_.expires_after(settings_.timeout);
-    if (!connected_) {
-      asio::ip::tcp::resolver resolver(io_);
-      auto endpoints = resolver.resolve(host_, port_, error);
-      if (error) return;
-      stream_.async_connect(endpoints, [&](beast::error_code ec, const auto&) {
+    error = connect();
+    if (error) return;
+    tcp().expires_after(settings_.timeout);
+    with_stream([&](auto& stream) {
+      http::async_write(stream, request, [&](beast::error_code ec, std::size_t) {
         error = ec;
         if (ec) return;
-        connected_ = true;
+        http::async_read(stream, buffer_, response,
+                         [&](beast::error_code read_error, std::size_t) { error = read_error; });
       });
-      io_.restart();
-      io_.run();
-      if (error) return;
-    }
-    http::async_write(stream_, request, [&](beast::error_code ec, std::size_t) {
-      error = ec;
-      if (ec) return;
-      http::async_read(stream_, buffer_, response,
-                       [&](beast::error_code read_error, std::size_t) { error = read_error; });
     });
     io_.restart();
     io_.run();
@@ -176,29 +233,18 @@ pipeline::WriteOutcome WebhookSink::write(const pipeline::SinkBatch& batch) {
   exchange();
   if (error && reused) {
     // The server may have closed the kept-alive connection meanwhile: once more, afresh.
-    beast::error_code ignored;
-    stream_.socket().close(ignored);
-    connected_ = false;
-    buffer_.clear();
+    close();
     exchange();
   }
   if (error) {
-    beast::error_code ignored;
-    stream_.socket().close(ignored);
-    connected_ = false;
-    buffer_.clear();
+    close();
     return pipeline::WriteOutcome::retry(
         fmt::format("{}: {}", settings_.url,
                     error == beast::error::timeout
                         ? fmt::format("no answer within {} ms", settings_.timeout.count())
                         : error.message()));
   }
-  if (!response.keep_alive()) {
-    beast::error_code ignored;
-    stream_.socket().close(ignored);
-    connected_ = false;
-    buffer_.clear();
-  }
+  if (!response.keep_alive()) close();
   const unsigned status = response.result_int();
   if (status >= 200 && status < 300) return pipeline::WriteOutcome::delivered();
   const std::string answer = response.body().substr(0, 200);
