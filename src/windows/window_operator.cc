@@ -1,0 +1,203 @@
+#include "windows/window_operator.h"
+
+#include <fmt/format.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "pipeline/field_path.h"
+
+namespace sluice::windows {
+namespace {
+
+namespace json = boost::json;
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+std::string span(std::int64_t start, std::int64_t end) {
+  return fmt::format("[{}, {})", start, end);
+}
+
+}  // namespace
+
+std::string WindowOperator::key_of(const json::value& event) const {
+  json::array values;
+  for (const auto& field : spec_.key_fields) {
+    const json::value* v = pipeline::find_field(event, field);
+    values.push_back(v ? *v : json::value(nullptr));
+  }
+  return json::serialize(values);
+}
+
+std::int64_t WindowOperator::partition_watermark(const PartitionClock& clock) const {
+  if (clock.max_ts == INT64_MIN) return INT64_MIN;
+  return clock.max_ts - spec_.allowed_lateness_ms;
+}
+
+std::int64_t WindowOperator::watermark() const {
+  std::optional<std::int64_t> lowest_active;
+  std::int64_t highest = INT64_MIN;
+  for (const auto& [name, clock] : partitions_) {
+    if (clock.max_ts == INT64_MIN) continue;
+    const std::int64_t w = partition_watermark(clock);
+    highest = std::max(highest, w);
+    if (!clock.idle) lowest_active = std::min(lowest_active.value_or(INT64_MAX), w);
+  }
+  return lowest_active.value_or(highest);
+}
+
+void WindowOperator::set_idle(const std::string& partition, bool idle) {
+  partitions_[partition].idle = idle;
+}
+
+Accumulator& WindowOperator::window(const std::string& key, std::int64_t start, std::int64_t end) {
+  auto it = windows_.find(WindowId{end, key, start});
+  if (it == windows_.end()) {
+    it = windows_.emplace(WindowId{end, key, start}, Accumulator(spec_.aggregates)).first;
+  }
+  return it->second;
+}
+
+std::optional<std::string> WindowOperator::add(const std::string& partition, std::int64_t ts,
+                                               const json::value& event) {
+  PartitionClock& clock = partitions_[partition];
+  clock.idle = false;
+  clock.max_ts = std::max(clock.max_ts, ts);
+  // A window ending at or before `floor` takes nothing more.
+  const std::int64_t floor = std::max(partition_watermark(clock), closed_until_);
+  const std::string key = key_of(event);
+  switch (spec_.kind) {
+    case WindowSpec::Kind::kTumbling: {
+      const std::int64_t start = floor_div(ts, spec_.size_ms) * spec_.size_ms;
+      const std::int64_t end = start + spec_.size_ms;
+      if (end <= floor) {
+        return fmt::format("window {} closed: watermark {}", span(start, end), floor);
+      }
+      window(key, start, end).add(spec_.aggregates, event);
+      return std::nullopt;
+    }
+    case WindowSpec::Kind::kHopping: {
+      const std::int64_t first = floor_div(ts - spec_.size_ms, spec_.every_ms) + 1;
+      const std::int64_t last = floor_div(ts, spec_.every_ms);
+      bool taken = false;
+      for (std::int64_t k = first; k <= last; ++k) {
+        const std::int64_t start = k * spec_.every_ms;
+        const std::int64_t end = start + spec_.size_ms;
+        if (end <= floor) continue;
+        window(key, start, end).add(spec_.aggregates, event);
+        taken = true;
+      }
+      if (taken) return std::nullopt;
+      return fmt::format("windows up to {} closed: watermark {}",
+                         span(last * spec_.every_ms, last * spec_.every_ms + spec_.size_ms), floor);
+    }
+    case WindowSpec::Kind::kSession:
+      if (add_to_session(key, ts, floor, event)) return std::nullopt;
+      return fmt::format("session {} closed: watermark {}", span(ts, ts + spec_.gap_ms), floor);
+  }
+  return std::nullopt;
+}
+
+bool WindowOperator::add_to_session(const std::string& key, std::int64_t ts, std::int64_t floor,
+                                    const json::value& event) {
+  auto& sessions = sessions_[key];
+  std::int64_t start = ts;
+  std::int64_t end = ts + spec_.gap_ms;
+  // Open sessions of the key that [ts, ts + gap) touches: their start is before its end and
+  // their end after its start. They are disjoint and sorted by start.
+  std::vector<std::pair<std::int64_t, std::int64_t>> touched;
+  for (auto it = sessions.begin(); it != sessions.end() && it->first < end; ++it) {
+    if (it->second > ts) touched.emplace_back(it->first, it->second);
+  }
+  for (const auto& [s, e] : touched)
+    end = std::max(end, e);
+  if (end <= floor) {
+    if (sessions.empty()) sessions_.erase(key);
+    return false;
+  }
+  Accumulator merged(spec_.aggregates);
+  merged.add(spec_.aggregates, event);
+  for (const auto& [s, e] : touched) {
+    auto node = windows_.extract(WindowId{e, key, s});
+    merged.merge(spec_.aggregates, node.mapped());
+    sessions.erase(s);
+    start = std::min(start, s);
+  }
+  sessions[start] = end;
+  windows_.emplace(WindowId{end, key, start}, std::move(merged));
+  return true;
+}
+
+std::vector<WindowResult> WindowOperator::close_ready() {
+  closed_until_ = std::max(closed_until_, watermark());
+  std::vector<WindowResult> results;
+  while (!windows_.empty() && windows_.begin()->first.end <= closed_until_) {
+    auto node = windows_.extract(windows_.begin());
+    const WindowId& id = node.key();
+    results.push_back(
+        {id.key, id.start, id.end, node.mapped().events(), node.mapped().result(spec_.aggregates)});
+    if (spec_.kind == WindowSpec::Kind::kSession) {
+      auto sessions = sessions_.find(id.key);
+      if (sessions != sessions_.end()) {
+        sessions->second.erase(id.start);
+        if (sessions->second.empty()) sessions_.erase(sessions);
+      }
+    }
+  }
+  return results;
+}
+
+std::vector<WindowResult> WindowOperator::open_results() const {
+  std::vector<WindowResult> results;
+  results.reserve(windows_.size());
+  for (const auto& [id, acc] : windows_)
+    results.push_back({id.key, id.start, id.end, acc.events(), acc.result(spec_.aggregates)});
+  return results;
+}
+
+json::value WindowOperator::save() const {
+  json::object partitions;
+  for (const auto& [name, clock] : partitions_) {
+    if (clock.max_ts != INT64_MIN) partitions[name] = clock.max_ts;
+  }
+  json::array windows;
+  for (const auto& [id, acc] : windows_) {
+    windows.push_back(
+        json::array{json::value(id.key), id.start, id.end, acc.save(spec_.aggregates)});
+  }
+  return json::object{{"closed_until", closed_until_},
+                      {"partitions", std::move(partitions)},
+                      {"windows", std::move(windows)}};
+}
+
+Result<WindowOperator> WindowOperator::load(WindowSpec spec, const json::value& saved) {
+  WindowOperator op(std::move(spec));
+  auto corrupt = [](const std::string& what) {
+    return make_error(Errc::kCorrupt, "window checkpoint: " + what);
+  };
+  try {
+    const auto& o = saved.as_object();
+    op.closed_until_ = o.at("closed_until").as_int64();
+    for (const auto& [name, max_ts] : o.at("partitions").as_object())
+      op.partitions_[std::string(name)].max_ts = max_ts.as_int64();
+    for (const auto& w : o.at("windows").as_array()) {
+      const auto& a = w.as_array();
+      const std::string key(a.at(0).as_string());
+      const std::int64_t start = a.at(1).as_int64();
+      const std::int64_t end = a.at(2).as_int64();
+      auto acc = Accumulator::load(op.spec_.aggregates, a.at(3));
+      if (!acc) return corrupt(acc.error().message);
+      op.windows_.emplace(WindowId{end, key, start}, std::move(acc.value()));
+      if (op.spec_.kind == WindowSpec::Kind::kSession) op.sessions_[key][start] = end;
+    }
+  } catch (const std::exception& e) {
+    return corrupt(e.what());
+  }
+  return op;
+}
+
+}  // namespace sluice::windows

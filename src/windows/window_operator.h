@@ -1,0 +1,96 @@
+#pragma once
+// The window operator (docs/streaming.md): assigns each event to its windows by event time and
+// key, keeps their aggregates, and closes the windows the watermark has passed.
+//
+// Watermarks. Each partition's watermark is the largest event time it has shown minus
+// `allowed_lateness`. An event is late when every window it belongs to ends at or before its
+// own partition's watermark, or was already closed; late events are the caller's to send on.
+// Windows close when the combined watermark passes their end: the smallest partition
+// watermark among partitions that have shown events and are not idle (a partition with nothing
+// to read for `idle_timeout` stops holding the others back; when all are idle the largest
+// counts). Lateness is judged by the event's own partition, whose order the log fixes, so a
+// replay after a crash accepts and refuses exactly the same events.
+
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "windows/aggregate.h"
+
+namespace sluice::windows {
+
+struct WindowSpec {
+  enum class Kind { kTumbling, kHopping, kSession };
+  Kind kind = Kind::kTumbling;
+  std::int64_t size_ms = 60'000;  // tumbling, hopping
+  std::int64_t every_ms = 0;      // hopping
+  std::int64_t gap_ms = 0;        // session
+  std::int64_t allowed_lateness_ms = 0;
+  std::vector<std::string> key_fields;
+  std::vector<AggregateSpec> aggregates;
+};
+
+struct WindowResult {
+  std::string key;  // the key values as a JSON array, such as ["NYC","traffic"]
+  std::int64_t start_ms = 0;
+  std::int64_t end_ms = 0;
+  std::int64_t events = 0;
+  boost::json::object values;  // aggregate name -> value
+};
+
+class WindowOperator {
+ public:
+  explicit WindowOperator(WindowSpec spec) : spec_(std::move(spec)) {}
+
+  // Adds one event read from `partition` ("stream/index") with event time `ts_ms`. The reason
+  // it is late, if it is.
+  std::optional<std::string> add(const std::string& partition, std::int64_t ts_ms,
+                                 const boost::json::value& event);
+  // Whether a partition has had nothing to read for the idle timeout (the caller's clock).
+  void set_idle(const std::string& partition, bool idle);
+  // The combined watermark; INT64_MIN before any event.
+  std::int64_t watermark() const;
+  // Closes every window the combined watermark has passed; their results, ordered by end.
+  std::vector<WindowResult> close_ready();
+  // The windows still open, as they stand (early results).
+  std::vector<WindowResult> open_results() const;
+  std::size_t open_windows() const { return windows_.size(); }
+  const WindowSpec& spec() const { return spec_; }
+
+  // State for a checkpoint, and back.
+  boost::json::value save() const;
+  static Result<WindowOperator> load(WindowSpec spec, const boost::json::value& saved);
+
+  // The key of an event: the key fields' values as a JSON array.
+  std::string key_of(const boost::json::value& event) const;
+
+ private:
+  struct WindowId {
+    std::int64_t end;
+    std::string key;
+    std::int64_t start;
+    auto operator<=>(const WindowId&) const = default;
+  };
+  struct PartitionClock {
+    std::int64_t max_ts = INT64_MIN;
+    bool idle = false;
+  };
+  std::int64_t partition_watermark(const PartitionClock& clock) const;
+  Accumulator& window(const std::string& key, std::int64_t start, std::int64_t end);
+  // Session windows: merges the event's session [ts, ts + gap) with the key's open sessions it
+  // touches; false when it touches none and ends at or before `floor` (late).
+  bool add_to_session(const std::string& key, std::int64_t ts, std::int64_t floor,
+                      const boost::json::value& event);
+
+  WindowSpec spec_;
+  std::map<WindowId, Accumulator> windows_;  // by end first: closing takes from the front
+  std::map<std::string, std::map<std::int64_t, std::int64_t>> sessions_;  // key -> start -> end
+  std::map<std::string, PartitionClock> partitions_;
+  std::int64_t closed_until_ = INT64_MIN;  // every window ending at or before it is closed
+};
+
+}  // namespace sluice::windows
