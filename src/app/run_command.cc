@@ -20,6 +20,7 @@
 #include "processor/processor.h"
 #include "query/store_reader.h"
 #include "sources/http/server.h"
+#include "windows/window_job.h"
 
 namespace sluice {
 namespace {
@@ -130,9 +131,11 @@ int run_server(const Config& config, const ConfigReloader& reload) {
       return kExitFailure;
     }
     pipeline::PipelineSet& pipelines = *built.value();
-    event_log.set_on_durable([&processor, &pipelines] {
+    auto windows = windows::WindowSet::build(config, event_log);
+    event_log.set_on_durable([&processor, &pipelines, &windows] {
       processor.notify();
       pipelines.notify();
+      windows->notify();
     });
     // Whatever way this scope ends, the log stops calling back before the processor goes away.
     struct CloseLog {
@@ -141,15 +144,17 @@ int run_server(const Config& config, const ConfigReloader& reload) {
     } close_log{event_log};
     processor.start();
     pipelines.start();
+    windows->start();
     ReloadOnHangup reloads(reload, pipelines);
     query::StoreReader reader(config.store_path(), config.store.read_connections);
 
-    http::Server server(config, event_log, &reader, &pipelines);
+    http::Server server(config, event_log, &reader, &pipelines, windows.get());
     serve(config, server, "all");
     // The server has stopped taking requests: the pipelines finish their batches (a sink
     // being retried is left for the next start), the log finishes its queued appends, then the
     // processor finishes its batch when it is destroyed.
     pipelines.stop();
+    windows->stop();  // with a last checkpoint
     event_log.close();
     log->info("stopped");
   } catch (const std::exception& e) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -10,7 +11,9 @@
 #include <tuple>
 
 #include "components/registry.h"
+#include "expr/expression.h"
 #include "validation/json_schema.h"
+#include "windows/aggregate.h"
 
 namespace sluice {
 namespace config {
@@ -405,6 +408,112 @@ const Table& pipeline_table() {
   return table;
 }
 
+const Table& tumbling_table() {
+  static const Table table{"tumbling",
+                           "Back-to-back windows of one size: `tumbling: 5m`.",
+                           {duration_setting("size", &WindowShapeConfig::size, "1m", 1,
+                                             366LL * 86'400'000, "Window length.")},
+                           "size"};
+  return table;
+}
+
+const Table& hopping_table() {
+  static const Table table{
+      "hopping",
+      "Overlapping windows of `size`, one starting every `every`: `hopping: {size: 5m, every: "
+      "1m}`.",
+      {duration_setting("size", &WindowShapeConfig::size, "5m", 1, 366LL * 86'400'000,
+                        "Window length."),
+       duration_setting("every", &WindowShapeConfig::every, "1m", 1, 366LL * 86'400'000,
+                        "How often a window starts; `size` must be a multiple of it.")}};
+  return table;
+}
+
+const Table& session_table() {
+  static const Table table{
+      "session",
+      "A window per key that lasts while its events come less than `gap` apart: `session: 30m`.",
+      {duration_setting("gap", &WindowShapeConfig::gap, "30m", 1, 366LL * 86'400'000,
+                        "Silence that ends a session.")},
+      "gap"};
+  return table;
+}
+
+std::optional<std::string> check_aggregates(const Scalar& v) {
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(v.text, ec);
+  if (ec || !parsed.is_object() || parsed.get_object().empty()) {
+    return "a mapping of result names to aggregates, such as {events: count, p99: p99(latency)}";
+  }
+  for (const auto& [name, text] : parsed.get_object()) {
+    if (!text.is_string())
+      return fmt::format("{}: write the aggregate as text", std::string_view(name));
+    if (auto spec = windows::parse_aggregate(std::string(name), text.get_string()); !spec) {
+      return fmt::format("{}: {}", std::string_view(name), spec.error().message);
+    }
+  }
+  return std::nullopt;
+}
+
+const Table& window_table() {
+  static const Table table{
+      "windows.<name>",
+      "A window definition: aggregates per key over event-time windows of one or more streams "
+      "(docs/streaming.md).",
+      {
+          string_list_setting("from", &WindowConfig::from, "[]", "Streams to read. Required."),
+          string_setting("filter", &WindowConfig::filter, "",
+                         "Only events for which this expression is true count "
+                         "(docs/expressions.md); empty: all.",
+                         [](const Scalar& v) -> std::optional<std::string> {
+                           if (v.text.empty()) return std::nullopt;
+                           return expr::syntax_error(v.text);
+                         }),
+          string_list_setting("key", &WindowConfig::key, "[]",
+                              "Fields whose values make the key (dotted paths); empty: one "
+                              "window for all events."),
+          variant_setting<WindowConfig>("tumbling", tumbling_table(),
+                                        [](WindowConfig& c, const std::string& key) {
+                                          c.kind = key;
+                                          ++c.kinds_given;
+                                          return &c.shape;
+                                        }),
+          variant_setting<WindowConfig>("hopping", hopping_table(),
+                                        [](WindowConfig& c, const std::string& key) {
+                                          c.kind = key;
+                                          ++c.kinds_given;
+                                          return &c.shape;
+                                        }),
+          variant_setting<WindowConfig>("session", session_table(),
+                                        [](WindowConfig& c, const std::string& key) {
+                                          c.kind = key;
+                                          ++c.kinds_given;
+                                          return &c.shape;
+                                        }),
+          document_setting("aggregates", &WindowConfig::aggregates,
+                           "Result name -> aggregate: `count`, `sum(f)`, `avg(f)`, `min(f)`, "
+                           "`max(f)`, `count_distinct(f)`, `collect_set(f[, limit])`, `p50(f)`, "
+                           "`p90(f)`, `p95(f)`, `p99(f)`. Required.",
+                           check_aggregates),
+          duration_setting("allowed_lateness", &WindowConfig::allowed_lateness, "0s", 0,
+                           366LL * 86'400'000,
+                           "How far behind the latest event time of its partition an event may "
+                           "be and still count (the watermark's distance)."),
+          duration_setting("idle_timeout", &WindowConfig::idle_timeout, "1m", 1, 86'400'000,
+                           "A partition with nothing to read for this long stops holding the "
+                           "watermark back."),
+          duration_setting("checkpoint_every", &WindowConfig::checkpoint_every, "1s", 10, 3'600'000,
+                           "How often state, positions and closed windows' results are saved "
+                           "together; results appear at this pace."),
+          duration_setting("early_updates", &WindowConfig::early_updates, "0s", 0, 86'400'000,
+                           "Also publish open windows' results as they stand this often "
+                           "(`final: false`); 0: only final results."),
+          string_setting("late", &WindowConfig::late, "dead_letters",
+                         "Stream that receives late events with the reason."),
+      }};
+  return table;
+}
+
 const Table& root_table() {
   static const Table table{
       "",
@@ -424,6 +533,9 @@ const Table& root_table() {
           map_setting("pipelines", &Config::pipelines, pipeline_table(), "{}",
                       "Pipelines, by name: each reads streams, transforms and delivers to "
                       "sinks."),
+          map_setting("windows", &Config::windows, window_table(), "{}",
+                      "Window definitions, by name: aggregates per key over event-time "
+                      "windows."),
       }};
   return table;
 }
@@ -501,6 +613,38 @@ void check_pipelines(const Config& config, std::vector<ConfigError>& errors) {
   }
 }
 
+void check_windows(const Config& config, std::vector<ConfigError>& errors) {
+  for (const auto& [name, window] : config.windows) {
+    const std::string path = "windows." + name;
+    if (name.size() > 55) {
+      errors.push_back({.path = path, .message = "window names have at most 55 characters"});
+    }
+    if (window.from.empty()) {
+      errors.push_back({.path = path + ".from", .message = "name at least one stream"});
+    }
+    for (const auto& stream : window.from) {
+      if (!config.streams.contains(stream)) {
+        errors.push_back(
+            {.path = path + ".from", .message = fmt::format("no stream named \"{}\"", stream)});
+      }
+    }
+    if (window.kinds_given != 1) {
+      errors.push_back({.path = path, .message = "give exactly one of tumbling, hopping, session"});
+    }
+    if (window.kind == "hopping" &&
+        window.shape.size % window.shape.every != std::chrono::milliseconds{0}) {
+      errors.push_back({.path = path + ".hopping", .message = "size must be a multiple of every"});
+    }
+    if (window.aggregates.empty()) {
+      errors.push_back({.path = path + ".aggregates", .message = "name at least one aggregate"});
+    }
+    if (!config.streams.contains(window.late)) {
+      errors.push_back(
+          {.path = path + ".late", .message = fmt::format("no stream named \"{}\"", window.late)});
+    }
+  }
+}
+
 // Rules that span settings: streams named elsewhere exist, schema files load, and so on.
 // Default routes whose stream is not declared are left out; given ones must name a stream.
 void check_references(Config& config, bool routes_given, std::vector<ConfigError>& errors) {
@@ -543,6 +687,7 @@ void check_references(Config& config, bool routes_given, std::vector<ConfigError
     }
   }
   check_pipelines(config, errors);
+  check_windows(config, errors);
   std::map<std::string, std::string> paths;
   for (const auto& [name, route] : config.routes) {
     const std::string path = "routes." + name;
@@ -583,6 +728,8 @@ LoadResult load_node(const YAML::Node& root) {
   if (root.IsMap()) {
     for (auto& [name, sink] : result.config.sinks)
       sink.source = yaml_to_json(root["sinks"][name]);
+    for (auto& [name, window] : result.config.windows)
+      window.source = yaml_to_json(root["windows"][name]);
     for (auto& [name, pipeline] : result.config.pipelines) {
       pipeline.source = yaml_to_json(root["pipelines"][name]);
       for (const auto& sink : pipeline.to) {

@@ -136,6 +136,31 @@ struct PipelineConfig {
   std::string source;  // the entry and its sinks as JSON, to tell whether a reload changed it
 };
 
+// The size of a window definition's windows: `tumbling: 5m`, `hopping: {size: 5m, every: 1m}`
+// or `session: {gap: 30m}` (docs/streaming.md).
+struct WindowShapeConfig {
+  std::chrono::milliseconds size{};
+  std::chrono::milliseconds every{};
+  std::chrono::milliseconds gap{};
+};
+
+struct WindowConfig {
+  std::string name;
+  std::vector<std::string> from;
+  std::string filter;  // expression; empty: every event
+  std::vector<std::string> key;
+  std::string kind;  // tumbling | hopping | session
+  int kinds_given = 0;
+  WindowShapeConfig shape;
+  std::string aggregates;  // JSON object: result name -> aggregate, such as "p99(latency)"
+  std::chrono::milliseconds allowed_lateness{};
+  std::chrono::milliseconds idle_timeout{};
+  std::chrono::milliseconds checkpoint_every{};
+  std::chrono::milliseconds early_updates{};
+  std::string late;    // stream for late events
+  std::string source;  // the entry as JSON: a changed definition starts over
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
@@ -145,6 +170,7 @@ struct Config {
   StoreConfig store;
   std::map<std::string, ComponentConfig> sinks;
   std::map<std::string, PipelineConfig> pipelines;
+  std::map<std::string, WindowConfig> windows;
 
   // The SQLite database file, resolved against data_dir.
   std::string store_path() const;

@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/time.h"
 #include "pipeline/field_path.h"
 
 namespace sluice::windows {
@@ -19,7 +20,7 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 }
 
 std::string span(std::int64_t start, std::int64_t end) {
-  return fmt::format("[{}, {})", start, end);
+  return fmt::format("[{}, {})", format_iso8601_ms(start), format_iso8601_ms(end));
 }
 
 }  // namespace
@@ -75,7 +76,8 @@ std::optional<std::string> WindowOperator::add(const std::string& partition, std
       const std::int64_t start = floor_div(ts, spec_.size_ms) * spec_.size_ms;
       const std::int64_t end = start + spec_.size_ms;
       if (end <= floor) {
-        return fmt::format("window {} closed: watermark {}", span(start, end), floor);
+        return fmt::format("window {} closed: watermark {}", span(start, end),
+                           format_iso8601_ms(floor));
       }
       window(key, start, end).add(spec_.aggregates, event);
       return std::nullopt;
@@ -97,7 +99,8 @@ std::optional<std::string> WindowOperator::add(const std::string& partition, std
     }
     case WindowSpec::Kind::kSession:
       if (add_to_session(key, ts, floor, event)) return std::nullopt;
-      return fmt::format("session {} closed: watermark {}", span(ts, ts + spec_.gap_ms), floor);
+      return fmt::format("session {} closed: watermark {}", span(ts, ts + spec_.gap_ms),
+                         format_iso8601_ms(floor));
   }
   return std::nullopt;
 }

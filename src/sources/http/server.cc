@@ -8,6 +8,7 @@
 #include <boost/beast.hpp>
 #include <boost/url.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "core/time.h"
 #include "metrics/metrics.h"
 #include "query/events_query.h"
+#include "query/window_results.h"
 #include "sources/http/completion_inbox.h"
 #include "sources/http/dead_letter.h"
 #include "sources/http/decompress.h"
@@ -125,11 +127,12 @@ std::string presented_key(const Request& req, const boost::urls::url_view& url) 
 
 struct Server::Impl {
   Impl(const Config& config, log::Log& log, query::StoreReader* reader,
-       const pipeline::PipelineSet* pipelines)
+       const pipeline::PipelineSet* pipelines, const windows::WindowSet* windows)
       : config(config),
         log(log),
         reader(reader),
         pipelines(pipelines),
+        windows(windows),
         per_ip(config.server.rate_limit.per_ip, config.server.rate_limit.burst),
         per_key(config.server.rate_limit.per_key, config.server.rate_limit.burst),
         acceptor(io),
@@ -401,6 +404,32 @@ struct Server::Impl {
       }
       co_return make_response(req, 200, pipeline::statuses_json(pipelines->statuses()));
     }
+    if (path == "/v1/windows" || path.starts_with("/v1/windows/")) {
+      if (method != bhttp::verb::get) co_return not_allowed("GET");
+      if (auto refused = refuse_write_key(req, *url)) co_return std::move(*refused);
+      if (!windows) {
+        co_return error_response(req, make_error(Errc::kNotFound,
+                                                 "this is a collector: windows run in the "
+                                                 "processes that run them (sluice run)"));
+      }
+      if (path == "/v1/windows") {
+        co_return make_response(req, 200, windows::statuses_json(windows->statuses()));
+      }
+      const std::string name(path.substr(std::string_view("/v1/windows/").size()));
+      auto window = config.windows.find(name);
+      if (window == config.windows.end()) {
+        co_return error_response(
+            req, make_error(Errc::kNotFound, fmt::format("no window named \"{}\"", name)));
+      }
+      query::Params params;
+      for (const auto& p : url->params())
+        params.emplace_back(p.key, p.value);
+      auto body = query::query_window_results(
+          (std::filesystem::path(config.storage.data_dir) / "windows.db").string(), window->second,
+          params);
+      if (!body) co_return error_response(req, body.error());
+      co_return make_response(req, 200, std::move(body.value()));
+    }
     if (path == "/metrics") {
       if (method != bhttp::verb::get) co_return not_allowed("GET");
       auto res = make_response(req, 200, metrics::render(log));
@@ -575,6 +604,7 @@ struct Server::Impl {
   log::Log& log;
   query::StoreReader* reader;              // null in the collector role: no queries here
   const pipeline::PipelineSet* pipelines;  // null in the collector role
+  const windows::WindowSet* windows;       // null in the collector role
   std::map<std::string, std::shared_ptr<const StreamPolicy>> policies;  // by stream
   std::map<std::string, std::string, std::less<>> routes;               // path -> stream
   RateLimiter per_ip;
@@ -610,8 +640,8 @@ struct Server::Impl {
 };
 
 Server::Server(const Config& config, log::Log& log, query::StoreReader* reader,
-               const pipeline::PipelineSet* pipelines)
-    : impl_(std::make_unique<Impl>(config, log, reader, pipelines)) {}
+               const pipeline::PipelineSet* pipelines, const windows::WindowSet* windows)
+    : impl_(std::make_unique<Impl>(config, log, reader, pipelines, windows)) {}
 
 Server::~Server() = default;
 

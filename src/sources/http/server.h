@@ -6,6 +6,8 @@
 //   POST /v1/streams/{stream}/events   collector (sources/http/ingest.h); 202 once durable
 //   GET  /v1/events                    query API (query/events_query.h)
 //   GET  /v1/pipelines                 each pipeline's state, lag and counts
+//   GET  /v1/windows                   each window definition's state, watermark and counts
+//   GET  /v1/windows/{name}            a window definition's results
 //   GET  /healthz                      liveness
 //   GET  /metrics                      Prometheus metrics (metrics/metrics.h)
 // Documented in docs/http-api.md.
@@ -20,14 +22,17 @@
 #include "log/log.h"
 #include "pipeline/pipeline.h"
 #include "query/store_reader.h"
+#include "windows/window_job.h"
 
 namespace sluice::http {
 
 class Server {
  public:
-  // `reader` and `pipelines` may be null (the collector role): their routes then answer 404.
+  // `reader`, `pipelines` and `windows` may be null (the collector role): their routes then
+  // answer 404.
   Server(const Config& config, log::Log& log, query::StoreReader* reader,
-         const pipeline::PipelineSet* pipelines = nullptr);
+         const pipeline::PipelineSet* pipelines = nullptr,
+         const windows::WindowSet* windows = nullptr);
   ~Server();
 
   // Binds the listen address; returns the bound port (useful with port 0). Throws on failure.

@@ -1,0 +1,103 @@
+#include "query/window_results.h"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <filesystem>
+
+#include "core/time.h"
+#include "sinks/sqlite/sqlite_db.h"
+
+namespace sluice::query {
+namespace {
+
+namespace json = boost::json;
+
+}  // namespace
+
+Result<std::string> query_window_results(const std::string& windows_db, const WindowConfig& window,
+                                         const Params& params) {
+  std::optional<std::string> key;
+  std::optional<std::int64_t> from_ms, to_ms;
+  std::optional<bool> final;
+  int limit = kDefaultLimit;
+  for (const auto& [name, value] : params) {
+    if (name == "key") {
+      // One key field: the value itself; several: a JSON array.
+      boost::system::error_code ec;
+      auto parsed = json::parse(value, ec);
+      key = !ec && parsed.is_array() ? json::serialize(parsed)
+                                     : json::serialize(json::array{json::value(value)});
+    } else if (name == "from" || name == "to") {
+      auto ms = parse_time_text(value);
+      if (!ms) {
+        return make_error(Errc::kInvalidInput,
+                          fmt::format("parameter \"{}\": \"{}\" is not an ISO-8601 time or an "
+                                      "epoch number",
+                                      name, value));
+      }
+      (name == "from" ? from_ms : to_ms) = *ms;
+    } else if (name == "final") {
+      if (value != "true" && value != "false") {
+        return make_error(Errc::kInvalidInput, "parameter \"final\" must be true or false");
+      }
+      final = value == "true";
+    } else if (name == "limit") {
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+      if (ec != std::errc() || end != value.data() + value.size() || limit < 1 ||
+          limit > kMaxLimit) {
+        return make_error(
+            Errc::kInvalidInput,
+            fmt::format("parameter \"limit\" must be an integer from 1 to {}", kMaxLimit));
+      }
+    } else {
+      return make_error(
+          Errc::kInvalidInput,
+          fmt::format("unknown parameter \"{}\"; valid: key, from, to, final, limit", name));
+    }
+  }
+  json::array results;
+  if (std::filesystem::exists(windows_db)) {
+    sqlite::Db db(windows_db, /*read_only=*/true);
+    std::string sql =
+        "SELECT key, start, end, events, value, final FROM window_results WHERE window = ?1";
+    if (key) sql += " AND key = ?2";
+    if (from_ms) sql += " AND start >= ?3";
+    if (to_ms) sql += " AND end <= ?4";
+    if (final) sql += " AND final = ?5";
+    sql += " ORDER BY end DESC, key LIMIT ?6";
+    sqlite::Stmt stmt;
+    try {
+      stmt = db.prepare(sql);
+    } catch (const std::exception&) {
+      // No window has stored anything yet: the tables are made by the first checkpoint.
+      return json::serialize(json::object{{"window", window.name}, {"results", results}});
+    }
+    stmt.bind(1, std::string_view(window.name));
+    if (key) stmt.bind(2, std::string_view(*key));
+    if (from_ms) stmt.bind(3, *from_ms);
+    if (to_ms) stmt.bind(4, *to_ms);
+    if (final) stmt.bind(5, std::int64_t{*final ? 1 : 0});
+    stmt.bind(6, std::int64_t{limit});
+    int rc;
+    while ((rc = stmt.step()) == SQLITE_ROW) {
+      json::object key_object;
+      const json::value key_values = json::parse(stmt.column_text(0));
+      for (std::size_t i = 0; i < window.key.size() && i < key_values.as_array().size(); ++i)
+        key_object[window.key[i]] = key_values.as_array()[i];
+      results.push_back(json::object{{"key", std::move(key_object)},
+                                     {"start", format_iso8601_ms(stmt.column_int(1))},
+                                     {"end", format_iso8601_ms(stmt.column_int(2))},
+                                     {"events", stmt.column_int(3)},
+                                     {"final", stmt.column_int(5) != 0},
+                                     {"values", json::parse(stmt.column_text(4))}});
+    }
+    if (rc != SQLITE_DONE) {
+      return make_error(Errc::kUnavailable, "windows.db: " + db.error_message());
+    }
+  }
+  return json::serialize(json::object{{"window", window.name}, {"results", std::move(results)}});
+}
+
+}  // namespace sluice::query

@@ -1,0 +1,25 @@
+#pragma once
+// GET /v1/windows/{name}: a window definition's results from windows.db, newest window first.
+//
+//   key=NYC            results whose key is ["NYC"]; key=["NYC","traffic"] for several fields
+//   from=, to=         windows starting at or after `from` and ending at or before `to`
+//                      (ISO-8601 or epoch numbers)
+//   final=true|false   only closed windows, or only early updates of open ones
+//   limit=1..1000      (default 100)
+//
+// {"window":"<name>","results":[{"key":{"city":"NYC"},"start":"…","end":"…","events":N,
+//  "final":true,"values":{...}}, ...]}
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "core/result.h"
+#include "query/events_query.h"
+
+namespace sluice::query {
+
+Result<std::string> query_window_results(const std::string& windows_db, const WindowConfig& window,
+                                         const Params& params);
+
+}  // namespace sluice::query

@@ -1,0 +1,394 @@
+#include "windows/window_job.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <future>
+
+#include "core/json_text.h"
+#include "core/logging.h"
+#include "core/thread_name.h"
+#include "core/time.h"
+#include "pipeline/event_json.h"
+#include "pipeline/pipeline_event.h"
+
+namespace sluice::windows {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::size_t kReadBatch = 2000;
+constexpr std::chrono::milliseconds kFirstBackoff{100};
+constexpr std::chrono::milliseconds kMaxBackoff{30'000};
+
+std::string partition_name(const log::Partition& p) {
+  return fmt::format("{}/{}", p.stream, p.index);
+}
+
+}  // namespace
+
+WindowSpec spec_of(const WindowConfig& config) {
+  WindowSpec spec;
+  if (config.kind == "hopping") {
+    spec.kind = WindowSpec::Kind::kHopping;
+  } else if (config.kind == "session") {
+    spec.kind = WindowSpec::Kind::kSession;
+  }
+  spec.size_ms = config.shape.size.count();
+  spec.every_ms = config.shape.every.count();
+  spec.gap_ms = config.shape.gap.count();
+  spec.allowed_lateness_ms = config.allowed_lateness.count();
+  spec.key_fields = config.key;
+  const json::value aggregates = json::parse(config.aggregates);
+  for (const auto& [name, text] : aggregates.as_object()) {
+    spec.aggregates.push_back(parse_aggregate(std::string(name), text.as_string()).value());
+  }
+  return spec;
+}
+
+WindowJob::WindowJob(WindowConfig config, log::Log& log, std::string store_path,
+                     std::optional<StreamConfig> late_stream)
+    : config_(std::move(config)),
+      log_(log),
+      store_path_(std::move(store_path)),
+      late_stream_(std::move(late_stream)),
+      operator_(spec_of(config_)) {
+  if (!config_.filter.empty()) filter_.emplace(expr::Expression::parse(config_.filter).value());
+  status_.name = config_.name;
+  status_.from = config_.from;
+  status_.state = "starting";
+}
+
+WindowJob::~WindowJob() {
+  stop();
+}
+
+void WindowJob::start() {
+  thread_ = std::thread([this] {
+    name_this_thread("sluice-window");
+    run();
+  });
+}
+
+void WindowJob::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void WindowJob::notify() {
+  {
+    std::lock_guard lock(mutex_);
+    ++generation_;
+  }
+  cv_.notify_all();
+}
+
+WindowStatus WindowJob::status() const {
+  std::lock_guard lock(mutex_);
+  WindowStatus s = status_;
+  s.lag = 0;
+  for (const auto& [partition, position] : positions_) {
+    const log::Offset end = log_.end_offset(partition);
+    s.lag += end > position ? end - position : 0;
+  }
+  return s;
+}
+
+void WindowJob::set_state(const char* state, const std::string& error) {
+  std::lock_guard lock(mutex_);
+  status_.state = state;
+  if (!error.empty()) status_.last_error = error;
+}
+
+bool WindowJob::pause(std::chrono::milliseconds for_how_long) {
+  std::unique_lock lock(mutex_);
+  return cv_.wait_for(lock, for_how_long, [&] { return stopping_; });
+}
+
+Result<void> WindowJob::restore() {
+  if (!store_) {
+    try {
+      store_ = std::make_unique<WindowStore>(store_path_);
+    } catch (const std::exception& e) {
+      return make_error(Errc::kUnavailable, e.what());
+    }
+  }
+  auto loaded = store_->load(config_.name);
+  if (!loaded) return loaded.error();
+  std::map<log::Partition, log::Offset> positions;
+  if (loaded.value() && loaded.value()->definition == config_.source) {
+    boost::system::error_code ec;
+    auto state = json::parse(loaded.value()->state, ec);
+    if (ec) return make_error(Errc::kCorrupt, "windows.db: unreadable state of " + config_.name);
+    auto restored = WindowOperator::load(spec_of(config_), state);
+    if (!restored) return restored.error();
+    operator_ = std::move(restored.value());
+    positions = loaded.value()->positions;
+  } else if (loaded.value()) {
+    // Another definition's state and results cannot be carried over: start from the beginning.
+    logger("windows")->warn(
+        "window={} definition changed: its results are computed again from the start of the log",
+        config_.name);
+    if (auto forgotten = store_->forget(config_.name); !forgotten) return forgotten.error();
+  }
+  std::lock_guard lock(mutex_);
+  for (const auto& stream : config_.from) {
+    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p) {
+      log::Partition partition(stream, p);
+      auto it = positions.find(partition);
+      positions_[partition] = it == positions.end() ? 0 : it->second;
+      last_event_[partition] = std::chrono::steady_clock::now();
+    }
+  }
+  return boost::outcome_v2::success();
+}
+
+Result<bool> WindowJob::read_once() {
+  bool any = false;
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<log::Partition> partitions;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [partition, position] : positions_)
+      partitions.push_back(partition);
+  }
+  std::uint64_t read = 0, filtered = 0, late = 0;
+  for (const auto& partition : partitions) {
+    log::Offset from;
+    {
+      std::lock_guard lock(mutex_);
+      from = positions_[partition];
+    }
+    auto batch = log_.read(partition, from, kReadBatch);
+    if (!batch) return batch.error();
+    const std::string name = partition_name(partition);
+    if (batch.value().records.empty()) {
+      // Nothing to read for idle_timeout: this partition stops holding the watermark back.
+      if (now - last_event_[partition] >= config_.idle_timeout) operator_.set_idle(name, true);
+      continue;
+    }
+    any = true;
+    last_event_[partition] = now;
+    for (const auto& record : batch.value().records) {
+      auto envelope = decode_event(record.bytes);
+      if (!envelope) {
+        return make_error(Errc::kCorrupt,
+                          fmt::format("undecodable record {} at offset {}", name, record.offset));
+      }
+      ++read;
+      pipeline::PipelineEvent event(partition.stream, partition.index, record.offset, *envelope);
+      if (filter_ && !filter_->matches(event.json())) {
+        ++filtered;
+        continue;
+      }
+      auto reason = operator_.add(name, envelope->ts_ms, event.json());
+      if (!reason) continue;
+      ++late;
+      if (!late_stream_) continue;
+      std::string payload = "{\"window\":";
+      append_json_string(payload, config_.name);
+      payload += ",\"error\":";
+      append_json_string(payload, *reason);
+      payload += fmt::format(",\"offset\":{},\"event\":", record.offset);
+      pipeline::append_event_json(
+          payload, pipeline::SinkRecord{partition.stream, partition.index, record.offset, [&] {
+                                          EventView view = *envelope;
+                                          view.payload = event.payload();
+                                          return view;
+                                        }()});
+      payload += '}';
+      // The same event is late again in a replay: the same id, which the store keeps once.
+      const std::string id = fmt::format("late:{}:{}:{}", config_.name, name, record.offset);
+      const std::int64_t now_time = now_ms();
+      if (late_batches_.empty())
+        late_batches_.resize(std::max<std::uint32_t>(late_stream_->partitions, 1));
+      late_batches_[log::partition_for(id, static_cast<std::uint32_t>(late_batches_.size()))].add(
+          EventView{.id = id,
+                    .ts_ms = envelope->ts_ms,
+                    .received_at_ms = now_time,
+                    .type = std::string_view(partition.stream),
+                    .payload = payload});
+      ++late_pending_;
+    }
+    std::lock_guard lock(mutex_);
+    positions_[partition] = batch.value().next_offset;
+  }
+  if (read > 0) dirty_ = true;
+  auto closed = operator_.close_ready();
+  if (!closed.empty()) dirty_ = true;
+  std::move(closed.begin(), closed.end(), std::back_inserter(pending_));
+  std::lock_guard lock(mutex_);
+  status_.read += read;
+  status_.filtered += filtered;
+  status_.late += late;
+  status_.open_windows = operator_.open_windows();
+  const std::int64_t w = operator_.watermark();
+  status_.watermark_ms = w == INT64_MIN ? std::nullopt : std::optional<std::int64_t>(w);
+  return any;
+}
+
+Result<void> WindowJob::send_late() {
+  if (late_pending_ == 0) return boost::outcome_v2::success();
+  std::promise<Result<void>> done;
+  auto future = done.get_future();
+  log::append_partitions(log_, late_stream_->name, std::move(late_batches_),
+                         [&done](Result<void> result) { done.set_value(std::move(result)); });
+  late_batches_.clear();
+  late_pending_ = 0;
+  return future.get();
+}
+
+Result<void> WindowJob::checkpoint(bool early_due) {
+  // Late events first: once the checkpoint moves past them they are not read again.
+  if (auto sent = send_late(); !sent) return sent.error();
+  std::vector<WindowResult> early;
+  if (early_due) early = operator_.open_results();
+  Checkpoint checkpoint{config_.source, json::serialize(operator_.save()), {}};
+  {
+    std::lock_guard lock(mutex_);
+    checkpoint.positions = positions_;
+  }
+  if (auto saved = store_->save(config_.name, pending_, early, checkpoint); !saved) {
+    return saved.error();
+  }
+  std::lock_guard lock(mutex_);
+  status_.results += pending_.size();
+  status_.checkpoint_ms = now_ms();
+  pending_.clear();
+  dirty_ = false;
+  return boost::outcome_v2::success();
+}
+
+void WindowJob::run() {
+  auto logger = sluice::logger("windows");
+  std::chrono::milliseconds backoff{0};
+  for (;;) {
+    auto restored = restore();
+    if (restored) break;
+    backoff = std::clamp(backoff * 2, kFirstBackoff, kMaxBackoff);
+    logger->error("window={} cannot start error=\"{}\" retry_in_ms={}", config_.name,
+                  restored.error().message, backoff.count());
+    set_state("retrying", restored.error().message);
+    if (pause(backoff)) return;
+  }
+  set_state("running");
+  logger->info("window={} started from={} kind={}", config_.name, fmt::join(config_.from, ","),
+               config_.kind);
+  auto next_checkpoint = std::chrono::steady_clock::now() + config_.checkpoint_every;
+  auto next_early = std::chrono::steady_clock::now() + config_.early_updates;
+  backoff = std::chrono::milliseconds{0};
+  for (;;) {
+    std::uint64_t seen;
+    bool stopping;
+    {
+      std::lock_guard lock(mutex_);
+      stopping = stopping_;
+      seen = generation_;
+    }
+    bool any = false;
+    if (!stopping) {
+      auto read = read_once();
+      if (!read) {
+        backoff = std::clamp(backoff * 2, kFirstBackoff, kMaxBackoff);
+        logger->error("window={} error=\"{}\" retry_in_ms={}", config_.name, read.error().message,
+                      backoff.count());
+        set_state("retrying", read.error().message);
+        if (pause(backoff)) break;
+        continue;
+      }
+      any = read.value();
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const bool early_due = config_.early_updates.count() > 0 && now >= next_early;
+    if ((dirty_ || late_pending_ > 0) && (now >= next_checkpoint || stopping || early_due)) {
+      if (auto saved = checkpoint(early_due); !saved) {
+        backoff = std::clamp(backoff * 2, kFirstBackoff, kMaxBackoff);
+        logger->error("window={} checkpoint failed error=\"{}\" retry_in_ms={}", config_.name,
+                      saved.error().message, backoff.count());
+        set_state("retrying", saved.error().message);
+        if (pause(backoff)) break;
+        continue;
+      }
+      next_checkpoint = now + config_.checkpoint_every;
+      if (early_due) next_early = now + config_.early_updates;
+      set_state("running");
+    }
+    backoff = std::chrono::milliseconds{0};
+    if (stopping) break;
+    if (any) continue;
+    // Nothing to read: wait for new events, the next checkpoint or the idle timeout.
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(
+        lock,
+        std::min<std::chrono::milliseconds>(config_.checkpoint_every, std::chrono::seconds(1)),
+        [&] { return stopping_ || generation_ != seen; });
+  }
+  set_state("stopped");
+}
+
+std::unique_ptr<WindowSet> WindowSet::build(const Config& config, log::Log& log) {
+  auto set = std::make_unique<WindowSet>();
+  const std::string path = (std::filesystem::path(config.storage.data_dir) / "windows.db").string();
+  for (const auto& [name, window] : config.windows) {
+    std::optional<StreamConfig> late;
+    if (auto it = config.streams.find(window.late); it != config.streams.end()) late = it->second;
+    set->jobs_.push_back(std::make_unique<WindowJob>(window, log, path, late));
+  }
+  return set;
+}
+
+void WindowSet::start() {
+  for (auto& job : jobs_)
+    job->start();
+}
+
+void WindowSet::stop() {
+  for (auto& job : jobs_)
+    job->stop();
+}
+
+void WindowSet::notify() {
+  for (auto& job : jobs_)
+    job->notify();
+}
+
+std::vector<WindowStatus> WindowSet::statuses() const {
+  std::vector<WindowStatus> out;
+  for (const auto& job : jobs_)
+    out.push_back(job->status());
+  return out;
+}
+
+std::string statuses_json(const std::vector<WindowStatus>& statuses) {
+  json::array list;
+  for (const auto& s : statuses) {
+    json::array from;
+    for (const auto& stream : s.from)
+      from.emplace_back(stream);
+    list.push_back(json::object{
+        {"name", s.name},
+        {"state", s.state},
+        {"from", std::move(from)},
+        {"lag", s.lag},
+        {"read", s.read},
+        {"filtered", s.filtered},
+        {"late", s.late},
+        {"results", s.results},
+        {"open_windows", s.open_windows},
+        {"watermark",
+         s.watermark_ms ? json::value(format_iso8601_ms(*s.watermark_ms)) : json::value(nullptr)},
+        {"checkpoint",
+         s.checkpoint_ms ? json::value(format_iso8601_ms(*s.checkpoint_ms)) : json::value(nullptr)},
+        {"last_error", s.last_error.empty() ? json::value(nullptr) : json::value(s.last_error)},
+    });
+  }
+  return json::serialize(json::object{{"windows", std::move(list)}});
+}
+
+}  // namespace sluice::windows

@@ -1,0 +1,108 @@
+#pragma once
+// A window definition at work (docs/streaming.md): a thread that reads its streams from the log
+// at its own positions, keeps only the events its filter passes, feeds the window operator, and
+// every `checkpoint_every` saves the operator's state, its positions and the results of the
+// windows closed since the last time in one transaction (window_store.h). At start it restores
+// the last checkpoint and reads on from its positions, so results after a crash are the results
+// without one. Late events go to the `late` stream with the reason, under ids made from the
+// window and the event's place in the log, so a replay stores each once.
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "expr/expression.h"
+#include "log/log.h"
+#include "windows/window_operator.h"
+#include "windows/window_store.h"
+
+namespace sluice::windows {
+
+struct WindowStatus {
+  std::string name;
+  std::vector<std::string> from;
+  std::string state;           // starting, running, retrying, stopped
+  std::uint64_t read = 0;      // events read from the log since start
+  std::uint64_t filtered = 0;  // of those, dropped by the filter
+  std::uint64_t late = 0;
+  std::uint64_t results = 0;  // final results stored since start
+  std::size_t open_windows = 0;
+  std::optional<std::int64_t> watermark_ms;
+  std::uint64_t lag = 0;  // events in the log not yet read
+  std::optional<std::int64_t> checkpoint_ms;
+  std::string last_error;
+};
+
+// The operator's definition from configuration (checked when the configuration loaded).
+WindowSpec spec_of(const WindowConfig& config);
+
+class WindowJob {
+ public:
+  WindowJob(WindowConfig config, log::Log& log, std::string store_path,
+            std::optional<StreamConfig> late_stream);
+  ~WindowJob();  // stops
+  WindowJob(const WindowJob&) = delete;
+  WindowJob& operator=(const WindowJob&) = delete;
+
+  void start();
+  void stop();    // after the batch in progress, with a last checkpoint
+  void notify();  // new records are durable; any thread
+  WindowStatus status() const;
+
+ private:
+  void run();
+  Result<void> restore();
+  // Reads one batch of each partition; whether any had events.
+  Result<bool> read_once();
+  Result<void> send_late();
+  Result<void> checkpoint(bool early_due);
+  void set_state(const char* state, const std::string& error = "");
+  bool pause(std::chrono::milliseconds for_how_long);
+
+  WindowConfig config_;
+  log::Log& log_;
+  std::string store_path_;
+  std::optional<StreamConfig> late_stream_;
+  std::optional<expr::Expression> filter_;
+  std::unique_ptr<WindowStore> store_;
+  WindowOperator operator_;
+  std::map<log::Partition, log::Offset> positions_;
+  std::map<log::Partition, std::chrono::steady_clock::time_point> last_event_;
+  std::vector<WindowResult> pending_;  // closed since the last checkpoint
+  std::vector<log::RecordBatch> late_batches_;
+  std::uint64_t late_pending_ = 0;
+  bool dirty_ = false;  // state changed since the last checkpoint
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::uint64_t generation_ = 0;
+  bool stopping_ = false;
+  WindowStatus status_;
+  std::thread thread_;
+};
+
+// Every window definition of a configuration.
+class WindowSet {
+ public:
+  static std::unique_ptr<WindowSet> build(const Config& config, log::Log& log);
+  void start();
+  void stop();
+  void notify();
+  std::vector<WindowStatus> statuses() const;
+  bool empty() const { return jobs_.empty(); }
+
+ private:
+  std::vector<std::unique_ptr<WindowJob>> jobs_;
+};
+
+// {"windows":[{"name":..,"state":..,...}]}
+std::string statuses_json(const std::vector<WindowStatus>& statuses);
+
+}  // namespace sluice::windows

@@ -1,0 +1,51 @@
+#pragma once
+// Where window definitions keep their checkpoints and results: a SQLite database
+// (`<data_dir>/windows.db`). A checkpoint (operator state and log positions) and the results of
+// the windows closed since the previous one are written in one transaction, so after a crash
+// the state, the positions and the results agree, and the replay from those positions writes
+// the same results again (upserts by window, key and start).
+//
+//   window_results (window, key, start, end, events, value, final, updated_at)
+//     key: the key values as a JSON array; value: the aggregates as a JSON object;
+//     final: 0 for an early update of a window still open
+//   window_checkpoints (window, definition, state, positions, taken_at)
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "log/log.h"
+#include "sinks/sqlite/sqlite_db.h"
+#include "windows/window_operator.h"
+
+namespace sluice::windows {
+
+struct Checkpoint {
+  std::string definition;  // the window's configuration when it was taken
+  std::string state;       // WindowOperator::save() as JSON
+  std::map<log::Partition, log::Offset> positions;
+};
+
+class WindowStore {
+ public:
+  explicit WindowStore(const std::string& path);  // throws std::runtime_error
+
+  Result<std::optional<Checkpoint>> load(const std::string& window);
+  // Results (final or early) and the checkpoint, in one transaction.
+  Result<void> save(const std::string& window, const std::vector<WindowResult>& final_results,
+                    const std::vector<WindowResult>& early_results, const Checkpoint& checkpoint);
+  // Forgets a window's checkpoint and results (its definition changed).
+  Result<void> forget(const std::string& window);
+
+ private:
+  Result<void> upsert(const std::string& window, const WindowResult& result, bool final,
+                      std::int64_t now);
+
+  sqlite::Db db_;
+  sqlite::Stmt upsert_result_;
+  sqlite::Stmt save_checkpoint_;
+};
+
+}  // namespace sluice::windows
