@@ -92,10 +92,11 @@ void WindowJob::notify() {
 WindowStatus WindowJob::status() const {
   std::lock_guard lock(mutex_);
   WindowStatus s = status_;
+  if (positions_.empty()) return s;  // not restored yet
   s.lag = 0;
   for (const auto& [partition, position] : positions_) {
     const log::Offset end = log_.end_offset(partition);
-    s.lag += end > position ? end - position : 0;
+    *s.lag += end > position ? end - position : 0;
   }
   return s;
 }
@@ -169,8 +170,15 @@ Result<bool> WindowJob::read_once() {
     if (!batch) return batch.error();
     const std::string name = partition_name(partition);
     if (batch.value().records.empty()) {
-      // Nothing to read for idle_timeout: this partition stops holding the watermark back.
-      if (now - last_event_[partition] >= config_.idle_timeout) operator_.set_idle(name, true);
+      if (log_.end_offset(partition) > from) {
+        // Events are there but not fetched yet (Kafka): not idle, and until this partition has
+        // shown an event, nothing closes.
+        operator_.hold(name);
+        last_event_[partition] = now;
+      } else if (now - last_event_[partition] >= config_.idle_timeout) {
+        // Nothing to read for idle_timeout: this partition stops holding the watermark back.
+        operator_.set_idle(name, true);
+      }
       continue;
     }
     any = true;
@@ -184,6 +192,7 @@ Result<bool> WindowJob::read_once() {
       ++read;
       pipeline::PipelineEvent event(partition.stream, partition.index, record.offset, *envelope);
       if (filter_ && !filter_->matches(event.json())) {
+        operator_.observe(name, envelope->ts_ms);
         ++filtered;
         continue;
       }
@@ -228,6 +237,7 @@ Result<bool> WindowJob::read_once() {
   status_.filtered += filtered;
   status_.late += late;
   status_.open_windows = operator_.open_windows();
+  status_.pending_results = pending_.size();
   const std::int64_t w = operator_.watermark();
   status_.watermark_ms = w == INT64_MIN ? std::nullopt : std::optional<std::int64_t>(w);
   return any;
@@ -260,6 +270,7 @@ Result<void> WindowJob::checkpoint(bool early_due) {
   std::lock_guard lock(mutex_);
   status_.results += pending_.size();
   status_.checkpoint_ms = now_ms();
+  status_.pending_results = 0;
   pending_.clear();
   dirty_ = false;
   return boost::outcome_v2::success();
@@ -375,11 +386,12 @@ std::string statuses_json(const std::vector<WindowStatus>& statuses) {
         {"name", s.name},
         {"state", s.state},
         {"from", std::move(from)},
-        {"lag", s.lag},
+        {"lag", s.lag ? json::value(*s.lag) : json::value(nullptr)},
         {"read", s.read},
         {"filtered", s.filtered},
         {"late", s.late},
         {"results", s.results},
+        {"pending_results", s.pending_results},
         {"open_windows", s.open_windows},
         {"watermark",
          s.watermark_ms ? json::value(format_iso8601_ms(*s.watermark_ms)) : json::value(nullptr)},

@@ -32,10 +32,11 @@ struct WindowStatus {
   std::uint64_t read = 0;      // events read from the log since start
   std::uint64_t filtered = 0;  // of those, dropped by the filter
   std::uint64_t late = 0;
-  std::uint64_t results = 0;  // final results stored since start
+  std::uint64_t results = 0;        // final results stored since start
+  std::size_t pending_results = 0;  // closed windows waiting for the next checkpoint
   std::size_t open_windows = 0;
   std::optional<std::int64_t> watermark_ms;
-  std::uint64_t lag = 0;  // events in the log not yet read
+  std::optional<std::uint64_t> lag;  // events in the log not yet read; unknown while starting
   std::optional<std::int64_t> checkpoint_ms;
   std::string last_error;
 };

@@ -43,12 +43,27 @@ std::int64_t WindowOperator::watermark() const {
   std::optional<std::int64_t> lowest_active;
   std::int64_t highest = INT64_MIN;
   for (const auto& [name, clock] : partitions_) {
-    if (clock.max_ts == INT64_MIN) continue;
+    if (clock.max_ts == INT64_MIN) {
+      if (clock.held && !clock.idle) return INT64_MIN;
+      continue;
+    }
     const std::int64_t w = partition_watermark(clock);
     highest = std::max(highest, w);
     if (!clock.idle) lowest_active = std::min(lowest_active.value_or(INT64_MAX), w);
   }
   return lowest_active.value_or(highest);
+}
+
+void WindowOperator::observe(const std::string& partition, std::int64_t ts) {
+  PartitionClock& clock = partitions_[partition];
+  clock.idle = false;
+  clock.max_ts = std::max(clock.max_ts, ts);
+}
+
+void WindowOperator::hold(const std::string& partition) {
+  PartitionClock& clock = partitions_[partition];
+  clock.held = true;
+  clock.idle = false;
 }
 
 void WindowOperator::set_idle(const std::string& partition, bool idle) {
@@ -95,7 +110,8 @@ std::optional<std::string> WindowOperator::add(const std::string& partition, std
       }
       if (taken) return std::nullopt;
       return fmt::format("windows up to {} closed: watermark {}",
-                         span(last * spec_.every_ms, last * spec_.every_ms + spec_.size_ms), floor);
+                         span(last * spec_.every_ms, last * spec_.every_ms + spec_.size_ms),
+                         format_iso8601_ms(floor));
     }
     case WindowSpec::Kind::kSession:
       if (add_to_session(key, ts, floor, event)) return std::nullopt;

@@ -6,9 +6,10 @@
 // `allowed_lateness`. An event is late when every window it belongs to ends at or before its
 // own partition's watermark, or was already closed; late events are the caller's to send on.
 // Windows close when the combined watermark passes their end: the smallest partition
-// watermark among partitions that have shown events and are not idle (a partition with nothing
-// to read for `idle_timeout` stops holding the others back; when all are idle the largest
-// counts). Lateness is judged by the event's own partition, whose order the log fixes, so a
+// watermark among partitions that have shown events and are not idle. A partition with nothing
+// to read for `idle_timeout` stops holding the others back (when all are idle the largest
+// counts); a partition with events not yet read that has shown none holds everything back.
+// Lateness is judged by the event's own partition, whose order the log fixes, so a
 // replay after a crash accepts and refuses exactly the same events.
 
 #include <boost/json/value.hpp>
@@ -50,6 +51,11 @@ class WindowOperator {
   // it is late, if it is.
   std::optional<std::string> add(const std::string& partition, std::int64_t ts_ms,
                                  const boost::json::value& event);
+  // An event the filter left out still moves its partition's event time on.
+  void observe(const std::string& partition, std::int64_t ts_ms);
+  // A partition that has events to read but has shown none yet (a Kafka fetch in flight):
+  // until it shows one, nothing closes.
+  void hold(const std::string& partition);
   // Whether a partition has had nothing to read for the idle timeout (the caller's clock).
   void set_idle(const std::string& partition, bool idle);
   // The combined watermark; INT64_MIN before any event.
@@ -78,6 +84,7 @@ class WindowOperator {
   struct PartitionClock {
     std::int64_t max_ts = INT64_MIN;
     bool idle = false;
+    bool held = false;
   };
   std::int64_t partition_watermark(const PartitionClock& clock) const;
   Accumulator& window(const std::string& key, std::int64_t start, std::int64_t end);

@@ -1,0 +1,228 @@
+"""Windows under crashes: the same city events (out of order, some late) are put in two logs;
+one `sluice run` computes tumbling, hopping and session windows over its log without
+interruption, the other is SIGKILLed 20 times at random moments while it computes. Then both
+have the same results, row for row (window, key, start, end, events, every aggregate), and the
+same late events in the late stream, each once.
+
+usage: windows_test.py SLUICE_BINARY [CYCLES] [embedded|kafka MOCK_CLUSTER_BINARY]
+"""
+
+import json
+import os
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from harness import Checks, MockKafkaCluster, Server, all_events, wait_for  # noqa: E402
+
+EVENTS = 400_000
+# librdkafka's mock cluster keeps about 100 000 messages per partition.
+KAFKA_EVENTS = 150_000
+LATENESS_S = 10
+BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+STREAMS = """
+streams:
+  city: {partitions: 2, key_field: city, time_field: timestamp}
+  dead_letters: {id_field: "", time_field: "", type_field: stream}
+"""
+
+WINDOWS = """
+windows:
+  counts:
+    from: [city]
+    key: [city, event_type]
+    tumbling: 5m
+    allowed_lateness: %(lateness)ds
+    checkpoint_every: 100ms
+    aggregates:
+      events: count
+      severities: collect_set(severity)
+      mean: avg(value)
+      total: sum(value)
+      p99: p99(value)
+      users: count_distinct(user)
+  rolling:
+    from: [city]
+    filter: 'severity in ["high", "critical"]'
+    key: [city]
+    hopping: {size: 1m, every: 20s}
+    allowed_lateness: %(lateness)ds
+    checkpoint_every: 150ms
+    aggregates: {events: count, highest: max(value), lowest: min(value)}
+  visits:
+    from: [city]
+    key: [city, user]
+    session: 20s
+    allowed_lateness: %(lateness)ds
+    checkpoint_every: 100ms
+    aggregates: {events: count}
+""" % {"lateness": LATENESS_S}
+
+# Windows the sentinels (an event per city hours after the rest) keep open in each definition.
+SENTINEL_OPEN = {"counts": 8, "rolling": 0, "visits": 8}
+
+
+def city_events(seed, count):
+    """Out-of-order city events: within each city the times jitter by less than the lateness;
+    about 2 % come minutes late."""
+    rng = random.Random(seed)
+    cities = ["NYC", "LA", "SF", "CHI", "BOS", "SEA", "AUS", "DEN"]
+    events = []
+    for i in range(count):
+        ts = BASE_MS + i * 60 - rng.randrange(0, (LATENESS_S - 2) * 1000)
+        if rng.random() < 0.02:
+            ts -= rng.randrange(120_000, 600_000)
+        events.append({
+            "city": rng.choice(cities),
+            "event_type": rng.choice(["traffic", "weather", "incident", "construction"]),
+            "severity": rng.choice(["low", "medium", "high", "critical"]),
+            "user": "u%d" % rng.randrange(60),
+            "value": rng.choice([rng.randrange(0, 100), round(rng.uniform(0, 100), 3)]),
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts // 1000))
+            + ".%03dZ" % (ts % 1000),
+        })
+    # The sentinel, an hour later in every partition's city: once it is read, every window of the
+    # run above closes.
+    end = BASE_MS + count * 60 + 3_600_000
+    for city in cities:
+        events.append({"city": city, "event_type": "traffic", "severity": "low", "user": "end",
+                       "value": 0, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                              time.gmtime(end // 1000))})
+    return events
+
+
+class Run:
+    """One data directory: the events posted with no windows, then `sluice run` with them."""
+
+    def __init__(self, binary, backend_yaml, events):
+        self.dir = tempfile.mkdtemp(prefix="sluice-windows-test-")
+        plain = os.path.join(self.dir, "plain.yaml")
+        with open(plain, "w") as f:
+            f.write(backend_yaml + STREAMS)
+        self.config = os.path.join(self.dir, "windows.yaml")
+        with open(self.config, "w") as f:
+            f.write(backend_yaml + STREAMS + WINDOWS)
+        data = os.path.join(self.dir, "data")
+        poster = Server(binary, data_dir=data, config=plain).start()
+        for i in range(0, len(events), 1000):
+            body = "\n".join(json.dumps(e) for e in events[i:i + 1000])
+            status, _, reply = poster.request("POST", "/v1/streams/city/events", body,
+                                              {"Content-Type": "application/x-ndjson"})
+            assert status == 202 and reply["accepted"] == len(events[i:i + 1000]), reply
+        poster.stop()
+        self.server = Server(binary, data_dir=data, config=self.config)
+        self.data = data
+
+    def statuses(self):
+        status, _, body = self.server.request("GET", "/v1/windows")
+        assert status == 200, body
+        return {w["name"]: w for w in body["windows"]}
+
+    def finish(self):
+        """Waits until every window before the sentinel is closed and saved."""
+        def done():
+            s = self.statuses()
+            return all(s[n]["lag"] == 0 and s[n]["open_windows"] == SENTINEL_OPEN[n] and
+                       s[n]["pending_results"] == 0 for n in SENTINEL_OPEN)
+        wait_for(done, 180, "every window read to the end, closed and saved")
+
+    def results(self):
+        db = sqlite3.connect(os.path.join(self.data, "windows.db"))
+        try:
+            return db.execute("SELECT window, key, start, end, events, value, final "
+                              "FROM window_results ORDER BY window, key, start").fetchall()
+        finally:
+            db.close()
+
+    def late_ids(self):
+        # The store keeps each stream in log order: once a marker sent after the window jobs
+        # finished is stored, so is every late event before it.
+        marker = "marker-%d" % time.monotonic_ns()
+        status, _, _ = self.server.request("POST", "/v1/streams/dead_letters/events",
+                                           {"marker": marker})
+        assert status == 202, status
+        wait_for(lambda: any(e["payload"].get("marker") == marker
+                             for e in all_events(self.server, "stream=dead_letters")), 60,
+                 "the marker in the store")
+        return sorted(e["id"] for e in all_events(self.server, "stream=dead_letters")
+                      if "marker" not in e["payload"])
+
+
+def main():
+    binary = sys.argv[1]
+    cycles = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    backend = sys.argv[3] if len(sys.argv) > 3 else "embedded"
+    seed = int(os.environ.get("SLUICE_CRASH_SEED", time.time_ns() % 1_000_000))
+    print("seed %d (set SLUICE_CRASH_SEED to repeat)" % seed, flush=True)
+    rng = random.Random(seed)
+    events = city_events(seed, KAFKA_EVENTS if backend == "kafka" else EVENTS)
+    clusters = []
+
+    def backend_yaml():
+        if backend != "kafka":
+            return ""
+        cluster = MockKafkaCluster(sys.argv[4], ["city:2", "dead_letters:1"])
+        clusters.append(cluster)
+        return "log:\n  backend: kafka\n  kafka:\n    brokers: '%s'\n" % cluster.bootstrap
+
+    checks = Checks()
+    calm = Run(binary, backend_yaml(), events)
+    crashed = Run(binary, backend_yaml(), events)
+
+    def uninterrupted():
+        calm.server.start()
+        calm.finish()
+        print("uninterrupted: %d results, %d late events" % (len(calm.results()),
+                                                            len(calm.late_ids())), flush=True)
+
+    def killed_repeatedly():
+        mid_run = 0
+        for _ in range(cycles):
+            crashed.server.start()
+            time.sleep(rng.uniform(0.02, 0.25))
+            statuses = crashed.statuses()
+            crashed.server.kill()
+            mid_run += any(w["lag"] != 0 for w in statuses.values())  # None: still starting
+        print("%d of %d kills while windows were still reading" % (mid_run, cycles), flush=True)
+        assert mid_run >= cycles // 4, "the kills came too late to test anything"
+        crashed.server.start()
+        crashed.finish()
+
+    def same_results():
+        a, b = calm.results(), crashed.results()
+        assert len(a) > 1000, "too few results to compare: %d" % len(a)
+        missing, extra = set(a) - set(b), set(b) - set(a)
+        assert not missing and not extra, "differ: %d only without crashes (%s), %d only with " \
+            "(%s)" % (len(missing), sorted(missing)[:2], len(extra), sorted(extra)[:2])
+        kinds = {row[0] for row in a}
+        assert kinds == {"counts", "rolling", "visits"}, kinds
+
+    def same_late_events():
+        a, b = calm.late_ids(), crashed.late_ids()
+        assert len(a) > 100, "the stream should have late events: %d" % len(a)
+        assert a == b, "late events differ: %d vs %d" % (len(a), len(b))
+
+    try:
+        checks.run("uninterrupted run", uninterrupted)
+        checks.run("%d SIGKILLs at random moments, then to the end" % cycles, killed_repeatedly)
+        checks.run("results identical, row for row", same_results)
+        checks.run("late events identical, each once", same_late_events)
+    finally:
+        if checks.failed:
+            for run in (calm, crashed):
+                print("sluice's log:\n" + "".join(run.server.stderr_lines[-20:]))
+        for run in (calm, crashed):
+            run.server.cleanup()
+            shutil.rmtree(run.dir, ignore_errors=True)
+        for cluster in clusters:
+            cluster.stop()
+    checks.finish()
+
+
+if __name__ == "__main__":
+    main()
