@@ -14,6 +14,37 @@ namespace {
 
 namespace json = boost::json;
 
+// A key value as written in a URL: text, or a number, true, false or null when it reads as one.
+json::value key_part(std::string_view text) {
+  boost::system::error_code ec;
+  auto parsed = json::parse(text, ec);
+  if (!ec && !parsed.is_structured() && !parsed.is_string()) return parsed;
+  return json::value(text);
+}
+
+// key=NYC (one key field), key=NYC,fire (the fields in order) or key=["NYC","fire"] (a JSON
+// array, for values holding commas), as the stored key: a JSON array.
+std::string key_text(std::string_view value, std::size_t fields) {
+  boost::system::error_code ec;
+  if (value.starts_with('[')) {
+    auto parsed = json::parse(value, ec);
+    if (!ec && parsed.is_array()) return json::serialize(parsed);
+  }
+  json::array parts;
+  if (fields <= 1) {
+    parts.push_back(key_part(value));
+  } else {
+    std::size_t start = 0;
+    for (;;) {
+      const auto comma = value.find(',', start);
+      parts.push_back(key_part(value.substr(start, comma - start)));
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+  }
+  return json::serialize(parts);
+}
+
 }  // namespace
 
 Result<std::string> query_window_results(const std::string& windows_db, const WindowConfig& window,
@@ -24,11 +55,7 @@ Result<std::string> query_window_results(const std::string& windows_db, const Wi
   int limit = kDefaultLimit;
   for (const auto& [name, value] : params) {
     if (name == "key") {
-      // One key field: the value itself; several: a JSON array.
-      boost::system::error_code ec;
-      auto parsed = json::parse(value, ec);
-      key = !ec && parsed.is_array() ? json::serialize(parsed)
-                                     : json::serialize(json::array{json::value(value)});
+      key = key_text(value, window.key.size());
     } else if (name == "from" || name == "to") {
       auto ms = parse_time_text(value);
       if (!ms) {

@@ -1,7 +1,8 @@
 #pragma once
 // GET /v1/windows/{name}: a window definition's results from windows.db, newest window first.
 //
-//   key=NYC            results whose key is ["NYC"]; key=["NYC","traffic"] for several fields
+//   key=NYC            results for one key: the key fields' values in order, comma-separated
+//                      (key=NYC,traffic), or a JSON array when a value holds a comma
 //   from=, to=         windows starting at or after `from` and ending at or before `to`
 //                      (ISO-8601 or epoch numbers)
 //   final=true|false   only closed windows, or only early updates of open ones

@@ -228,7 +228,7 @@ Result<bool> WindowJob::read_once() {
     std::lock_guard lock(mutex_);
     positions_[partition] = batch.value().next_offset;
   }
-  if (read > 0) dirty_ = true;
+  if (read > 0) dirty_ = early_dirty_ = true;
   auto closed = operator_.close_ready();
   if (!closed.empty()) dirty_ = true;
   std::move(closed.begin(), closed.end(), std::back_inserter(pending_));
@@ -316,8 +316,12 @@ void WindowJob::run() {
       any = read.value();
     }
     const auto now = std::chrono::steady_clock::now();
-    const bool early_due = config_.early_updates.count() > 0 && now >= next_early;
-    if ((dirty_ || late_pending_ > 0) && (now >= next_checkpoint || stopping || early_due)) {
+    // Early updates only when open windows changed since the last ones.
+    const bool early_due = config_.early_updates.count() > 0 && now >= next_early && early_dirty_;
+    if (config_.early_updates.count() > 0 && now >= next_early && !early_dirty_) {
+      next_early = now + config_.early_updates;
+    }
+    if (((dirty_ || late_pending_ > 0) && (now >= next_checkpoint || stopping)) || early_due) {
       if (auto saved = checkpoint(early_due); !saved) {
         backoff = std::clamp(backoff * 2, kFirstBackoff, kMaxBackoff);
         logger->error("window={} checkpoint failed error=\"{}\" retry_in_ms={}", config_.name,
@@ -327,7 +331,10 @@ void WindowJob::run() {
         continue;
       }
       next_checkpoint = now + config_.checkpoint_every;
-      if (early_due) next_early = now + config_.early_updates;
+      if (early_due) {
+        next_early = now + config_.early_updates;
+        early_dirty_ = false;
+      }
       set_state("running");
     }
     backoff = std::chrono::milliseconds{0};

@@ -79,7 +79,8 @@ class WindowJob {
   std::vector<WindowResult> pending_;  // closed since the last checkpoint
   std::vector<log::RecordBatch> late_batches_;
   std::uint64_t late_pending_ = 0;
-  bool dirty_ = false;  // state changed since the last checkpoint
+  bool dirty_ = false;        // state changed since the last checkpoint
+  bool early_dirty_ = false;  // since the last early updates
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;

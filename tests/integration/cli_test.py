@@ -50,7 +50,7 @@ def main():
         assert ":5:3: store.bach" in lines[2], lines
 
     def example_is_valid():
-        for example in ("sluice.yaml", "collector.yaml", "pipelines.yaml"):
+        for example in ("sluice.yaml", "collector.yaml", "pipelines.yaml", "city-events.yaml"):
             code, out, err = run(binary, "validate", os.path.join(source, "examples", example))
             assert code == 0, (example, code, out, err)
             assert "ok" in out, out
