@@ -47,7 +47,9 @@ def main():
         for r in results("city_type_counts"):
             assert not r["final"], r  # open for minutes yet: early updates
             sent = [e for e in state["events"]
-                    if e["city"] == r["key"]["city"] and e["event_type"] == r["key"]["event_type"]]
+                    if e["city"] == r["key"]["city"] and e["event_type"] == r["key"]["event_type"]
+                    and r["start"] <= e["timestamp"] < r["end"]]  # same ISO-8601 form, UTC
+            assert len(sent) == r["events"], (r, len(sent))
             assert sorted({e["severity"] for e in sent}) == r["values"]["severities"], r
         nyc_fire = results("city_type_counts", "&key=NYC,fire")
         assert all(r["key"] == {"city": "NYC", "event_type": "fire"} for r in nyc_fire), nyc_fire
