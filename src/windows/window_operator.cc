@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/json_text.h"
 #include "core/time.h"
 #include "pipeline/field_path.h"
 
@@ -25,13 +26,26 @@ std::string span(std::int64_t start, std::int64_t end) {
 
 }  // namespace
 
-std::string WindowOperator::key_of(const json::value& event) const {
-  json::array values;
-  for (const auto& field : spec_.key_fields) {
-    const json::value* v = pipeline::find_field(event, field);
-    values.push_back(v ? *v : json::value(nullptr));
+void WindowOperator::write_key(const json::value& event, std::string& out) const {
+  out = "[";
+  for (std::size_t i = 0; i < spec_.key_fields.size(); ++i) {
+    if (i > 0) out += ',';
+    const json::value* v = pipeline::find_field(event, spec_.key_fields[i]);
+    if (!v) {
+      out += "null";
+    } else if (v->is_string()) {
+      append_json_string(out, v->get_string());
+    } else {
+      out += json::serialize(*v);
+    }
   }
-  return json::serialize(values);
+  out += ']';
+}
+
+std::string WindowOperator::key_of(const json::value& event) const {
+  std::string out;
+  write_key(event, out);
+  return out;
 }
 
 std::int64_t WindowOperator::partition_watermark(const PartitionClock& clock) const {
@@ -70,12 +84,26 @@ void WindowOperator::set_idle(const std::string& partition, bool idle) {
   partitions_[partition].idle = idle;
 }
 
-Accumulator& WindowOperator::window(const std::string& key, std::int64_t start, std::int64_t end) {
-  auto it = windows_.find(WindowId{end, key, start});
-  if (it == windows_.end()) {
-    it = windows_.emplace(WindowId{end, key, start}, Accumulator(spec_.aggregates)).first;
+Accumulator& WindowOperator::window(std::string_view key, std::int64_t start, std::int64_t end) {
+  auto found = by_key_.find(key);
+  if (found != by_key_.end()) {
+    for (auto& [window_start, it] : found->second) {
+      if (window_start == start) return it->second;
+    }
+  } else {
+    found = by_key_.emplace(std::string(key), 0).first;
   }
+  auto it =
+      windows_.emplace(WindowId{end, std::string(key), start}, Accumulator(spec_.aggregates)).first;
+  found->second.emplace_back(start, it);
   return it->second;
+}
+
+void WindowOperator::unindex(const WindowId& id) {
+  auto found = by_key_.find(id.key);
+  if (found == by_key_.end()) return;
+  std::erase_if(found->second, [&](const auto& entry) { return entry.first == id.start; });
+  if (found->second.empty()) by_key_.erase(found);
 }
 
 std::optional<std::string> WindowOperator::add(const std::string& partition, std::int64_t ts,
@@ -85,7 +113,8 @@ std::optional<std::string> WindowOperator::add(const std::string& partition, std
   clock.max_ts = std::max(clock.max_ts, ts);
   // A window ending at or before `floor` takes nothing more.
   const std::int64_t floor = std::max(partition_watermark(clock), closed_until_);
-  const std::string key = key_of(event);
+  write_key(event, key_buffer_);
+  const std::string& key = key_buffer_;
   switch (spec_.kind) {
     case WindowSpec::Kind::kTumbling: {
       const std::int64_t start = floor_div(ts, spec_.size_ms) * spec_.size_ms;
@@ -155,6 +184,7 @@ std::vector<WindowResult> WindowOperator::close_ready() {
   closed_until_ = std::max(closed_until_, watermark());
   std::vector<WindowResult> results;
   while (!windows_.empty() && windows_.begin()->first.end <= closed_until_) {
+    unindex(windows_.begin()->first);
     auto node = windows_.extract(windows_.begin());
     const WindowId& id = node.key();
     results.push_back(
@@ -210,8 +240,12 @@ Result<WindowOperator> WindowOperator::load(WindowSpec spec, const json::value& 
       const std::int64_t end = a.at(2).as_int64();
       auto acc = Accumulator::load(op.spec_.aggregates, a.at(3));
       if (!acc) return corrupt(acc.error().message);
-      op.windows_.emplace(WindowId{end, key, start}, std::move(acc.value()));
-      if (op.spec_.kind == WindowSpec::Kind::kSession) op.sessions_[key][start] = end;
+      if (op.spec_.kind == WindowSpec::Kind::kSession) {
+        op.windows_.emplace(WindowId{end, key, start}, std::move(acc.value()));
+        op.sessions_[key][start] = end;
+      } else {
+        op.window(key, start, end) = std::move(acc.value());
+      }
     }
   } catch (const std::exception& e) {
     return corrupt(e.what());

@@ -17,6 +17,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
@@ -86,15 +88,30 @@ class WindowOperator {
     bool idle = false;
     bool held = false;
   };
+  using Windows = std::map<WindowId, Accumulator>;
+  struct TextHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const {
+      return std::hash<std::string_view>{}(text);
+    }
+  };
   std::int64_t partition_watermark(const PartitionClock& clock) const;
-  Accumulator& window(const std::string& key, std::int64_t start, std::int64_t end);
+  // The key into a buffer reused for every event: no allocation unless the window is new.
+  void write_key(const boost::json::value& event, std::string& out) const;
+  Accumulator& window(std::string_view key, std::int64_t start, std::int64_t end);
+  void unindex(const WindowId& id);
   // Session windows: merges the event's session [ts, ts + gap) with the key's open sessions it
   // touches; false when it touches none and ends at or before `floor` (late).
   bool add_to_session(const std::string& key, std::int64_t ts, std::int64_t floor,
                       const boost::json::value& event);
 
   WindowSpec spec_;
-  std::map<WindowId, Accumulator> windows_;  // by end first: closing takes from the front
+  Windows windows_;  // by end first: closing takes from the front
+  // Tumbling and hopping windows by key, for the per-event lookup (hash, not string compares).
+  std::unordered_map<std::string, std::vector<std::pair<std::int64_t, Windows::iterator>>, TextHash,
+                     std::equal_to<>>
+      by_key_;
+  std::string key_buffer_;
   std::map<std::string, std::map<std::int64_t, std::int64_t>> sessions_;  // key -> start -> end
   std::map<std::string, PartitionClock> partitions_;
   std::int64_t closed_until_ = INT64_MIN;  // every window ending at or before it is closed
