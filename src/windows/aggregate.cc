@@ -471,21 +471,24 @@ Result<Accumulator> Accumulator::load(const std::vector<AggregateSpec>& specs,
                 const std::string_view hex = o.at("r").as_string();
                 if (hex.size() != kRegisters * 2) throw std::invalid_argument("registers");
                 state.registers.resize(kRegisters);
-                for (std::size_t r = 0; r < kRegisters; ++r)
+                for (std::size_t r = 0; r < kRegisters; ++r) {
                   state.registers[r] = static_cast<std::uint8_t>(
                       std::stoi(std::string(hex.substr(r * 2, 2)), nullptr, 16));
+                }
               }
             } else if constexpr (std::is_same_v<State, SetState>) {
               for (const auto& v : s.as_array())
                 state.values.emplace(v.as_string());
             } else if constexpr (std::is_same_v<State, SketchState>) {
               const auto& o = s.as_object();
-              for (const auto& b : o.at("p").as_array())
+              for (const auto& b : o.at("p").as_array()) {
                 state.positive[static_cast<int>(b.as_array().at(0).as_int64())] =
                     b.as_array().at(1).to_number<std::uint64_t>();
-              for (const auto& b : o.at("n").as_array())
+              }
+              for (const auto& b : o.at("n").as_array()) {
                 state.negative[static_cast<int>(b.as_array().at(0).as_int64())] =
                     b.as_array().at(1).to_number<std::uint64_t>();
+              }
               state.zeros = o.at("z").to_number<std::uint64_t>();
             }
           },

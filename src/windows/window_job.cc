@@ -378,6 +378,7 @@ void WindowSet::notify() {
 
 std::vector<WindowStatus> WindowSet::statuses() const {
   std::vector<WindowStatus> out;
+  out.reserve(jobs_.size());
   for (const auto& job : jobs_)
     out.push_back(job->status());
   return out;
