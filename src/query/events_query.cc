@@ -58,6 +58,32 @@ std::optional<std::pair<std::int64_t, std::int64_t>> decode_cursor(std::string_v
   return std::make_pair(ts, seq);
 }
 
+}  // namespace
+
+Result<std::int64_t> time_param(const std::string& name, const std::string& value) {
+  auto ms = parse_time_text(value);
+  if (!ms) {
+    return make_error(Errc::kInvalidInput,
+                      fmt::format("parameter \"{}\": \"{}\" is not an ISO-8601 time or an "
+                                  "epoch number",
+                                  name, value));
+  }
+  return *ms;
+}
+
+Result<int> limit_param(const std::string& value) {
+  int limit = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+  if (ec != std::errc() || end != value.data() + value.size() || limit < 1 || limit > kMaxLimit) {
+    return make_error(
+        Errc::kInvalidInput,
+        fmt::format("parameter \"limit\" must be an integer from 1 to {}", kMaxLimit));
+  }
+  return limit;
+}
+
+namespace {
+
 Result<Filter> parse_filter(const Params& params) {
   Filter filter;
   std::optional<std::string> cursor;
@@ -67,29 +93,18 @@ Result<Filter> parse_filter(const Params& params) {
     } else if (name == "type") {
       filter.type = value;
     } else if (name == "from" || name == "to") {
-      auto ms = parse_time_text(value);
-      if (!ms) {
-        return make_error(Errc::kInvalidInput,
-                          fmt::format("parameter \"{}\": \"{}\" is not an ISO-8601 time or an "
-                                      "epoch number",
-                                      name, value));
-      }
-      (name == "from" ? filter.from_ms : filter.to_ms) = *ms;
+      auto ms = time_param(name, value);
+      if (!ms) return ms.error();
+      (name == "from" ? filter.from_ms : filter.to_ms) = ms.value();
     } else if (name == "order") {
       if (value != "asc" && value != "desc") {
         return make_error(Errc::kInvalidInput, "parameter \"order\" must be asc or desc");
       }
       filter.ascending = value == "asc";
     } else if (name == "limit") {
-      int limit = 0;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
-      if (ec != std::errc() || end != value.data() + value.size() || limit < 1 ||
-          limit > kMaxLimit) {
-        return make_error(
-            Errc::kInvalidInput,
-            fmt::format("parameter \"limit\" must be an integer from 1 to {}", kMaxLimit));
-      }
-      filter.limit = limit;
+      auto limit = limit_param(value);
+      if (!limit) return limit.error();
+      filter.limit = limit.value();
     } else if (name == "cursor") {
       cursor = value;
     } else {

@@ -7,6 +7,7 @@
 // Pages are keyed on (ts, seq), so a page costs the same at any depth and events stored while
 // paging never shift or repeat earlier pages.
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,12 @@ inline constexpr int kDefaultLimit = 100;
 inline constexpr int kMaxLimit = 1000;
 
 using Params = std::vector<std::pair<std::string, std::string>>;
+
+// Query parameters shared by the read endpoints, with the error a client sees.
+// A time: ISO-8601 or an epoch number.
+Result<std::int64_t> time_param(const std::string& name, const std::string& value);
+// limit: 1..kMaxLimit.
+Result<int> limit_param(const std::string& value);
 
 // Returns the response body: {"events":[...],"next_cursor":"..."|null}.
 Result<std::string> query_events(StoreReader& reader, const Params& params);

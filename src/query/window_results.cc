@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
-#include <charconv>
 #include <filesystem>
 
 #include "core/time.h"
@@ -57,27 +56,18 @@ Result<std::string> query_window_results(const std::string& windows_db, const Wi
     if (name == "key") {
       key = key_text(value, window.key.size());
     } else if (name == "from" || name == "to") {
-      auto ms = parse_time_text(value);
-      if (!ms) {
-        return make_error(Errc::kInvalidInput,
-                          fmt::format("parameter \"{}\": \"{}\" is not an ISO-8601 time or an "
-                                      "epoch number",
-                                      name, value));
-      }
-      (name == "from" ? from_ms : to_ms) = *ms;
+      auto ms = time_param(name, value);
+      if (!ms) return ms.error();
+      (name == "from" ? from_ms : to_ms) = ms.value();
     } else if (name == "final") {
       if (value != "true" && value != "false") {
         return make_error(Errc::kInvalidInput, "parameter \"final\" must be true or false");
       }
       final = value == "true";
     } else if (name == "limit") {
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
-      if (ec != std::errc() || end != value.data() + value.size() || limit < 1 ||
-          limit > kMaxLimit) {
-        return make_error(
-            Errc::kInvalidInput,
-            fmt::format("parameter \"limit\" must be an integer from 1 to {}", kMaxLimit));
-      }
+      auto parsed = limit_param(value);
+      if (!parsed) return parsed.error();
+      limit = parsed.value();
     } else {
       return make_error(
           Errc::kInvalidInput,
