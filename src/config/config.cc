@@ -514,6 +514,34 @@ const Table& window_table() {
   return table;
 }
 
+const Table& alert_table() {
+  static const Table table{
+      "alerts.<name>",
+      "An alert rule over a window definition's results: when its condition holds for a window "
+      "and key, one alert goes to the alerts stream (docs/streaming.md#alerts).",
+      {
+          string_setting("window", &AlertConfig::window, "",
+                         "The window definition (under `windows`) whose results are checked. "
+                         "Required."),
+          string_setting("when", &AlertConfig::when, "",
+                         "Condition over a result (docs/expressions.md): its key fields, its "
+                         "aggregates by name and `events`, such as `events > 5`. Required.",
+                         [](const Scalar& v) -> std::optional<std::string> {
+                           if (v.text.empty()) return "an expression is required";
+                           return expr::syntax_error(v.text);
+                         }),
+          string_setting("severity", &AlertConfig::severity, "warning",
+                         "Carried in the alert, such as `info`, `warning`, `critical`."),
+          string_setting("message", &AlertConfig::message, "",
+                         "Text of the alert; `{name}` is replaced by the result's value of that "
+                         "key field or aggregate, such as `{events} critical incidents in "
+                         "{city}`."),
+          string_setting("stream", &AlertConfig::stream, "alerts",
+                         "Stream the alerts go to (it must be declared under `streams`)."),
+      }};
+  return table;
+}
+
 const Table& root_table() {
   static const Table table{
       "",
@@ -536,6 +564,8 @@ const Table& root_table() {
           map_setting("windows", &Config::windows, window_table(), "{}",
                       "Window definitions, by name: aggregates per key over event-time "
                       "windows."),
+          map_setting("alerts", &Config::alerts, alert_table(), "{}",
+                      "Alert rules over window results, by name."),
       }};
   return table;
 }
@@ -645,6 +675,29 @@ void check_windows(const Config& config, std::vector<ConfigError>& errors) {
   }
 }
 
+void check_alerts(const Config& config, std::vector<ConfigError>& errors) {
+  for (const auto& [name, alert] : config.alerts) {
+    const std::string path = "alerts." + name;
+    if (alert.window.empty()) {
+      errors.push_back({.path = path + ".window", .message = "name a window definition"});
+    } else if (!config.windows.contains(alert.window)) {
+      errors.push_back(
+          {.path = path + ".window",
+           .message = fmt::format("no window named \"{}\" under windows", alert.window)});
+    }
+    if (alert.when.empty()) {
+      errors.push_back({.path = path + ".when", .message = "a condition is required"});
+    }
+    if (!config.streams.contains(alert.stream)) {
+      errors.push_back(
+          {.path = path + ".stream",
+           .message = fmt::format("no stream named \"{0}\"; declare it under streams, such as "
+                                  "{0}: {{id_field: \"\", time_field: \"\", type_field: rule}}",
+                                  alert.stream)});
+    }
+  }
+}
+
 // Rules that span settings: streams named elsewhere exist, schema files load, and so on.
 // Default routes whose stream is not declared are left out; given ones must name a stream.
 void check_references(Config& config, bool routes_given, std::vector<ConfigError>& errors) {
@@ -688,6 +741,7 @@ void check_references(Config& config, bool routes_given, std::vector<ConfigError
   }
   check_pipelines(config, errors);
   check_windows(config, errors);
+  check_alerts(config, errors);
   std::map<std::string, std::string> paths;
   for (const auto& [name, route] : config.routes) {
     const std::string path = "routes." + name;

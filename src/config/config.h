@@ -161,6 +161,16 @@ struct WindowConfig {
   std::string source;  // the entry as JSON: a changed definition starts over
 };
 
+// An alert rule over a window definition's results (docs/streaming.md#alerts).
+struct AlertConfig {
+  std::string name;
+  std::string window;    // windows.<name> whose results the rule looks at
+  std::string when;      // expression over the result: key fields, aggregates, events
+  std::string severity;  // free text, such as warning or critical
+  std::string message;   // template: {field} is replaced by the result's value
+  std::string stream;    // where alerts go
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
@@ -171,6 +181,7 @@ struct Config {
   std::map<std::string, ComponentConfig> sinks;
   std::map<std::string, PipelineConfig> pipelines;
   std::map<std::string, WindowConfig> windows;
+  std::map<std::string, AlertConfig> alerts;
 
   // The SQLite database file, resolved against data_dir.
   std::string store_path() const;

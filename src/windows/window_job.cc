@@ -12,6 +12,7 @@
 #include "core/thread_name.h"
 #include "core/time.h"
 #include "pipeline/event_json.h"
+#include "pipeline/field_path.h"
 #include "pipeline/pipeline_event.h"
 
 namespace sluice::windows {
@@ -49,11 +50,12 @@ WindowSpec spec_of(const WindowConfig& config) {
 }
 
 WindowJob::WindowJob(WindowConfig config, log::Log& log, std::string store_path,
-                     std::optional<StreamConfig> late_stream)
+                     std::optional<StreamConfig> late_stream, std::vector<AlertRule> rules)
     : config_(std::move(config)),
       log_(log),
       store_path_(std::move(store_path)),
       late_stream_(std::move(late_stream)),
+      rules_(std::move(rules)),
       operator_(spec_of(config_)) {
   if (!config_.filter.empty()) filter_.emplace(expr::Expression::parse(config_.filter).value());
   status_.name = config_.name;
@@ -214,16 +216,11 @@ Result<bool> WindowJob::read_once() {
       payload += '}';
       // The same event is late again in a replay: the same id, which the store keeps once.
       const std::string id = fmt::format("late:{}:{}:{}", config_.name, name, record.offset);
-      const std::int64_t now_time = now_ms();
-      if (late_batches_.empty())
-        late_batches_.resize(std::max<std::uint32_t>(late_stream_->partitions, 1));
-      late_batches_[log::partition_for(id, static_cast<std::uint32_t>(late_batches_.size()))].add(
-          EventView{.id = id,
-                    .ts_ms = envelope->ts_ms,
-                    .received_at_ms = now_time,
-                    .type = std::string_view(partition.stream),
-                    .payload = payload});
-      ++late_pending_;
+      queue(*late_stream_, EventView{.id = id,
+                                     .ts_ms = envelope->ts_ms,
+                                     .received_at_ms = now_ms(),
+                                     .type = std::string_view(partition.stream),
+                                     .payload = payload});
     }
     std::lock_guard lock(mutex_);
     positions_[partition] = batch.value().next_offset;
@@ -231,6 +228,7 @@ Result<bool> WindowJob::read_once() {
   if (read > 0) dirty_ = early_dirty_ = true;
   auto closed = operator_.close_ready();
   if (!closed.empty()) dirty_ = true;
+  check_alerts(closed, /*final=*/true);
   std::move(closed.begin(), closed.end(), std::back_inserter(pending_));
   std::lock_guard lock(mutex_);
   status_.read += read;
@@ -243,22 +241,110 @@ Result<bool> WindowJob::read_once() {
   return any;
 }
 
-Result<void> WindowJob::send_late() {
-  if (late_pending_ == 0) return boost::outcome_v2::success();
-  std::promise<Result<void>> done;
-  auto future = done.get_future();
-  log::append_partitions(log_, late_stream_->name, std::move(late_batches_),
-                         [&done](Result<void> result) { done.set_value(std::move(result)); });
-  late_batches_.clear();
-  late_pending_ = 0;
-  return future.get();
+void WindowJob::queue(const StreamConfig& stream, const EventView& event) {
+  auto& batches = outbox_[stream.name];
+  if (batches.empty()) batches.resize(std::max<std::uint32_t>(stream.partitions, 1));
+  batches[log::partition_for(event.id, static_cast<std::uint32_t>(batches.size()))].add(event);
+  ++outbox_events_;
+}
+
+Result<void> WindowJob::send_outbox() {
+  for (auto& [stream, batches] : outbox_) {
+    std::promise<Result<void>> done;
+    auto future = done.get_future();
+    log::append_partitions(log_, stream, std::move(batches),
+                           [&done](Result<void> result) { done.set_value(std::move(result)); });
+    if (auto sent = future.get(); !sent) {
+      outbox_.clear();  // read again from the last checkpoint's positions
+      outbox_events_ = 0;
+      return sent.error();
+    }
+  }
+  outbox_.clear();
+  outbox_events_ = 0;
+  return boost::outcome_v2::success();
+}
+
+void WindowJob::check_alerts(const std::vector<WindowResult>& results, bool final) {
+  if (rules_.empty()) return;
+  const auto& key_fields = operator_.spec().key_fields;
+  for (const auto& result : results) {
+    // What a rule sees: the key fields, the aggregates, events, start and end.
+    json::object seen;
+    json::object key;
+    const json::value key_values = json::parse(result.key);
+    for (std::size_t i = 0; i < key_fields.size() && i < key_values.as_array().size(); ++i) {
+      key[key_fields[i]] = key_values.as_array()[i];
+      seen[key_fields[i]] = key_values.as_array()[i];
+    }
+    for (const auto& [name, value] : result.values)
+      seen[name] = value;
+    seen["events"] = result.events;
+    seen["start"] = format_iso8601_ms(result.start_ms);
+    seen["end"] = format_iso8601_ms(result.end_ms);
+    const json::value context(std::move(seen));
+    for (const auto& rule : rules_) {
+      auto fired = std::make_tuple(rule.name, result.key, result.start_ms);
+      if (fired_.contains(fired)) {
+        if (final) fired_.erase(fired);
+        continue;
+      }
+      if (!rule.when.matches(context)) continue;
+      if (!final) fired_.insert(fired);
+      json::object alert{{"rule", rule.name},
+                         {"severity", rule.severity},
+                         {"message", render_message(rule.message, context)},
+                         {"window", config_.name},
+                         {"key", key},
+                         {"start", context.at("start")},
+                         {"end", context.at("end")},
+                         {"events", result.events},
+                         {"values", result.values}};
+      const std::string payload = json::serialize(alert);
+      // One alert per rule, key and window, whether early or final, before or after a crash.
+      const std::string id = fmt::format("alert:{}:{}:{}", rule.name, result.key, result.start_ms);
+      queue(rule.stream, EventView{.id = id,
+                                   .ts_ms = result.end_ms,
+                                   .received_at_ms = now_ms(),
+                                   .type = std::string_view(rule.name),
+                                   .payload = payload});
+      std::lock_guard lock(mutex_);
+      ++status_.alerts;
+    }
+  }
+}
+
+std::string render_message(std::string_view text, const json::value& context) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto close = text[i] == '{' ? text.find('}', i) : std::string_view::npos;
+    if (close == std::string_view::npos) {
+      out += text[i];
+      continue;
+    }
+    const json::value* value = pipeline::find_field(context, text.substr(i + 1, close - i - 1));
+    if (!value) {
+      out += text.substr(i, close - i + 1);  // not a field: kept as written
+    } else if (value->is_string()) {
+      out += value->get_string();
+    } else if (value->is_double()) {
+      out += fmt::format("{}", value->get_double());  // 98.5, not boost.json's 9.85E1
+    } else {
+      out += json::serialize(*value);
+    }
+    i = close;
+  }
+  return out;
 }
 
 Result<void> WindowJob::checkpoint(bool early_due) {
-  // Late events first: once the checkpoint moves past them they are not read again.
-  if (auto sent = send_late(); !sent) return sent.error();
   std::vector<WindowResult> early;
-  if (early_due) early = operator_.open_results();
+  if (early_due) {
+    early = operator_.open_results();
+    check_alerts(early, /*final=*/false);
+  }
+  // Late events and alerts first: once the checkpoint moves past them they are not made again.
+  if (auto sent = send_outbox(); !sent) return sent.error();
   Checkpoint checkpoint{config_.source, json::serialize(operator_.save()), {}};
   {
     std::lock_guard lock(mutex_);
@@ -321,7 +407,7 @@ void WindowJob::run() {
     if (config_.early_updates.count() > 0 && now >= next_early && !early_dirty_) {
       next_early = now + config_.early_updates;
     }
-    if (((dirty_ || late_pending_ > 0) && (now >= next_checkpoint || stopping)) || early_due) {
+    if (((dirty_ || outbox_events_ > 0) && (now >= next_checkpoint || stopping)) || early_due) {
       if (auto saved = checkpoint(early_due); !saved) {
         backoff = std::clamp(backoff * 2, kFirstBackoff, kMaxBackoff);
         logger->error("window={} checkpoint failed error=\"{}\" retry_in_ms={}", config_.name,
@@ -356,7 +442,13 @@ std::unique_ptr<WindowSet> WindowSet::build(const Config& config, log::Log& log)
   for (const auto& [name, window] : config.windows) {
     std::optional<StreamConfig> late;
     if (auto it = config.streams.find(window.late); it != config.streams.end()) late = it->second;
-    set->jobs_.push_back(std::make_unique<WindowJob>(window, log, path, late));
+    std::vector<AlertRule> rules;
+    for (const auto& [rule_name, alert] : config.alerts) {
+      if (alert.window != name) continue;
+      rules.push_back({rule_name, expr::Expression::parse(alert.when).value(), alert.severity,
+                       alert.message, config.streams.at(alert.stream)});
+    }
+    set->jobs_.push_back(std::make_unique<WindowJob>(window, log, path, late, std::move(rules)));
   }
   return set;
 }
@@ -400,6 +492,7 @@ std::string statuses_json(const std::vector<WindowStatus>& statuses) {
         {"late", s.late},
         {"results", s.results},
         {"pending_results", s.pending_results},
+        {"alerts", s.alerts},
         {"open_windows", s.open_windows},
         {"watermark",
          s.watermark_ms ? json::value(format_iso8601_ms(*s.watermark_ms)) : json::value(nullptr)},

@@ -13,8 +13,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "config/config.h"
@@ -34,6 +36,7 @@ struct WindowStatus {
   std::uint64_t late = 0;
   std::uint64_t results = 0;        // final results stored since start
   std::size_t pending_results = 0;  // closed windows waiting for the next checkpoint
+  std::uint64_t alerts = 0;         // alerts raised since start
   std::size_t open_windows = 0;
   std::optional<std::int64_t> watermark_ms;
   std::optional<std::uint64_t> lag;  // events in the log not yet read; unknown while starting
@@ -44,10 +47,22 @@ struct WindowStatus {
 // The operator's definition from configuration (checked when the configuration loaded).
 WindowSpec spec_of(const WindowConfig& config);
 
+// An alert rule (alerts.<name>) over this definition's results.
+struct AlertRule {
+  std::string name;
+  expr::Expression when;
+  std::string severity;
+  std::string message;
+  StreamConfig stream;
+};
+
+// A message template with `{field}` replaced by the field's value in `context`.
+std::string render_message(std::string_view text, const boost::json::value& context);
+
 class WindowJob {
  public:
   WindowJob(WindowConfig config, log::Log& log, std::string store_path,
-            std::optional<StreamConfig> late_stream);
+            std::optional<StreamConfig> late_stream, std::vector<AlertRule> rules);
   ~WindowJob();  // stops
   WindowJob(const WindowJob&) = delete;
   WindowJob& operator=(const WindowJob&) = delete;
@@ -62,7 +77,12 @@ class WindowJob {
   Result<void> restore();
   // Reads one batch of each partition; whether any had events.
   Result<bool> read_once();
-  Result<void> send_late();
+  // Late events and alerts wait in the outbox until the next checkpoint, which sends them first.
+  void queue(const StreamConfig& stream, const EventView& event);
+  Result<void> send_outbox();
+  // Raises the alerts whose rule holds for these results (early or final), once per rule, key
+  // and window.
+  void check_alerts(const std::vector<WindowResult>& results, bool final);
   Result<void> checkpoint(bool early_due);
   void set_state(const char* state, const std::string& error = "");
   bool pause(std::chrono::milliseconds for_how_long);
@@ -71,14 +91,16 @@ class WindowJob {
   log::Log& log_;
   std::string store_path_;
   std::optional<StreamConfig> late_stream_;
+  std::vector<AlertRule> rules_;
   std::optional<expr::Expression> filter_;
   std::unique_ptr<WindowStore> store_;
   WindowOperator operator_;
   std::map<log::Partition, log::Offset> positions_;
   std::map<log::Partition, std::chrono::steady_clock::time_point> last_event_;
   std::vector<WindowResult> pending_;  // closed since the last checkpoint
-  std::vector<log::RecordBatch> late_batches_;
-  std::uint64_t late_pending_ = 0;
+  std::set<std::tuple<std::string, std::string, std::int64_t>> fired_;  // early, still open
+  std::map<std::string, std::vector<log::RecordBatch>> outbox_;         // by stream
+  std::uint64_t outbox_events_ = 0;
   bool dirty_ = false;        // state changed since the last checkpoint
   bool early_dirty_ = false;  // since the last early updates
 

@@ -2,7 +2,8 @@
 fed by `sluice generate --preset city`. Every generated event is counted once in the 5-minute
 counts and six times in the 1-minute summaries that start every 10 s (early updates, as the
 windows are still open), with the severities and event types that were sent; the high-severity
-pipeline's files hold the high and critical events only.
+pipeline's files hold the high and critical events only; each city and minute with 3 or more
+critical events raises one alert.
 
 usage: city_example_test.py SLUICE_BINARY
 """
@@ -73,12 +74,32 @@ def main():
         wait_for(lambda: len(lines()) == len(high), 30, "the high-severity events in files")
         assert all(e["severity"] in ("high", "critical") for e in lines())
 
+    def alerts_once_per_city_and_minute():
+        def busy():
+            return {(r["key"]["city"], r["start"]): r["events"]
+                    for r in results("critical_per_city")
+                    if r["events"] >= 3}
+
+        def alerts():
+            return [e["payload"] for e in all_events(server, "stream=alerts")]
+        wait_for(lambda: sum(r["events"] for r in results("critical_per_city")) ==
+                 len([e for e in state["events"] if e["severity"] == "critical"]), 30,
+                 "every critical event counted")
+        wait_for(lambda: len(alerts()) == len(busy()), 30, "an alert for each busy city-minute")
+        seen = {(a["key"]["city"], a["start"]) for a in alerts()}
+        assert seen == set(busy()), (seen, busy())
+        for a in alerts():
+            assert a["rule"] == "busy_city" and a["severity"] == "high", a
+            assert a["message"] == "%d critical incidents in %s within a minute" % (
+                a["events"], a["key"]["city"]), a
+
     try:
         checks.run("sluice generate --preset city feeds it", generated)
         checks.run("5-minute counts per city and event type with their severities",
                    counts_per_city_and_type)
         checks.run("1-minute rolling city summaries every 10 s", rolling_summaries)
         checks.run("high-severity events in their own files", high_severity_files)
+        checks.run("an alert once per busy city and minute", alerts_once_per_city_and_minute)
     finally:
         if checks.failed:
             print("sluice's log:\n" + "".join(server.stderr_lines[-30:]))

@@ -1,8 +1,8 @@
 """Windows under crashes: the same city events (out of order, some late) are put in two logs;
 one `sluice run` computes tumbling, hopping and session windows over its log without
 interruption, the other is SIGKILLed 20 times at random moments while it computes. Then both
-have the same results, row for row (window, key, start, end, events, every aggregate), and the
-same late events in the late stream, each once.
+have the same results, row for row (window, key, start, end, events, every aggregate), the
+same late events in the late stream, each once, and the same alerts, one per key and window.
 
 usage: windows_test.py SLUICE_BINARY [CYCLES] [embedded|kafka MOCK_CLUSTER_BINARY]
 """
@@ -29,6 +29,7 @@ STREAMS = """
 streams:
   city: {partitions: 2, key_field: city, time_field: timestamp}
   dead_letters: {id_field: "", time_field: "", type_field: stream}
+  alerts: {id_field: "", time_field: "", type_field: rule}
 """
 
 WINDOWS = """
@@ -61,6 +62,11 @@ windows:
     allowed_lateness: %(lateness)ds
     checkpoint_every: 100ms
     aggregates: {events: count}
+alerts:
+  busy:
+    window: counts
+    when: 'events >= 80 && p99 > 98'
+    message: '{events} {event_type} events in {city}'
 """ % {"lateness": LATENESS_S}
 
 # Windows the sentinels (an event per city hours after the rest) keep open in each definition.
@@ -139,6 +145,12 @@ class Run:
         finally:
             db.close()
 
+    def alerts(self):
+        """The stored alerts as (id, payload text); a marker makes sure every one is stored."""
+        self.late_ids()
+        return sorted((e["id"], json.dumps(e["payload"], sort_keys=True))
+                      for e in all_events(self.server, "stream=alerts"))
+
     def late_ids(self):
         # The store keeps each stream in log order: once a marker sent after the window jobs
         # finished is stored, so is every late event before it.
@@ -166,7 +178,7 @@ def main():
     def backend_yaml():
         if backend != "kafka":
             return ""
-        cluster = MockKafkaCluster(sys.argv[4], ["city:2", "dead_letters:1"])
+        cluster = MockKafkaCluster(sys.argv[4], ["city:2", "dead_letters:1", "alerts:1"])
         clusters.append(cluster)
         return "log:\n  backend: kafka\n  kafka:\n    brokers: '%s'\n" % cluster.bootstrap
 
@@ -207,11 +219,20 @@ def main():
         assert len(a) > 100, "the stream should have late events: %d" % len(a)
         assert a == b, "late events differ: %d vs %d" % (len(a), len(b))
 
+    def same_alerts():
+        a, b = calm.alerts(), crashed.alerts()
+        assert len(a) > 10, "the rule should fire: %d alerts" % len(a)
+        assert a == b, "alerts differ: %d vs %d" % (len(a), len(b))
+        windows = [(json.loads(p)["key"]["city"], json.loads(p)["key"]["event_type"],
+                    json.loads(p)["start"]) for _, p in b]
+        assert len(windows) == len(set(windows)), "an alert twice for one key and window"
+
     try:
         checks.run("uninterrupted run", uninterrupted)
         checks.run("%d SIGKILLs at random moments, then to the end" % cycles, killed_repeatedly)
         checks.run("results identical, row for row", same_results)
         checks.run("late events identical, each once", same_late_events)
+        checks.run("alerts identical, one per key and window", same_alerts)
     finally:
         if checks.failed:
             for run in (calm, crashed):

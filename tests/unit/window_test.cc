@@ -12,6 +12,8 @@
 #include <random>
 #include <set>
 
+#include "config/config.h"
+#include "windows/window_job.h"
 #include "windows/window_operator.h"
 
 namespace sluice::windows {
@@ -321,6 +323,29 @@ TEST(WindowOperator, CheckpointAndReplayInAnotherOrderGiveTheSameResults) {
     EXPECT_EQ(found->second.events, r.events);
     EXPECT_EQ(json::serialize(found->second.values), json::serialize(r.values));
   }
+}
+
+TEST(Alerts, MessageTemplateTakesTheResultsValues) {
+  const json::value context = json::parse(R"({"city":"NYC","events":7,"p99":98.5,"tags":["a"]})");
+  EXPECT_EQ(render_message("{events} critical in {city} (p99 {p99}, {tags}) {missing} {", context),
+            "7 critical in NYC (p99 98.5, [\"a\"]) {missing} {");
+}
+
+TEST(Alerts, ConfigurationNamesWhatIsWrong) {
+  auto loaded = config::load_text(R"(
+streams: {events: {}, dead_letters: {}}
+windows:
+  w: {from: [events], tumbling: 1m, aggregates: {n: count}}
+alerts:
+  a: {window: nowhere, when: 'n >'}
+  b: {window: w, when: 'n > 1'}
+)");
+  std::string all;
+  for (const auto& e : loaded.errors)
+    all += e.path + ": " + e.message + "\n";
+  EXPECT_NE(all.find("alerts.a.window: no window named \"nowhere\""), std::string::npos) << all;
+  EXPECT_NE(all.find("alerts.a.when"), std::string::npos) << all;
+  EXPECT_NE(all.find("alerts.b.stream: no stream named \"alerts\""), std::string::npos) << all;
 }
 
 TEST(Aggregates, ParseErrorsSayWhatIsAccepted) {
