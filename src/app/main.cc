@@ -7,8 +7,8 @@
 
 #include "app/exit_codes.h"
 #include "app/generate_command.h"
-#include "app/pipelines_command.h"
 #include "app/run_command.h"
+#include "app/status_commands.h"
 #include "config/config.h"
 #include "config/table.h"
 #include "core/logging.h"
@@ -118,6 +118,12 @@ int run_cli(int argc, char** argv) {
       "pipelines", "Show the pipelines of a running server: state, lag, counts, last error.");
   pipelines->add_option("--url", pipelines_url, "The server's base URL")->capture_default_str();
   pipelines->add_flag("--json", pipelines_json, "Print GET /v1/pipelines' JSON as it is");
+  std::string windows_url = "http://127.0.0.1:7070";
+  bool windows_json = false;
+  auto* windows = app.add_subcommand(
+      "windows", "Show the window definitions of a running server: state, lag, watermark, counts.");
+  windows->add_option("--url", windows_url, "The server's base URL")->capture_default_str();
+  windows->add_flag("--json", windows_json, "Print GET /v1/windows' JSON as it is");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -150,6 +156,7 @@ int run_cli(int argc, char** argv) {
     return sluice::run_generate(generate_options);
   }
   if (*pipelines) return sluice::run_pipelines_command(pipelines_url, pipelines_json);
+  if (*windows) return sluice::run_windows_command(windows_url, windows_json);
   if (*collector) {
     sluice::set_log_level(log_level);
     sluice::Config config;

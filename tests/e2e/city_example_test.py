@@ -93,6 +93,15 @@ def main():
             assert a["message"] == "%d critical incidents in %s within a minute" % (
                 a["events"], a["key"]["city"]), a
 
+    def windows_table():
+        p = subprocess.run([binary, "windows", "--url", "http://127.0.0.1:%d" % server.port],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p
+        rows = {line.split()[0]: line.split() for line in p.stdout.splitlines()[1:]}
+        assert set(rows) == {"city_type_counts", "city_summary", "critical_per_city"}, rows
+        assert rows["city_type_counts"][1] == "running", rows
+        assert rows["city_type_counts"][3] == str(state["sent"]), rows  # READ
+
     try:
         checks.run("sluice generate --preset city feeds it", generated)
         checks.run("5-minute counts per city and event type with their severities",
@@ -100,6 +109,7 @@ def main():
         checks.run("1-minute rolling city summaries every 10 s", rolling_summaries)
         checks.run("high-severity events in their own files", high_severity_files)
         checks.run("an alert once per busy city and minute", alerts_once_per_city_and_minute)
+        checks.run("sluice windows prints the table", windows_table)
     finally:
         if checks.failed:
             print("sluice's log:\n" + "".join(server.stderr_lines[-30:]))
