@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <variant>
+#include <vector>
 
 #include "app/exit_codes.h"
 
@@ -59,10 +60,16 @@ std::variant<std::string, int> get(const std::string& command, const std::string
   }
 }
 
-}  // namespace
+struct Column {
+  const char* header;
+  const char* field;
+  int width;  // negative: left-aligned
+};
 
-int run_pipelines_command(const std::string& base, bool as_json) {
-  auto answer = get("pipelines", base, "/v1/pipelines");
+// GET /v1/<what> and print its list as a table with `columns` (or the JSON as it is).
+int print_status(const std::string& base, const std::string& what, bool as_json,
+                 const std::vector<Column>& columns) {
+  auto answer = get(what, base, "/v1/" + what);
   if (const int* code = std::get_if<int>(&answer)) return *code;
   const std::string& body = std::get<std::string>(answer);
   if (as_json) {
@@ -70,48 +77,60 @@ int run_pipelines_command(const std::string& base, bool as_json) {
     return kExitOk;
   }
   const auto parsed = json::parse(body);
-  const auto& pipelines = parsed.at("pipelines").as_array();
-  if (pipelines.empty()) {
-    fmt::print("no pipelines (add them under `pipelines:` in the configuration)\n");
+  const auto& items = parsed.at(what).as_array();
+  if (items.empty()) {
+    fmt::print("no {0} (add them under `{0}:` in the configuration)\n", what);
     return kExitOk;
   }
-  fmt::print("{:<20} {:<9} {:>10} {:>12} {:>12} {:>8} {:>8}  {}\n", "NAME", "STATE", "LAG", "READ",
-             "DELIVERED", "DEAD", "RETRIES", "LAST ERROR");
-  for (const auto& item : pipelines) {
-    const auto& p = item.as_object();
-    fmt::print("{:<20} {:<9} {:>10} {:>12} {:>12} {:>8} {:>8}  {}\n", text_of(p.at("name")),
-               text_of(p.at("state")), text_of(p.at("lag")), text_of(p.at("read")),
-               text_of(p.at("delivered")), text_of(p.at("dead_lettered")), text_of(p.at("retries")),
-               text_of(p.at("last_error")));
+  auto row = [&](auto cell) {
+    std::string line;
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      const int width = columns[i].width;
+      if (i > 0) line += ' ';
+      line += width < 0 ? fmt::format("{:<{}}", cell(columns[i]), -width)
+                        : fmt::format("{:>{}}", cell(columns[i]), width);
+    }
+    while (!line.empty() && line.back() == ' ')
+      line.pop_back();
+    fmt::print("{}\n", line);
+  };
+  row([](const Column& c) { return std::string(c.header); });
+  for (const auto& item : items) {
+    const auto& object = item.as_object();
+    row([&](const Column& c) {
+      const auto* value = object.if_contains(c.field);
+      return value ? text_of(*value) : std::string();
+    });
   }
   return kExitOk;
 }
 
+}  // namespace
+
+int run_pipelines_command(const std::string& base, bool as_json) {
+  return print_status(base, "pipelines", as_json,
+                      {{"NAME", "name", -20},
+                       {"STATE", "state", -9},
+                       {"LAG", "lag", 10},
+                       {"READ", "read", 12},
+                       {"DELIVERED", "delivered", 12},
+                       {"DEAD", "dead_lettered", 8},
+                       {"RETRIES", "retries", 8},
+                       {"LAST ERROR", "last_error", -1}});
+}
+
 int run_windows_command(const std::string& base, bool as_json) {
-  auto answer = get("windows", base, "/v1/windows");
-  if (const int* code = std::get_if<int>(&answer)) return *code;
-  const std::string& body = std::get<std::string>(answer);
-  if (as_json) {
-    fmt::print("{}\n", body);
-    return kExitOk;
-  }
-  const auto parsed = json::parse(body);
-  const auto& windows = parsed.at("windows").as_array();
-  if (windows.empty()) {
-    fmt::print("no windows (add them under `windows:` in the configuration)\n");
-    return kExitOk;
-  }
-  fmt::print("{:<20} {:<9} {:>10} {:>12} {:>8} {:>10} {:>8} {:>8}  {:<24}  {}\n", "NAME", "STATE",
-             "LAG", "READ", "LATE", "RESULTS", "OPEN", "ALERTS", "WATERMARK", "LAST ERROR");
-  for (const auto& item : windows) {
-    const auto& w = item.as_object();
-    fmt::print("{:<20} {:<9} {:>10} {:>12} {:>8} {:>10} {:>8} {:>8}  {:<24}  {}\n",
-               text_of(w.at("name")), text_of(w.at("state")), text_of(w.at("lag")),
-               text_of(w.at("read")), text_of(w.at("late")), text_of(w.at("results")),
-               text_of(w.at("open_windows")), text_of(w.at("alerts")), text_of(w.at("watermark")),
-               text_of(w.at("last_error")));
-  }
-  return kExitOk;
+  return print_status(base, "windows", as_json,
+                      {{"NAME", "name", -20},
+                       {"STATE", "state", -9},
+                       {"LAG", "lag", 10},
+                       {"READ", "read", 12},
+                       {"LATE", "late", 8},
+                       {"RESULTS", "results", 10},
+                       {"OPEN", "open_windows", 8},
+                       {"ALERTS", "alerts", 8},
+                       {"WATERMARK", "watermark", -24},
+                       {"LAST ERROR", "last_error", -1}});
 }
 
 }  // namespace sluice
