@@ -4,6 +4,7 @@ Standard library only. A server is started on port 0 (the OS picks a free port) 
 data directory; its chosen port is read from the line it prints on stdout.
 """
 
+import calendar
 import http.client
 import json
 import os
@@ -175,6 +176,12 @@ def all_events(server, params="", limit=1000):
         if cursor is None:
             conn.close()
             return events
+
+
+def parse_ms(text):
+    """An ISO-8601 UTC time such as 2026-01-01T00:00:11.622Z as ms since the epoch."""
+    whole, _, rest = text.rstrip("Z").partition(".")
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) * 1000 + int(rest or 0)
 
 
 def wait_for(predicate, timeout, what):

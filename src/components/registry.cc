@@ -2,6 +2,7 @@
 
 #include "sinks/file/file_sink.h"
 #include "sinks/kafka/kafka_sink.h"
+#include "sinks/log/log_sink.h"
 #include "sinks/postgres/postgres_sink.h"
 #include "sinks/sqlite/sqlite_event_sink.h"
 #include "sinks/stdout/stdout_sink.h"
@@ -15,9 +16,13 @@ namespace sluice::components {
 
 const std::vector<SinkKind>& sink_kinds() {
   static const std::vector<SinkKind> kinds{
-      sink_kind<sinks::SqliteEventSink>("sqlite"), sink_kind<sinks::PostgresSink>("postgres"),
-      sink_kind<sinks::FileSink>("file"),          sink_kind<sinks::StdoutSink>("stdout"),
-      sink_kind<sinks::WebhookSink>("webhook"),    sink_kind<sinks::KafkaSink>("kafka"),
+      sink_kind<sinks::SqliteEventSink>("sqlite"),
+      sink_kind<sinks::PostgresSink>("postgres"),
+      sink_kind<sinks::FileSink>("file"),
+      sink_kind<sinks::StdoutSink>("stdout"),
+      sink_kind<sinks::WebhookSink>("webhook"),
+      sink_kind<sinks::KafkaSink>("kafka"),
+      sink_kind<sinks::LogSink>("log"),
   };
   return kinds;
 }

@@ -350,7 +350,7 @@ const Table& sink_table() {
   static const Table table = component_table(
       "sinks.<name>",
       "A sink: one key naming its kind (`sqlite`, `postgres`, `file`, `webhook`, `kafka`, "
-      "`stdout`) with that kind's settings (docs/pipelines.md).",
+      "`stdout`, `log`) with that kind's settings (docs/pipelines.md).",
       components::sink_kinds());
   return table;
 }
@@ -517,27 +517,48 @@ const Table& window_table() {
 const Table& alert_table() {
   static const Table table{
       "alerts.<name>",
-      "An alert rule over a window definition's results: when its condition holds for a window "
-      "and key, one alert goes to the alerts stream (docs/streaming.md#alerts).",
+      "An alert rule: over a window definition's results (`window`) or over single events "
+      "(`from`). When its condition holds, one alert goes to the alerts stream and to the "
+      "`notify` sinks (docs/streaming.md#alerts).",
       {
           string_setting("window", &AlertConfig::window, "",
-                         "The window definition (under `windows`) whose results are checked. "
-                         "Required."),
+                         "The window definition (under `windows`) whose results are checked: "
+                         "one alert per key and window. Give either `window` or `from`."),
+          string_list_setting("from", &AlertConfig::from, "[]",
+                              "Streams whose events are checked one by one. Give either "
+                              "`window` or `from`."),
           string_setting("when", &AlertConfig::when, "",
-                         "Condition over a result (docs/expressions.md): its key fields, its "
-                         "aggregates by name and `events`, such as `events > 5`. Required.",
+                         "Condition (docs/expressions.md) over a result (its key fields, "
+                         "aggregates by name and `events`, such as `events > 5`) or over an "
+                         "event (its fields, such as `type == \"TEMP\" && value > 90`). "
+                         "Required.",
                          [](const Scalar& v) -> std::optional<std::string> {
                            if (v.text.empty()) return "an expression is required";
                            return expr::syntax_error(v.text);
                          }),
+          string_list_setting("key", &AlertConfig::key, "[]",
+                              "Per-event rules: fields whose values make the key that "
+                              "`cooldown` applies to, such as `[device]`; empty: one key."),
+          duration_setting("cooldown", &AlertConfig::cooldown, "0s", 0, 366LL * 86'400'000,
+                           "Per-event rules: after an alert for a key, matching events of that "
+                           "key less than this far from it in event time raise none (they are "
+                           "counted in the next alert's `suppressed`); 0: every match alerts."),
+          string_setting("start", &AlertConfig::start, "earliest",
+                         "Per-event rules: where a new rule starts reading, `earliest` (the "
+                         "whole log) or `latest` (events from now on).",
+                         check_start),
           string_setting("severity", &AlertConfig::severity, "warning",
                          "Carried in the alert, such as `info`, `warning`, `critical`."),
           string_setting("message", &AlertConfig::message, "",
-                         "Text of the alert; `{name}` is replaced by the result's value of that "
-                         "key field or aggregate, such as `{events} critical incidents in "
-                         "{city}`."),
+                         "Text of the alert; `{name}` is replaced by the value of that field of "
+                         "the result (key fields, aggregates) or event, such as `{events} "
+                         "critical incidents in {city}`."),
           string_setting("stream", &AlertConfig::stream, "alerts",
                          "Stream the alerts go to (it must be declared under `streams`)."),
+          string_list_setting("notify", &AlertConfig::notify, "[]",
+                              "Sinks (names under `sinks`) that also get this rule's alerts, "
+                              "through a pipeline `notify-<rule>` from the alerts stream; `log` "
+                              "writes them to sluice's own log unless a sink has that name."),
       }};
   return table;
 }
@@ -565,7 +586,7 @@ const Table& root_table() {
                       "Window definitions, by name: aggregates per key over event-time "
                       "windows."),
           map_setting("alerts", &Config::alerts, alert_table(), "{}",
-                      "Alert rules over window results, by name."),
+                      "Alert rules over window results or single events, by name."),
       }};
   return table;
 }
@@ -643,11 +664,19 @@ void check_pipelines(const Config& config, std::vector<ConfigError>& errors) {
   }
 }
 
+// Names that end up in ids, URLs and pipeline names.
+bool plain_name(const std::string& name) {
+  return !name.empty() && name.size() <= 55 && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
 void check_windows(const Config& config, std::vector<ConfigError>& errors) {
   for (const auto& [name, window] : config.windows) {
     const std::string path = "windows." + name;
-    if (name.size() > 55) {
-      errors.push_back({.path = path, .message = "window names have at most 55 characters"});
+    if (!plain_name(name)) {
+      errors.push_back(
+          {.path = path, .message = "window names have 1 to 55 letters, digits, _ or -"});
     }
     if (window.from.empty()) {
       errors.push_back({.path = path + ".from", .message = "name at least one stream"});
@@ -678,12 +707,30 @@ void check_windows(const Config& config, std::vector<ConfigError>& errors) {
 void check_alerts(const Config& config, std::vector<ConfigError>& errors) {
   for (const auto& [name, alert] : config.alerts) {
     const std::string path = "alerts." + name;
-    if (alert.window.empty()) {
-      errors.push_back({.path = path + ".window", .message = "name a window definition"});
-    } else if (!config.windows.contains(alert.window)) {
+    if (!plain_name(name) || name.size() > 48) {
+      errors.push_back(
+          {.path = path, .message = "rule names have 1 to 48 letters, digits, _ or -"});
+    }
+    if (alert.window.empty() == alert.from.empty()) {
+      errors.push_back({.path = path,
+                        .message =
+                            "give either window (a rule over window results) or from (a rule over "
+                            "single events)"});
+    } else if (!alert.window.empty() && !config.windows.contains(alert.window)) {
       errors.push_back(
           {.path = path + ".window",
            .message = fmt::format("no window named \"{}\" under windows", alert.window)});
+    }
+    if (!alert.window.empty() && (!alert.key.empty() || alert.cooldown.count() > 0)) {
+      errors.push_back({.path = path,
+                        .message = "key and cooldown are for rules over single events (from); a "
+                                   "window rule alerts once per key and window"});
+    }
+    for (const auto& stream : alert.from) {
+      if (!config.streams.contains(stream)) {
+        errors.push_back(
+            {.path = path + ".from", .message = fmt::format("no stream named \"{}\"", stream)});
+      }
     }
     if (alert.when.empty()) {
       errors.push_back({.path = path + ".when", .message = "a condition is required"});
@@ -695,6 +742,53 @@ void check_alerts(const Config& config, std::vector<ConfigError>& errors) {
                                   "{0}: {{id_field: \"\", time_field: \"\", type_field: rule}}",
                                   alert.stream)});
     }
+    for (const auto& sink : alert.notify) {
+      if (sink != "log" && !config.sinks.contains(sink)) {
+        errors.push_back({.path = path + ".notify",
+                          .message = fmt::format("no sink named \"{}\" under sinks", sink)});
+      }
+    }
+    if (!alert.notify.empty() && config.pipelines.contains("notify-" + name)) {
+      errors.push_back({.path = path + ".notify",
+                        .message = fmt::format("a pipeline is already named notify-{}", name)});
+    }
+  }
+}
+
+// A rule's `notify` is a pipeline of its own, notify-<rule>, from the alerts stream with only
+// that rule's alerts, to those sinks; `log` is a log sink unless a sink has that name.
+void add_notify_pipelines(Config& config, std::vector<ConfigError>& errors) {
+  for (const auto& [name, alert] : config.alerts) {
+    if (alert.notify.empty()) continue;
+    if (std::ranges::find(alert.notify, "log") != alert.notify.end() &&
+        !config.sinks.contains("log")) {
+      YAML::Node node;
+      node["log"]["message"] = "alert {rule} ({severity}): {message}";
+      ComponentConfig sink;
+      apply_table(node, sink_table(), &sink, "sinks.log", errors);
+      sink.name = "log";
+      sink.source = yaml_to_json(node);
+      config.sinks.emplace("log", std::move(sink));
+    }
+    YAML::Node node;
+    node["from"].push_back(alert.stream);
+    node["steps"].push_back(YAML::Node());
+    node["steps"][0]["filter"] = fmt::format("rule == \"{}\"", name);
+    for (const auto& sink : alert.notify)
+      node["to"].push_back(sink);
+    // Alerts a sink refuses are dead-lettered where one is declared, else logged.
+    node["dead_letter"] = config.streams.contains("dead_letters") ? "dead_letters" : "";
+    PipelineConfig pipeline;
+    const std::string pipeline_name = "notify-" + name;
+    apply_table(node, pipeline_table(), &pipeline, "pipelines." + pipeline_name, errors);
+    pipeline.name = pipeline_name;
+    pipeline.source = yaml_to_json(node);
+    for (const auto& sink : pipeline.to) {
+      if (auto it = config.sinks.find(sink); it != config.sinks.end()) {
+        pipeline.source += "\n" + sink + ":" + it->second.source;
+      }
+    }
+    config.pipelines.emplace(pipeline_name, std::move(pipeline));
   }
 }
 
@@ -784,6 +878,8 @@ LoadResult load_node(const YAML::Node& root) {
       sink.source = yaml_to_json(root["sinks"][name]);
     for (auto& [name, window] : result.config.windows)
       window.source = yaml_to_json(root["windows"][name]);
+    for (auto& [name, alert] : result.config.alerts)
+      alert.source = yaml_to_json(root["alerts"][name]);
     for (auto& [name, pipeline] : result.config.pipelines) {
       pipeline.source = yaml_to_json(root["pipelines"][name]);
       for (const auto& sink : pipeline.to) {
@@ -793,6 +889,7 @@ LoadResult load_node(const YAML::Node& root) {
       }
     }
   }
+  if (result.errors.empty()) add_notify_pipelines(result.config, result.errors);
   if (result.errors.empty() && result.config.log.backend == "kafka" &&
       result.config.log.kafka.brokers.empty()) {
     result.errors.push_back(

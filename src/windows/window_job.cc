@@ -5,7 +5,6 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
-#include <future>
 
 #include "core/json_text.h"
 #include "core/logging.h"
@@ -13,6 +12,7 @@
 #include "core/time.h"
 #include "pipeline/event_json.h"
 #include "pipeline/field_path.h"
+#include "pipeline/message_template.h"
 #include "pipeline/pipeline_event.h"
 
 namespace sluice::windows {
@@ -216,11 +216,11 @@ Result<bool> WindowJob::read_once() {
       payload += '}';
       // The same event is late again in a replay: the same id, which the store keeps once.
       const std::string id = fmt::format("late:{}:{}:{}", config_.name, name, record.offset);
-      queue(*late_stream_, EventView{.id = id,
-                                     .ts_ms = envelope->ts_ms,
-                                     .received_at_ms = now_ms(),
-                                     .type = std::string_view(partition.stream),
-                                     .payload = payload});
+      outbox_.add(*late_stream_, EventView{.id = id,
+                                           .ts_ms = envelope->ts_ms,
+                                           .received_at_ms = now_ms(),
+                                           .type = std::string_view(partition.stream),
+                                           .payload = payload});
     }
     std::lock_guard lock(mutex_);
     positions_[partition] = batch.value().next_offset;
@@ -239,30 +239,6 @@ Result<bool> WindowJob::read_once() {
   const std::int64_t w = operator_.watermark();
   status_.watermark_ms = w == INT64_MIN ? std::nullopt : std::optional<std::int64_t>(w);
   return any;
-}
-
-void WindowJob::queue(const StreamConfig& stream, const EventView& event) {
-  auto& batches = outbox_[stream.name];
-  if (batches.empty()) batches.resize(std::max<std::uint32_t>(stream.partitions, 1));
-  batches[log::partition_for(event.id, static_cast<std::uint32_t>(batches.size()))].add(event);
-  ++outbox_events_;
-}
-
-Result<void> WindowJob::send_outbox() {
-  for (auto& [stream, batches] : outbox_) {
-    std::promise<Result<void>> done;
-    auto future = done.get_future();
-    log::append_partitions(log_, stream, std::move(batches),
-                           [&done](Result<void> result) { done.set_value(std::move(result)); });
-    if (auto sent = future.get(); !sent) {
-      outbox_.clear();  // read again from the last checkpoint's positions
-      outbox_events_ = 0;
-      return sent.error();
-    }
-  }
-  outbox_.clear();
-  outbox_events_ = 0;
-  return boost::outcome_v2::success();
 }
 
 void WindowJob::check_alerts(const std::vector<WindowResult>& results, bool final) {
@@ -293,7 +269,7 @@ void WindowJob::check_alerts(const std::vector<WindowResult>& results, bool fina
       if (!final) fired_.insert(fired);
       json::object alert{{"rule", rule.name},
                          {"severity", rule.severity},
-                         {"message", render_message(rule.message, context)},
+                         {"message", pipeline::render_message(rule.message, context)},
                          {"window", config_.name},
                          {"key", key},
                          {"start", context.at("start")},
@@ -303,38 +279,15 @@ void WindowJob::check_alerts(const std::vector<WindowResult>& results, bool fina
       const std::string payload = json::serialize(alert);
       // One alert per rule, key and window, whether early or final, before or after a crash.
       const std::string id = fmt::format("alert:{}:{}:{}", rule.name, result.key, result.start_ms);
-      queue(rule.stream, EventView{.id = id,
-                                   .ts_ms = result.end_ms,
-                                   .received_at_ms = now_ms(),
-                                   .type = std::string_view(rule.name),
-                                   .payload = payload});
+      outbox_.add(rule.stream, EventView{.id = id,
+                                         .ts_ms = result.end_ms,
+                                         .received_at_ms = now_ms(),
+                                         .type = std::string_view(rule.name),
+                                         .payload = payload});
       std::lock_guard lock(mutex_);
       ++status_.alerts;
     }
   }
-}
-
-std::string render_message(std::string_view text, const json::value& context) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto close = text[i] == '{' ? text.find('}', i) : std::string_view::npos;
-    if (close == std::string_view::npos) {
-      out += text[i];
-      continue;
-    }
-    const json::value* value = pipeline::find_field(context, text.substr(i + 1, close - i - 1));
-    if (!value) {
-      out += text.substr(i, close - i + 1);  // not a field: kept as written
-    } else if (value->is_string()) {
-      out += value->get_string();
-    } else if (value->is_double()) {
-      out += fmt::format("{}", value->get_double());  // 98.5, not boost.json's 9.85E1
-    } else {
-      out += json::serialize(*value);
-    }
-    i = close;
-  }
-  return out;
 }
 
 Result<void> WindowJob::checkpoint(bool early_due) {
@@ -344,7 +297,7 @@ Result<void> WindowJob::checkpoint(bool early_due) {
     check_alerts(early, /*final=*/false);
   }
   // Late events and alerts first: once the checkpoint moves past them they are not made again.
-  if (auto sent = send_outbox(); !sent) return sent.error();
+  if (auto sent = outbox_.send(log_); !sent) return sent.error();
   Checkpoint checkpoint{config_.source, json::serialize(operator_.save()), {}};
   {
     std::lock_guard lock(mutex_);
@@ -407,7 +360,7 @@ void WindowJob::run() {
     if (config_.early_updates.count() > 0 && now >= next_early && !early_dirty_) {
       next_early = now + config_.early_updates;
     }
-    if (((dirty_ || outbox_events_ > 0) && (now >= next_checkpoint || stopping)) || early_due) {
+    if (((dirty_ || !outbox_.empty()) && (now >= next_checkpoint || stopping)) || early_due) {
       if (auto saved = checkpoint(early_due); !saved) {
         backoff = std::clamp(backoff * 2, kFirstBackoff, kMaxBackoff);
         logger->error("window={} checkpoint failed error=\"{}\" retry_in_ms={}", config_.name,
@@ -444,11 +397,16 @@ std::unique_ptr<WindowSet> WindowSet::build(const Config& config, log::Log& log)
     if (auto it = config.streams.find(window.late); it != config.streams.end()) late = it->second;
     std::vector<AlertRule> rules;
     for (const auto& [rule_name, alert] : config.alerts) {
-      if (alert.window != name) continue;
+      if (alert.window != name) continue;  // another window's rule, or a per-event rule
       rules.push_back({rule_name, expr::Expression::parse(alert.when).value(), alert.severity,
                        alert.message, config.streams.at(alert.stream)});
     }
     set->jobs_.push_back(std::make_unique<WindowJob>(window, log, path, late, std::move(rules)));
+  }
+  for (const auto& [name, alert] : config.alerts) {
+    if (alert.from.empty()) continue;
+    set->rules_.push_back(
+        std::make_unique<alerts::EventRuleJob>(alert, log, path, config.streams.at(alert.stream)));
   }
   return set;
 }
@@ -456,16 +414,30 @@ std::unique_ptr<WindowSet> WindowSet::build(const Config& config, log::Log& log)
 void WindowSet::start() {
   for (auto& job : jobs_)
     job->start();
+  for (auto& rule : rules_)
+    rule->start();
 }
 
 void WindowSet::stop() {
   for (auto& job : jobs_)
     job->stop();
+  for (auto& rule : rules_)
+    rule->stop();
 }
 
 void WindowSet::notify() {
   for (auto& job : jobs_)
     job->notify();
+  for (auto& rule : rules_)
+    rule->notify();
+}
+
+std::vector<alerts::EventRuleStatus> WindowSet::rule_statuses() const {
+  std::vector<alerts::EventRuleStatus> out;
+  out.reserve(rules_.size());
+  for (const auto& rule : rules_)
+    out.push_back(rule->status());
+  return out;
 }
 
 std::vector<WindowStatus> WindowSet::statuses() const {
@@ -476,7 +448,8 @@ std::vector<WindowStatus> WindowSet::statuses() const {
   return out;
 }
 
-std::string statuses_json(const std::vector<WindowStatus>& statuses) {
+std::string statuses_json(const std::vector<WindowStatus>& statuses,
+                          const std::vector<alerts::EventRuleStatus>& rules) {
   json::array list;
   for (const auto& s : statuses) {
     json::array from;
@@ -501,7 +474,22 @@ std::string statuses_json(const std::vector<WindowStatus>& statuses) {
         {"last_error", s.last_error.empty() ? json::value(nullptr) : json::value(s.last_error)},
     });
   }
-  return json::serialize(json::object{{"windows", std::move(list)}});
+  json::array rule_list;
+  for (const auto& r : rules) {
+    rule_list.push_back(json::object{
+        {"name", r.name},
+        {"state", r.state},
+        {"lag", r.lag ? json::value(*r.lag) : json::value(nullptr)},
+        {"read", r.read},
+        {"matched", r.matched},
+        {"alerts", r.alerts},
+        {"suppressed", r.suppressed},
+        {"pending_alerts", r.pending_alerts},
+        {"last_error", r.last_error.empty() ? json::value(nullptr) : json::value(r.last_error)},
+    });
+  }
+  return json::serialize(
+      json::object{{"windows", std::move(list)}, {"rules", std::move(rule_list)}});
 }
 
 }  // namespace sluice::windows

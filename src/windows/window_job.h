@@ -19,9 +19,11 @@
 #include <tuple>
 #include <vector>
 
+#include "alerts/event_rule.h"
 #include "config/config.h"
 #include "expr/expression.h"
 #include "log/log.h"
+#include "windows/outbox.h"
 #include "windows/window_operator.h"
 #include "windows/window_store.h"
 
@@ -56,9 +58,6 @@ struct AlertRule {
   StreamConfig stream;
 };
 
-// A message template with `{field}` replaced by the field's value in `context`.
-std::string render_message(std::string_view text, const boost::json::value& context);
-
 class WindowJob {
  public:
   WindowJob(WindowConfig config, log::Log& log, std::string store_path,
@@ -77,9 +76,6 @@ class WindowJob {
   Result<void> restore();
   // Reads one batch of each partition; whether any had events.
   Result<bool> read_once();
-  // Late events and alerts wait in the outbox until the next checkpoint, which sends them first.
-  void queue(const StreamConfig& stream, const EventView& event);
-  Result<void> send_outbox();
   // Raises the alerts whose rule holds for these results (early or final), once per rule, key
   // and window.
   void check_alerts(const std::vector<WindowResult>& results, bool final);
@@ -99,8 +95,8 @@ class WindowJob {
   std::map<log::Partition, std::chrono::steady_clock::time_point> last_event_;
   std::vector<WindowResult> pending_;  // closed since the last checkpoint
   std::set<std::tuple<std::string, std::string, std::int64_t>> fired_;  // early, still open
-  std::map<std::string, std::vector<log::RecordBatch>> outbox_;         // by stream
-  std::uint64_t outbox_events_ = 0;
+  // Late events and alerts wait here until the next checkpoint, which sends them first.
+  Outbox outbox_;
   bool dirty_ = false;        // state changed since the last checkpoint
   bool early_dirty_ = false;  // since the last early updates
 
@@ -112,7 +108,7 @@ class WindowJob {
   std::thread thread_;
 };
 
-// Every window definition of a configuration.
+// Every window definition and per-event alert rule of a configuration.
 class WindowSet {
  public:
   static std::unique_ptr<WindowSet> build(const Config& config, log::Log& log);
@@ -120,13 +116,17 @@ class WindowSet {
   void stop();
   void notify();
   std::vector<WindowStatus> statuses() const;
-  bool empty() const { return jobs_.empty(); }
+  std::vector<alerts::EventRuleStatus> rule_statuses() const;
+  bool empty() const { return jobs_.empty() && rules_.empty(); }
 
  private:
   std::vector<std::unique_ptr<WindowJob>> jobs_;
+  std::vector<std::unique_ptr<alerts::EventRuleJob>> rules_;
 };
 
-// {"windows":[{"name":..,"state":..,...}]}
-std::string statuses_json(const std::vector<WindowStatus>& statuses);
+// {"windows":[{"name":..,"state":..,...}],"rules":[{"name":..,...}]} (rules: per-event alert
+// rules).
+std::string statuses_json(const std::vector<WindowStatus>& statuses,
+                          const std::vector<alerts::EventRuleStatus>& rules = {});
 
 }  // namespace sluice::windows

@@ -30,24 +30,32 @@ WindowStore::WindowStore(const std::string& path) : db_(path, /*read_only=*/fals
       definition TEXT NOT NULL,
       state TEXT NOT NULL,
       positions TEXT NOT NULL,
+      outbox TEXT NOT NULL DEFAULT '[]',
       taken_at INTEGER NOT NULL
     ) WITHOUT ROWID;
   )sql");
+  // Files written before the outbox column existed.
+  if (auto has = db_.prepare("SELECT 1 FROM pragma_table_info('window_checkpoints') "
+                             "WHERE name = 'outbox'");
+      has.step() != SQLITE_ROW) {
+    db_.exec("ALTER TABLE window_checkpoints ADD COLUMN outbox TEXT NOT NULL DEFAULT '[]'");
+  }
   upsert_result_ = db_.prepare(
       "INSERT INTO window_results (window, key, start, end, events, value, final, updated_at) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (window, key, start) DO UPDATE SET "
       "end = excluded.end, events = excluded.events, value = excluded.value, "
       "final = excluded.final, updated_at = excluded.updated_at");
   save_checkpoint_ = db_.prepare(
-      "INSERT INTO window_checkpoints (window, definition, state, positions, taken_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (window) DO UPDATE SET "
+      "INSERT INTO window_checkpoints (window, definition, state, positions, outbox, taken_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (window) DO UPDATE SET "
       "definition = excluded.definition, state = excluded.state, "
-      "positions = excluded.positions, taken_at = excluded.taken_at");
+      "positions = excluded.positions, outbox = excluded.outbox, taken_at = excluded.taken_at");
 }
 
 Result<std::optional<Checkpoint>> WindowStore::load(const std::string& window) {
-  auto stmt =
-      db_.prepare("SELECT definition, state, positions FROM window_checkpoints WHERE window = ?1");
+  auto stmt = db_.prepare(
+      "SELECT definition, state, positions, outbox FROM window_checkpoints "
+      "WHERE window = ?1");
   stmt.bind(1, std::string_view(window));
   const int rc = stmt.step();
   if (rc == SQLITE_DONE) return std::optional<Checkpoint>{};
@@ -55,7 +63,10 @@ Result<std::optional<Checkpoint>> WindowStore::load(const std::string& window) {
     return make_error(Errc::kUnavailable,
                       "windows.db: reading a checkpoint: " + db_.error_message());
   }
-  Checkpoint checkpoint{std::string(stmt.column_text(0)), std::string(stmt.column_text(1)), {}};
+  Checkpoint checkpoint{std::string(stmt.column_text(0)),
+                        std::string(stmt.column_text(1)),
+                        {},
+                        std::string(stmt.column_text(3))};
   boost::system::error_code ec;
   auto positions = json::parse(stmt.column_text(2), ec);
   if (ec || !positions.is_array()) {
@@ -119,7 +130,8 @@ Result<void> WindowStore::save(const std::string& window,
   save_checkpoint_.bind(2, std::string_view(checkpoint.definition));
   save_checkpoint_.bind(3, std::string_view(checkpoint.state));
   save_checkpoint_.bind(4, std::string_view(positions_text));
-  save_checkpoint_.bind(5, now);
+  save_checkpoint_.bind(5, std::string_view(checkpoint.outbox));
+  save_checkpoint_.bind(6, now);
   const int rc = save_checkpoint_.step();
   save_checkpoint_.reset();
   if (rc != SQLITE_DONE) {

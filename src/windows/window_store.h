@@ -8,7 +8,8 @@
 //   window_results (window, key, start, end, events, value, final, updated_at)
 //     key: the key values as a JSON array; value: the aggregates as a JSON object;
 //     final: 0 for an early update of a window still open
-//   window_checkpoints (window, definition, state, positions, taken_at)
+//   window_checkpoints (window, definition, state, positions, outbox, taken_at)
+//     window: a window definition's name, or `alerts.<rule>` for a per-event alert rule
 
 #include <cstdint>
 #include <optional>
@@ -26,6 +27,7 @@ struct Checkpoint {
   std::string definition;  // the window's configuration when it was taken
   std::string state;       // WindowOperator::save() as JSON
   std::map<log::Partition, log::Offset> positions;
+  std::string outbox = "[]";  // Outbox::to_json(): events decided but maybe not yet sent
 };
 
 class WindowStore {

@@ -1,9 +1,10 @@
 """docs/streaming.md's city example as written: `sluice run --config examples/city-events.yaml`
 fed by `sluice generate --preset city`. Every generated event is counted once in the 5-minute
 counts and six times in the 1-minute summaries that start every 10 s (early updates, as the
-windows are still open), with the severities and event types that were sent; the high-severity
-pipeline's files hold the high and critical events only; each city and minute with 3 or more
-critical events raises one alert.
+windows are still open), with the severities and event types that were sent; each high and
+critical event raises one high-severity alert, which the rule's notify pipeline writes to files;
+each city and minute with 3 or more critical events raises one alert; critical reports alert at
+most once per city a minute and reach the process log.
 
 usage: city_example_test.py SLUICE_BINARY
 """
@@ -16,7 +17,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Server, all_events, wait_for  # noqa: E402
+from harness import Checks, Server, all_events, parse_ms, wait_for  # noqa: E402
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "city-events.yaml")
 
@@ -62,8 +63,13 @@ def main():
             types = {e["event_type"] for e in state["events"] if e["city"] == r["key"]["city"]}
             assert set(r["values"]["event_types"]) <= types, r
 
-    def high_severity_files():
-        high = [e for e in state["events"] if e["severity"] in ("high", "critical")]
+    def alerts(rule):
+        return [e["payload"] for e in all_events(server, "stream=alerts")
+                if e["payload"]["rule"] == rule]
+
+    def high_severity_alerts_in_files():
+        high = sorted(json.dumps(e, sort_keys=True) for e in state["events"]
+                      if e["severity"] in ("high", "critical"))
 
         def lines():
             out = []
@@ -71,8 +77,44 @@ def main():
                 with open(path) as f:
                     out += [json.loads(line)["payload"] for line in f]
             return out
-        wait_for(lambda: len(lines()) == len(high), 30, "the high-severity events in files")
-        assert all(e["severity"] in ("high", "critical") for e in lines())
+        wait_for(lambda: len(alerts("high_severity")) == len(high), 30,
+                 "an alert per high-severity event")
+        assert sorted(json.dumps(a["event"], sort_keys=True)
+                      for a in alerts("high_severity")) == high
+        a = alerts("high_severity")[0]
+        assert a["message"] == "%s %s in %s: %s" % (a["event"]["severity"], a["event"][
+            "event_type"], a["event"]["city"], a["event"]["description"]), a
+        wait_for(lambda: len(lines()) == len(high), 30, "the notify pipeline's files")
+        assert sorted(json.dumps(a["event"], sort_keys=True) for a in lines()) == high
+
+    def critical_reports_with_cooldown():
+        critical = [e for e in state["events"] if e["severity"] == "critical"]
+
+        def rule():
+            status, _, body = server.request("GET", "/v1/windows")
+            assert status == 200, body
+            return {r["name"]: r for r in body["rules"]}["critical_report"]
+        wait_for(lambda: rule()["lag"] == 0 and rule()["pending_alerts"] == 0, 30,
+                 "the rule read to the end")
+        assert rule()["matched"] == len(critical), rule()
+        wait_for(lambda: len(alerts("critical_report")) == rule()["alerts"], 30,
+                 "every critical report alert stored")
+        got = alerts("critical_report")
+        for city in {e["city"] for e in critical}:
+            times = sorted(parse_ms(a["event"]["timestamp"]) for a in got
+                           if a["key"]["city"] == city)
+            mine = [parse_ms(e["timestamp"]) for e in critical if e["city"] == city]
+            assert times, "no alert for %s" % city
+            # Each critical event alerted, or came within the cooldown of an alert.
+            assert all(any(abs(t - a) < 60_000 for a in times) for t in mine), city
+        assert sum(1 + a["suppressed"] for a in got) <= len(critical)
+        assert len(got) < len(critical), "the cooldown should hold some back"
+
+        def logged():
+            return [line for line in server.stderr_lines
+                    if "sink=log stream=alerts id=alert:critical_report:" in line]
+        wait_for(lambda: len(logged()) >= len(got), 30, "each alert in the process log")
+        assert "alert critical_report (critical): critical " in logged()[0], logged()[0]
 
     def alerts_once_per_city_and_minute():
         def busy():
@@ -80,15 +122,14 @@ def main():
                     for r in results("critical_per_city")
                     if r["events"] >= 3}
 
-        def alerts():
-            return [e["payload"] for e in all_events(server, "stream=alerts")]
         wait_for(lambda: sum(r["events"] for r in results("critical_per_city")) ==
                  len([e for e in state["events"] if e["severity"] == "critical"]), 30,
                  "every critical event counted")
-        wait_for(lambda: len(alerts()) == len(busy()), 30, "an alert for each busy city-minute")
-        seen = {(a["key"]["city"], a["start"]) for a in alerts()}
+        wait_for(lambda: len(alerts("busy_city")) == len(busy()), 30,
+                 "an alert for each busy city-minute")
+        seen = {(a["key"]["city"], a["start"]) for a in alerts("busy_city")}
         assert seen == set(busy()), (seen, busy())
-        for a in alerts():
+        for a in alerts("busy_city"):
             assert a["rule"] == "busy_city" and a["severity"] == "high", a
             assert a["message"] == "%d critical incidents in %s within a minute" % (
                 a["events"], a["key"]["city"]), a
@@ -107,7 +148,10 @@ def main():
         checks.run("5-minute counts per city and event type with their severities",
                    counts_per_city_and_type)
         checks.run("1-minute rolling city summaries every 10 s", rolling_summaries)
-        checks.run("high-severity events in their own files", high_severity_files)
+        checks.run("a high-severity alert per high or critical event, also in files",
+                   high_severity_alerts_in_files)
+        checks.run("critical reports alert once per city a minute, in the log",
+                   critical_reports_with_cooldown)
         checks.run("an alert once per busy city and minute", alerts_once_per_city_and_minute)
         checks.run("sluice windows prints the table", windows_table)
     finally:

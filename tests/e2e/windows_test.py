@@ -1,8 +1,9 @@
 """Windows under crashes: the same city events (out of order, some late) are put in two logs;
-one `sluice run` computes tumbling, hopping and session windows over its log without
-interruption, the other is SIGKILLed 20 times at random moments while it computes. Then both
-have the same results, row for row (window, key, start, end, events, every aggregate), the
-same late events in the late stream, each once, and the same alerts, one per key and window.
+one `sluice run` computes tumbling, hopping and session windows and a per-event alert rule over
+its log without interruption, the other is SIGKILLed 20 times at random moments while it
+computes. Then both have the same results, row for row (window, key, start, end, events, every
+aggregate), the same late events in the late stream, each once, the same window alerts, one per
+key and window, and the per-event alerts a reference computed here from the events expects.
 
 usage: windows_test.py SLUICE_BINARY [CYCLES] [embedded|kafka MOCK_CLUSTER_BINARY]
 """
@@ -17,12 +18,13 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, MockKafkaCluster, Server, all_events, wait_for  # noqa: E402
+from harness import Checks, MockKafkaCluster, Server, all_events, parse_ms, wait_for  # noqa: E402
 
 EVENTS = 400_000
 # librdkafka's mock cluster keeps about 100 000 messages per partition.
 KAFKA_EVENTS = 150_000
 LATENESS_S = 10
+COOLDOWN_MS = 600_000
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 STREAMS = """
@@ -67,7 +69,14 @@ alerts:
     window: counts
     when: 'events >= 80 && p99 > 98'
     message: '{events} {event_type} events in {city}'
-""" % {"lateness": LATENESS_S}
+  scorching:
+    from: [city]
+    when: 'severity == "critical" && value > 99'
+    key: [city]
+    cooldown: %(cooldown)dms
+    severity: critical
+    message: '{city} at {value}'
+""" % {"lateness": LATENESS_S, "cooldown": COOLDOWN_MS}
 
 # Windows the sentinels (an event per city hours after the rest) keep open in each definition.
 SENTINEL_OPEN = {"counts": 8, "rolling": 0, "visits": 8}
@@ -102,6 +111,25 @@ def city_events(seed, count):
     return events
 
 
+def expected_scorching(events):
+    """The per-event rule worked out here: each city's events in the order they were posted
+    (one partition per city), an alert unless the city's last one is less than the cooldown
+    away in event time."""
+    last, suppressed, out = {}, {}, []
+    for e in events:
+        if not (e["severity"] == "critical" and e["value"] > 99):
+            continue
+        ts = parse_ms(e["timestamp"])
+        city = e["city"]
+        if city in last and abs(ts - last[city]) < COOLDOWN_MS:
+            suppressed[city] = suppressed.get(city, 0) + 1
+            continue
+        out.append((city, e["timestamp"], e["value"], suppressed.get(city, 0),
+                    "%s at %s" % (city, e["value"])))
+        last[city], suppressed[city] = ts, 0
+    return sorted(out)
+
+
 class Run:
     """One data directory: the events posted with no windows, then `sluice run` with them."""
 
@@ -127,15 +155,16 @@ class Run:
     def statuses(self):
         status, _, body = self.server.request("GET", "/v1/windows")
         assert status == 200, body
-        return {w["name"]: w for w in body["windows"]}
+        return {w["name"]: w for w in body["windows"] + body["rules"]}
 
     def finish(self):
         """Waits until every window before the sentinel is closed and saved."""
         def done():
             s = self.statuses()
             return all(s[n]["lag"] == 0 and s[n]["open_windows"] == SENTINEL_OPEN[n] and
-                       s[n]["pending_results"] == 0 for n in SENTINEL_OPEN)
-        wait_for(done, 180, "every window read to the end, closed and saved")
+                       s[n]["pending_results"] == 0 for n in SENTINEL_OPEN) and \
+                s["scorching"]["lag"] == 0 and s["scorching"]["pending_alerts"] == 0
+        wait_for(done, 180, "every window and rule read to the end, closed and saved")
 
     def results(self):
         db = sqlite3.connect(os.path.join(self.data, "windows.db"))
@@ -146,21 +175,25 @@ class Run:
             db.close()
 
     def alerts(self):
-        """The stored alerts as (id, payload text); a marker makes sure every one is stored."""
-        self.late_ids()
+        """The stored alerts as (id, payload text)."""
+        self.stored_up_to_now("alerts")
         return sorted((e["id"], json.dumps(e["payload"], sort_keys=True))
-                      for e in all_events(self.server, "stream=alerts"))
+                      for e in all_events(self.server, "stream=alerts")
+                      if "marker" not in e["payload"])
 
-    def late_ids(self):
+    def stored_up_to_now(self, stream):
         # The store keeps each stream in log order: once a marker sent after the window jobs
-        # finished is stored, so is every late event before it.
+        # finished is stored, so is every event before it.
         marker = "marker-%d" % time.monotonic_ns()
-        status, _, _ = self.server.request("POST", "/v1/streams/dead_letters/events",
+        status, _, _ = self.server.request("POST", "/v1/streams/%s/events" % stream,
                                            {"marker": marker})
         assert status == 202, status
         wait_for(lambda: any(e["payload"].get("marker") == marker
-                             for e in all_events(self.server, "stream=dead_letters")), 60,
+                             for e in all_events(self.server, "stream=" + stream)), 60,
                  "the marker in the store")
+
+    def late_ids(self):
+        self.stored_up_to_now("dead_letters")
         return sorted(e["id"] for e in all_events(self.server, "stream=dead_letters")
                       if "marker" not in e["payload"])
 
@@ -220,12 +253,31 @@ def main():
         assert a == b, "late events differ: %d vs %d" % (len(a), len(b))
 
     def same_alerts():
-        a, b = calm.alerts(), crashed.alerts()
-        assert len(a) > 10, "the rule should fire: %d alerts" % len(a)
+        # Window alerts only: per-event alerts carry the ids each run gave its events.
+        a, b = ([(i, p) for i, p in run.alerts() if json.loads(p)["rule"] == "busy"]
+                for run in (calm, crashed))
         assert a == b, "alerts differ: %d vs %d" % (len(a), len(b))
-        windows = [(json.loads(p)["key"]["city"], json.loads(p)["key"]["event_type"],
-                    json.loads(p)["start"]) for _, p in b]
+        busy = [json.loads(p) for _, p in b]
+        assert len(busy) > 10, "the rule should fire: %d alerts" % len(busy)
+        windows = [(p["key"]["city"], p["key"]["event_type"], p["start"]) for p in busy]
         assert len(windows) == len(set(windows)), "an alert twice for one key and window"
+
+    def per_event_alerts():
+        got = [sorted((p["key"]["city"], p["event"]["timestamp"], p["event"]["value"],
+                       p["suppressed"], p["message"])
+                      for p in (json.loads(p) for _, p in run.alerts())
+                      if p["rule"] == "scorching")
+               for run in (calm, crashed)]
+        assert got[0] == got[1], "per-event alerts differ: %d vs %d (first difference %s)" % (
+            len(got[0]), len(got[1]), sorted(set(got[0]) ^ set(got[1]))[:2])
+        assert len(got[0]) > 10 and sum(a[3] for a in got[0]) > 10, \
+            "the events should make alerts and suppress some: %d" % len(got[0])
+        if backend == "kafka":
+            return  # the mock cluster keeps only the latest events of a partition
+        expected = expected_scorching(events)
+        assert got[0] == expected, "per-event alerts differ from the reference: %d vs %d " \
+            "(first difference %s)" % (len(got[0]), len(expected),
+                                       sorted(set(got[0]) ^ set(expected))[:2])
 
     try:
         checks.run("uninterrupted run", uninterrupted)
@@ -233,6 +285,8 @@ def main():
         checks.run("results identical, row for row", same_results)
         checks.run("late events identical, each once", same_late_events)
         checks.run("alerts identical, one per key and window", same_alerts)
+        checks.run("per-event alerts identical, as the reference computes them",
+                   per_event_alerts)
     finally:
         if checks.failed:
             for run in (calm, crashed):

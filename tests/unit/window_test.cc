@@ -13,6 +13,7 @@
 #include <set>
 
 #include "config/config.h"
+#include "pipeline/message_template.h"
 #include "windows/window_job.h"
 #include "windows/window_operator.h"
 
@@ -327,7 +328,8 @@ TEST(WindowOperator, CheckpointAndReplayInAnotherOrderGiveTheSameResults) {
 
 TEST(Alerts, MessageTemplateTakesTheResultsValues) {
   const json::value context = json::parse(R"({"city":"NYC","events":7,"p99":98.5,"tags":["a"]})");
-  EXPECT_EQ(render_message("{events} critical in {city} (p99 {p99}, {tags}) {missing} {", context),
+  EXPECT_EQ(pipeline::render_message("{events} critical in {city} (p99 {p99}, {tags}) {missing} {",
+                                     context),
             "7 critical in NYC (p99 98.5, [\"a\"]) {missing} {");
 }
 
@@ -346,6 +348,48 @@ alerts:
   EXPECT_NE(all.find("alerts.a.window: no window named \"nowhere\""), std::string::npos) << all;
   EXPECT_NE(all.find("alerts.a.when"), std::string::npos) << all;
   EXPECT_NE(all.find("alerts.b.stream: no stream named \"alerts\""), std::string::npos) << all;
+}
+
+TEST(Alerts, PerEventRulesAreCheckedAndNotifyBecomesAPipeline) {
+  auto bad = config::load_text(R"(
+streams: {events: {}, alerts: {}}
+windows:
+  w: {from: [events], tumbling: 1m, aggregates: {n: count}}
+alerts:
+  both: {window: w, from: [events], when: 'x > 1'}
+  neither: {when: 'x > 1'}
+  windowed: {window: w, when: 'n > 1', cooldown: 1m}
+  lost: {from: [nowhere], when: 'x > 1', notify: [pager]}
+  bad.name: {from: [events], when: 'x > 1'}
+)");
+  std::string all;
+  for (const auto& e : bad.errors)
+    all += e.path + ": " + e.message + "\n";
+  EXPECT_NE(all.find("alerts.both: give either window"), std::string::npos) << all;
+  EXPECT_NE(all.find("alerts.neither: give either window"), std::string::npos) << all;
+  EXPECT_NE(all.find("alerts.windowed: key and cooldown are for rules over single events"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("alerts.lost.from: no stream named \"nowhere\""), std::string::npos) << all;
+  EXPECT_NE(all.find("alerts.lost.notify: no sink named \"pager\""), std::string::npos) << all;
+  EXPECT_NE(all.find("alerts.bad.name: rule names have"), std::string::npos) << all;
+
+  auto good = config::load_text(R"(
+streams: {events: {}, alerts: {}}
+sinks:
+  pager: {webhook: {url: "http://127.0.0.1:9/"}}
+alerts:
+  hot: {from: [events], when: 'value > 90', key: [device], cooldown: 5m, notify: [log, pager]}
+)");
+  ASSERT_TRUE(good.ok()) << good.errors.front().path << ": " << good.errors.front().message;
+  const auto& pipeline = good.config.pipelines.at("notify-hot");
+  EXPECT_EQ(pipeline.from, std::vector<std::string>{"alerts"});
+  EXPECT_EQ(pipeline.to, (std::vector<std::string>{"log", "pager"}));
+  ASSERT_EQ(pipeline.steps.size(), 1u);
+  EXPECT_EQ(pipeline.steps[0].kind, "filter");
+  EXPECT_EQ(pipeline.dead_letter, "");
+  EXPECT_EQ(good.config.sinks.at("log").kind, "log");
+  EXPECT_EQ(good.config.alerts.at("hot").cooldown, std::chrono::minutes(5));
 }
 
 TEST(Aggregates, ParseErrorsSayWhatIsAccepted) {

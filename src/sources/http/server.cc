@@ -413,7 +413,8 @@ struct Server::Impl {
                                                  "processes that run them (sluice run)"));
       }
       if (path == "/v1/windows") {
-        co_return make_response(req, 200, windows::statuses_json(windows->statuses()));
+        co_return make_response(
+            req, 200, windows::statuses_json(windows->statuses(), windows->rule_statuses()));
       }
       const std::string name(path.substr(std::string_view("/v1/windows/").size()));
       auto window = config.windows.find(name);
