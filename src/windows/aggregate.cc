@@ -262,7 +262,8 @@ Accumulator::Accumulator(const std::vector<AggregateSpec>& specs) {
     states_.push_back(initial_state(spec));
 }
 
-void Accumulator::add(const std::vector<AggregateSpec>& specs, const json::value& event) {
+void Accumulator::add(const std::vector<AggregateSpec>& specs, const json::value& event,
+                      std::string_view id) {
   ++events_;
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const AggregateSpec& spec = specs[i];
@@ -291,7 +292,11 @@ void Accumulator::add(const std::vector<AggregateSpec>& specs, const json::value
               distinct_add(state, XXH3_64bits(text.data(), text.size()));
             }
           } else if constexpr (std::is_same_v<State, SetState>) {
-            if (value && !value->is_null()) set_add(state, text_of(*value), spec.limit);
+            if (spec.of_event_ids) {
+              if (!id.empty()) set_add(state, std::string(id), spec.limit);
+            } else if (value && !value->is_null()) {
+              set_add(state, text_of(*value), spec.limit);
+            }
           } else if constexpr (std::is_same_v<State, SketchState>) {
             if (auto x = number_of(value)) sketch_add(state, *x);
           }

@@ -43,7 +43,8 @@ struct AggregateSpec {
   AggregateKind kind = AggregateKind::kCount;
   std::string field;  // dotted path; empty for count
   double quantile = 0;
-  std::size_t limit = 100;  // collect_set
+  std::size_t limit = 100;    // collect_set
+  bool of_event_ids = false;  // collect_set of the events' ids rather than a field (alerts)
 };
 
 // Parses one aggregate (`p99(latency)`); the error says what is accepted.
@@ -78,8 +79,9 @@ using AggregateState =
 class Accumulator {
  public:
   explicit Accumulator(const std::vector<AggregateSpec>& specs);
-  // Adds one event (a JSON object).
-  void add(const std::vector<AggregateSpec>& specs, const boost::json::value& event);
+  // Adds one event (a JSON object) whose id is `id`.
+  void add(const std::vector<AggregateSpec>& specs, const boost::json::value& event,
+           std::string_view id = {});
   void merge(const std::vector<AggregateSpec>& specs, const Accumulator& other);
   std::int64_t events() const { return events_; }
   // {"<name>": value, ...}

@@ -23,6 +23,15 @@ namespace json = boost::json;
 constexpr std::size_t kReadBatch = 2000;
 constexpr std::chrono::milliseconds kFirstBackoff{100};
 constexpr std::chrono::milliseconds kMaxBackoff{30'000};
+// Alerts carry the smallest this many ids of their window's events.
+constexpr std::size_t kAlertEventIds = 20;
+constexpr std::string_view kEventIds = "_event_ids";
+
+// The results as stored and served: without the ids sampled for alerts.
+void drop_event_ids(std::vector<WindowResult>& results) {
+  for (auto& r : results)
+    r.values.erase(kEventIds);
+}
 
 std::string partition_name(const log::Partition& p) {
   return fmt::format("{}/{}", p.stream, p.index);
@@ -56,7 +65,17 @@ WindowJob::WindowJob(WindowConfig config, log::Log& log, std::string store_path,
       store_path_(std::move(store_path)),
       late_stream_(std::move(late_stream)),
       rules_(std::move(rules)),
-      operator_(spec_of(config_)) {
+      spec_(spec_of(config_)),
+      definition_(config_.source),
+      operator_(spec_) {
+  if (!rules_.empty()) {
+    spec_.aggregates.push_back({.name = std::string(kEventIds),
+                                .kind = AggregateKind::kCollectSet,
+                                .limit = kAlertEventIds,
+                                .of_event_ids = true});
+    definition_ += "\n+event ids for alerts";
+    operator_ = WindowOperator(spec_);
+  }
   if (!config_.filter.empty()) filter_.emplace(expr::Expression::parse(config_.filter).value());
   status_.name = config_.name;
   status_.from = config_.from;
@@ -125,11 +144,11 @@ Result<void> WindowJob::restore() {
   auto loaded = store_->load(config_.name);
   if (!loaded) return loaded.error();
   std::map<log::Partition, log::Offset> positions;
-  if (loaded.value() && loaded.value()->definition == config_.source) {
+  if (loaded.value() && loaded.value()->definition == definition_) {
     boost::system::error_code ec;
     auto state = json::parse(loaded.value()->state, ec);
     if (ec) return make_error(Errc::kCorrupt, "windows.db: unreadable state of " + config_.name);
-    auto restored = WindowOperator::load(spec_of(config_), state);
+    auto restored = WindowOperator::load(spec_, state);
     if (!restored) return restored.error();
     operator_ = std::move(restored.value());
     positions = loaded.value()->positions;
@@ -198,7 +217,7 @@ Result<bool> WindowJob::read_once() {
         ++filtered;
         continue;
       }
-      auto reason = operator_.add(name, envelope->ts_ms, event.json());
+      auto reason = operator_.add(name, envelope->ts_ms, event.json(), envelope->id);
       if (!reason) continue;
       ++late;
       if (!late_stream_) continue;
@@ -229,6 +248,7 @@ Result<bool> WindowJob::read_once() {
   auto closed = operator_.close_ready();
   if (!closed.empty()) dirty_ = true;
   check_alerts(closed, /*final=*/true);
+  drop_event_ids(closed);
   std::move(closed.begin(), closed.end(), std::back_inserter(pending_));
   std::lock_guard lock(mutex_);
   status_.read += read;
@@ -253,7 +273,11 @@ void WindowJob::check_alerts(const std::vector<WindowResult>& results, bool fina
       key[key_fields[i]] = key_values.as_array()[i];
       seen[key_fields[i]] = key_values.as_array()[i];
     }
-    for (const auto& [name, value] : result.values)
+    json::object values = result.values;
+    json::value event_ids = json::array();
+    if (auto* ids = values.if_contains(kEventIds)) event_ids = std::move(*ids);
+    values.erase(kEventIds);
+    for (const auto& [name, value] : values)
       seen[name] = value;
     seen["events"] = result.events;
     seen["start"] = format_iso8601_ms(result.start_ms);
@@ -275,7 +299,9 @@ void WindowJob::check_alerts(const std::vector<WindowResult>& results, bool fina
                          {"start", context.at("start")},
                          {"end", context.at("end")},
                          {"events", result.events},
-                         {"values", result.values}};
+                         {"values", values},
+                         // The window's events, or the smallest kAlertEventIds of their ids.
+                         {"event_ids", event_ids}};
       const std::string payload = json::serialize(alert);
       // One alert per rule, key and window, whether early or final, before or after a crash.
       const std::string id = fmt::format("alert:{}:{}:{}", rule.name, result.key, result.start_ms);
@@ -295,10 +321,11 @@ Result<void> WindowJob::checkpoint(bool early_due) {
   if (early_due) {
     early = operator_.open_results();
     check_alerts(early, /*final=*/false);
+    drop_event_ids(early);
   }
   // Late events and alerts first: once the checkpoint moves past them they are not made again.
   if (auto sent = outbox_.send(log_); !sent) return sent.error();
-  Checkpoint checkpoint{config_.source, json::serialize(operator_.save()), {}};
+  Checkpoint checkpoint{definition_, json::serialize(operator_.save()), {}};
   {
     std::lock_guard lock(mutex_);
     checkpoint.positions = positions_;

@@ -88,6 +88,10 @@ class WindowJob {
   std::string store_path_;
   std::optional<StreamConfig> late_stream_;
   std::vector<AlertRule> rules_;
+  // The definition's operator, plus a sample of event ids for alerts when rules watch it; and
+  // what a checkpoint must have been taken with to be restored.
+  WindowSpec spec_;
+  std::string definition_;
   std::optional<expr::Expression> filter_;
   std::unique_ptr<WindowStore> store_;
   WindowOperator operator_;

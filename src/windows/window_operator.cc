@@ -107,7 +107,7 @@ void WindowOperator::unindex(const WindowId& id) {
 }
 
 std::optional<std::string> WindowOperator::add(const std::string& partition, std::int64_t ts,
-                                               const json::value& event) {
+                                               const json::value& event, std::string_view id) {
   PartitionClock& clock = partitions_[partition];
   clock.idle = false;
   clock.max_ts = std::max(clock.max_ts, ts);
@@ -123,7 +123,7 @@ std::optional<std::string> WindowOperator::add(const std::string& partition, std
         return fmt::format("window {} closed: watermark {}", span(start, end),
                            format_iso8601_ms(floor));
       }
-      window(key, start, end).add(spec_.aggregates, event);
+      window(key, start, end).add(spec_.aggregates, event, id);
       return std::nullopt;
     }
     case WindowSpec::Kind::kHopping: {
@@ -134,7 +134,7 @@ std::optional<std::string> WindowOperator::add(const std::string& partition, std
         const std::int64_t start = k * spec_.every_ms;
         const std::int64_t end = start + spec_.size_ms;
         if (end <= floor) continue;
-        window(key, start, end).add(spec_.aggregates, event);
+        window(key, start, end).add(spec_.aggregates, event, id);
         taken = true;
       }
       if (taken) return std::nullopt;
@@ -143,7 +143,7 @@ std::optional<std::string> WindowOperator::add(const std::string& partition, std
                          format_iso8601_ms(floor));
     }
     case WindowSpec::Kind::kSession:
-      if (add_to_session(key, ts, floor, event)) return std::nullopt;
+      if (add_to_session(key, ts, floor, event, id)) return std::nullopt;
       return fmt::format("session {} closed: watermark {}", span(ts, ts + spec_.gap_ms),
                          format_iso8601_ms(floor));
   }
@@ -151,7 +151,7 @@ std::optional<std::string> WindowOperator::add(const std::string& partition, std
 }
 
 bool WindowOperator::add_to_session(const std::string& key, std::int64_t ts, std::int64_t floor,
-                                    const json::value& event) {
+                                    const json::value& event, std::string_view id) {
   auto& sessions = sessions_[key];
   std::int64_t start = ts;
   std::int64_t end = ts + spec_.gap_ms;
@@ -168,7 +168,7 @@ bool WindowOperator::add_to_session(const std::string& key, std::int64_t ts, std
     return false;
   }
   Accumulator merged(spec_.aggregates);
-  merged.add(spec_.aggregates, event);
+  merged.add(spec_.aggregates, event, id);
   for (const auto& [s, e] : touched) {
     auto node = windows_.extract(WindowId{e, key, s});
     merged.merge(spec_.aggregates, node.mapped());

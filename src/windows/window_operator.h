@@ -49,10 +49,10 @@ class WindowOperator {
  public:
   explicit WindowOperator(WindowSpec spec) : spec_(std::move(spec)) {}
 
-  // Adds one event read from `partition` ("stream/index") with event time `ts_ms`. The reason
-  // it is late, if it is.
+  // Adds one event read from `partition` ("stream/index") with event time `ts_ms` and id `id`.
+  // The reason it is late, if it is.
   std::optional<std::string> add(const std::string& partition, std::int64_t ts_ms,
-                                 const boost::json::value& event);
+                                 const boost::json::value& event, std::string_view id = {});
   // An event the filter left out still moves its partition's event time on.
   void observe(const std::string& partition, std::int64_t ts_ms);
   // A partition that has events to read but has shown none yet (a Kafka fetch in flight):
@@ -103,7 +103,7 @@ class WindowOperator {
   // Session windows: merges the event's session [ts, ts + gap) with the key's open sessions it
   // touches; false when it touches none and ends at or before `floor` (late).
   bool add_to_session(const std::string& key, std::int64_t ts, std::int64_t floor,
-                      const boost::json::value& event);
+                      const boost::json::value& event, std::string_view id);
 
   WindowSpec spec_;
   Windows windows_;  // by end first: closing takes from the front

@@ -129,7 +129,13 @@ def main():
                  "an alert for each busy city-minute")
         seen = {(a["key"]["city"], a["start"]) for a in alerts("busy_city")}
         assert seen == set(busy()), (seen, busy())
+        critical = {e["id"]: e["payload"] for e in all_events(server, "stream=events")
+                    if e["payload"]["severity"] == "critical"}
         for a in alerts("busy_city"):
+            assert len(a["event_ids"]) == min(a["events"], 20), a
+            for event in (critical[i] for i in a["event_ids"]):
+                assert event["city"] == a["key"]["city"], (a, event)
+                assert a["start"] <= event["timestamp"] < a["end"], (a, event)
             assert a["rule"] == "busy_city" and a["severity"] == "high", a
             assert a["message"] == "%d critical incidents in %s within a minute" % (
                 a["events"], a["key"]["city"]), a
