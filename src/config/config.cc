@@ -404,6 +404,9 @@ const Table& pipeline_table() {
           string_setting("dead_letter", &PipelineConfig::dead_letter, "dead_letters",
                          "Stream for batches a sink rejects, with the reason; empty: such "
                          "events are logged and dropped."),
+          bool_setting("upsert", &PipelineConfig::upsert, false,
+                       "SQL sinks (`sqlite`, `postgres`) replace a stored row with the same "
+                       "stream and id by the newer event, instead of keeping the first."),
       }};
   return table;
 }
@@ -510,6 +513,14 @@ const Table& window_table() {
                            "(`final: false`); 0: only final results."),
           string_setting("late", &WindowConfig::late, "dead_letters",
                          "Stream that receives late events with the reason."),
+          string_list_setting("to", &WindowConfig::to, "[]",
+                              "Sinks (names under `sinks`) that get each result as it is "
+                              "stored (early updates and the final one), through a pipeline "
+                              "`results-<window>` with `upsert`: SQL sinks keep one row per "
+                              "window, key and start."),
+          string_setting("results_stream", &WindowConfig::results_stream, "window_results",
+                         "With `to`: the stream results pass through (declare it under "
+                         "`streams`)."),
       }};
   return table;
 }
@@ -701,6 +712,23 @@ void check_windows(const Config& config, std::vector<ConfigError>& errors) {
       errors.push_back(
           {.path = path + ".late", .message = fmt::format("no stream named \"{}\"", window.late)});
     }
+    for (const auto& sink : window.to) {
+      if (!config.sinks.contains(sink)) {
+        errors.push_back({.path = path + ".to",
+                          .message = fmt::format("no sink named \"{}\" under sinks", sink)});
+      }
+    }
+    if (!window.to.empty() && !config.streams.contains(window.results_stream)) {
+      errors.push_back(
+          {.path = path + ".results_stream",
+           .message = fmt::format("no stream named \"{0}\"; declare it under streams, such as "
+                                  "{0}: {{id_field: \"\", time_field: \"\", type_field: window}}",
+                                  window.results_stream)});
+    }
+    if (!window.to.empty() && config.pipelines.contains("results-" + name)) {
+      errors.push_back({.path = path + ".to",
+                        .message = fmt::format("a pipeline is already named results-{}", name)});
+    }
   }
 }
 
@@ -755,40 +783,54 @@ void check_alerts(const Config& config, std::vector<ConfigError>& errors) {
   }
 }
 
-// A rule's `notify` is a pipeline of its own, notify-<rule>, from the alerts stream with only
-// that rule's alerts, to those sinks; `log` is a log sink unless a sink has that name.
-void add_notify_pipelines(Config& config, std::vector<ConfigError>& errors) {
+// A pipeline the configuration implies: from `stream`, only the events whose `field` is
+// `value`, to `sinks`; `log` is a log sink unless a sink has that name.
+void add_implied_pipeline(Config& config, const std::string& name, const std::string& stream,
+                          const std::string& field, const std::string& value,
+                          const std::vector<std::string>& sinks, bool upsert,
+                          std::vector<ConfigError>& errors) {
+  if (std::ranges::find(sinks, "log") != sinks.end() && !config.sinks.contains("log")) {
+    YAML::Node node;
+    node["log"]["message"] = "alert {rule} ({severity}): {message}";
+    ComponentConfig sink;
+    apply_table(node, sink_table(), &sink, "sinks.log", errors);
+    sink.name = "log";
+    sink.source = yaml_to_json(node);
+    config.sinks.emplace("log", std::move(sink));
+  }
+  YAML::Node node;
+  node["from"].push_back(stream);
+  node["steps"].push_back(YAML::Node());
+  node["steps"][0]["filter"] = fmt::format("{} == \"{}\"", field, value);
+  for (const auto& sink : sinks)
+    node["to"].push_back(sink);
+  // Events a sink refuses are dead-lettered where one is declared, else logged.
+  node["dead_letter"] = config.streams.contains("dead_letters") ? "dead_letters" : "";
+  node["upsert"] = upsert;
+  PipelineConfig pipeline;
+  apply_table(node, pipeline_table(), &pipeline, "pipelines." + name, errors);
+  pipeline.name = name;
+  pipeline.source = yaml_to_json(node);
+  for (const auto& sink : pipeline.to) {
+    if (auto it = config.sinks.find(sink); it != config.sinks.end()) {
+      pipeline.source += "\n" + sink + ":" + it->second.source;
+    }
+  }
+  config.pipelines.emplace(name, std::move(pipeline));
+}
+
+// A rule's `notify` is a pipeline notify-<rule> from the alerts stream; a window's `to` is a
+// pipeline results-<window> from its results stream, upserting.
+void add_implied_pipelines(Config& config, std::vector<ConfigError>& errors) {
   for (const auto& [name, alert] : config.alerts) {
     if (alert.notify.empty()) continue;
-    if (std::ranges::find(alert.notify, "log") != alert.notify.end() &&
-        !config.sinks.contains("log")) {
-      YAML::Node node;
-      node["log"]["message"] = "alert {rule} ({severity}): {message}";
-      ComponentConfig sink;
-      apply_table(node, sink_table(), &sink, "sinks.log", errors);
-      sink.name = "log";
-      sink.source = yaml_to_json(node);
-      config.sinks.emplace("log", std::move(sink));
-    }
-    YAML::Node node;
-    node["from"].push_back(alert.stream);
-    node["steps"].push_back(YAML::Node());
-    node["steps"][0]["filter"] = fmt::format("rule == \"{}\"", name);
-    for (const auto& sink : alert.notify)
-      node["to"].push_back(sink);
-    // Alerts a sink refuses are dead-lettered where one is declared, else logged.
-    node["dead_letter"] = config.streams.contains("dead_letters") ? "dead_letters" : "";
-    PipelineConfig pipeline;
-    const std::string pipeline_name = "notify-" + name;
-    apply_table(node, pipeline_table(), &pipeline, "pipelines." + pipeline_name, errors);
-    pipeline.name = pipeline_name;
-    pipeline.source = yaml_to_json(node);
-    for (const auto& sink : pipeline.to) {
-      if (auto it = config.sinks.find(sink); it != config.sinks.end()) {
-        pipeline.source += "\n" + sink + ":" + it->second.source;
-      }
-    }
-    config.pipelines.emplace(pipeline_name, std::move(pipeline));
+    add_implied_pipeline(config, "notify-" + name, alert.stream, "rule", name, alert.notify, false,
+                         errors);
+  }
+  for (const auto& [name, window] : config.windows) {
+    if (window.to.empty()) continue;
+    add_implied_pipeline(config, "results-" + name, window.results_stream, "window", name,
+                         window.to, true, errors);
   }
 }
 
@@ -889,7 +931,7 @@ LoadResult load_node(const YAML::Node& root) {
       }
     }
   }
-  if (result.errors.empty()) add_notify_pipelines(result.config, result.errors);
+  if (result.errors.empty()) add_implied_pipelines(result.config, result.errors);
   if (result.errors.empty() && result.config.log.backend == "kafka" &&
       result.config.log.kafka.brokers.empty()) {
     result.errors.push_back(

@@ -133,7 +133,8 @@ struct PipelineConfig {
   std::vector<std::string> to;
   PipelineBatchConfig batch;
   std::string dead_letter;
-  std::string source;  // the entry and its sinks as JSON, to tell whether a reload changed it
+  bool upsert = false;  // SQL sinks replace rows with the same (stream, id)
+  std::string source;   // the entry and its sinks as JSON, to tell whether a reload changed it
 };
 
 // The size of a window definition's windows: `tumbling: 5m`, `hopping: {size: 5m, every: 1m}`
@@ -157,8 +158,10 @@ struct WindowConfig {
   std::chrono::milliseconds idle_timeout{};
   std::chrono::milliseconds checkpoint_every{};
   std::chrono::milliseconds early_updates{};
-  std::string late;    // stream for late events
-  std::string source;  // the entry as JSON: a changed definition starts over
+  std::string late;             // stream for late events
+  std::vector<std::string> to;  // sinks that get every result version, upserted
+  std::string results_stream;   // the stream results pass through on their way to `to`
+  std::string source;           // the entry as JSON: a changed definition starts over
 };
 
 // An alert rule (docs/streaming.md#alerts): over a window definition's results (`window`), or

@@ -369,7 +369,8 @@ Result<std::unique_ptr<Pipeline>> build_pipeline(const PipelineConfig& pipeline,
     const ComponentConfig& sink = config.sinks.at(name);
     const auto* kind = components::find_sink_kind(sink.kind);
     if (!kind) return make_error(Errc::kInvalidInput, "unknown sink kind " + sink.kind);
-    SinkContext context{.name = name, .data_dir = config.storage.data_dir, .log = &log};
+    SinkContext context{
+        .name = name, .data_dir = config.storage.data_dir, .log = &log, .upsert = pipeline.upsert};
     auto opened = kind->open(context, sink.settings.get());
     if (!opened) {
       return make_error(opened.error().code,

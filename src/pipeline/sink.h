@@ -80,6 +80,9 @@ struct SinkContext {
   std::string name;      // sinks.<name>
   std::string data_dir;  // storage.data_dir: relative paths resolve against it
   log::Log* log = nullptr;
+  // The pipeline's `upsert`: a row whose (stream, id) is already stored is replaced by the
+  // newer event rather than kept (SQL sinks; window results, whose id is window + key + start).
+  bool upsert = false;
 };
 
 }  // namespace sluice::pipeline

@@ -59,12 +59,14 @@ WindowSpec spec_of(const WindowConfig& config) {
 }
 
 WindowJob::WindowJob(WindowConfig config, log::Log& log, std::string store_path,
-                     std::optional<StreamConfig> late_stream, std::vector<AlertRule> rules)
+                     std::optional<StreamConfig> late_stream, std::vector<AlertRule> rules,
+                     std::optional<StreamConfig> results_stream)
     : config_(std::move(config)),
       log_(log),
       store_path_(std::move(store_path)),
       late_stream_(std::move(late_stream)),
       rules_(std::move(rules)),
+      results_stream_(std::move(results_stream)),
       spec_(spec_of(config_)),
       definition_(config_.source),
       operator_(spec_) {
@@ -249,6 +251,7 @@ Result<bool> WindowJob::read_once() {
   if (!closed.empty()) dirty_ = true;
   check_alerts(closed, /*final=*/true);
   drop_event_ids(closed);
+  publish(closed, /*final=*/true);
   std::move(closed.begin(), closed.end(), std::back_inserter(pending_));
   std::lock_guard lock(mutex_);
   status_.read += read;
@@ -316,12 +319,41 @@ void WindowJob::check_alerts(const std::vector<WindowResult>& results, bool fina
   }
 }
 
+void WindowJob::publish(const std::vector<WindowResult>& results, bool final) {
+  if (!results_stream_) return;
+  const auto& key_fields = operator_.spec().key_fields;
+  for (const auto& result : results) {
+    json::object key;
+    const json::value key_values = json::parse(result.key);
+    for (std::size_t i = 0; i < key_fields.size() && i < key_values.as_array().size(); ++i)
+      key[key_fields[i]] = key_values.as_array()[i];
+    const std::string payload = json::serialize(json::object{
+        {"window", config_.name},
+        {"key", std::move(key)},
+        {"start", format_iso8601_ms(result.start_ms)},
+        {"end", format_iso8601_ms(result.end_ms)},
+        {"events", result.events},
+        {"values", result.values},
+        {"final", final},
+    });
+    // Every version of a result has the same id: sinks that upsert keep the latest.
+    const std::string id =
+        fmt::format("result:{}:{}:{}", config_.name, result.key, result.start_ms);
+    outbox_.add(*results_stream_, EventView{.id = id,
+                                            .ts_ms = result.end_ms,
+                                            .received_at_ms = now_ms(),
+                                            .type = std::string_view(config_.name),
+                                            .payload = payload});
+  }
+}
+
 Result<void> WindowJob::checkpoint(bool early_due) {
   std::vector<WindowResult> early;
   if (early_due) {
     early = operator_.open_results();
     check_alerts(early, /*final=*/false);
     drop_event_ids(early);
+    publish(early, /*final=*/false);
   }
   // Late events and alerts first: once the checkpoint moves past them they are not made again.
   if (auto sent = outbox_.send(log_); !sent) return sent.error();
@@ -428,7 +460,10 @@ std::unique_ptr<WindowSet> WindowSet::build(const Config& config, log::Log& log)
       rules.push_back({rule_name, expr::Expression::parse(alert.when).value(), alert.severity,
                        alert.message, config.streams.at(alert.stream)});
     }
-    set->jobs_.push_back(std::make_unique<WindowJob>(window, log, path, late, std::move(rules)));
+    std::optional<StreamConfig> results;
+    if (!window.to.empty()) results = config.streams.at(window.results_stream);
+    set->jobs_.push_back(
+        std::make_unique<WindowJob>(window, log, path, late, std::move(rules), std::move(results)));
   }
   for (const auto& [name, alert] : config.alerts) {
     if (alert.from.empty()) continue;

@@ -61,7 +61,8 @@ struct AlertRule {
 class WindowJob {
  public:
   WindowJob(WindowConfig config, log::Log& log, std::string store_path,
-            std::optional<StreamConfig> late_stream, std::vector<AlertRule> rules);
+            std::optional<StreamConfig> late_stream, std::vector<AlertRule> rules,
+            std::optional<StreamConfig> results_stream = std::nullopt);
   ~WindowJob();  // stops
   WindowJob(const WindowJob&) = delete;
   WindowJob& operator=(const WindowJob&) = delete;
@@ -79,6 +80,9 @@ class WindowJob {
   // Raises the alerts whose rule holds for these results (early or final), once per rule, key
   // and window.
   void check_alerts(const std::vector<WindowResult>& results, bool final);
+  // With `to`: each result (early or final) as an event of the results stream, whose id is the
+  // window, key and start, for the results-<window> pipeline to upsert.
+  void publish(const std::vector<WindowResult>& results, bool final);
   Result<void> checkpoint(bool early_due);
   void set_state(const char* state, const std::string& error = "");
   bool pause(std::chrono::milliseconds for_how_long);
@@ -88,6 +92,7 @@ class WindowJob {
   std::string store_path_;
   std::optional<StreamConfig> late_stream_;
   std::vector<AlertRule> rules_;
+  std::optional<StreamConfig> results_stream_;
   // The definition's operator, plus a sample of event ids for alerts when rules watch it; and
   // what a checkpoint must have been taken with to be restored.
   WindowSpec spec_;

@@ -13,12 +13,14 @@ import os
 import random
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, MockKafkaCluster, Server, all_events, parse_ms, wait_for  # noqa: E402
+from harness import (Checks, MockKafkaCluster, Postgres, Server, all_events, parse_ms,  # noqa: E402
+                     wait_for)
 
 EVENTS = 400_000
 # librdkafka's mock cluster keeps about 100 000 messages per partition.
@@ -32,6 +34,15 @@ streams:
   city: {partitions: 2, key_field: city, time_field: timestamp}
   dead_letters: {id_field: "", time_field: "", type_field: stream}
   alerts: {id_field: "", time_field: "", type_field: rule}
+  window_results: {id_field: "", time_field: "", type_field: window}
+"""
+
+SINKS = """
+sinks:
+  results_db:
+    sqlite: {table: counts}
+  results_pg:
+    postgres: {url: '%(url)s', table: counts}
 """
 
 WINDOWS = """
@@ -39,6 +50,7 @@ windows:
   counts:
     from: [city]
     key: [city, event_type]
+    to: [results_db, results_pg]
     tumbling: 5m
     allowed_lateness: %(lateness)ds
     checkpoint_every: 100ms
@@ -111,6 +123,16 @@ def city_events(seed, count):
     return events
 
 
+def same_numbers(values):
+    """Aggregates as text where 14.0 and 14 read the same (PostgreSQL's jsonb writes 14)."""
+    return json.dumps({k: int(v) if isinstance(v, float) and v.is_integer() else v
+                       for k, v in values.items()}, sort_keys=True)
+
+
+def iso(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+
+
 def expected_scorching(events):
     """The per-event rule worked out here: each city's events in the order they were posted
     (one partition per city), an alert unless the city's last one is less than the cooldown
@@ -124,8 +146,9 @@ def expected_scorching(events):
         if city in last and abs(ts - last[city]) < COOLDOWN_MS:
             suppressed[city] = suppressed.get(city, 0) + 1
             continue
+        value = repr(e["value"])  # as the message template writes numbers: 100, not 100.0
         out.append((city, e["timestamp"], e["value"], suppressed.get(city, 0),
-                    "%s at %s" % (city, e["value"])))
+                    "%s at %s" % (city, value[:-2] if value.endswith(".0") else value)))
         last[city], suppressed[city] = ts, 0
     return sorted(out)
 
@@ -133,14 +156,18 @@ def expected_scorching(events):
 class Run:
     """One data directory: the events posted with no windows, then `sluice run` with them."""
 
-    def __init__(self, binary, backend_yaml, events):
+    def __init__(self, binary, backend_yaml, events, postgres, database):
+        # A database of its own: the sink keeps the pipeline's positions there too.
+        postgres.query("CREATE DATABASE %s" % database)
+        url = postgres.url.rsplit("/", 1)[0] + "/" + database
         self.dir = tempfile.mkdtemp(prefix="sluice-windows-test-")
         plain = os.path.join(self.dir, "plain.yaml")
         with open(plain, "w") as f:
             f.write(backend_yaml + STREAMS)
         self.config = os.path.join(self.dir, "windows.yaml")
         with open(self.config, "w") as f:
-            f.write(backend_yaml + STREAMS + WINDOWS)
+            f.write(backend_yaml + STREAMS + SINKS % {"url": url} + WINDOWS)
+        self.postgres_url = url
         data = os.path.join(self.dir, "data")
         poster = Server(binary, data_dir=data, config=plain).start()
         for i in range(0, len(events), 1000):
@@ -166,6 +193,12 @@ class Run:
                 s["scorching"]["lag"] == 0 and s["scorching"]["pending_alerts"] == 0
         wait_for(done, 180, "every window and rule read to the end, closed and saved")
 
+        def delivered():
+            status, _, body = self.server.request("GET", "/v1/pipelines")
+            assert status == 200, body
+            return {p["name"]: p for p in body["pipelines"]}["results-counts"]["lag"] == 0
+        wait_for(delivered, 180, "the results of counts in the sinks")
+
     def results(self):
         db = sqlite3.connect(os.path.join(self.data, "windows.db"))
         try:
@@ -180,6 +213,23 @@ class Run:
         return sorted((e["id"], json.dumps(e["payload"], sort_keys=True))
                       for e in all_events(self.server, "stream=alerts")
                       if "marker" not in e["payload"])
+
+    def sink_rows(self, sink):
+        """The counts window's results as a sink has them."""
+        if sink == "results_pg":
+            out = subprocess.run(["psql", self.postgres_url, "-XAt", "-c",
+                                  "SELECT payload FROM counts"], check=True,
+                                 capture_output=True, text=True).stdout
+            rows = [json.loads(line) for line in out.splitlines()]
+        else:
+            db = sqlite3.connect(os.path.join(self.data, "results_db.db"))
+            try:
+                rows = [json.loads(p) for (p,) in db.execute("SELECT payload FROM counts")]
+            finally:
+                db.close()
+        return sorted((r["window"], json.dumps(list(r["key"].values()), separators=(",", ":")),
+                       r["start"], r["end"], r["events"], same_numbers(r["values"]),
+                       r["final"]) for r in rows)
 
     def stored_up_to_now(self, stream):
         # The store keeps each stream in log order: once a marker sent after the window jobs
@@ -211,13 +261,15 @@ def main():
     def backend_yaml():
         if backend != "kafka":
             return ""
-        cluster = MockKafkaCluster(sys.argv[4], ["city:2", "dead_letters:1", "alerts:1"])
+        cluster = MockKafkaCluster(sys.argv[4], ["city:2", "dead_letters:1", "alerts:1",
+                                                 "window_results:1"])
         clusters.append(cluster)
         return "log:\n  backend: kafka\n  kafka:\n    brokers: '%s'\n" % cluster.bootstrap
 
     checks = Checks()
-    calm = Run(binary, backend_yaml(), events)
-    crashed = Run(binary, backend_yaml(), events)
+    postgres = Postgres().start()
+    calm = Run(binary, backend_yaml(), events, postgres, "calm")
+    crashed = Run(binary, backend_yaml(), events, postgres, "crashed")
 
     def uninterrupted():
         calm.server.start()
@@ -246,6 +298,16 @@ def main():
             "(%s)" % (len(missing), sorted(missing)[:2], len(extra), sorted(extra)[:2])
         kinds = {row[0] for row in a}
         assert kinds == {"counts", "rolling", "visits"}, kinds
+
+    def results_in_sink():
+        for run in (calm, crashed):
+            stored = sorted((w, k, iso(s), iso(e), n, same_numbers(json.loads(v)),
+                             bool(f)) for w, k, s, e, n, v, f in run.results() if w == "counts")
+            for sink in ("results_db", "results_pg"):
+                rows = run.sink_rows(sink)
+                assert len(rows) > 100, "too few rows in %s: %d" % (sink, len(rows))
+                assert rows == stored, "%s differs from windows.db: %d rows vs %d (%s)" % (
+                    sink, len(rows), len(stored), sorted(set(rows) ^ set(stored))[:2])
 
     def same_late_events():
         a, b = calm.late_ids(), crashed.late_ids()
@@ -291,6 +353,8 @@ def main():
         checks.run("%d SIGKILLs at random moments, then to the end" % cycles, killed_repeatedly)
         checks.run("results identical, row for row", same_results)
         checks.run("late events identical, each once", same_late_events)
+        checks.run("results upserted into a sink, one row each, as in windows.db",
+                   results_in_sink)
         checks.run("alerts identical, one per key and window", same_alerts)
         checks.run("per-event alerts identical, as the reference computes them",
                    per_event_alerts)
@@ -303,6 +367,7 @@ def main():
             shutil.rmtree(run.dir, ignore_errors=True)
         for cluster in clusters:
             cluster.stop()
+        postgres.cleanup()
     checks.finish()
 
 

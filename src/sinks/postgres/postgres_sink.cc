@@ -4,6 +4,8 @@
 
 #include <cctype>
 #include <map>
+#include <string_view>
+#include <unordered_map>
 
 #include "core/time.h"
 #include "sinks/postgres/copy_binary.h"
@@ -56,11 +58,11 @@ const config::Table& PostgresSink::settings_table() {
   return table;
 }
 
-Result<std::unique_ptr<pipeline::Sink>> PostgresSink::open(const pipeline::SinkContext&,
+Result<std::unique_ptr<pipeline::Sink>> PostgresSink::open(const pipeline::SinkContext& context,
                                                            const Settings& settings) {
   // Connecting waits for the first batch: a database that is down delays the pipeline, not
   // the start of the process.
-  return std::unique_ptr<pipeline::Sink>(std::make_unique<PostgresSink>(settings));
+  return std::unique_ptr<pipeline::Sink>(std::make_unique<PostgresSink>(settings, context.upsert));
 }
 
 PostgresSink::~PostgresSink() {
@@ -244,22 +246,41 @@ std::optional<pipeline::WriteOutcome> PostgresSink::copy_rows(const pipeline::Si
   return failure(copied.result, "COPY");
 }
 
+const pipeline::SinkBatch& PostgresSink::last_of_each_id(const pipeline::SinkBatch& batch,
+                                                         pipeline::SinkBatch& out) {
+  // One statement cannot update a row twice: of events sharing an id, the last is written.
+  std::unordered_map<std::string_view, std::size_t> last;
+  for (std::size_t i = 0; i < batch.records.size(); ++i)
+    last[batch.records[i].event.id] = i;
+  if (last.size() == batch.records.size()) return batch;
+  out.records.clear();
+  for (std::size_t i = 0; i < batch.records.size(); ++i) {
+    if (last[batch.records[i].event.id] == i) out.records.push_back(batch.records[i]);
+  }
+  return out;
+}
+
 pipeline::WriteOutcome PostgresSink::write(const pipeline::SinkBatch& batch) {
   if (auto error = connect()) return pipeline::WriteOutcome::retry(*error);
   if (auto failed = exec("BEGIN")) return *failed;
   if (!batch.records.empty()) {
     // Straight into the table: one COPY, the fast path. An id the table already has (a
     // client's retry with the same id) fails it with unique_violation; then the batch goes
-    // through the staging table and INSERT ... ON CONFLICT DO NOTHING instead.
+    // through the staging table and INSERT ... ON CONFLICT instead: DO NOTHING keeps the
+    // stored row, DO UPDATE (upsert) the batch's last event of that id.
+    const pipeline::SinkBatch& rows = upsert_ ? last_of_each_id(batch, deduplicated_) : batch;
     bool duplicate = false;
-    if (auto failed = copy_rows(batch, settings_.table, duplicate)) return *failed;
+    if (auto failed = copy_rows(rows, settings_.table, duplicate)) return *failed;
     if (duplicate) {
       if (auto failed = exec("BEGIN")) return *failed;
-      if (auto failed = copy_rows(batch, "sluice_stage", duplicate)) return *failed;
+      if (auto failed = copy_rows(rows, "sluice_stage", duplicate)) return *failed;
       if (duplicate) return pipeline::WriteOutcome::retry("postgres: staging table conflict");
-      if (auto failed = exec(fmt::format("INSERT INTO {0} ({1}) SELECT {1} FROM sluice_stage ON "
-                                         "CONFLICT (stream, id) DO NOTHING",
-                                         settings_.table, copy_binary::kColumnList))) {
+      if (auto failed = exec(fmt::format(
+              "INSERT INTO {0} ({1}) SELECT {1} FROM sluice_stage ON CONFLICT (stream, id) {2}",
+              settings_.table, copy_binary::kColumnList,
+              upsert_ ? "DO UPDATE SET ts = excluded.ts, received_at = excluded.received_at, "
+                        "key = excluded.key, type = excluded.type, payload = excluded.payload"
+                      : "DO NOTHING"))) {
         return *failed;
       }
     }

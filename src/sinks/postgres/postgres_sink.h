@@ -31,7 +31,7 @@ class PostgresSink : public pipeline::Sink {
   static Result<std::unique_ptr<pipeline::Sink>> open(const pipeline::SinkContext& context,
                                                       const Settings& settings);
 
-  explicit PostgresSink(Settings settings) : settings_(std::move(settings)) {}
+  PostgresSink(Settings settings, bool upsert) : settings_(std::move(settings)), upsert_(upsert) {}
   ~PostgresSink() override;
   PostgresSink(const PostgresSink&) = delete;
   PostgresSink& operator=(const PostgresSink&) = delete;
@@ -54,7 +54,13 @@ class PostgresSink : public pipeline::Sink {
   std::optional<pipeline::WriteOutcome> copy_rows(const pipeline::SinkBatch& batch,
                                                   const std::string& into, bool& duplicate);
 
+  // The batch with only the last event of each id (`out` holds them when some were dropped).
+  static const pipeline::SinkBatch& last_of_each_id(const pipeline::SinkBatch& batch,
+                                                    pipeline::SinkBatch& out);
+
   Settings settings_;
+  pipeline::SinkBatch deduplicated_;
+  bool upsert_ = false;  // the pipeline's `upsert`: newer rows replace stored ones
   PGconn* conn_ = nullptr;
   bool payload_is_jsonb_ = true;
 };

@@ -40,13 +40,13 @@ Result<std::unique_ptr<pipeline::Sink>> SqliteEventSink::open(const pipeline::Si
   if (path.is_relative()) path = std::filesystem::path(context.data_dir) / path;
   try {
     return std::unique_ptr<pipeline::Sink>(
-        std::make_unique<SqliteEventSink>(path.string(), settings.table));
+        std::make_unique<SqliteEventSink>(path.string(), settings.table, context.upsert));
   } catch (const std::exception& e) {
     return make_error(Errc::kUnavailable, fmt::format("sqlite {}: {}", path.string(), e.what()));
   }
 }
 
-SqliteEventSink::SqliteEventSink(const std::string& path, const std::string& table)
+SqliteEventSink::SqliteEventSink(const std::string& path, const std::string& table, bool upsert)
     : db_(path, /*read_only=*/false) {
   db_.exec("PRAGMA journal_mode=WAL");
   db_.exec("PRAGMA busy_timeout=5000");
@@ -77,8 +77,11 @@ SqliteEventSink::SqliteEventSink(const std::string& path, const std::string& tab
                        table));
   insert_ = db_.prepare(
       fmt::format("INSERT INTO {} (stream, id, ts, received_at, key, type, payload) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (stream, id) DO NOTHING",
-                  table));
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (stream, id) {}",
+                  table,
+                  upsert ? "DO UPDATE SET ts = excluded.ts, received_at = excluded.received_at, "
+                           "key = excluded.key, type = excluded.type, payload = excluded.payload"
+                         : "DO NOTHING"));
   upsert_position_ = db_.prepare(
       "INSERT INTO pipeline_offsets (consumer, stream, partition, next_offset) "
       "VALUES (?1, ?2, ?3, ?4) "

@@ -1,7 +1,8 @@
 #pragma once
 // sqlite: a pipeline's events in a SQLite database table, exactly once. Each batch's rows and
 // the pipeline's log positions are written in one transaction; rows are unique per
-// (stream, id), so a client's retry with the same id is stored once (the first copy wins).
+// (stream, id), so a client's retry with the same id is stored once (the first copy wins, or
+// the last with the pipeline's `upsert`).
 //
 // The table has the store's columns (docs/ARCHITECTURE.md): seq, stream, id, ts, received_at,
 // key, type, payload. Positions are kept in `pipeline_offsets` of the same database.
@@ -25,7 +26,7 @@ class SqliteEventSink : public pipeline::Sink {
   static Result<std::unique_ptr<pipeline::Sink>> open(const pipeline::SinkContext& context,
                                                       const Settings& settings);
 
-  SqliteEventSink(const std::string& path, const std::string& table);
+  SqliteEventSink(const std::string& path, const std::string& table, bool upsert);
 
   pipeline::WriteOutcome write(const pipeline::SinkBatch& batch) override;
   Result<std::optional<pipeline::Positions>> stored_positions(const std::string& consumer) override;
