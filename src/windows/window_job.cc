@@ -78,7 +78,15 @@ WindowJob::WindowJob(WindowConfig config, log::Log& log, std::string store_path,
     definition_ += "\n+event ids for alerts";
     operator_ = WindowOperator(spec_);
   }
-  if (!config_.filter.empty()) filter_.emplace(expr::Expression::parse(config_.filter).value());
+  if (!config_.filter.empty()) {
+    filter_.emplace(expr::Expression::parse(config_.filter).value());
+  } else {
+    std::vector<std::string> used = spec_.key_fields;
+    for (const auto& aggregate : spec_.aggregates) {
+      if (!aggregate.field.empty()) used.push_back(aggregate.field);
+    }
+    projection_.emplace(used);
+  }
   status_.name = config_.name;
   status_.from = config_.from;
   status_.state = "starting";
@@ -115,6 +123,7 @@ void WindowJob::notify() {
 WindowStatus WindowJob::status() const {
   std::lock_guard lock(mutex_);
   WindowStatus s = status_;
+  s.pending_results += writing_results_;
   if (positions_.empty()) return s;  // not restored yet
   s.lag = 0;
   for (const auto& [partition, position] : positions_) {
@@ -145,6 +154,12 @@ Result<void> WindowJob::restore() {
   }
   auto loaded = store_->load(config_.name);
   if (!loaded) return loaded.error();
+  // Everything since the checkpoint is made again by reading on from it.
+  operator_ = WindowOperator(spec_);
+  pending_.clear();
+  outbox_ = Outbox();
+  fired_.clear();
+  dirty_ = early_dirty_ = false;
   std::map<log::Partition, log::Offset> positions;
   if (loaded.value() && loaded.value()->definition == definition_) {
     boost::system::error_code ec;
@@ -219,7 +234,9 @@ Result<bool> WindowJob::read_once() {
         ++filtered;
         continue;
       }
-      auto reason = operator_.add(name, envelope->ts_ms, event.json(), envelope->id);
+      const json::value* fields = projection_ ? projection_->project(envelope->payload) : nullptr;
+      auto reason =
+          operator_.add(name, envelope->ts_ms, fields ? *fields : event.json(), envelope->id);
       if (!reason) continue;
       ++late;
       if (!late_stream_) continue;
@@ -252,7 +269,11 @@ Result<bool> WindowJob::read_once() {
   check_alerts(closed, /*final=*/true);
   drop_event_ids(closed);
   publish(closed, /*final=*/true);
-  std::move(closed.begin(), closed.end(), std::back_inserter(pending_));
+  if (pending_.empty()) {
+    pending_ = std::move(closed);
+  } else {
+    std::move(closed.begin(), closed.end(), std::back_inserter(pending_));
+  }
   std::lock_guard lock(mutex_);
   status_.read += read;
   status_.filtered += filtered;
@@ -348,6 +369,8 @@ void WindowJob::publish(const std::vector<WindowResult>& results, bool final) {
 }
 
 Result<void> WindowJob::checkpoint(bool early_due) {
+  // One checkpoint is written at a time; the previous one's outcome first.
+  if (auto written = finish_writing(); !written) return written.error();
   std::vector<WindowResult> early;
   if (early_due) {
     early = operator_.open_results();
@@ -355,37 +378,67 @@ Result<void> WindowJob::checkpoint(bool early_due) {
     drop_event_ids(early);
     publish(early, /*final=*/false);
   }
-  // Late events and alerts first: once the checkpoint moves past them they are not made again.
-  if (auto sent = outbox_.send(log_); !sent) return sent.error();
   Checkpoint checkpoint{definition_, json::serialize(operator_.save()), {}};
   {
     std::lock_guard lock(mutex_);
     checkpoint.positions = positions_;
+    writing_results_ = pending_.size();
   }
-  if (auto saved = store_->save(config_.name, pending_, early, checkpoint); !saved) {
-    return saved.error();
-  }
-  std::lock_guard lock(mutex_);
-  status_.results += pending_.size();
-  status_.checkpoint_ms = now_ms();
-  status_.pending_results = 0;
+  // Written on another thread while this one reads on: SQLite's share of the work (results
+  // especially) overlaps with reading and aggregating. Late events and alerts go first: once
+  // the checkpoint moves past them they are not made again.
+  writing_ =
+      std::async(std::launch::async,
+                 [this, checkpoint = std::move(checkpoint), final_results = std::move(pending_),
+                  early = std::move(early), outbox = std::move(outbox_)]() mutable {
+                   name_this_thread("sluice-wcheck");
+                   Result<void> written = outbox.send(log_);
+                   if (written)
+                     written = store_->save(config_.name, final_results, early, checkpoint);
+                   const std::size_t stored = final_results.size();
+                   // Freed here, not by the reading thread when it takes the outcome.
+                   std::vector<WindowResult>().swap(final_results);
+                   std::vector<WindowResult>().swap(early);
+                   if (!written) return written;
+                   std::lock_guard lock(mutex_);
+                   status_.results += stored;
+                   status_.checkpoint_ms = now_ms();
+                   writing_results_ = 0;
+                   return Result<void>(boost::outcome_v2::success());
+                 });
   pending_.clear();
+  outbox_ = Outbox();
   dirty_ = false;
   return boost::outcome_v2::success();
+}
+
+Result<void> WindowJob::finish_writing() {
+  if (!writing_.valid()) return boost::outcome_v2::success();
+  auto written = writing_.get();
+  if (!written) {
+    // What was read since the last checkpoint that made it is read again (restore()).
+    std::lock_guard lock(mutex_);
+    writing_results_ = 0;
+  }
+  return written;
 }
 
 void WindowJob::run() {
   auto logger = sluice::logger("windows");
   std::chrono::milliseconds backoff{0};
-  for (;;) {
-    auto restored = restore();
-    if (restored) break;
-    backoff = std::clamp(backoff * 2, kFirstBackoff, kMaxBackoff);
-    logger->error("window={} cannot start error=\"{}\" retry_in_ms={}", config_.name,
-                  restored.error().message, backoff.count());
-    set_state("retrying", restored.error().message);
-    if (pause(backoff)) return;
-  }
+  // From the last checkpoint: at start, and after a checkpoint that failed.
+  auto start_over = [&] {
+    for (;;) {
+      auto restored = restore();
+      if (restored) return true;
+      backoff = std::clamp(backoff * 2, kFirstBackoff, kMaxBackoff);
+      logger->error("window={} cannot start error=\"{}\" retry_in_ms={}", config_.name,
+                    restored.error().message, backoff.count());
+      set_state("retrying", restored.error().message);
+      if (pause(backoff)) return false;
+    }
+  };
+  if (!start_over()) return;
   set_state("running");
   logger->info("window={} started from={} kind={}", config_.name, fmt::join(config_.from, ","),
                config_.kind);
@@ -425,7 +478,7 @@ void WindowJob::run() {
         logger->error("window={} checkpoint failed error=\"{}\" retry_in_ms={}", config_.name,
                       saved.error().message, backoff.count());
         set_state("retrying", saved.error().message);
-        if (pause(backoff)) break;
+        if (pause(backoff) || !start_over()) break;
         continue;
       }
       next_checkpoint = now + config_.checkpoint_every;
@@ -444,6 +497,10 @@ void WindowJob::run() {
         lock,
         std::min<std::chrono::milliseconds>(config_.checkpoint_every, std::chrono::seconds(1)),
         [&] { return stopping_ || generation_ != seen; });
+  }
+  if (auto written = finish_writing(); !written) {
+    logger->error("window={} last checkpoint failed error=\"{}\"", config_.name,
+                  written.error().message);
   }
   set_state("stopped");
 }

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,7 @@
 #include "config/config.h"
 #include "expr/expression.h"
 #include "log/log.h"
+#include "windows/field_projection.h"
 #include "windows/outbox.h"
 #include "windows/window_operator.h"
 #include "windows/window_store.h"
@@ -83,7 +85,10 @@ class WindowJob {
   // With `to`: each result (early or final) as an event of the results stream, whose id is the
   // window, key and start, for the results-<window> pipeline to upsert.
   void publish(const std::vector<WindowResult>& results, bool final);
+  // Hands state, positions, results and outbox to a writer thread (one checkpoint in flight).
   Result<void> checkpoint(bool early_due);
+  // Waits for the checkpoint in flight; its failure means reading again from the last one.
+  Result<void> finish_writing();
   void set_state(const char* state, const std::string& error = "");
   bool pause(std::chrono::milliseconds for_how_long);
 
@@ -98,6 +103,7 @@ class WindowJob {
   WindowSpec spec_;
   std::string definition_;
   std::optional<expr::Expression> filter_;
+  std::optional<FieldProjection> projection_;  // without a filter: only the fields used
   std::unique_ptr<WindowStore> store_;
   WindowOperator operator_;
   std::map<log::Partition, log::Offset> positions_;
@@ -106,8 +112,10 @@ class WindowJob {
   std::set<std::tuple<std::string, std::string, std::int64_t>> fired_;  // early, still open
   // Late events and alerts wait here until the next checkpoint, which sends them first.
   Outbox outbox_;
-  bool dirty_ = false;        // state changed since the last checkpoint
-  bool early_dirty_ = false;  // since the last early updates
+  std::future<Result<void>> writing_;  // the checkpoint being written
+  std::size_t writing_results_ = 0;    // its closed windows' results (guarded by mutex_)
+  bool dirty_ = false;                 // state changed since the last checkpoint
+  bool early_dirty_ = false;           // since the last early updates
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;

@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "pipeline/message_template.h"
+#include "windows/field_projection.h"
 #include "windows/window_job.h"
 #include "windows/window_operator.h"
 
@@ -418,6 +419,40 @@ TEST(Aggregates, DistinctCountsStayWithinTheirBoundPastTheExactRange) {
       EXPECT_NEAR(got, n, 0.05 * n) << "3 standard errors";  // 1.6 % standard error
     }
   }
+}
+
+}  // namespace
+}  // namespace sluice::windows
+
+namespace sluice::windows {
+namespace {
+
+TEST(FieldProjection, ReadsTheUsedFieldsAsBoostJsonWould) {
+  FieldProjection projection({"device", "reading.value", "tags", "n", "big", "ok", "none", "t"});
+  const std::string payload =
+      R"({"device":"d-\u00e9\"1\"", "skipped": {"deep": [1, 2, {"x": "y"}]},)"
+      R"( "reading": {"value": 12.5, "unit": "C"}, "tags": ["a", "b"], "n": -42,)"
+      R"( "big": 18446744073709551615, "ok": true, "none": null, "t": 1e400 , "n": 7})";
+  const boost::json::value* got = projection.project(payload);
+  ASSERT_NE(got, nullptr);
+  boost::json::value whole = boost::json::parse(payload);
+  boost::json::object expected;
+  for (const char* name : {"device", "reading", "tags", "n", "big", "ok", "none"})
+    expected[name] = whole.at(name);
+  boost::json::object actual = got->as_object();
+  // 1e400 is out of range: whatever each parser makes of it, the projection keeps the field.
+  EXPECT_TRUE(actual.contains("t"));
+  actual.erase("t");
+  EXPECT_EQ(boost::json::value(actual), boost::json::value(expected));
+  EXPECT_EQ(actual.at("n"), 7) << "the last of repeated keys, as Boost.JSON";
+  EXPECT_FALSE(actual.contains("skipped"));
+
+  EXPECT_EQ(projection.project("[1,2]"), nullptr);
+  EXPECT_EQ(projection.project("{\"device\":"), nullptr);
+  // The next event starts afresh.
+  got = projection.project(R"({"n": 1})");
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(boost::json::serialize(*got), R"({"n":1})");
 }
 
 }  // namespace

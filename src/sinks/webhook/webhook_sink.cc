@@ -232,8 +232,10 @@ pipeline::WriteOutcome WebhookSink::write(const pipeline::SinkBatch& batch) {
   };
   exchange();
   if (error && reused) {
-    // The server may have closed the kept-alive connection meanwhile: once more, afresh.
+    // The server may have closed the kept-alive connection meanwhile: once more, afresh (and
+    // within the rate limit: the receiver may have seen the first attempt).
     close();
+    wait_for_rate_limit();
     exchange();
   }
   if (error) {
