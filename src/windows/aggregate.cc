@@ -89,7 +89,7 @@ std::int64_t hll_estimate(const std::vector<std::uint8_t>& registers) {
   return std::llround(estimate);
 }
 
-void sketch_add_bucket(std::map<int, std::uint64_t>& side, int index, std::uint64_t count) {
+void sketch_add_bucket(SketchBuckets& side, int index, std::uint64_t count) {
   side[index] += count;
   while (side.size() > kSketchBuckets) {
     auto lowest = side.begin();
@@ -421,7 +421,7 @@ json::value Accumulator::save(const std::vector<AggregateSpec>& specs) const {
               values.emplace_back(v);
             saved.emplace_back(std::move(values));
           } else if constexpr (std::is_same_v<State, SketchState>) {
-            auto buckets = [](const std::map<int, std::uint64_t>& side) {
+            auto buckets = [](const SketchBuckets& side) {
               json::array out;
               for (const auto& [k, c] : side)
                 out.emplace_back(json::array{k, c});

@@ -14,6 +14,8 @@
 //   - percentiles come from a DDSketch with 1 % relative accuracy: the answer is within 1 % of
 //     a value whose rank is the asked one.
 
+#include <boost/container/flat_map.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <map>
@@ -68,8 +70,11 @@ struct DistinctState {
 struct SetState {
   std::set<std::string> values;
 };
+// DDSketch bucket -> count. A sorted vector: a window's sketch has tens of buckets, looked up on
+// every event.
+using SketchBuckets = boost::container::flat_map<int, std::uint64_t>;
 struct SketchState {
-  std::map<int, std::uint64_t> positive, negative;  // DDSketch bucket -> count
+  SketchBuckets positive, negative;
   std::uint64_t zeros = 0;
 };
 using AggregateState =
@@ -94,7 +99,8 @@ class Accumulator {
  private:
   Accumulator() = default;
   std::int64_t events_ = 0;
-  std::vector<AggregateState> states_;
+  // In place for up to four aggregates: no allocation of its own when a window opens.
+  boost::container::small_vector<AggregateState, 4> states_;
 };
 
 }  // namespace sluice::windows
