@@ -73,7 +73,9 @@ struct SetState {
 // DDSketch bucket -> count. A sorted vector: a window's sketch has tens of buckets, looked up on
 // every event.
 using SketchBuckets = boost::container::flat_map<int, std::uint64_t>;
-struct SketchState {
+// Boost's flat_map and small_vector do not declare their moves noexcept; they throw only when
+// memory runs out, where the process ends anyway.
+struct SketchState {  // NOLINT(bugprone-exception-escape)
   SketchBuckets positive, negative;
   std::uint64_t zeros = 0;
 };
@@ -81,7 +83,7 @@ using AggregateState =
     std::variant<CountState, SumState, ExtremeState, DistinctState, SetState, SketchState>;
 
 // The aggregates of one window and key.
-class Accumulator {
+class Accumulator {  // NOLINT(bugprone-exception-escape): see SketchState
  public:
   explicit Accumulator(const std::vector<AggregateSpec>& specs);
   // Adds one event (a JSON object) whose id is `id`.
