@@ -132,7 +132,7 @@ bool EventRuleJob::load_state(const std::string& text) {
 Result<void> EventRuleJob::restore() {
   if (!store_) {
     try {
-      store_ = std::make_unique<windows::WindowStore>(store_path_);
+      store_ = windows::open_window_store(store_path_);
     } catch (const std::exception& e) {
       return make_error(Errc::kUnavailable, e.what());
     }

@@ -74,12 +74,18 @@ const Table& server_table() {
 }
 
 const Table& storage_table() {
-  static const Table table{"storage",
-                           "Where the embedded log and the SQLite store keep their files.",
-                           {
-                               string_setting("data_dir", &StorageConfig::data_dir, "./data",
-                                              "Directory for all data; created if missing."),
-                           }};
+  static const Table table{
+      "storage",
+      "Where the embedded log and the SQLite store keep their files.",
+      {
+          string_setting("data_dir", &StorageConfig::data_dir, "./data",
+                         "Directory for all data; created if missing."),
+          string_setting("windows", &StorageConfig::windows, "",
+                         "Where window definitions and alert rules keep checkpoints "
+                         "and results: a SQLite file (relative to data_dir), or a "
+                         "PostgreSQL URL (`postgresql://…`) for processes whose disk "
+                         "does not outlive them. Empty: `windows.db`."),
+      }};
   return table;
 }
 
@@ -1008,6 +1014,12 @@ std::string StreamConfig::allowed_origin(std::string_view origin) const {
     if (allowed == "*" || allowed == origin) return std::string(origin);
   }
   return "";
+}
+
+std::string StorageConfig::windows_location() const {
+  if (windows.starts_with("postgres://") || windows.starts_with("postgresql://")) return windows;
+  const std::filesystem::path file = windows.empty() ? "windows.db" : windows;
+  return file.is_absolute() ? file.string() : (std::filesystem::path(data_dir) / file).string();
 }
 
 std::string Config::store_path() const {

@@ -34,6 +34,10 @@ struct ServerConfig {
 
 struct StorageConfig {
   std::string data_dir;
+  std::string windows;  // window checkpoints and results: SQLite file or PostgreSQL URL
+
+  // storage.windows resolved: a PostgreSQL URL, or the SQLite file's path.
+  std::string windows_location() const;
 };
 
 struct KafkaConfig {

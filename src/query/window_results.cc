@@ -7,6 +7,7 @@
 
 #include "core/time.h"
 #include "sinks/sqlite/sqlite_db.h"
+#include "windows/postgres_window_store.h"
 
 namespace sluice::query {
 namespace {
@@ -75,7 +76,31 @@ Result<std::string> query_window_results(const std::string& windows_db, const Wi
     }
   }
   json::array results;
-  if (std::filesystem::exists(windows_db)) {
+  auto add = [&](std::string_view key_text, std::int64_t start, std::int64_t end,
+                 std::int64_t events, std::string_view value, bool is_final) {
+    json::object key_object;
+    const json::value key_values = json::parse(key_text);
+    for (std::size_t i = 0; i < window.key.size() && i < key_values.as_array().size(); ++i)
+      key_object[window.key[i]] = key_values.as_array()[i];
+    results.push_back(json::object{{"key", std::move(key_object)},
+                                   {"start", format_iso8601_ms(start)},
+                                   {"end", format_iso8601_ms(end)},
+                                   {"events", events},
+                                   {"final", is_final},
+                                   {"values", json::parse(value)}});
+  };
+  if (windows::is_postgres_url(windows_db)) {
+    std::unique_ptr<windows::PostgresWindowStore> store;
+    try {
+      store = std::make_unique<windows::PostgresWindowStore>(windows_db);
+    } catch (const std::exception& e) {
+      return make_error(Errc::kUnavailable, e.what());
+    }
+    auto rows = store->results(window.name, {key, from_ms, to_ms, final, limit});
+    if (!rows) return rows.error();
+    for (const auto& r : rows.value())
+      add(r.key, r.start_ms, r.end_ms, r.events, r.value, r.final);
+  } else if (std::filesystem::exists(windows_db)) {
     sqlite::Db db(windows_db, /*read_only=*/true);
     std::string sql =
         "SELECT key, start, end, events, value, final FROM window_results WHERE window = ?1";
@@ -99,16 +124,8 @@ Result<std::string> query_window_results(const std::string& windows_db, const Wi
     stmt.bind(6, std::int64_t{limit});
     int rc;
     while ((rc = stmt.step()) == SQLITE_ROW) {
-      json::object key_object;
-      const json::value key_values = json::parse(stmt.column_text(0));
-      for (std::size_t i = 0; i < window.key.size() && i < key_values.as_array().size(); ++i)
-        key_object[window.key[i]] = key_values.as_array()[i];
-      results.push_back(json::object{{"key", std::move(key_object)},
-                                     {"start", format_iso8601_ms(stmt.column_int(1))},
-                                     {"end", format_iso8601_ms(stmt.column_int(2))},
-                                     {"events", stmt.column_int(3)},
-                                     {"final", stmt.column_int(5) != 0},
-                                     {"values", json::parse(stmt.column_text(4))}});
+      add(stmt.column_text(0), stmt.column_int(1), stmt.column_int(2), stmt.column_int(3),
+          stmt.column_text(4), stmt.column_int(5) != 0);
     }
     if (rc != SQLITE_DONE) {
       return make_error(Errc::kUnavailable, "windows.db: " + db.error_message());

@@ -147,7 +147,7 @@ bool WindowJob::pause(std::chrono::milliseconds for_how_long) {
 Result<void> WindowJob::restore() {
   if (!store_) {
     try {
-      store_ = std::make_unique<WindowStore>(store_path_);
+      store_ = open_window_store(store_path_);
     } catch (const std::exception& e) {
       return make_error(Errc::kUnavailable, e.what());
     }
@@ -507,7 +507,7 @@ void WindowJob::run() {
 
 std::unique_ptr<WindowSet> WindowSet::build(const Config& config, log::Log& log) {
   auto set = std::make_unique<WindowSet>();
-  const std::string path = (std::filesystem::path(config.storage.data_dir) / "windows.db").string();
+  const std::string path = config.storage.windows_location();
   for (const auto& [name, window] : config.windows) {
     std::optional<StreamConfig> late;
     if (auto it = config.streams.find(window.late); it != config.streams.end()) late = it->second;

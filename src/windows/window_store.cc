@@ -3,12 +3,52 @@
 #include <boost/json.hpp>
 
 #include "core/time.h"
+#include "windows/postgres_window_store.h"
 
 namespace sluice::windows {
 
 namespace json = boost::json;
 
-WindowStore::WindowStore(const std::string& path) : db_(path, /*read_only=*/false) {
+bool is_postgres_url(std::string_view location) {
+  return location.starts_with("postgres://") || location.starts_with("postgresql://");
+}
+
+std::unique_ptr<WindowStore> open_window_store(const std::string& location) {
+  if (is_postgres_url(location)) return std::make_unique<PostgresWindowStore>(location);
+  return std::make_unique<SqliteWindowStore>(location);
+}
+
+std::string positions_json(const std::map<log::Partition, log::Offset>& positions) {
+  json::array out;
+  for (const auto& [partition, offset] : positions) {
+    out.push_back(json::array{json::value(partition.stream), partition.index,
+                              static_cast<std::int64_t>(offset)});
+  }
+  return json::serialize(out);
+}
+
+Result<std::map<log::Partition, log::Offset>> parse_positions(std::string_view text,
+                                                              const std::string& window) {
+  boost::system::error_code ec;
+  auto positions = json::parse(text, ec);
+  if (ec || !positions.is_array()) {
+    return make_error(Errc::kCorrupt, "unreadable positions for " + window);
+  }
+  std::map<log::Partition, log::Offset> out;
+  for (const auto& p : positions.get_array()) {
+    const auto* entry = p.if_array();
+    if (!entry || entry->size() != 3 || !(*entry)[0].is_string() || !(*entry)[1].is_int64() ||
+        !(*entry)[2].is_int64()) {
+      return make_error(Errc::kCorrupt, "unreadable positions for " + window);
+    }
+    out[log::Partition(std::string((*entry)[0].get_string()),
+                       static_cast<std::uint32_t>((*entry)[1].get_int64()))] =
+        static_cast<log::Offset>((*entry)[2].get_int64());
+  }
+  return out;
+}
+
+SqliteWindowStore::SqliteWindowStore(const std::string& path) : db_(path, /*read_only=*/false) {
   db_.exec("PRAGMA journal_mode=WAL");
   // A lost commit loses its results and its checkpoint together; the log replays them.
   db_.exec("PRAGMA synchronous=NORMAL");
@@ -52,7 +92,7 @@ WindowStore::WindowStore(const std::string& path) : db_(path, /*read_only=*/fals
       "positions = excluded.positions, outbox = excluded.outbox, taken_at = excluded.taken_at");
 }
 
-Result<std::optional<Checkpoint>> WindowStore::load(const std::string& window) {
+Result<std::optional<Checkpoint>> SqliteWindowStore::load(const std::string& window) {
   auto stmt = db_.prepare(
       "SELECT definition, state, positions, outbox FROM window_checkpoints "
       "WHERE window = ?1");
@@ -67,26 +107,14 @@ Result<std::optional<Checkpoint>> WindowStore::load(const std::string& window) {
                         std::string(stmt.column_text(1)),
                         {},
                         std::string(stmt.column_text(3))};
-  boost::system::error_code ec;
-  auto positions = json::parse(stmt.column_text(2), ec);
-  if (ec || !positions.is_array()) {
-    return make_error(Errc::kCorrupt, "windows.db: unreadable positions for " + window);
-  }
-  for (const auto& p : positions.get_array()) {
-    const auto* entry = p.if_array();
-    if (!entry || entry->size() != 3 || !(*entry)[0].is_string() || !(*entry)[1].is_int64() ||
-        !(*entry)[2].is_int64()) {
-      return make_error(Errc::kCorrupt, "windows.db: unreadable positions for " + window);
-    }
-    checkpoint.positions[log::Partition(std::string((*entry)[0].get_string()),
-                                        static_cast<std::uint32_t>((*entry)[1].get_int64()))] =
-        static_cast<log::Offset>((*entry)[2].get_int64());
-  }
+  auto positions = parse_positions(stmt.column_text(2), window);
+  if (!positions) return positions.error();
+  checkpoint.positions = std::move(positions.value());
   return std::optional<Checkpoint>(std::move(checkpoint));
 }
 
-Result<void> WindowStore::upsert(const std::string& window, const WindowResult& result, bool final,
-                                 std::int64_t now) {
+Result<void> SqliteWindowStore::upsert(const std::string& window, const WindowResult& result,
+                                       bool final, std::int64_t now) {
   const std::string value = json::serialize(result.values);
   upsert_result_.bind(1, std::string_view(window));
   upsert_result_.bind(2, std::string_view(result.key));
@@ -104,10 +132,10 @@ Result<void> WindowStore::upsert(const std::string& window, const WindowResult& 
   return boost::outcome_v2::success();
 }
 
-Result<void> WindowStore::save(const std::string& window,
-                               const std::vector<WindowResult>& final_results,
-                               const std::vector<WindowResult>& early_results,
-                               const Checkpoint& checkpoint) {
+Result<void> SqliteWindowStore::save(const std::string& window,
+                                     const std::vector<WindowResult>& final_results,
+                                     const std::vector<WindowResult>& early_results,
+                                     const Checkpoint& checkpoint) {
   if (auto begun = db_.try_exec("BEGIN IMMEDIATE"); !begun) return begun.error();
   auto fail = [&](Error error) -> Result<void> {
     (void)db_.try_exec("ROLLBACK");
@@ -120,12 +148,7 @@ Result<void> WindowStore::save(const std::string& window,
   for (const auto& r : final_results) {
     if (auto stored = upsert(window, r, true, now); !stored) return fail(stored.error());
   }
-  json::array positions;
-  for (const auto& [partition, offset] : checkpoint.positions) {
-    positions.push_back(json::array{json::value(partition.stream), partition.index,
-                                    static_cast<std::int64_t>(offset)});
-  }
-  const std::string positions_text = json::serialize(positions);
+  const std::string positions_text = positions_json(checkpoint.positions);
   save_checkpoint_.bind(1, std::string_view(window));
   save_checkpoint_.bind(2, std::string_view(checkpoint.definition));
   save_checkpoint_.bind(3, std::string_view(checkpoint.state));
@@ -142,7 +165,7 @@ Result<void> WindowStore::save(const std::string& window,
   return boost::outcome_v2::success();
 }
 
-Result<void> WindowStore::forget(const std::string& window) {
+Result<void> SqliteWindowStore::forget(const std::string& window) {
   auto results = db_.prepare("DELETE FROM window_results WHERE window = ?1");
   results.bind(1, std::string_view(window));
   auto checkpoint = db_.prepare("DELETE FROM window_checkpoints WHERE window = ?1");

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import (Checks, MockKafkaCluster, Postgres, Server, all_events, parse_ms,  # noqa: E402
@@ -166,8 +167,11 @@ class Run:
             f.write(backend_yaml + STREAMS)
         self.config = os.path.join(self.dir, "windows.yaml")
         with open(self.config, "w") as f:
-            f.write(backend_yaml + STREAMS + SINKS % {"url": url} + WINDOWS)
+            # On Kafka the windows keep their state in PostgreSQL, as processes in containers do.
+            store = "storage: {windows: '%s'}\n" % url if "kafka" in backend_yaml else ""
+            f.write(backend_yaml + store + STREAMS + SINKS % {"url": url} + WINDOWS)
         self.postgres_url = url
+        self.state_in_postgres = bool(store)
         data = os.path.join(self.dir, "data")
         poster = Server(binary, data_dir=data, config=plain).start()
         for i in range(0, len(events), 1000):
@@ -199,7 +203,17 @@ class Run:
             return {p["name"]: p for p in body["pipelines"]}["results-counts"]["lag"] == 0
         wait_for(delivered, 180, "the results of counts in the sinks")
 
+    def psql(self, sql):
+        out = subprocess.run(["psql", self.postgres_url, "-XAt", "-F", "\t", "-c", sql],
+                             check=True, capture_output=True, text=True).stdout
+        return [line.split("\t") for line in out.splitlines()]
+
     def results(self):
+        if self.state_in_postgres:
+            assert not os.path.exists(os.path.join(self.data, "windows.db"))
+            return [(w, k, int(s), int(e), int(n), v, 1 if f == "t" else 0) for w, k, s, e, n, v, f
+                    in self.psql("SELECT window_name, key, start_ms, end_ms, events, value, final "
+                                 "FROM sluice_window_results ORDER BY 1, 2, 3")]
         db = sqlite3.connect(os.path.join(self.data, "windows.db"))
         try:
             return db.execute("SELECT window, key, start, end, events, value, final "
@@ -217,10 +231,7 @@ class Run:
     def sink_rows(self, sink):
         """The counts window's results as a sink has them."""
         if sink == "results_pg":
-            out = subprocess.run(["psql", self.postgres_url, "-XAt", "-c",
-                                  "SELECT payload FROM counts"], check=True,
-                                 capture_output=True, text=True).stdout
-            rows = [json.loads(line) for line in out.splitlines()]
+            rows = [json.loads(p) for (p,) in self.psql("SELECT payload FROM counts")]
         else:
             db = sqlite3.connect(os.path.join(self.data, "results_db.db"))
             try:
@@ -299,6 +310,23 @@ def main():
         kinds = {row[0] for row in a}
         assert kinds == {"counts", "rolling", "visits"}, kinds
 
+    def results_over_http():
+        # From windows.db, or from PostgreSQL on Kafka.
+        for run in (calm, crashed):
+            rows = sorted((r for r in run.results() if r[0] == "counts"),
+                          key=lambda r: (-r[3], r[1]))[:50]
+            status, _, body = run.server.request("GET", "/v1/windows/counts?limit=50&final=true")
+            assert status == 200, body
+            got = [(json.dumps([r["key"]["city"], r["key"]["event_type"]], separators=(",", ":")),
+                    r["start"], r["events"]) for r in body["results"]]
+            assert got == [(k, iso(s), n) for _, k, s, _, n, _, _ in rows], (got[:2], rows[:2])
+            city = rows[0][1]
+            status, _, body = run.server.request(
+                "GET", "/v1/windows/counts?key=%s" % urllib.parse.quote(city))
+            assert status == 200 and body["results"], body
+            assert all(json.dumps(list(r["key"].values()), separators=(",", ":")) == city
+                       for r in body["results"]), body
+
     def results_in_sink():
         for run in (calm, crashed):
             stored = sorted((w, k, iso(s), iso(e), n, same_numbers(json.loads(v)),
@@ -353,6 +381,7 @@ def main():
         checks.run("%d SIGKILLs at random moments, then to the end" % cycles, killed_repeatedly)
         checks.run("results identical, row for row", same_results)
         checks.run("late events identical, each once", same_late_events)
+        checks.run("results over HTTP, newest first, by key", results_over_http)
         checks.run("results upserted into a sink, one row each, as in windows.db",
                    results_in_sink)
         checks.run("alerts identical, one per key and window", same_alerts)

@@ -425,9 +425,8 @@ struct Server::Impl {
       query::Params params;
       for (const auto& p : url->params())
         params.emplace_back(p.key, p.value);
-      auto body = query::query_window_results(
-          (std::filesystem::path(config.storage.data_dir) / "windows.db").string(), window->second,
-          params);
+      auto body =
+          query::query_window_results(config.storage.windows_location(), window->second, params);
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
     }
