@@ -6,7 +6,6 @@
 #include <boost/json.hpp>
 
 #include "core/logging.h"
-#include "core/thread_name.h"
 #include "core/time.h"
 #include "pipeline/field_path.h"
 #include "pipeline/message_template.h"
@@ -45,39 +44,10 @@ EventRuleJob::~EventRuleJob() {
   stop();
 }
 
-void EventRuleJob::start() {
-  thread_ = std::thread([this] {
-    name_this_thread("sluice-alert");
-    run();
-  });
-}
-
-void EventRuleJob::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void EventRuleJob::notify() {
-  {
-    std::lock_guard lock(mutex_);
-    ++generation_;
-  }
-  cv_.notify_all();
-}
-
 EventRuleStatus EventRuleJob::status() const {
   std::lock_guard lock(mutex_);
   EventRuleStatus s = status_;
-  if (positions_.empty()) return s;  // not restored yet
-  s.lag = 0;
-  for (const auto& [partition, position] : positions_) {
-    const log::Offset end = log_.end_offset(partition);
-    *s.lag += end > position ? end - position : 0;
-  }
+  if (!positions_.empty()) s.lag = log::lag(log_, positions_);  // once restored
   return s;
 }
 
@@ -85,11 +55,6 @@ void EventRuleJob::set_state(const char* state, const std::string& error) {
   std::lock_guard lock(mutex_);
   status_.state = state;
   if (!error.empty()) status_.last_error = error;
-}
-
-bool EventRuleJob::pause(std::chrono::milliseconds for_how_long) {
-  std::unique_lock lock(mutex_);
-  return cv_.wait_for(lock, for_how_long, [&] { return stopping_; });
 }
 
 std::string EventRuleJob::save_state() const {
@@ -310,13 +275,7 @@ void EventRuleJob::run() {
   auto next_checkpoint = std::chrono::steady_clock::now() + kCheckpointEvery;
   backoff = std::chrono::milliseconds{0};
   for (;;) {
-    std::uint64_t seen;
-    bool stopping;
-    {
-      std::lock_guard lock(mutex_);
-      stopping = stopping_;
-      seen = generation_;
-    }
+    const auto [stopping, seen] = poll();
     bool any = false;
     if (!stopping && outbox_.size() < kMaxWaiting) {
       auto read = read_once();
@@ -346,8 +305,7 @@ void EventRuleJob::run() {
     backoff = std::chrono::milliseconds{0};
     if (stopping) break;
     if (any) continue;
-    std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, kCheckpointEvery, [&] { return stopping_ || generation_ != seen; });
+    wait_for_news(seen, kCheckpointEvery);
   }
   set_state("stopped");
 }

@@ -11,16 +11,14 @@
 // once.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
 
 #include "config/config.h"
+#include "core/worker.h"
 #include "expr/expression.h"
 #include "log/log.h"
 #include "windows/outbox.h"
@@ -40,17 +38,13 @@ struct EventRuleStatus {
   std::string last_error;
 };
 
-class EventRuleJob {
+class EventRuleJob : public Worker {
  public:
   EventRuleJob(AlertConfig config, log::Log& log, std::string store_path,
                StreamConfig alerts_stream);
-  ~EventRuleJob();  // stops
-  EventRuleJob(const EventRuleJob&) = delete;
-  EventRuleJob& operator=(const EventRuleJob&) = delete;
+  ~EventRuleJob() override;  // stops after the batch in progress, with a last checkpoint
 
-  void start();
-  void stop();    // after the batch in progress, with a last checkpoint
-  void notify();  // new records are durable; any thread
+  void start() { start_thread("sluice-alert"); }
   EventRuleStatus status() const;
 
  private:
@@ -59,7 +53,7 @@ class EventRuleJob {
     std::uint64_t suppressed = 0;    // matches since, inside the cooldown
   };
 
-  void run();
+  void run() override;
   Result<void> restore();
   Result<bool> read_once();
   void check(const log::Partition& partition, const EventView& envelope,
@@ -69,7 +63,6 @@ class EventRuleJob {
   std::string save_state() const;
   bool load_state(const std::string& text);
   void set_state(const char* state, const std::string& error = "");
-  bool pause(std::chrono::milliseconds for_how_long);
 
   AlertConfig config_;
   log::Log& log_;
@@ -83,13 +76,7 @@ class EventRuleJob {
   std::map<std::string, std::int64_t> latest_ms_;  // latest event time read, by partition
   windows::Outbox outbox_;
   bool dirty_ = false;
-
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  std::uint64_t generation_ = 0;
-  bool stopping_ = false;
-  EventRuleStatus status_;
-  std::thread thread_;
+  EventRuleStatus status_;  // guarded by mutex_
 };
 
 }  // namespace sluice::alerts

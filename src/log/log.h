@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -131,6 +132,16 @@ class Log {
 // Appends one batch per partition of `stream` (empty batches are skipped) and calls `done` once,
 // after all are durable, or with the first error. Thread-safe; `done` runs on a log thread (or
 // at once when every batch is empty).
+// Events in the log past `positions` (each partition's next offset to read), summed.
+inline std::uint64_t lag(const Log& log, const std::map<Partition, Offset>& positions) {
+  std::uint64_t total = 0;
+  for (const auto& [partition, position] : positions) {
+    const Offset end = log.end_offset(partition);
+    total += end > position ? end - position : 0;
+  }
+  return total;
+}
+
 void append_partitions(Log& log, const std::string& stream, std::vector<RecordBatch> batches,
                        std::function<void(Result<void>)> done);
 

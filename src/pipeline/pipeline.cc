@@ -9,7 +9,6 @@
 #include "components/registry.h"
 #include "core/json_text.h"
 #include "core/logging.h"
-#include "core/thread_name.h"
 #include "core/time.h"
 #include "core/uuid.h"
 #include "pipeline/event_json.h"
@@ -47,37 +46,13 @@ void Pipeline::start() {
   // The log positions first, before the server takes requests: `start: latest` means the end
   // of the log as it is now, not whenever the thread gets to it. A failure is retried there.
   log_positions_loaded_ = static_cast<bool>(load_log_positions());
-  thread_ = std::thread([this] {
-    name_this_thread("sluice-pipe");
-    run();
-  });
-}
-
-void Pipeline::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void Pipeline::notify() {
-  {
-    std::lock_guard lock(mutex_);
-    ++generation_;
-  }
-  cv_.notify_all();
+  start_thread("sluice-pipe");
 }
 
 PipelineStatus Pipeline::status() const {
   std::lock_guard lock(mutex_);
   PipelineStatus status = status_;
-  status.lag = 0;
-  for (const auto& [partition, position] : positions_) {
-    const log::Offset end = log_.end_offset(partition);
-    status.lag += end > position ? end - position : 0;
-  }
+  status.lag = log::lag(log_, positions_);
   return status;
 }
 
@@ -85,11 +60,6 @@ void Pipeline::set_state(const char* state, const std::string& error) {
   std::lock_guard lock(mutex_);
   status_.state = state;
   if (!error.empty()) status_.last_error = error;
-}
-
-bool Pipeline::pause(std::chrono::milliseconds for_how_long) {
-  std::unique_lock lock(mutex_);
-  return cv_.wait_for(lock, for_how_long, [&] { return stopping_; });
 }
 
 Result<void> Pipeline::load_positions() {
@@ -144,12 +114,8 @@ void Pipeline::run() {
   logger->info("pipeline={} started from={} sinks={}", config_.name, fmt::join(config_.from, ","),
                sinks_.size());
   for (;;) {
-    std::uint64_t seen;
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) break;
-      seen = generation_;
-    }
+    const auto [stopping, seen] = poll();
+    if (stopping) break;
     auto pass = process_once();
     if (!pass) {
       backoff = std::clamp(backoff * 2, kFirstBackoff, kMaxBackoff);
@@ -161,13 +127,12 @@ void Pipeline::run() {
     }
     backoff = std::chrono::milliseconds{0};
     if (pass.value() == Pass::kFull) continue;
-    std::unique_lock lock(mutex_);
     if (pass.value() == Pass::kPartial) {
       // Let the next batch fill for a moment (batch.max_wait).
-      cv_.wait_for(lock, config_.batch.max_wait, [&] { return stopping_; });
+      pause(config_.batch.max_wait);
       continue;
     }
-    cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || generation_ != seen; });
+    wait_for_news(seen, std::chrono::seconds(1));
   }
   set_state("stopped");
 }
@@ -184,8 +149,7 @@ Result<Pipeline::Pass> Pipeline::process_once() {
     auto pass = process_partition(partition);
     if (!pass) return pass.error();
     result = std::max(result, pass.value());
-    std::lock_guard lock(mutex_);
-    if (stopping_) break;
+    if (stopping()) break;
   }
   return result;
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "core/worker.h"
 #include "log/log.h"
 #include "pipeline/sink.h"
 #include "pipeline/transform.h"
@@ -38,7 +39,7 @@ struct PipelineStatus {
   std::string last_error;
 };
 
-class Pipeline {
+class Pipeline : public Worker {
  public:
   struct SinkSlot {
     std::string name;
@@ -47,13 +48,10 @@ class Pipeline {
 
   Pipeline(PipelineConfig config, log::Log& log, std::vector<SinkSlot> sinks,
            std::vector<std::unique_ptr<Transform>> steps, std::optional<StreamConfig> dead_letter);
-  ~Pipeline();  // stops
-  Pipeline(const Pipeline&) = delete;
-  Pipeline& operator=(const Pipeline&) = delete;
+  // Stops after the batch in progress (a sink being retried is given up on for now).
+  ~Pipeline() override;
 
   void start();
-  void stop();    // after the batch in progress (a sink being retried is given up on for now)
-  void notify();  // new records are durable; any thread
   PipelineStatus status() const;
   const std::string& name() const { return config_.name; }
   const PipelineConfig& config() const { return config_; }
@@ -61,7 +59,7 @@ class Pipeline {
 
  private:
   enum class Pass { kIdle, kPartial, kFull };
-  void run();
+  void run() override;
   // The pipeline's positions in the log, then the transactional sinks' own.
   Result<void> load_positions();
   Result<void> load_log_positions();
@@ -71,8 +69,6 @@ class Pipeline {
   bool deliver(std::size_t sink_index, const SinkBatch& batch);
   Result<void> dead_letter(const SinkBatch& batch, const std::string& sink,
                            const std::string& reason);
-  // Waits up to `for_how_long`, or until stop(); true if stopping.
-  bool pause(std::chrono::milliseconds for_how_long);
   void set_state(const char* state, const std::string& error = "");
 
   PipelineConfig config_;
@@ -85,13 +81,8 @@ class Pipeline {
   std::map<log::Partition, log::Offset> positions_;                 // the pipeline's
   std::vector<std::map<log::Partition, log::Offset>> sink_stored_;  // transactional sinks'
 
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  std::uint64_t generation_ = 0;
-  bool stopping_ = false;
-  PipelineStatus status_;
+  PipelineStatus status_;  // guarded by mutex_
   std::chrono::steady_clock::time_point last_error_logged_{};
-  std::thread thread_;
 };
 
 // Builds a pipeline from the configuration: opens its sinks and builds its steps.

@@ -96,40 +96,11 @@ WindowJob::~WindowJob() {
   stop();
 }
 
-void WindowJob::start() {
-  thread_ = std::thread([this] {
-    name_this_thread("sluice-window");
-    run();
-  });
-}
-
-void WindowJob::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void WindowJob::notify() {
-  {
-    std::lock_guard lock(mutex_);
-    ++generation_;
-  }
-  cv_.notify_all();
-}
-
 WindowStatus WindowJob::status() const {
   std::lock_guard lock(mutex_);
   WindowStatus s = status_;
   s.pending_results += writing_results_;
-  if (positions_.empty()) return s;  // not restored yet
-  s.lag = 0;
-  for (const auto& [partition, position] : positions_) {
-    const log::Offset end = log_.end_offset(partition);
-    *s.lag += end > position ? end - position : 0;
-  }
+  if (!positions_.empty()) s.lag = log::lag(log_, positions_);  // once restored
   return s;
 }
 
@@ -137,11 +108,6 @@ void WindowJob::set_state(const char* state, const std::string& error) {
   std::lock_guard lock(mutex_);
   status_.state = state;
   if (!error.empty()) status_.last_error = error;
-}
-
-bool WindowJob::pause(std::chrono::milliseconds for_how_long) {
-  std::unique_lock lock(mutex_);
-  return cv_.wait_for(lock, for_how_long, [&] { return stopping_; });
 }
 
 Result<void> WindowJob::restore() {
@@ -446,13 +412,7 @@ void WindowJob::run() {
   auto next_early = std::chrono::steady_clock::now() + config_.early_updates;
   backoff = std::chrono::milliseconds{0};
   for (;;) {
-    std::uint64_t seen;
-    bool stopping;
-    {
-      std::lock_guard lock(mutex_);
-      stopping = stopping_;
-      seen = generation_;
-    }
+    const auto [stopping, seen] = poll();
     bool any = false;
     if (!stopping) {
       auto read = read_once();
@@ -492,11 +452,8 @@ void WindowJob::run() {
     if (stopping) break;
     if (any) continue;
     // Nothing to read: wait for new events, the next checkpoint or the idle timeout.
-    std::unique_lock lock(mutex_);
-    cv_.wait_for(
-        lock,
-        std::min<std::chrono::milliseconds>(config_.checkpoint_every, std::chrono::seconds(1)),
-        [&] { return stopping_ || generation_ != seen; });
+    wait_for_news(seen, std::min<std::chrono::milliseconds>(config_.checkpoint_every,
+                                                            std::chrono::seconds(1)));
   }
   if (auto written = finish_writing(); !written) {
     logger->error("window={} last checkpoint failed error=\"{}\"", config_.name,

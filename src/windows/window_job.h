@@ -8,20 +8,18 @@
 // window and the event's place in the log, so a replay stores each once.
 
 #include <chrono>
-#include <condition_variable>
 #include <future>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <vector>
 
 #include "alerts/event_rule.h"
 #include "config/config.h"
+#include "core/worker.h"
 #include "expr/expression.h"
 #include "log/log.h"
 #include "windows/field_projection.h"
@@ -60,22 +58,18 @@ struct AlertRule {
   StreamConfig stream;
 };
 
-class WindowJob {
+class WindowJob : public Worker {
  public:
   WindowJob(WindowConfig config, log::Log& log, std::string store_path,
             std::optional<StreamConfig> late_stream, std::vector<AlertRule> rules,
             std::optional<StreamConfig> results_stream = std::nullopt);
-  ~WindowJob();  // stops
-  WindowJob(const WindowJob&) = delete;
-  WindowJob& operator=(const WindowJob&) = delete;
+  ~WindowJob() override;  // stops after the batch in progress, with a last checkpoint
 
-  void start();
-  void stop();    // after the batch in progress, with a last checkpoint
-  void notify();  // new records are durable; any thread
+  void start() { start_thread("sluice-window"); }
   WindowStatus status() const;
 
  private:
-  void run();
+  void run() override;
   Result<void> restore();
   // Reads one batch of each partition; whether any had events.
   Result<bool> read_once();
@@ -90,7 +84,6 @@ class WindowJob {
   // Waits for the checkpoint in flight; its failure means reading again from the last one.
   Result<void> finish_writing();
   void set_state(const char* state, const std::string& error = "");
-  bool pause(std::chrono::milliseconds for_how_long);
 
   WindowConfig config_;
   log::Log& log_;
@@ -117,12 +110,7 @@ class WindowJob {
   bool dirty_ = false;                 // state changed since the last checkpoint
   bool early_dirty_ = false;           // since the last early updates
 
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  std::uint64_t generation_ = 0;
-  bool stopping_ = false;
-  WindowStatus status_;
-  std::thread thread_;
+  WindowStatus status_;  // guarded by mutex_
 };
 
 // Every window definition and per-event alert rule of a configuration.
