@@ -64,10 +64,11 @@ void serve(const Config& config, http::Server& server, std::string_view role) {
 // batch in progress, so it must not hold up an I/O thread.
 class ReloadOnHangup {
  public:
-  ReloadOnHangup(const ConfigReloader& reload, pipeline::PipelineSet& pipelines)
+  ReloadOnHangup(const ConfigReloader& reload, pipeline::PipelineSet& pipelines,
+                 windows::WindowSet& windows)
       : signals_(io_, SIGHUP) {
     if (!reload) return;
-    wait(reload, pipelines);
+    wait(reload, pipelines, windows);
     thread_ = std::thread([this] {
       name_this_thread("sluice-reload");
       io_.run();
@@ -81,17 +82,20 @@ class ReloadOnHangup {
   ReloadOnHangup& operator=(const ReloadOnHangup&) = delete;
 
  private:
-  void wait(const ConfigReloader& reload, pipeline::PipelineSet& pipelines) {
-    signals_.async_wait([this, &reload, &pipelines](const boost::system::error_code& error, int) {
-      if (error) return;
-      apply(reload, pipelines);
-      wait(reload, pipelines);
-    });
+  void wait(const ConfigReloader& reload, pipeline::PipelineSet& pipelines,
+            windows::WindowSet& windows) {
+    signals_.async_wait(
+        [this, &reload, &pipelines, &windows](const boost::system::error_code& error, int) {
+          if (error) return;
+          apply(reload, pipelines, windows);
+          wait(reload, pipelines, windows);
+        });
   }
 
-  static void apply(const ConfigReloader& reload, pipeline::PipelineSet& pipelines) {
+  static void apply(const ConfigReloader& reload, pipeline::PipelineSet& pipelines,
+                    windows::WindowSet& windows) {
     auto log = logger("app");
-    log->info("SIGHUP: reloading the pipelines");
+    log->info("SIGHUP: reloading the pipelines, windows and alert rules");
     auto config = reload();
     if (!config) {
       log->error("reload refused: the configuration has errors (above); nothing changed");
@@ -103,11 +107,15 @@ class ReloadOnHangup {
       return;
     }
     const auto& s = summary.value();
+    log->info("reloaded pipelines added=[{}] changed=[{}] removed=[{}] unchanged=[{}]",
+              fmt::join(s.added, ","), fmt::join(s.changed, ","), fmt::join(s.removed, ","),
+              fmt::join(s.unchanged, ","));
+    const auto w = windows.reload(*config);
     log->info(
-        "reloaded pipelines added=[{}] changed=[{}] removed=[{}] unchanged=[{}] (other "
-        "sections take effect at the next start)",
-        fmt::join(s.added, ","), fmt::join(s.changed, ","), fmt::join(s.removed, ","),
-        fmt::join(s.unchanged, ","));
+        "reloaded windows and alert rules added=[{}] changed=[{}] removed=[{}] unchanged=[{}] "
+        "(other sections take effect at the next start)",
+        fmt::join(w.added, ","), fmt::join(w.changed, ","), fmt::join(w.removed, ","),
+        fmt::join(w.unchanged, ","));
   }
 
   boost::asio::io_context io_;
@@ -145,7 +153,7 @@ int run_server(const Config& config, const ConfigReloader& reload) {
     processor.start();
     pipelines.start();
     windows->start();
-    ReloadOnHangup reloads(reload, pipelines);
+    ReloadOnHangup reloads(reload, pipelines, *windows);
     query::StoreReader reader(config.store_path(), config.store.read_connections);
 
     http::Server server(config, event_log, &reader, &pipelines, windows.get());

@@ -462,65 +462,117 @@ void WindowJob::run() {
   set_state("stopped");
 }
 
-std::unique_ptr<WindowSet> WindowSet::build(const Config& config, log::Log& log) {
-  auto set = std::make_unique<WindowSet>();
-  const std::string path = config.storage.windows_location();
+std::map<std::string, WindowSet::Job> WindowSet::jobs_of(const Config& config) const {
+  std::map<std::string, Job> jobs;
   for (const auto& [name, window] : config.windows) {
     std::optional<StreamConfig> late;
     if (auto it = config.streams.find(window.late); it != config.streams.end()) late = it->second;
     std::vector<AlertRule> rules;
+    // A window's rules are part of it: a changed rule restarts the window's job.
+    std::string fingerprint = window.source;
     for (const auto& [rule_name, alert] : config.alerts) {
       if (alert.window != name) continue;  // another window's rule, or a per-event rule
       rules.push_back({rule_name, expr::Expression::parse(alert.when).value(), alert.severity,
                        alert.message, config.streams.at(alert.stream)});
+      fingerprint += "\n" + rule_name + ":" + alert.source;
     }
     std::optional<StreamConfig> results;
     if (!window.to.empty()) results = config.streams.at(window.results_stream);
-    set->jobs_.push_back(
-        std::make_unique<WindowJob>(window, log, path, late, std::move(rules), std::move(results)));
+    jobs["windows." + name] = {fingerprint,
+                               std::make_unique<WindowJob>(window, log_, location_, late,
+                                                           std::move(rules), std::move(results)),
+                               nullptr};
   }
   for (const auto& [name, alert] : config.alerts) {
     if (alert.from.empty()) continue;
-    set->rules_.push_back(
-        std::make_unique<alerts::EventRuleJob>(alert, log, path, config.streams.at(alert.stream)));
+    jobs["alerts." + name] = {alert.source, nullptr,
+                              std::make_unique<alerts::EventRuleJob>(
+                                  alert, log_, location_, config.streams.at(alert.stream))};
   }
+  return jobs;
+}
+
+std::unique_ptr<WindowSet> WindowSet::build(const Config& config, log::Log& log) {
+  auto set = std::make_unique<WindowSet>(log, config.storage.windows_location());
+  set->jobs_ = set->jobs_of(config);
   return set;
 }
 
 void WindowSet::start() {
-  for (auto& job : jobs_)
-    job->start();
-  for (auto& rule : rules_)
-    rule->start();
+  std::lock_guard lock(mutex_);
+  for (auto& [name, job] : jobs_)
+    job.start();
 }
 
 void WindowSet::stop() {
-  for (auto& job : jobs_)
-    job->stop();
-  for (auto& rule : rules_)
-    rule->stop();
+  std::lock_guard lock(mutex_);
+  for (auto& [name, job] : jobs_)
+    job.worker().stop();
 }
 
 void WindowSet::notify() {
-  for (auto& job : jobs_)
-    job->notify();
-  for (auto& rule : rules_)
-    rule->notify();
+  std::lock_guard lock(mutex_);
+  for (auto& [name, job] : jobs_)
+    job.worker().notify();
+}
+
+WindowSet::ReloadSummary WindowSet::reload(const Config& config) {
+  auto fresh = jobs_of(config);
+  ReloadSummary summary;
+  std::vector<Job> retired;
+  {
+    // Out first: a changed job's old thread must have stopped (with its last checkpoint)
+    // before the new one restores from it.
+    std::lock_guard lock(mutex_);
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      auto next = fresh.find(it->first);
+      if (next != fresh.end() && next->second.fingerprint == it->second.fingerprint) {
+        summary.unchanged.push_back(it->first);
+        fresh.erase(next);
+        ++it;
+        continue;
+      }
+      (next == fresh.end() ? summary.removed : summary.changed).push_back(it->first);
+      retired.push_back(std::move(it->second));
+      it = jobs_.erase(it);
+    }
+  }
+  for (auto& job : retired)
+    job.worker().stop();
+  retired.clear();
+  std::lock_guard lock(mutex_);
+  for (auto& [name, job] : fresh) {
+    if (std::ranges::find(summary.changed, name) == summary.changed.end()) {
+      summary.added.push_back(name);
+    }
+    job.start();
+    jobs_.emplace(name, std::move(job));
+  }
+  return summary;
+}
+
+std::optional<WindowConfig> WindowSet::find(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  auto it = jobs_.find("windows." + name);
+  if (it == jobs_.end()) return std::nullopt;
+  return it->second.window->config();
 }
 
 std::vector<alerts::EventRuleStatus> WindowSet::rule_statuses() const {
+  std::lock_guard lock(mutex_);
   std::vector<alerts::EventRuleStatus> out;
-  out.reserve(rules_.size());
-  for (const auto& rule : rules_)
-    out.push_back(rule->status());
+  for (const auto& [name, job] : jobs_) {
+    if (job.rule) out.push_back(job.rule->status());
+  }
   return out;
 }
 
 std::vector<WindowStatus> WindowSet::statuses() const {
+  std::lock_guard lock(mutex_);
   std::vector<WindowStatus> out;
-  out.reserve(jobs_.size());
-  for (const auto& job : jobs_)
-    out.push_back(job->status());
+  for (const auto& [name, job] : jobs_) {
+    if (job.window) out.push_back(job.window->status());
+  }
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -66,6 +67,7 @@ class WindowJob : public Worker {
   ~WindowJob() override;  // stops after the batch in progress, with a last checkpoint
 
   void start() { start_thread("sluice-window"); }
+  const WindowConfig& config() const { return config_; }
   WindowStatus status() const;
 
  private:
@@ -114,19 +116,39 @@ class WindowJob : public Worker {
 };
 
 // Every window definition and per-event alert rule of a configuration.
+// reload() (SIGHUP) starts added and changed ones and stops removed ones; the others run on.
 class WindowSet {
  public:
+  WindowSet(log::Log& log, std::string location) : log_(log), location_(std::move(location)) {}
   static std::unique_ptr<WindowSet> build(const Config& config, log::Log& log);
   void start();
   void stop();
   void notify();
   std::vector<WindowStatus> statuses() const;
   std::vector<alerts::EventRuleStatus> rule_statuses() const;
-  bool empty() const { return jobs_.empty() && rules_.empty(); }
+  // The window definition `name` as it runs now.
+  std::optional<WindowConfig> find(const std::string& name) const;
+
+  struct ReloadSummary {
+    std::vector<std::string> added, changed, removed, unchanged;  // windows.x, alerts.y
+  };
+  ReloadSummary reload(const Config& config);
 
  private:
-  std::vector<std::unique_ptr<WindowJob>> jobs_;
-  std::vector<std::unique_ptr<alerts::EventRuleJob>> rules_;
+  // A window definition (with its rules) or a per-event rule, and what it was made from.
+  struct Job {
+    std::string fingerprint;
+    std::unique_ptr<WindowJob> window;
+    std::unique_ptr<alerts::EventRuleJob> rule;
+    Worker& worker() { return window ? static_cast<Worker&>(*window) : *rule; }
+    void start() { window ? window->start() : rule->start(); }
+  };
+  std::map<std::string, Job> jobs_of(const Config& config) const;
+
+  log::Log& log_;
+  const std::string location_;  // storage.windows: taken at start
+  mutable std::mutex mutex_;    // guards jobs_ against statuses() and notify() during reload()
+  std::map<std::string, Job> jobs_;
 };
 
 // {"windows":[{"name":..,"state":..,...}],"rules":[{"name":..,...}]} (rules: per-event alert

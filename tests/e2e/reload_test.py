@@ -3,7 +3,9 @@
   one keeps going from its own offsets (it is not restarted: it delivers nothing twice);
 - a configuration with errors is refused and everything keeps running;
 - a removed pipeline stops; a changed one restarts from its committed offsets (again nothing
-  twice).
+  twice);
+- window definitions are added (they read the log from the start), changed (computed again) and
+  removed the same way, and GET /v1/windows follows.
 
 usage: reload_test.py SLUICE_BINARY
 """
@@ -40,9 +42,9 @@ def main():
     checks = Checks()
     config = os.path.join(tempfile.mkdtemp(prefix="sluice-reload-test-"), "sluice.yaml")
 
-    def write(pipelines):
+    def write(pipelines, windows=""):
         with open(config, "w") as f:
-            f.write(SINKS + "pipelines:\n" + pipelines)
+            f.write(SINKS + "pipelines:\n" + pipelines + windows)
 
     write("  a: {from: [events], to: [a]}\n")
     server = Server(binary, config=config)
@@ -102,11 +104,41 @@ def main():
         no_duplicates("a")  # restarted from its committed offsets
         assert "after" not in file_uids(server.data_dir, "b")
 
+    def windows_follow():
+        pipelines = "  a: {from: [events], to: [a], batch: {max_events: 7}}\n"
+        total = len(acked) + 1  # and "after"
+
+        def window(name):
+            status, _, body = server.request("GET", "/v1/windows")
+            assert status == 200, body
+            return {w["name"]: w for w in body["windows"]}.get(name)
+        write(pipelines, "windows:\n  per_minute: {from: [events], tumbling: 1m, "
+                         "aggregates: {n: count}}\n")
+        hangup_and_wait_for("windows and alert rules added=[windows.per_minute] changed=[] "
+                            "removed=[] unchanged=[]")
+        wait_for(lambda: window("per_minute") and window("per_minute")["read"] == total, 30,
+                 "the new window reading the whole log")
+        status, _, _ = server.request("GET", "/v1/windows/per_minute")
+        assert status == 200, status
+        write(pipelines, "windows:\n  per_minute: {from: [events], tumbling: 1m, "
+                         "aggregates: {n: count, also: count}}\n")
+        hangup_and_wait_for("windows and alert rules added=[] changed=[windows.per_minute] "
+                            "removed=[] unchanged=[]")
+        wait_for(lambda: window("per_minute")["read"] == total, 30, "computed again from the start")
+        write(pipelines)
+        hangup_and_wait_for("windows and alert rules added=[] changed=[] "
+                            "removed=[windows.per_minute] unchanged=[]")
+        assert window("per_minute") is None
+        status, _, _ = server.request("GET", "/v1/windows/per_minute")
+        assert status == 404, status
+        assert set(statuses()) == {"a"}, statuses()  # the pipelines untouched
+
     try:
         checks.run("SIGHUP adds a pipeline under load: it catches up from the earliest event, "
                    "the running one goes on untouched", added_under_load)
         checks.run("SIGHUP with a broken configuration: refused, nothing changes", refused)
         checks.run("SIGHUP removes one pipeline and changes another", removed_and_changed)
+        checks.run("SIGHUP adds, changes and removes a window definition", windows_follow)
     finally:
         if checks.failed:
             print("sluice's log:\n" + "".join(server.stderr_lines[-30:]))

@@ -417,16 +417,15 @@ struct Server::Impl {
             req, 200, windows::statuses_json(windows->statuses(), windows->rule_statuses()));
       }
       const std::string name(path.substr(std::string_view("/v1/windows/").size()));
-      auto window = config.windows.find(name);
-      if (window == config.windows.end()) {
+      const auto window = windows->find(name);  // as running now (SIGHUP may change them)
+      if (!window) {
         co_return error_response(
             req, make_error(Errc::kNotFound, fmt::format("no window named \"{}\"", name)));
       }
       query::Params params;
       for (const auto& p : url->params())
         params.emplace_back(p.key, p.value);
-      auto body =
-          query::query_window_results(config.storage.windows_location(), window->second, params);
+      auto body = query::query_window_results(config.storage.windows_location(), *window, params);
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
     }
