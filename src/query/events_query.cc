@@ -2,8 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <charconv>
+#include <map>
 #include <optional>
+#include <variant>
+#include <vector>
 
 #include "core/json_text.h"
 #include "core/time.h"
@@ -11,11 +15,74 @@
 namespace sluice::query {
 namespace {
 
-constexpr const char* kValidParams = "stream, type, from, to, order, limit, cursor";
+constexpr const char* kValidParams = "stream, type, key, where, from, to, order, limit, cursor";
+constexpr std::size_t kMaxConditions = 8;
+
+// where=<field>:<op>:<value>: a condition on a payload field, bound as parameters (the path
+// too); the field is checked to be a dotted path of plain names.
+struct Condition {
+  std::string path;                                                       // $.a.b
+  std::string op;                                                         // SQL operator
+  std::variant<std::monostate, std::int64_t, double, std::string> value;  // monostate: null
+};
+
+Result<Condition> parse_condition(std::string_view text) {
+  const auto first = text.find(':');
+  const auto second = first == std::string_view::npos ? first : text.find(':', first + 1);
+  if (second == std::string_view::npos) {
+    return make_error(Errc::kInvalidInput,
+                      fmt::format("parameter \"where\": \"{}\" is not field:op:value, such as "
+                                  "severity:eq:high or value:gt:90",
+                                  text));
+  }
+  const std::string_view field = text.substr(0, first);
+  const std::string_view op = text.substr(first + 1, second - first - 1);
+  const std::string_view value = text.substr(second + 1);
+  bool plain = !field.empty() && field.size() <= 256 && field.front() != '.' &&
+               field.back() != '.' && field.find("..") == std::string_view::npos;
+  for (char c : field)
+    plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.');
+  if (!plain) {
+    return make_error(Errc::kInvalidInput,
+                      fmt::format("parameter \"where\": \"{}\" is not a field name (letters, "
+                                  "digits and _, nested fields joined by dots, at most 256)",
+                                  field));
+  }
+  static const std::map<std::string_view, const char*> kOps = {
+      {"eq", "IS"}, {"ne", "IS NOT"}, {"gt", ">"}, {"gte", ">="}, {"lt", "<"}, {"lte", "<="}};
+  const auto found = kOps.find(op);
+  if (found == kOps.end()) {
+    return make_error(Errc::kInvalidInput,
+                      fmt::format("parameter \"where\": \"{}\" is not an operator; use eq, "
+                                  "ne, gt, gte, lt or lte",
+                                  op));
+  }
+  Condition c{"$." + std::string(field), found->second, std::string(value)};
+  std::int64_t whole = 0;
+  double number = 0;
+  if (auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), whole);
+      ec == std::errc() && end == value.data() + value.size() && !value.empty()) {
+    c.value = whole;
+  } else if (auto [end2, ec2] = std::from_chars(value.data(), value.data() + value.size(), number);
+             ec2 == std::errc() && end2 == value.data() + value.size() && !value.empty()) {
+    c.value = number;
+  } else if (value == "true" || value == "false") {
+    c.value = std::int64_t{value == "true" ? 1 : 0};  // as json_extract gives booleans
+  } else if (value == "null") {
+    if (c.op[0] != 'I') {
+      return make_error(Errc::kInvalidInput,
+                        "parameter \"where\": null is compared with eq or ne only");
+    }
+    c.value = std::monostate{};
+  }
+  return c;
+}
 
 struct Filter {
   std::optional<std::string> stream;
   std::optional<std::string> type;
+  std::optional<std::string> key;
+  std::vector<Condition> where;
   std::optional<std::int64_t> from_ms;
   std::optional<std::int64_t> to_ms;
   bool ascending = false;
@@ -92,6 +159,16 @@ Result<Filter> parse_filter(const Params& params) {
       filter.stream = value;
     } else if (name == "type") {
       filter.type = value;
+    } else if (name == "key") {
+      filter.key = value;
+    } else if (name == "where") {
+      if (filter.where.size() == kMaxConditions) {
+        return make_error(Errc::kInvalidInput,
+                          fmt::format("at most {} where conditions", kMaxConditions));
+      }
+      auto condition = parse_condition(value);
+      if (!condition) return condition.error();
+      filter.where.push_back(std::move(condition.value()));
     } else if (name == "from" || name == "to") {
       auto ms = time_param(name, value);
       if (!ms) return ms.error();
@@ -136,6 +213,18 @@ Result<std::string> query_events(StoreReader& reader, const Params& params) {
   if (f.type) sql += " AND type = ?2";
   if (f.from_ms) sql += " AND ts >= ?3";
   if (f.to_ms) sql += " AND ts < ?4";
+  if (f.key) sql += " AND key = ?8";
+  for (std::size_t i = 0; i < f.where.size(); ++i) {
+    const auto& c = f.where[i];
+    sql += fmt::format(" AND json_extract(payload, ?{}) {} ?{}", 9 + 2 * i, c.op, 10 + 2 * i);
+    // Ordering compares like with like: numbers with numbers, text with text (SQLite would
+    // rank any text above any number).
+    if (c.op[0] != 'I') {
+      const bool number = !std::holds_alternative<std::string>(c.value);
+      sql += fmt::format(" AND json_type(payload, ?{}) IN ({})", 9 + 2 * i,
+                         number ? "'integer', 'real'" : "'text'");
+    }
+  }
   if (f.after) sql += f.ascending ? " AND (ts, seq) > (?5, ?6)" : " AND (ts, seq) < (?5, ?6)";
   sql += f.ascending ? " ORDER BY ts ASC, seq ASC" : " ORDER BY ts DESC, seq DESC";
   sql += " LIMIT ?7";
@@ -151,6 +240,25 @@ Result<std::string> query_events(StoreReader& reader, const Params& params) {
       stmt.bind(6, f.after->second);
     }
     stmt.bind(7, static_cast<std::int64_t>(f.limit) + 1);  // one more tells if a next page exists
+    if (f.key) stmt.bind(8, std::string_view(*f.key));
+    for (std::size_t i = 0; i < f.where.size(); ++i) {
+      const int at = static_cast<int>(9 + 2 * i);
+      stmt.bind(at, std::string_view(f.where[i].path));
+      std::visit(
+          [&](const auto& v) {
+            using V = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<V, std::monostate>) {
+              stmt.bind_null(at + 1);
+            } else if constexpr (std::is_same_v<V, double>) {
+              stmt.bind_double(at + 1, v);
+            } else if constexpr (std::is_same_v<V, std::int64_t>) {
+              stmt.bind(at + 1, v);
+            } else {
+              stmt.bind(at + 1, std::string_view(v));
+            }
+          },
+          f.where[i].value);
+    }
 
     std::string out = "{\"events\":[";
     int rows = 0;

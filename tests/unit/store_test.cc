@@ -1,6 +1,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 
 #include "log/embedded/embedded_log.h"
@@ -25,17 +26,35 @@ struct Fixture {
   // Appends events (id, type, ts) to `stream` and stores everything new in the sink.
   void add(const std::string& stream,
            const std::vector<std::tuple<std::string, std::string, std::int64_t>>& events) {
+    std::vector<std::pair<std::string, std::string>> with_payloads;
+    with_payloads.reserve(events.size());
+    std::int64_t ts = 0;
+    for (const auto& [id, type, t] : events)
+      with_payloads.emplace_back(id, "{\"id\":\"" + id + "\"}");
+    add_payloads(stream, with_payloads, [&](std::size_t i) {
+      ts = std::get<2>(events[i]);
+      return std::make_pair(std::get<1>(events[i]), ts);
+    });
+  }
+
+  // Appends (id, payload) events, key "k" unless the payload says otherwise, and stores them.
+  void add_payloads(
+      const std::string& stream, const std::vector<std::pair<std::string, std::string>>& events,
+      const std::function<std::pair<std::string, std::int64_t>(std::size_t)>& type_and_ts =
+          [](std::size_t i) { return std::make_pair(std::string("t"), std::int64_t(i)); },
+      const std::vector<std::string>& keys = {}) {
     log::RecordBatch batch;
-    std::vector<std::string> payloads;
-    payloads.reserve(events.size());
-    for (const auto& [id, type, ts] : events) {
-      payloads.push_back("{\"id\":\"" + id + "\"}");
-      batch.add(EventView{.id = id,
+    std::vector<std::string> types;
+    types.reserve(events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      auto [type, ts] = type_and_ts(i);
+      types.push_back(type);
+      batch.add(EventView{.id = events[i].first,
                           .ts_ms = ts,
                           .received_at_ms = ts + 5,
-                          .key = "k",
-                          .type = type,
-                          .payload = payloads.back()});
+                          .key = keys.empty() ? std::string_view("k") : std::string_view(keys[i]),
+                          .type = types.back(),
+                          .payload = events[i].second});
     }
     ASSERT_TRUE(append_sync(log, stream, std::move(batch)));
     auto offsets = sink.committed_offsets("store");
@@ -129,6 +148,53 @@ TEST(EventsQuery, KeysetPagesReturnEveryEventOnce) {
     EXPECT_EQ(seen.size(), 250u) << order;
     EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 250u) << order;
   }
+}
+
+TEST(EventsQuery, WhereConditionsOnPayloadFieldsAndKeys) {
+  Fixture f;
+  f.add_payloads("s1",
+                 {{"a", R"({"severity":"high","value":93,"geo":{"city":"NYC"},"ok":true})"},
+                  {"b", R"({"severity":"low","value":12.5,"geo":{"city":"LA"},"ok":false})"},
+                  {"c", R"({"severity":"high","value":"90","geo":{"city":"LA"}})"},
+                  {"d", R"({"severity":"x' OR '1'='1","value":100})"}},
+                 [](std::size_t i) { return std::make_pair(std::string("t"), std::int64_t(i)); },
+                 {"NYC", "LA", "LA", "SF"});
+  query::StoreReader reader(f.db_path, 1);
+  auto ids = [&](query::Params p) {
+    p.emplace_back("order", "asc");
+    auto body = query::query_events(reader, p);
+    EXPECT_TRUE(body) << body.error().message;
+    return body ? parse_page(body.value()).ids : std::vector<std::string>{};
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids({{"where", "severity:eq:high"}}), (V{"a", "c"}));
+  EXPECT_EQ(ids({{"where", "severity:ne:high"}}), (V{"b", "d"}));
+  EXPECT_EQ(ids({{"where", "value:gt:90"}}), (V{"a", "d"}));  // "90" is text, not a number
+  EXPECT_EQ(ids({{"where", "value:lte:12.5"}}), (V{"b"}));
+  EXPECT_EQ(ids({{"where", "geo.city:eq:LA"}}), (V{"b", "c"}));
+  EXPECT_EQ(ids({{"where", "geo.city:eq:LA"}, {"where", "severity:eq:high"}}), (V{"c"}));
+  EXPECT_EQ(ids({{"where", "ok:eq:true"}}), (V{"a"}));
+  EXPECT_EQ(ids({{"where", "ok:eq:null"}}), (V{"c", "d"}));
+  EXPECT_EQ(ids({{"where", "severity:eq:x' OR '1'='1"}}), (V{"d"}));  // a value, bound
+  EXPECT_EQ(ids({{"key", "LA"}}), (V{"b", "c"}));
+  EXPECT_EQ(ids({{"key", "LA"}, {"where", "value:gte:10"}}), (V{"b"}));
+
+  auto error = [&](const std::string& where) {
+    auto r = query::query_events(reader, {{"where", where}});
+    EXPECT_FALSE(r) << where;
+    return r ? std::string() : r.error().message;
+  };
+  EXPECT_THAT(error("severity"), HasSubstr("field:op:value"));
+  EXPECT_THAT(error("severity:like:h%"), HasSubstr("eq, ne, gt, gte, lt or lte"));
+  EXPECT_THAT(error("a') OR 1=1 --:eq:x"), HasSubstr("is not a field name"));
+  EXPECT_THAT(error("$.a:eq:x"), HasSubstr("is not a field name"));
+  EXPECT_THAT(error("value:gt:null"), HasSubstr("eq or ne only"));
+  query::Params nine;
+  for (int i = 0; i < 9; ++i)
+    nine.emplace_back("where", "value:gt:1");
+  auto r = query::query_events(reader, nine);
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message, HasSubstr("at most 8"));
 }
 
 TEST(EventsQuery, RejectsBadParameters) {

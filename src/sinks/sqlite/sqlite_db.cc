@@ -29,6 +29,10 @@ void Stmt::bind(int index, std::int64_t value) {
   sqlite3_bind_int64(stmt_, index, value);
 }
 
+void Stmt::bind_double(int index, double value) {
+  sqlite3_bind_double(stmt_, index, value);
+}
+
 void Stmt::bind(int index, std::string_view value) {
   sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
 }

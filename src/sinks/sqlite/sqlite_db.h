@@ -27,6 +27,7 @@ class Stmt {
   void bind(int index, std::string_view value);  // the text must outlive step()
   void bind(int index, const std::optional<std::string_view>& value);
   void bind_null(int index);
+  void bind_double(int index, double value);
 
   // SQLITE_ROW, SQLITE_DONE or an error code.
   int step();
