@@ -28,12 +28,10 @@ struct Fixture {
            const std::vector<std::tuple<std::string, std::string, std::int64_t>>& events) {
     std::vector<std::pair<std::string, std::string>> with_payloads;
     with_payloads.reserve(events.size());
-    std::int64_t ts = 0;
-    for (const auto& [id, type, t] : events)
+    for (const auto& [id, type, ts] : events)
       with_payloads.emplace_back(id, "{\"id\":\"" + id + "\"}");
     add_payloads(stream, with_payloads, [&](std::size_t i) {
-      ts = std::get<2>(events[i]);
-      return std::make_pair(std::get<1>(events[i]), ts);
+      return std::make_pair(std::get<1>(events[i]), std::get<2>(events[i]));
     });
   }
 
