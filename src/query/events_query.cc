@@ -1,7 +1,9 @@
 #include "query/events_query.h"
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <map>
@@ -26,6 +28,94 @@ struct Condition {
   std::variant<std::monostate, std::int64_t, double, std::string> value;  // monostate: null
 };
 
+// A dotted path of plain names (letters, digits, _), at most 256 characters.
+bool plain_field(std::string_view field) {
+  bool plain = !field.empty() && field.size() <= 256 && field.front() != '.' &&
+               field.back() != '.' && field.find("..") == std::string_view::npos;
+  for (char c : field)
+    plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.');
+  return plain;
+}
+
+// fields=a,b.c: the payload fields a page keeps.
+Result<std::vector<std::string>> fields_param(std::string_view value) {
+  std::vector<std::string> fields;
+  std::size_t start = 0;
+  for (;;) {
+    const auto comma = value.find(',', start);
+    const std::string_view field = value.substr(start, comma - start);
+    if (!plain_field(field) || fields.size() == 64) {
+      return make_error(Errc::kInvalidInput,
+                        fmt::format("parameter \"fields\": \"{}\" is not a field name (letters, "
+                                    "digits and _, nested fields joined by dots; at most 64)",
+                                    field));
+    }
+    fields.emplace_back(field);
+    if (comma == std::string_view::npos) return fields;
+    start = comma + 1;
+  }
+}
+
+// The payload as stored, or only `fields` of it: {"a":..,"b.c":..} (missing ones left out),
+// each value's text as it was sent.
+void append_payload(std::string& out, std::string_view payload,
+                    const std::vector<std::string>& fields) {
+  if (fields.empty()) {
+    out += payload;  // stored exactly as received: valid JSON already
+    return;
+  }
+  thread_local simdjson::ondemand::parser parser;
+  const simdjson::padded_string padded(payload);
+  simdjson::ondemand::document doc;
+  out += '{';
+  bool first = true;
+  if (!parser.iterate(padded).get(doc)) {
+    for (const auto& field : fields) {
+      std::string pointer = "/" + field;
+      std::replace(pointer.begin(), pointer.end(), '.', '/');
+      std::string_view raw;
+      if (doc.at_pointer(pointer).get(raw) == simdjson::SUCCESS) {
+        // A string: at_pointer gave its unescaped text; write it as JSON again.
+        if (!first) out += ',';
+        append_json_string(out, field);
+        out += ':';
+        append_json_string(out, raw);
+        first = false;
+        continue;
+      }
+      simdjson::ondemand::value value;
+      if (doc.at_pointer(pointer).get(value) || simdjson::to_json_string(value).get(raw)) {
+        continue;
+      }
+      if (!first) out += ',';
+      append_json_string(out, field);
+      out += ':';
+      out += raw;
+      first = false;
+    }
+  }
+  out += '}';
+}
+
+// One row of SELECT seq, stream, id, ts, received_at, key, payload as the API writes an event.
+void append_event(std::string& out, sqlite::Stmt& stmt, const std::vector<std::string>& fields) {
+  out += "{\"id\":";
+  append_json_string(out, stmt.column_text(2));
+  out += ",\"stream\":";
+  append_json_string(out, stmt.column_text(1));
+  out += ",\"ts\":\"" + format_iso8601_ms(stmt.column_int(3)) + "\"";
+  out += ",\"received_at\":\"" + format_iso8601_ms(stmt.column_int(4)) + "\"";
+  out += ",\"key\":";
+  if (stmt.column_is_null(5)) {
+    out += "null";
+  } else {
+    append_json_string(out, stmt.column_text(5));
+  }
+  out += ",\"payload\":";
+  append_payload(out, stmt.column_text(6), fields);
+  out.push_back('}');
+}
+
 Result<Condition> parse_condition(std::string_view text) {
   const auto first = text.find(':');
   const auto second = first == std::string_view::npos ? first : text.find(':', first + 1);
@@ -38,11 +128,7 @@ Result<Condition> parse_condition(std::string_view text) {
   const std::string_view field = text.substr(0, first);
   const std::string_view op = text.substr(first + 1, second - first - 1);
   const std::string_view value = text.substr(second + 1);
-  bool plain = !field.empty() && field.size() <= 256 && field.front() != '.' &&
-               field.back() != '.' && field.find("..") == std::string_view::npos;
-  for (char c : field)
-    plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.');
-  if (!plain) {
+  if (!plain_field(field)) {
     return make_error(Errc::kInvalidInput,
                       fmt::format("parameter \"where\": \"{}\" is not a field name (letters, "
                                   "digits and _, nested fields joined by dots, at most 256)",
@@ -83,6 +169,7 @@ struct Filter {
   std::optional<std::string> type;
   std::optional<std::string> key;
   std::vector<Condition> where;
+  std::vector<std::string> fields;  // empty: the whole payload
   std::optional<std::int64_t> from_ms;
   std::optional<std::int64_t> to_ms;
   bool ascending = false;
@@ -161,6 +248,10 @@ Result<Filter> parse_filter(const Params& params) {
       filter.type = value;
     } else if (name == "key") {
       filter.key = value;
+    } else if (name == "fields") {
+      auto fields = fields_param(value);
+      if (!fields) return fields.error();
+      filter.fields = std::move(fields.value());
     } else if (name == "where") {
       if (filter.where.size() == kMaxConditions) {
         return make_error(Errc::kInvalidInput,
@@ -273,21 +364,7 @@ Result<std::string> query_events(StoreReader& reader, const Params& params) {
       if (rows++ > 0) out.push_back(',');
       last_seq = stmt.column_int(0);
       last_ts = stmt.column_int(3);
-      out += "{\"id\":";
-      append_json_string(out, stmt.column_text(2));
-      out += ",\"stream\":";
-      append_json_string(out, stmt.column_text(1));
-      out += ",\"ts\":\"" + format_iso8601_ms(last_ts) + "\"";
-      out += ",\"received_at\":\"" + format_iso8601_ms(stmt.column_int(4)) + "\"";
-      out += ",\"key\":";
-      if (stmt.column_is_null(5)) {
-        out += "null";
-      } else {
-        append_json_string(out, stmt.column_text(5));
-      }
-      out += ",\"payload\":";
-      out += stmt.column_text(6);  // stored exactly as received: valid JSON already
-      out.push_back('}');
+      append_event(out, stmt, f.fields);
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
       std::string message = connection.db.error_message();
@@ -302,6 +379,49 @@ Result<std::string> query_events(StoreReader& reader, const Params& params) {
       out += "null";
     }
     out += "}";
+    return out;
+  });
+}
+
+}  // namespace sluice::query
+
+namespace sluice::query {
+
+Result<std::string> query_event(StoreReader& reader, const std::string& id, const Params& params) {
+  std::optional<std::string> stream;
+  std::vector<std::string> fields;
+  for (const auto& [name, value] : params) {
+    if (name == "stream") {
+      stream = value;
+    } else if (name == "fields") {
+      auto parsed = fields_param(value);
+      if (!parsed) return parsed.error();
+      fields = std::move(parsed.value());
+    } else {
+      return make_error(
+          Errc::kInvalidInput,
+          fmt::format("unknown parameter \"{}\"; valid parameters: stream, fields", name));
+    }
+  }
+  std::string sql =
+      "SELECT seq, stream, id, ts, received_at, key, payload FROM events WHERE id = ?1";
+  if (stream) sql += " AND stream = ?2";
+  sql += " ORDER BY seq LIMIT 1";
+  return reader.with_connection([&](StoreReader::Connection& connection) -> Result<std::string> {
+    auto& stmt = connection.statement(sql);
+    stmt.bind(1, std::string_view(id));
+    if (stream) stmt.bind(2, std::string_view(*stream));
+    std::string out;
+    const int rc = stmt.step();
+    if (rc == SQLITE_ROW) append_event(out, stmt, fields);
+    const std::string message =
+        rc == SQLITE_ROW || rc == SQLITE_DONE ? std::string() : connection.db.error_message();
+    stmt.reset();
+    if (!message.empty()) return make_error(Errc::kUnavailable, "store query failed: " + message);
+    if (out.empty()) {
+      return make_error(Errc::kNotFound, fmt::format("no event with id \"{}\"{}", id,
+                                                     stream ? " in stream " + *stream : ""));
+    }
     return out;
   });
 }

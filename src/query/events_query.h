@@ -1,9 +1,10 @@
 #pragma once
 // GET /v1/events: filtering, ordering and keyset pagination over the stored events.
 //
-// Parameters (all optional): stream, type, from (inclusive), to (exclusive) — ISO-8601 or
-// epoch ms/s —, order (desc, the default, newest first; or asc), limit (1..1000, default 100),
-// cursor (the next_cursor of the previous page). Every value is bound as a SQL parameter.
+// Parameters (all optional): stream, type, key, where (field:op:value, up to 8), fields (the
+// payload fields to keep), from (inclusive), to (exclusive) — ISO-8601 or epoch ms/s —, order
+// (desc, the default, newest first; or asc), limit (1..1000, default 100), cursor (the
+// next_cursor of the previous page). Every value is bound as a SQL parameter.
 // Pages are keyed on (ts, seq), so a page costs the same at any depth and events stored while
 // paging never shift or repeat earlier pages.
 
@@ -30,5 +31,9 @@ Result<int> limit_param(const std::string& value);
 
 // Returns the response body: {"events":[...],"next_cursor":"..."|null}.
 Result<std::string> query_events(StoreReader& reader, const Params& params);
+
+// GET /v1/events/{id}: the event (the first stored, when streams share an id and no `stream`
+// parameter says which), or kNotFound. Parameters: stream, fields.
+Result<std::string> query_event(StoreReader& reader, const std::string& id, const Params& params);
 
 }  // namespace sluice::query

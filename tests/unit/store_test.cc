@@ -15,6 +15,7 @@ namespace {
 using sluice::testing::append_sync;
 using sluice::testing::TempDir;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 struct Fixture {
   TempDir dir;
@@ -193,6 +194,34 @@ TEST(EventsQuery, WhereConditionsOnPayloadFieldsAndKeys) {
   auto r = query::query_events(reader, nine);
   ASSERT_FALSE(r);
   EXPECT_THAT(r.error().message, HasSubstr("at most 8"));
+}
+
+TEST(EventsQuery, OneEventByIdAndFieldProjection) {
+  Fixture f;
+  f.add_payloads("s1", {{"a/1", R"({"city":"NYC","geo":{"lat":40.7,"lon":-74},"n":1})"},
+                        {"b", R"({"city":"LA"})"}});
+  f.add_payloads("s2", {{"b", R"({"city":"SF"})"}});
+  query::StoreReader reader(f.db_path, 1);
+  auto one = query::query_event(reader, "a/1", {{"fields", "city,geo.lat,missing"}});
+  ASSERT_TRUE(one) << one.error().message;
+  EXPECT_THAT(one.value(), HasSubstr(R"("id":"a/1","stream":"s1")"));
+  EXPECT_THAT(one.value(), HasSubstr(R"("payload":{"city":"NYC","geo.lat":40.7}})"));
+  auto first = query::query_event(reader, "b", {});
+  ASSERT_TRUE(first);
+  EXPECT_THAT(first.value(), HasSubstr(R"("payload":{"city":"LA"})"));  // first stored
+  auto in_s2 = query::query_event(reader, "b", {{"stream", "s2"}});
+  ASSERT_TRUE(in_s2);
+  EXPECT_THAT(in_s2.value(), HasSubstr(R"("payload":{"city":"SF"})"));
+  auto missing = query::query_event(reader, "zzz", {});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::kNotFound);
+  EXPECT_FALSE(query::query_event(reader, "b", {{"fields", "a..b"}}));
+  EXPECT_FALSE(query::query_event(reader, "b", {{"limit", "1"}}));
+
+  auto page = query::query_events(reader, {{"fields", "city"}, {"stream", "s1"}});
+  ASSERT_TRUE(page);
+  EXPECT_THAT(page.value(), HasSubstr(R"("payload":{"city":"NYC"})"));
+  EXPECT_THAT(page.value(), Not(HasSubstr("geo")));
 }
 
 TEST(EventsQuery, RejectsBadParameters) {
