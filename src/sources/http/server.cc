@@ -379,7 +379,7 @@ struct Server::Impl {
     if (auto compat = routes.find(path); compat != routes.end()) {
       co_return co_await collect(req, *url, compat->second, peer, false);
     }
-    if (path == "/v1/events") {
+    if (path == "/v1/events" || path.starts_with("/v1/events/")) {
       if (method != bhttp::verb::get) co_return not_allowed("GET");
       if (auto refused = refuse_write_key(req, *url)) co_return std::move(*refused);
       if (!reader) {
@@ -390,27 +390,13 @@ struct Server::Impl {
       query::Params params;
       for (const auto& p : url->params())
         params.emplace_back(p.key, p.value);
-      auto body = query::query_events(*reader, params);
-      if (!body) co_return error_response(req, body.error());
-      co_return make_response(req, 200, std::move(body.value()));
-    }
-    if (path.starts_with("/v1/events/")) {
-      if (method != bhttp::verb::get) co_return not_allowed("GET");
-      if (auto refused = refuse_write_key(req, *url)) co_return std::move(*refused);
-      if (!reader) {
-        co_return error_response(req, make_error(Errc::kNotFound,
-                                                 "this is a collector: events are read from the "
-                                                 "processes that run the store (sluice run)"));
+      Result<std::string> body = make_error(Errc::kInvalidInput, "malformed event id");
+      if (path == "/v1/events") {
+        body = query::query_events(*reader, params);
+      } else if (const auto id = boost::urls::make_pct_string_view(path.substr(11))) {
+        // The id as sent, percent-decoded (ids may hold any character).
+        body = query::query_event(*reader, id->decode(), params);
       }
-      query::Params params;
-      for (const auto& p : url->params())
-        params.emplace_back(p.key, p.value);
-      // The id as sent, percent-decoded (ids may hold any character).
-      const auto encoded = boost::urls::make_pct_string_view(path.substr(11));
-      if (!encoded) {
-        co_return error_response(req, make_error(Errc::kInvalidInput, "malformed event id"));
-      }
-      auto body = query::query_event(*reader, encoded->decode(), params);
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
     }
