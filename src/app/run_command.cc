@@ -156,7 +156,11 @@ int run_server(const Config& config, const ConfigReloader& reload) {
     ReloadOnHangup reloads(reload, pipelines, *windows);
     query::StoreReader reader(config.store_path(), config.store.read_connections);
 
-    http::Server server(config, event_log, &reader, &pipelines, windows.get());
+    http::Server server(config, event_log,
+                        {.reader = &reader,
+                         .store = &processor,
+                         .pipelines = &pipelines,
+                         .windows = windows.get()});
     serve(config, server, "all");
     // The server has stopped taking requests: the pipelines finish their batches (a sink
     // being retried is left for the next start), the log finishes its queued appends, then the
@@ -178,7 +182,7 @@ int run_collector(const Config& config) {
   try {
     std::filesystem::create_directories(config.storage.data_dir);
     auto log_backend = open_log(config);
-    http::Server server(config, *log_backend, nullptr);
+    http::Server server(config, *log_backend);
     serve(config, server, "collector");
     log_backend->close();  // every accepted append finishes before the process exits
     log->info("stopped");

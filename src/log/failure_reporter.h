@@ -18,11 +18,14 @@ class FailureReporter {
 
   void failed(const std::string& where, const std::string& error);
   void succeeded(const std::string& where);
+  // The last error while appends fail, else empty.
+  std::string failing() const;
 
  private:
   const std::chrono::seconds interval_;
   std::atomic<bool> failing_{false};
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
+  std::string last_error_;
   std::uint64_t unreported_ = 0;
   std::chrono::steady_clock::time_point last_report_{};
 };

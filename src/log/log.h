@@ -21,6 +21,7 @@
 
 #include "core/event.h"
 #include "core/result.h"
+#include "metrics/histogram.h"
 
 namespace sluice::log {
 
@@ -77,13 +78,15 @@ struct ReadBatch {
 
 // Counters since the log was opened; /metrics exports them (docs/http-api.md).
 struct LogStats {
-  std::uint64_t appends = 0;           // batches made durable
-  std::uint64_t failed_appends = 0;    // batches refused: a write, sync or delivery failed
-  std::uint64_t bytes = 0;             // bytes made durable
-  std::uint64_t syncs = 0;             // embedded: fdatasync calls (one per file per group)
-  std::uint64_t corrupt_regions = 0;   // embedded: damaged stretches skipped at open
-  std::uint64_t segments_deleted = 0;  // embedded: by retention
-  std::uint64_t in_flight = 0;         // kafka: events waiting for the brokers
+  std::uint64_t appends = 0;                // batches made durable
+  std::uint64_t failed_appends = 0;         // batches refused: a write, sync or delivery failed
+  std::uint64_t bytes = 0;                  // bytes made durable
+  std::uint64_t syncs = 0;                  // embedded: fdatasync calls (one per file per group)
+  std::uint64_t corrupt_regions = 0;        // embedded: damaged stretches skipped at open
+  std::uint64_t segments_deleted = 0;       // embedded: by retention
+  std::uint64_t in_flight = 0;              // kafka: events waiting for the brokers
+  metrics::HistogramSnapshot sync_seconds;  // embedded: write + fdatasync of a group to a file
+  std::string failing;  // why appends fail now (the last error); empty while they succeed
 };
 
 class Log {

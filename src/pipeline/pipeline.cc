@@ -31,7 +31,8 @@ Pipeline::Pipeline(PipelineConfig config, log::Log& log, std::vector<SinkSlot> s
       sinks_(std::move(sinks)),
       steps_(std::move(steps)),
       dead_letter_(std::move(dead_letter)),
-      sink_stored_(sinks_.size()) {
+      sink_stored_(sinks_.size()),
+      write_latency_(std::make_unique<metrics::Histogram[]>(sinks_.size())) {
   status_.name = config_.name;
   status_.from = config_.from;
   status_.to = config_.to;
@@ -53,6 +54,12 @@ PipelineStatus Pipeline::status() const {
   std::lock_guard lock(mutex_);
   PipelineStatus status = status_;
   status.lag = log::lag(log_, positions_);
+  if (status.lag > 0) {
+    const std::int64_t since = std::max(newest_read_received_ms_, caught_up_ms_);
+    status.lag_seconds = static_cast<double>(std::max<std::int64_t>(now_ms() - since, 0)) / 1000;
+  }
+  for (std::size_t i = 0; i < sinks_.size(); ++i)
+    status.sinks.push_back({sinks_[i].name, write_latency_[i].snapshot()});
   return status;
 }
 
@@ -164,7 +171,11 @@ Result<Pipeline::Pass> Pipeline::process_partition(const log::Partition& partiti
   auto read = log_.read(partition, from, max_events);
   if (!read) return read.error();
   log::ReadBatch& batch = read.value();
-  if (batch.records.empty()) return Pass::kIdle;
+  if (batch.records.empty()) {
+    std::lock_guard lock(mutex_);
+    caught_up_ms_ = now_ms();
+    return Pass::kIdle;
+  }
 
   // Decode, bounded by batch.max_bytes (at least one event).
   std::vector<PipelineEvent> events;
@@ -229,6 +240,10 @@ Result<Pipeline::Pass> Pipeline::process_partition(const log::Partition& partiti
   status_.read += events.size();
   status_.dropped += dropped;
   status_.delivered += delivered;
+  if (!events.empty()) {
+    newest_read_received_ms_ =
+        std::max(newest_read_received_ms_, events.back().envelope().received_at_ms);
+  }
   if (status_.state != "running") status_.state = "running";
   return full ? Pass::kFull : Pass::kPartial;
 }
@@ -239,7 +254,9 @@ bool Pipeline::deliver(std::size_t sink_index, const SinkBatch& batch) {
   std::chrono::milliseconds backoff{0};
   static thread_local std::mt19937 jitter_source{std::random_device{}()};
   for (;;) {
+    const auto write_started = std::chrono::steady_clock::now();
     WriteOutcome outcome = slot.sink->write(batch);
+    write_latency_[sink_index].observe_since(write_started);
     switch (outcome.status) {
       case WriteOutcome::Status::kDelivered:
         if (backoff.count() > 0) {

@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "core/worker.h"
 #include "log/log.h"
+#include "metrics/histogram.h"
 #include "pipeline/sink.h"
 #include "pipeline/transform.h"
 
@@ -36,7 +37,16 @@ struct PipelineStatus {
   std::uint64_t dead_lettered = 0;  // events in batches a sink rejected
   std::uint64_t retries = 0;
   std::uint64_t lag = 0;  // events in the log not yet processed
+  // How long the oldest waiting event has waited, estimated: 0 when caught up, else the time
+  // since the newest event read was received or since nothing was left to read, whichever is
+  // shorter.
+  double lag_seconds = 0;
   std::string last_error;
+  struct SinkTiming {
+    std::string sink;
+    metrics::HistogramSnapshot write_seconds;  // each write attempt, delivered or not
+  };
+  std::vector<SinkTiming> sinks;
 };
 
 class Pipeline : public Worker {
@@ -83,6 +93,11 @@ class Pipeline : public Worker {
 
   PipelineStatus status_;  // guarded by mutex_
   std::chrono::steady_clock::time_point last_error_logged_{};
+  std::unique_ptr<metrics::Histogram[]> write_latency_;  // per sink
+  // For lag_seconds (guarded by mutex_): when the newest event read was received, and when a
+  // pass last found nothing left to read (milliseconds since the epoch).
+  std::int64_t newest_read_received_ms_ = 0;
+  std::int64_t caught_up_ms_ = 0;
 };
 
 // Builds a pipeline from the configuration: opens its sinks and builds its steps.

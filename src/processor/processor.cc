@@ -55,6 +55,11 @@ std::map<log::Partition, log::Offset> Processor::positions() const {
   return positions_;
 }
 
+std::string Processor::failing() const {
+  std::lock_guard lock(mutex_);
+  return failing_;
+}
+
 void Processor::run() {
   auto log = logger("processor");
   // Ingest answers clients; the store can catch up. Under full load the collector's threads get
@@ -71,6 +76,7 @@ void Processor::run() {
     auto pass = process_once();
     std::unique_lock lock(mutex_);
     if (!pass) {
+      failing_ = pass.error().message;
       backoff = std::min(std::chrono::milliseconds{5000},
                          std::max(std::chrono::milliseconds{50}, backoff * 2));
       log->error("store write failed error=\"{}\" retry_in_ms={}", pass.error().message,
@@ -79,6 +85,7 @@ void Processor::run() {
       continue;
     }
     backoff = std::chrono::milliseconds{0};
+    failing_.clear();
     if (pass.value() == PassResult::kFull) continue;
     if (pass.value() == PassResult::kPartial) {
       // Let the next batch fill for a moment: one transaction of many events costs far less

@@ -30,6 +30,8 @@ class Processor {
   void notify();
   // Events stored so far, per partition, as the next log offset to read.
   std::map<log::Partition, log::Offset> positions() const;
+  // Why the last write to the store failed while it is being retried; empty while writes work.
+  std::string failing() const;
 
  private:
   void run();
@@ -49,6 +51,7 @@ class Processor {
   std::uint64_t generation_ = 0;  // bumped by notify()
   bool stopping_ = false;
   std::map<log::Partition, log::Offset> positions_;
+  std::string failing_;
   std::thread thread_;
 };
 

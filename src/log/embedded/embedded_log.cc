@@ -147,7 +147,9 @@ void EmbeddedLog::write_group(std::vector<Pending>& group) {
       frames.push_back(&p->batch);
       bytes += p->batch.frame().size();
     }
+    const auto write_started = std::chrono::steady_clock::now();
     auto first = file->append(frames);
+    sync_latency_.observe_since(write_started);
     syncs_.fetch_add(1, std::memory_order_relaxed);
     if (!first) {
       failed_appends_.fetch_add(items.size(), std::memory_order_relaxed);
@@ -234,7 +236,9 @@ LogStats EmbeddedLog::stats() const {
                  .failed_appends = failed_appends_.load(std::memory_order_relaxed),
                  .bytes = bytes_.load(std::memory_order_relaxed),
                  .syncs = syncs_.load(std::memory_order_relaxed),
-                 .segments_deleted = segments_deleted_.load(std::memory_order_relaxed)};
+                 .segments_deleted = segments_deleted_.load(std::memory_order_relaxed),
+                 .sync_seconds = sync_latency_.snapshot(),
+                 .failing = failures_.failing()};
   for (const auto& [name, file] : files_)
     stats.corrupt_regions += file->corrupt_regions();
   return stats;

@@ -95,6 +95,7 @@ class EmbeddedLog final : public Log {
   std::atomic<std::uint64_t> appends_{0}, syncs_{0}, bytes_{0}, failed_appends_{0},
       segments_deleted_{0};
   FailureReporter failures_;
+  metrics::Histogram sync_latency_;
   // Answers to appends, run by the completion thread.
   std::mutex completion_mutex_;
   std::condition_variable completion_cv_;

@@ -394,7 +394,8 @@ LogStats KafkaLog::stats() const {
   return LogStats{.appends = appends_.load(std::memory_order_relaxed),
                   .failed_appends = failed_appends_.load(std::memory_order_relaxed),
                   .bytes = bytes_.load(std::memory_order_relaxed),
-                  .in_flight = static_cast<std::uint64_t>(rd_kafka_outq_len(producer_.get()))};
+                  .in_flight = static_cast<std::uint64_t>(rd_kafka_outq_len(producer_.get())),
+                  .failing = failures_.failing()};
 }
 
 void KafkaLog::set_on_durable(std::function<void()> callback) {

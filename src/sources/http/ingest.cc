@@ -52,7 +52,7 @@ class BodyParser {
       if (line.empty()) continue;
       auto check = check_event(inner_, body_, capacity_, line, context_.stream);
       if (check.outcome == EventCheck::Outcome::kSyntax) {
-        reject(line, false, malformed(check.offset, check.error));
+        reject(line, false, malformed(check.offset, check.error), kMalformed);
         continue;
       }
       event(line, check);
@@ -85,7 +85,7 @@ class BodyParser {
         const std::size_t value_end = location_offset(doc, body_, value_start);
         const std::string_view raw =
             body_.substr(value_start, std::max(value_end, value_start) - value_start);
-        reject(trim(raw), false, "an event must be a JSON object");
+        reject(trim(raw), false, "an event must be a JSON object", kMalformed);
         continue;
       }
       od::object object;
@@ -97,7 +97,7 @@ class BodyParser {
         if (check.error != describe(simdjson::DEPTH_ERROR)) {
           return make_error(Errc::kInvalidInput, malformed(check.offset, check.error));
         }
-        reject(element_span, false, check.error);  // too deep to embed: kept as text
+        reject(element_span, false, check.error, kMalformed);  // too deep to embed: kept as text
         continue;
       }
       event(element_span, check);
@@ -168,7 +168,7 @@ class BodyParser {
   // A checked event at `span`: stored as it is, or rewritten first.
   void event(std::string_view span, EventCheck& check) {
     if (check.outcome == EventCheck::Outcome::kSyntax) {  // nested too deep: this one alone
-      reject(span, false, malformed(check.offset, check.error));
+      reject(span, false, malformed(check.offset, check.error), kMalformed);
       return;
     }
     if (check.outcome == EventCheck::Outcome::kRejected) {
@@ -182,7 +182,7 @@ class BodyParser {
     boost::system::error_code ec;
     json::value parsed = json::parse(span, ec, {}, parse_options());
     if (ec || !parsed.is_object()) {
-      reject(span, true, fmt::format("cannot read the event: {}", ec.message()));
+      reject(span, true, fmt::format("cannot read the event: {}", ec.message()), kMalformed);
       return;
     }
     rewritten(std::move(parsed.get_object()), span, true);
@@ -215,8 +215,10 @@ class BodyParser {
     add(check);
   }
 
-  void reject(std::string_view text, bool is_json, std::string error) {
-    Rejection rejection{.index = index_++, .error = std::move(error)};
+  static constexpr bool kMalformed = true;
+
+  void reject(std::string_view text, bool is_json, std::string error, bool malformed = false) {
+    Rejection rejection{.index = index_++, .error = std::move(error), .malformed = malformed};
     if (context_.keep_rejected) {
       rejection.event = std::string(text);
       rejection.event_is_json = is_json;

@@ -50,6 +50,7 @@ struct Rejection {
   std::string error;
   std::string event;           // the rejected text, when kept
   bool event_is_json = false;  // `event` is a JSON value (not a malformed line)
+  bool malformed = false;      // not JSON, not an object, too deep (else: broke a rule)
 };
 
 struct IngestBatch {

@@ -16,6 +16,8 @@
 #include "core/logging.h"
 #include "core/thread_name.h"
 #include "core/time.h"
+#include "health/readiness.h"
+#include "metrics/http_metrics.h"
 #include "metrics/metrics.h"
 #include "query/events_query.h"
 #include "query/window_results.h"
@@ -46,16 +48,19 @@ constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 // Called on an I/O thread.
 template <class Token>
 auto async_append(log::Log& log, const std::string& stream, std::vector<log::RecordBatch> batches,
-                  Token&& token) {
+                  metrics::Histogram& latency, Token&& token) {
   return asio::async_initiate<Token, void(Result<void>)>(
-      [&log, &stream, batches = std::move(batches)](auto handler) mutable {
+      [&log, &stream, &latency, batches = std::move(batches)](auto handler) mutable {
         CompletionInbox* inbox = CompletionInbox::current();
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        log::append_partitions(
-            log, stream, std::move(batches), [inbox, shared](Result<void> result) {
-              inbox->push(
-                  [shared, result = std::move(result)]() mutable { (*shared)(std::move(result)); });
-            });
+        const auto started = std::chrono::steady_clock::now();
+        log::append_partitions(log, stream, std::move(batches),
+                               [inbox, shared, &latency, started](Result<void> result) {
+                                 latency.observe_since(started);
+                                 inbox->push([shared, result = std::move(result)]() mutable {
+                                   (*shared)(std::move(result));
+                                 });
+                               });
       },
       token);
 }
@@ -123,16 +128,61 @@ std::string presented_key(const Request& req, const boost::urls::url_view& url) 
   return "";
 }
 
+// Route labels of the request metrics: one per route (templates, not paths, so the number of
+// series stays fixed), then the compatibility routes' paths, then kNoRoute.
+enum RouteId : std::size_t {
+  kStreamEventsRoute,
+  kFormRoute,
+  kEventsRoute,
+  kEventRoute,
+  kPipelinesRoute,
+  kWindowsRoute,
+  kWindowRoute,
+  kMetricsRoute,
+  kHealthzRoute,
+  kReadyzRoute,
+  kRefusedEarly,  // answered before routing: slow, oversized, rate-limited or malformed requests
+  kFixedRoutes
+};
+constexpr std::array<const char*, kFixedRoutes> kRouteLabels = {"/v1/streams/{stream}/events",
+                                                                "/v1/forms/{form}",
+                                                                "/v1/events",
+                                                                "/v1/events/{id}",
+                                                                "/v1/pipelines",
+                                                                "/v1/windows",
+                                                                "/v1/windows/{name}",
+                                                                "/metrics",
+                                                                "/healthz",
+                                                                "/readyz",
+                                                                "(refused early)"};
+
+std::vector<std::string> route_labels(const Config& config) {
+  std::vector<std::string> labels(kRouteLabels.begin(), kRouteLabels.end());
+  for (const auto& [name, route] : config.routes)
+    labels.push_back(route.path);
+  labels.emplace_back("(no route)");
+  return labels;
+}
+
+std::vector<std::string> stream_names(const Config& config) {
+  std::vector<std::string> names;
+  names.reserve(config.streams.size());
+  for (const auto& [name, stream] : config.streams)
+    names.push_back(name);
+  return names;
+}
+
 }  // namespace
 
 struct Server::Impl {
-  Impl(const Config& config, log::Log& log, query::StoreReader* reader,
-       const pipeline::PipelineSet* pipelines, const windows::WindowSet* windows)
+  Impl(const Config& config, log::Log& log, ServedParts parts)
       : config(config),
         log(log),
-        reader(reader),
-        pipelines(pipelines),
-        windows(windows),
+        reader(parts.reader),
+        pipelines(parts.pipelines),
+        windows(parts.windows),
+        store(parts.store),
+        http_metrics(route_labels(config), stream_names(config)),
         per_ip(config.server.rate_limit.per_ip, config.server.rate_limit.burst),
         per_key(config.server.rate_limit.per_key, config.server.rate_limit.burst),
         acceptor(io),
@@ -142,8 +192,9 @@ struct Server::Impl {
       if (!policy) throw std::runtime_error("streams." + name + ": " + policy.error().message);
       policies.emplace(name, std::move(policy.value()));
     }
-    for (const auto& [name, route] : config.routes)
-      routes.emplace(route.path, route.stream);
+    for (const auto& [name, route] : config.routes) {
+      routes.emplace(route.path, CompatRoute{route.stream, http_metrics.route_index(route.path)});
+    }
   }
 
   Response make_response(const Request& req, unsigned status, std::string body) {
@@ -209,6 +260,8 @@ struct Server::Impl {
                           fmt::format("unknown {} \"{}\"", form ? "form" : "stream", stream_name)));
     }
     if (auto refused = admit(req, url, stream->second)) co_return std::move(*refused);
+    metrics::StreamCounters& counters = *http_metrics.stream(stream_name);
+    counters.bytes.fetch_add(req.body().size(), std::memory_order_relaxed);
     auto content_type = req[bhttp::field::content_type];
     std::string* body = &req.body();
     std::string inflated;
@@ -234,14 +287,23 @@ struct Server::Impl {
     IngestBatch& batch = parsed.value();
     const std::size_t accepted = batch.accepted();
     const unsigned status = accepted > 0 ? 202 : 400;
+    counters.received.fetch_add(accepted + batch.rejected.size(), std::memory_order_relaxed);
+    for (const auto& rejection : batch.rejected) {
+      const auto reason =
+          rejection.malformed ? metrics::RejectReason::kMalformed : metrics::RejectReason::kInvalid;
+      counters.rejected[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+    }
     if (accepted > 0) {
-      auto appended = co_await async_append(log, stream_name, std::move(batch.partitions), kAwait);
+      auto appended = co_await async_append(log, stream_name, std::move(batch.partitions),
+                                            http_metrics.append_latency(), kAwait);
       if (!appended) co_return error_response(req, appended.error());
+      counters.accepted.fetch_add(accepted, std::memory_order_relaxed);
     }
     if (!batch.rejected.empty() && !config_of_stream.dead_letter.empty()) {
       const auto& dead = config.streams.at(config_of_stream.dead_letter);
       auto dead_batches = dead_letter_batches(batch.rejected, stream_name, dead, received_at);
-      auto kept = co_await async_append(log, dead.name, std::move(dead_batches), kAwait);
+      auto kept = co_await async_append(log, dead.name, std::move(dead_batches),
+                                        http_metrics.append_latency(), kAwait);
       if (!kept) {
         // The accepted events are durable; the client's answer does not depend on this.
         logger("http")->warn("dead letters lost stream={} count={} error=\"{}\"", dead.name,
@@ -329,6 +391,9 @@ struct Server::Impl {
     if (req.method() != bhttp::verb::post) co_return method_not_allowed(req, "POST, OPTIONS");
     auto res = co_await ingest(req, url, stream, client_ip(req, peer), form);
     allow_origin(req, stream, res);
+    if (auto* counters = http_metrics.stream(stream)) {
+      counters->requests[metrics::status_index(res.status)].fetch_add(1, std::memory_order_relaxed);
+    }
     co_return res;
   }
 
@@ -341,7 +406,9 @@ struct Server::Impl {
     return res;
   }
 
-  Task<Response> route(Request& req, const std::string& peer) {
+  // Answers a request; `route_id` is set to the route that answered (for the metrics).
+  Task<Response> route(Request& req, const std::string& peer, std::size_t& route_id) {
+    route_id = http_metrics.routes().size() - 1;  // (no route)
     // Most targets are a plain path ("/v1/streams/web/events"): those skip boost.url's parse,
     // which cost more than the rest of the routing.
     const std::string_view target(req.target().data(), req.target().size());
@@ -367,19 +434,23 @@ struct Server::Impl {
       const std::string stream(path.substr(
           kStreamsPrefix.size(), path.size() - kStreamsPrefix.size() - kEventsSuffix.size()));
       if (stream.find('/') == std::string::npos) {
+        route_id = kStreamEventsRoute;
         co_return co_await collect(req, *url, stream, peer, false);
       }
     }
     constexpr std::string_view kFormsPrefix = "/v1/forms/";
     if (path.starts_with(kFormsPrefix) && path.size() > kFormsPrefix.size() &&
         path.find('/', kFormsPrefix.size()) == std::string::npos) {
+      route_id = kFormRoute;
       co_return co_await collect(req, *url, std::string(path.substr(kFormsPrefix.size())), peer,
                                  true);
     }
     if (auto compat = routes.find(path); compat != routes.end()) {
-      co_return co_await collect(req, *url, compat->second, peer, false);
+      route_id = compat->second.metric;
+      co_return co_await collect(req, *url, compat->second.stream, peer, false);
     }
     if (path == "/v1/events" || path.starts_with("/v1/events/")) {
+      route_id = path == "/v1/events" ? kEventsRoute : kEventRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
       if (auto refused = refuse_write_key(req, *url)) co_return std::move(*refused);
       if (!reader) {
@@ -401,6 +472,7 @@ struct Server::Impl {
       co_return make_response(req, 200, std::move(body.value()));
     }
     if (path == "/v1/pipelines") {
+      route_id = kPipelinesRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
       if (auto refused = refuse_write_key(req, *url)) co_return std::move(*refused);
       if (!pipelines) {
@@ -411,6 +483,7 @@ struct Server::Impl {
       co_return make_response(req, 200, pipeline::statuses_json(pipelines->statuses()));
     }
     if (path == "/v1/windows" || path.starts_with("/v1/windows/")) {
+      route_id = path == "/v1/windows" ? kWindowsRoute : kWindowRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
       if (auto refused = refuse_write_key(req, *url)) co_return std::move(*refused);
       if (!windows) {
@@ -436,14 +509,32 @@ struct Server::Impl {
       co_return make_response(req, 200, std::move(body.value()));
     }
     if (path == "/metrics") {
+      route_id = kMetricsRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
-      auto res = make_response(req, 200, metrics::render(log));
+      auto res = make_response(req, 200,
+                               metrics::render({.log = log,
+                                                .http = &http_metrics,
+                                                .store = store,
+                                                .pipelines = pipelines,
+                                                .windows = windows,
+                                                .data_dir = config.storage.data_dir}));
       res.content_type = "text/plain; version=0.0.4; charset=utf-8";
       co_return res;
     }
     if (path == "/healthz") {
+      route_id = kHealthzRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
       co_return make_response(req, 200, "{\"status\":\"ok\"}");
+    }
+    if (path == "/readyz") {
+      route_id = kReadyzRoute;
+      if (method != bhttp::verb::get) co_return not_allowed("GET");
+      auto readiness = health::check_readiness({.log = log,
+                                                .reader = reader,
+                                                .store = store,
+                                                .pipelines = pipelines,
+                                                .windows = windows});
+      co_return make_response(req, readiness.ready ? 200 : 503, std::move(readiness.json));
     }
     co_return error_response(req, make_error(Errc::kNotFound, fmt::format("no route {}", path)));
   }
@@ -501,6 +592,7 @@ struct Server::Impl {
         }
         co_return;
       }
+      const auto started = std::chrono::steady_clock::now();
       const auto& header = parser.get();
       if (header.method() == bhttp::verb::post) {
         // Before the body is read: a client over its limit does not get to send it.
@@ -541,12 +633,14 @@ struct Server::Impl {
         co_return;
       }
       Request req = parser.release();
-      Response res = co_await route(req, peer);
+      std::size_t route_id = 0;
+      Response res = co_await route(req, peer, route_id);
       deadline.arm(config.server.body_timeout);
       const std::string answer = res.serialize();
       auto [write_error, written] =
           co_await asio::async_write(stream, asio::buffer(answer), kTuple);
       deadline.disarm();
+      http_metrics.observe(route_id, res.status, std::chrono::steady_clock::now() - started);
       if (write_error || !res.keep_alive) break;
     }
     beast::error_code ignored;
@@ -569,9 +663,12 @@ struct Server::Impl {
                        .headers = std::move(headers),
                        .body = error_json(message)};
     const std::string answer = res.serialize();
+    const auto started = std::chrono::steady_clock::now();
     deadline.arm(config.server.body_timeout);
     auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(answer), kTuple);
     deadline.disarm();
+    // Counted under one route label: these requests never reached routing.
+    http_metrics.observe(kRefusedEarly, status, std::chrono::steady_clock::now() - started);
     if (write_error) co_return;
     beast::error_code ignored;
     stream.shutdown(Socket::shutdown_send, ignored);
@@ -610,8 +707,14 @@ struct Server::Impl {
   query::StoreReader* reader;              // null in the collector role: no queries here
   const pipeline::PipelineSet* pipelines;  // null in the collector role
   const windows::WindowSet* windows;       // null in the collector role
+  const Processor* store;                  // null in the collector role
+  metrics::HttpMetrics http_metrics;
   std::map<std::string, std::shared_ptr<const StreamPolicy>> policies;  // by stream
-  std::map<std::string, std::string, std::less<>> routes;               // path -> stream
+  struct CompatRoute {
+    std::string stream;
+    std::size_t metric;  // route index in http_metrics
+  };
+  std::map<std::string, CompatRoute, std::less<>> routes;  // by path
   RateLimiter per_ip;
   RateLimiter per_key;
   // One io_context per I/O thread (concurrency hint 1); the first also runs the acceptor and
@@ -644,9 +747,8 @@ struct Server::Impl {
   }
 };
 
-Server::Server(const Config& config, log::Log& log, query::StoreReader* reader,
-               const pipeline::PipelineSet* pipelines, const windows::WindowSet* windows)
-    : impl_(std::make_unique<Impl>(config, log, reader, pipelines, windows)) {}
+Server::Server(const Config& config, log::Log& log, ServedParts parts)
+    : impl_(std::make_unique<Impl>(config, log, parts)) {}
 
 Server::~Server() = default;
 

@@ -9,6 +9,7 @@
 //   GET  /v1/windows                   each window definition's state, watermark and counts
 //   GET  /v1/windows/{name}            a window definition's results
 //   GET  /healthz                      liveness
+//   GET  /readyz                       log, store and pipelines working, with detail
 //   GET  /metrics                      Prometheus metrics (metrics/metrics.h)
 // Documented in docs/http-api.md.
 //
@@ -21,18 +22,24 @@
 #include "config/config.h"
 #include "log/log.h"
 #include "pipeline/pipeline.h"
+#include "processor/processor.h"
 #include "query/store_reader.h"
 #include "windows/window_job.h"
 
 namespace sluice::http {
 
+// What the process runs besides the collector. The collector role has none of it: the routes
+// of the missing parts answer 404.
+struct ServedParts {
+  query::StoreReader* reader = nullptr;
+  const Processor* store = nullptr;
+  const pipeline::PipelineSet* pipelines = nullptr;
+  const windows::WindowSet* windows = nullptr;
+};
+
 class Server {
  public:
-  // `reader`, `pipelines` and `windows` may be null (the collector role): their routes then
-  // answer 404.
-  Server(const Config& config, log::Log& log, query::StoreReader* reader,
-         const pipeline::PipelineSet* pipelines = nullptr,
-         const windows::WindowSet* windows = nullptr);
+  Server(const Config& config, log::Log& log, ServedParts parts = {});
   ~Server();
 
   // Binds the listen address; returns the bound port (useful with port 0). Throws on failure.

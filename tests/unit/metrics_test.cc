@@ -1,0 +1,148 @@
+#include "metrics/metrics.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "health/readiness.h"
+#include "log/embedded/embedded_log.h"
+#include "metrics/histogram.h"
+#include "metrics/http_metrics.h"
+#include "metrics/process_stats.h"
+#include "test_util.h"
+
+namespace sluice::metrics {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(Histogram, PlacesObservationsAtTheirUpperBound) {
+  Histogram h;
+  h.observe(50us);   // <= 100 µs
+  h.observe(100us);  // exactly on a bound: that bucket (le is "less or equal")
+  h.observe(101us);  // the next one
+  h.observe(20s);    // above every bound: +Inf
+  h.observe(-5ms);   // a clock step back counts as 0
+  const auto s = h.snapshot();
+  EXPECT_EQ(s.buckets[0], 3u);
+  EXPECT_EQ(s.buckets[1], 1u);
+  EXPECT_EQ(s.buckets.back(), 1u);
+  EXPECT_EQ(s.count(), 5u);
+  EXPECT_NEAR(s.sum_seconds, 20.000251, 1e-9);
+}
+
+TEST(Histogram, CountsEveryObservationFromManyThreads) {
+  Histogram h;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&h, t] {
+      for (int i = 0; i < 10000; ++i)
+        h.observe(std::chrono::microseconds(t * 1000 + i % 7));
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(h.snapshot().count(), 40000u);
+}
+
+TEST(HttpMetrics, StatusesOutsideTheListAreOther) {
+  EXPECT_EQ(kStatuses[status_index(202)], 202u);
+  EXPECT_EQ(kStatuses[status_index(503)], 503u);
+  EXPECT_EQ(kStatuses[status_index(418)], 0u);  // "other"
+}
+
+TEST(HttpMetrics, UnknownRoutesAndStreamsFallBack) {
+  HttpMetrics m({"/a", "/b", "(no route)"}, {"web"});
+  EXPECT_EQ(m.route_index("/b"), 1u);
+  EXPECT_EQ(m.route_index("/nope"), 2u);
+  EXPECT_NE(m.stream("web"), nullptr);
+  EXPECT_EQ(m.stream("nope"), nullptr);
+}
+
+TEST(Render, ExposesCountersAndCumulativeBuckets) {
+  testing::TempDir dir;
+  log::EmbeddedLog log(dir.str() + "/log", {"web"}, LogConfig{});
+  HttpMetrics http({"/v1/streams/{stream}/events", "(no route)"}, {"web"});
+  http.observe(0, 202, 200us);
+  http.observe(0, 202, 3ms);
+  http.stream("web")->accepted += 7;
+  http.stream("web")->rejected[static_cast<std::size_t>(RejectReason::kInvalid)] += 2;
+  const std::string text = render({.log = log, .http = &http, .data_dir = dir.str()});
+  EXPECT_THAT(text, HasSubstr("sluice_ingest_events_accepted_total{stream=\"web\"} 7\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("sluice_ingest_events_rejected_total{stream=\"web\",reason=\"invalid\"} 2\n"));
+  const std::string route = "route=\"/v1/streams/{stream}/events\",status=\"202\"";
+  EXPECT_THAT(text, HasSubstr("sluice_http_request_duration_seconds_bucket{" + route +
+                              ",le=\"0.0001\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("sluice_http_request_duration_seconds_bucket{" + route +
+                              ",le=\"0.00025\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("sluice_http_request_duration_seconds_bucket{" + route +
+                              ",le=\"+Inf\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("sluice_http_request_duration_seconds_count{" + route + "} 2\n"));
+  // Routes and statuses never answered have no series.
+  EXPECT_THAT(text, Not(HasSubstr("status=\"404\"")));
+  EXPECT_THAT(text, HasSubstr("sluice_data_dir_free_bytes{dir="));
+  EXPECT_THAT(text, HasSubstr("process_resident_memory_bytes "));
+}
+
+TEST(ProcessStats, ReadsThisProcess) {
+  const auto stats = read_process_stats();
+  ASSERT_TRUE(stats);
+  EXPECT_GT(stats->resident_bytes, 1u << 20);
+  EXPECT_GE(stats->threads, 1u);
+  EXPECT_GE(stats->open_fds, 3u);  // stdin, stdout, stderr at least
+  // Started within the last day, not at the epoch.
+  const auto now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch());
+  EXPECT_LT(now.count() - stats->start_time_seconds, 86400);
+  EXPECT_GE(now.count() - stats->start_time_seconds, -5);
+}
+
+TEST(Readiness, TheLogAloneIsReadyWhileItTakesAppends) {
+  testing::TempDir dir;
+  log::EmbeddedLog log(dir.str() + "/log", {"web"}, LogConfig{});
+  const auto readiness = health::check_readiness({.log = log});
+  EXPECT_TRUE(readiness.ready);
+  EXPECT_EQ(readiness.json,
+            "{\"checks\":{\"log\":{\"ok\":true,\"state\":\"embedded\"}},\"status\":\"ready\"}");
+}
+
+// A disk whose fdatasync fails while `failing` is set.
+class FailingSyncIo : public log::FileIo {
+ public:
+  bool failing = false;
+  int fdatasync(int fd) override {
+    if (failing) {
+      errno = EIO;
+      return -1;
+    }
+    return FileIo::fdatasync(fd);
+  }
+};
+
+TEST(Readiness, NotReadyWhileTheLogFailsThenReadyAgain) {
+  testing::TempDir dir;
+  FailingSyncIo io;
+  log::EmbeddedLog log(dir.str() + "/log", {"web"}, LogConfig{}, io);
+  std::vector<std::string> storage;
+  io.failing = true;
+  EXPECT_FALSE(
+      testing::append_sync(log, log::Partition("web", 0), testing::make_batch("a", 1, storage)));
+  auto readiness = health::check_readiness({.log = log});
+  EXPECT_FALSE(readiness.ready);
+  EXPECT_THAT(readiness.json, HasSubstr("\"log\":{\"ok\":false,\"state\":\"embedded\","));
+  EXPECT_THAT(readiness.json, HasSubstr("the log cannot be written: Input/output error"));
+  EXPECT_THAT(readiness.json, HasSubstr("\"status\":\"not ready\""));
+  EXPECT_THAT(render({.log = log}), HasSubstr("sluice_log_failing{backend=\"embedded\"} 1\n"));
+  io.failing = false;
+  EXPECT_TRUE(
+      testing::append_sync(log, log::Partition("web", 0), testing::make_batch("b", 1, storage)));
+  EXPECT_TRUE(health::check_readiness({.log = log}).ready);
+}
+
+}  // namespace
+}  // namespace sluice::metrics
