@@ -68,6 +68,13 @@ const Table& server_table() {
           bool_setting("trust_forwarded_for", &ServerConfig::trust_forwarded_for, false,
                        "Take the client address from the last entry of X-Forwarded-For (set "
                        "this behind a reverse proxy only: clients can forge the header)."),
+          string_list_setting(
+              "read_tokens", &ServerConfig::read_tokens, "[]",
+              "Tokens that may read events, statistics, streams, dead letters, alerts, windows "
+              "and pipelines (`Authorization: Bearer <token>`, or `?token=<token>` for a "
+              "browser's EventSource). Empty: reading needs no token. Write keys never read. "
+              "`/metrics`, `/healthz` and `/readyz` stay open. Use `${ENV_VAR}` rather than "
+              "literal tokens."),
           section_setting("rate_limit", &ServerConfig::rate_limit, rate_limit_table()),
       }};
   return table;

@@ -24,6 +24,7 @@ struct RateLimitConfig {
 struct ServerConfig {
   std::string listen;
   bool trust_forwarded_for = false;
+  std::vector<std::string> read_tokens;  // empty: the read endpoints are open
   RateLimitConfig rate_limit;
   int io_threads = 0;
   std::uint64_t max_body_bytes = 0;

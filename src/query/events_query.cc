@@ -17,7 +17,8 @@
 namespace sluice::query {
 namespace {
 
-constexpr const char* kValidParams = "stream, type, key, where, from, to, order, limit, cursor";
+constexpr const char* kValidParams =
+    "stream, type, key, where, fields, from, to, order, limit, cursor";
 constexpr std::size_t kMaxConditions = 8;
 
 // where=<field>:<op>:<value>: a condition on a payload field, bound as parameters (the path

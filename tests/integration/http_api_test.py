@@ -205,7 +205,74 @@ def main():
             sys.stderr.write("".join(server.stderr_lines[-50:]))
         server.cleanup()
         os.unlink(config.name)
+    read_tokens(binary, checks)
     checks.finish()
+
+
+READ_TOKENS_CONFIG = """
+server: {read_tokens: [r-1, r-2]}
+streams:
+  events: {key_field: city, write_keys: [w-1]}
+"""
+
+
+def read_tokens(binary, checks):
+    """server.read_tokens: every read endpoint wants one; write keys never read; the key= filter
+    is a filter there, not a credential."""
+    config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+    config.write(READ_TOKENS_CONFIG)
+    config.close()
+    server = Server(binary, config=config.name).start()
+    reads = ["/v1/events", "/v1/events/x", "/v1/pipelines", "/v1/windows", "/v1/windows/x"]
+    try:
+        expect(server, "POST", "/v1/streams/events/events",
+               [{"id": "a", "city": "NYC"}, {"id": "b", "city": "LA"}], 202,
+               headers={"Authorization": "Bearer w-1"})
+
+        def no_token_is_401():
+            for path in reads:
+                _, hdrs = expect(server, "GET", path, None, 401, "needs a read token")
+                assert hdrs["www-authenticate"].startswith("Bearer"), hdrs
+
+        def wrong_token_is_403():
+            for path in reads:
+                expect(server, "GET", path, None, 403, "not a read token",
+                       {"Authorization": "Bearer nope"})
+                expect(server, "GET", path + "?token=nope", None, 403, "not a read token")
+
+        def write_key_is_403():
+            for path in reads:
+                expect(server, "GET", path, None, 403, "write keys cannot be used to read",
+                       {"Authorization": "Bearer w-1"})
+                expect(server, "GET", path + "?token=w-1", None, 403,
+                       "write keys cannot be used to read")
+
+        def tokens_read():
+            def stored():
+                status, _, body = server.request("GET", "/v1/events", None,
+                                                 {"Authorization": "Bearer r-1"})
+                return status == 200 and len(body["events"]) == 2
+            wait_for(stored, 10, "both events stored")
+            reply, _ = expect(server, "GET", "/v1/events?key=NYC&token=r-2", None, 200)
+            assert [e["id"] for e in reply["events"]] == ["a"], reply
+            expect(server, "GET", "/v1/events/b", None, 200, '"id": "b"', {"X-Sluice-Key": "r-2"})
+            expect(server, "GET", "/v1/pipelines", None, 200, None,
+                   {"Authorization": "Bearer r-1"})
+
+        def probes_stay_open():
+            expect(server, "GET", "/healthz", None, 200)
+            expect(server, "GET", "/readyz", None, 200)
+            assert server.request("GET", "/metrics")[0] == 200
+
+        checks.run("read tokens: no token is 401 on every read endpoint", no_token_is_401)
+        checks.run("read tokens: another token is 403 (header or ?token=)", wrong_token_is_403)
+        checks.run("read tokens: a write key is 403", write_key_is_403)
+        checks.run("read tokens: Bearer, X-Sluice-Key and ?token= read; key= filters",
+                   tokens_read)
+        checks.run("read tokens: /healthz, /readyz and /metrics need none", probes_stay_open)
+    finally:
+        server.cleanup()
+        os.unlink(config.name)
 
 
 if __name__ == "__main__":

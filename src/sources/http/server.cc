@@ -172,6 +172,26 @@ std::vector<std::string> stream_names(const Config& config) {
   return names;
 }
 
+// The token a reader presents: Authorization: Bearer, X-Sluice-Key or ?token= (an EventSource
+// cannot set headers). Not ?key=: on the read endpoints that is a filter.
+std::string read_token(const Request& req, const boost::urls::url_view& url) {
+  const boost::urls::url_view no_query;
+  std::string token = presented_key(req, no_query);
+  if (token.empty() && url.has_query()) {
+    if (auto it = url.params().find("token"); it != url.params().end()) token = (*it).value;
+  }
+  return token;
+}
+
+// A read endpoint's query parameters, without the token.
+query::Params query_params(const boost::urls::url_view& url) {
+  query::Params params;
+  for (const auto& p : url.params()) {
+    if (p.key != "token") params.emplace_back(p.key, p.value);
+  }
+  return params;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -369,19 +389,34 @@ struct Server::Impl {
     res.set("Vary", "Origin");
   }
 
-  // Write keys never read: a read request presenting one is refused.
-  std::optional<Response> refuse_write_key(const Request& req, const boost::urls::url_view& url) {
-    const std::string key = presented_key(req, url);
-    if (key.empty()) return std::nullopt;
+  // The read endpoints: a read token when server.read_tokens lists any (401 without one, 403
+  // for another); write keys never read. nullopt lets the request in.
+  std::optional<Response> authorize_read(const Request& req, const boost::urls::url_view& url) {
+    std::string token = read_token(req, url);
     for (const auto& [name, stream] : config.streams) {
       for (const auto& allowed : stream.write_keys) {
-        if (same_key(key, allowed)) {
+        if (!token.empty() && same_key(token, allowed)) {
           return error_response(
-              req, make_error(Errc::kForbidden, "write keys cannot be used to read events"));
+              req, make_error(Errc::kForbidden,
+                              "write keys cannot be used to read events; reading takes a read "
+                              "token (server.read_tokens)"));
         }
       }
     }
-    return std::nullopt;
+    const auto& tokens = config.server.read_tokens;
+    if (tokens.empty()) return std::nullopt;
+    if (token.empty()) {
+      return error_response(
+          req, make_error(Errc::kUnauthorized,
+                          "reading needs a read token: send Authorization: Bearer <token> (or "
+                          "?token=<token>)"));
+    }
+    for (const auto& allowed : tokens) {
+      if (same_key(token, allowed)) return std::nullopt;
+    }
+    return error_response(req, make_error(Errc::kForbidden,
+                                          "the token is not a read token "
+                                          "(server.read_tokens)"));
   }
 
   // A collector path: POST stores events, OPTIONS answers the CORS preflight.
@@ -452,15 +487,13 @@ struct Server::Impl {
     if (path == "/v1/events" || path.starts_with("/v1/events/")) {
       route_id = path == "/v1/events" ? kEventsRoute : kEventRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
-      if (auto refused = refuse_write_key(req, *url)) co_return std::move(*refused);
+      if (auto refused = authorize_read(req, *url)) co_return std::move(*refused);
       if (!reader) {
         co_return error_response(req, make_error(Errc::kNotFound,
                                                  "this is a collector: events are read from the "
                                                  "processes that run the store (sluice run)"));
       }
-      query::Params params;
-      for (const auto& p : url->params())
-        params.emplace_back(p.key, p.value);
+      const query::Params params = query_params(*url);
       Result<std::string> body = make_error(Errc::kInvalidInput, "malformed event id");
       if (path == "/v1/events") {
         body = query::query_events(*reader, params);
@@ -474,7 +507,7 @@ struct Server::Impl {
     if (path == "/v1/pipelines") {
       route_id = kPipelinesRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
-      if (auto refused = refuse_write_key(req, *url)) co_return std::move(*refused);
+      if (auto refused = authorize_read(req, *url)) co_return std::move(*refused);
       if (!pipelines) {
         co_return error_response(req, make_error(Errc::kNotFound,
                                                  "this is a collector: pipelines run in the "
@@ -485,7 +518,7 @@ struct Server::Impl {
     if (path == "/v1/windows" || path.starts_with("/v1/windows/")) {
       route_id = path == "/v1/windows" ? kWindowsRoute : kWindowRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
-      if (auto refused = refuse_write_key(req, *url)) co_return std::move(*refused);
+      if (auto refused = authorize_read(req, *url)) co_return std::move(*refused);
       if (!windows) {
         co_return error_response(req, make_error(Errc::kNotFound,
                                                  "this is a collector: windows run in the "
@@ -501,9 +534,7 @@ struct Server::Impl {
         co_return error_response(
             req, make_error(Errc::kNotFound, fmt::format("no window named \"{}\"", name)));
       }
-      query::Params params;
-      for (const auto& p : url->params())
-        params.emplace_back(p.key, p.value);
+      const query::Params params = query_params(*url);
       auto body = query::query_window_results(config.storage.windows_location(), *window, params);
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
