@@ -5,9 +5,12 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -48,6 +51,7 @@ class HttpMetrics {
   }
   // Null for a stream the server does not know.
   StreamCounters* stream(const std::string& name);
+  const StreamCounters* stream(const std::string& name) const;
 
   const std::vector<std::string>& routes() const { return routes_; }
   const Histogram& latency(std::size_t route, std::size_t status) const {
@@ -56,6 +60,11 @@ class HttpMetrics {
   const std::map<std::string, std::unique_ptr<StreamCounters>, std::less<>>& streams() const {
     return streams_;
   }
+  // Called about once a second: remembers each stream's accepted count, for rate().
+  void sample(std::chrono::steady_clock::time_point now);
+  // Events accepted per second over the last minute (or since the first sample).
+  double accepted_rate(const std::string& stream) const;
+
   // From handing a request's events to the log until they are durable.
   Histogram& append_latency() { return append_latency_; }
   const Histogram& append_latency() const { return append_latency_; }
@@ -65,6 +74,13 @@ class HttpMetrics {
   std::unique_ptr<Histogram[]> latency_;  // routes x statuses
   std::map<std::string, std::unique_ptr<StreamCounters>, std::less<>> streams_;
   Histogram append_latency_;
+
+  struct Sample {
+    std::chrono::steady_clock::time_point at;
+    std::vector<std::uint64_t> accepted;  // per stream, in streams_ order
+  };
+  mutable std::mutex samples_mutex_;
+  std::deque<Sample> samples_;  // the last minute's, oldest first
 };
 
 }  // namespace sluice::metrics

@@ -1,6 +1,7 @@
 #include "query/events_query.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -167,6 +168,7 @@ Result<Condition> parse_condition(std::string_view text) {
 
 struct Filter {
   std::optional<std::string> stream;
+  std::vector<std::string> streams;  // any of these (a view's streams); empty: no such condition
   std::optional<std::string> type;
   std::optional<std::string> key;
   std::vector<Condition> where;
@@ -295,13 +297,56 @@ Result<Filter> parse_filter(const Params& params) {
 
 }  // namespace
 
+namespace {
+
+Result<std::string> run_query(StoreReader& reader, const Filter& f);
+
+}  // namespace
+
 Result<std::string> query_events(StoreReader& reader, const Params& params) {
   auto parsed = parse_filter(params);
   if (!parsed) return parsed.error();
-  const Filter& f = parsed.value();
+  return run_query(reader, parsed.value());
+}
 
+Result<std::string> query_view(StoreReader& reader, const StreamView& view, const Params& params) {
+  Params rewritten;
+  for (const auto& [name, value] : params) {
+    auto shortcut = std::find_if(view.shortcuts.begin(), view.shortcuts.end(),
+                                 [&](const auto& s) { return s.first == name; });
+    if (shortcut != view.shortcuts.end()) {
+      // Bound as a parameter like any condition; ':' in the value is kept (split at the first
+      // two colons only).
+      rewritten.emplace_back("where", shortcut->second + ":eq:" + value);
+    } else if (name == "stream" &&
+               std::find(view.streams.begin(), view.streams.end(), value) == view.streams.end()) {
+      return make_error(Errc::kInvalidInput,
+                        fmt::format("parameter \"stream\": \"{}\" is not one of {}", value,
+                                    fmt::join(view.streams, ", ")));
+    } else {
+      rewritten.emplace_back(name, value);
+    }
+  }
+  auto parsed = parse_filter(rewritten);
+  if (!parsed) return parsed.error();
+  Filter& f = parsed.value();
+  if (view.streams.empty()) return std::string(R"({"events":[],"next_cursor":null})");
+  if (!f.stream) f.streams = view.streams;
+  return run_query(reader, f);
+}
+
+namespace {
+
+Result<std::string> run_query(StoreReader& reader, const Filter& f) {
   std::string sql = "SELECT seq, stream, id, ts, received_at, key, payload FROM events WHERE 1=1";
   if (f.stream) sql += " AND stream = ?1";
+  constexpr int kFirstStreamParam = 40;  // after the where conditions' 9..24
+  if (!f.streams.empty()) {
+    sql += " AND stream IN (";
+    for (std::size_t i = 0; i < f.streams.size(); ++i)
+      sql += fmt::format("{}?{}", i ? ", " : "", kFirstStreamParam + i);
+    sql += ")";
+  }
   if (f.type) sql += " AND type = ?2";
   if (f.from_ms) sql += " AND ts >= ?3";
   if (f.to_ms) sql += " AND ts < ?4";
@@ -333,6 +378,8 @@ Result<std::string> query_events(StoreReader& reader, const Params& params) {
     }
     stmt.bind(7, static_cast<std::int64_t>(f.limit) + 1);  // one more tells if a next page exists
     if (f.key) stmt.bind(8, std::string_view(*f.key));
+    for (std::size_t i = 0; i < f.streams.size(); ++i)
+      stmt.bind(kFirstStreamParam + static_cast<int>(i), std::string_view(f.streams[i]));
     for (std::size_t i = 0; i < f.where.size(); ++i) {
       const int at = static_cast<int>(9 + 2 * i);
       stmt.bind(at, std::string_view(f.where[i].path));
@@ -384,6 +431,7 @@ Result<std::string> query_events(StoreReader& reader, const Params& params) {
   });
 }
 
+}  // namespace
 }  // namespace sluice::query
 
 namespace sluice::query {

@@ -32,6 +32,15 @@ Result<int> limit_param(const std::string& value);
 // Returns the response body: {"events":[...],"next_cursor":"..."|null}.
 Result<std::string> query_events(StoreReader& reader, const Params& params);
 
+// GET /v1/dead-letters and GET /v1/alerts: GET /v1/events over a set of streams (all of them
+// unless `stream=` picks one), with shortcuts for payload fields: `source=orders` is
+// `where=stream:eq:orders`.
+struct StreamView {
+  std::vector<std::string> streams;
+  std::vector<std::pair<std::string, std::string>> shortcuts;  // parameter -> payload field
+};
+Result<std::string> query_view(StoreReader& reader, const StreamView& view, const Params& params);
+
 // GET /v1/events/{id}: the event (the first stored, when streams share an id and no `stream`
 // parameter says which), or kNotFound. Parameters: stream, fields.
 Result<std::string> query_event(StoreReader& reader, const std::string& id, const Params& params);

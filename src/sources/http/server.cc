@@ -9,6 +9,7 @@
 #include <boost/url.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "metrics/http_metrics.h"
 #include "metrics/metrics.h"
 #include "query/events_query.h"
+#include "query/streams_status.h"
 #include "query/window_results.h"
 #include "sources/http/completion_inbox.h"
 #include "sources/http/dead_letter.h"
@@ -138,6 +140,9 @@ enum RouteId : std::size_t {
   kPipelinesRoute,
   kWindowsRoute,
   kWindowRoute,
+  kStreamsRoute,
+  kDeadLettersRoute,
+  kAlertsRoute,
   kMetricsRoute,
   kHealthzRoute,
   kReadyzRoute,
@@ -151,6 +156,9 @@ constexpr std::array<const char*, kFixedRoutes> kRouteLabels = {"/v1/streams/{st
                                                                 "/v1/pipelines",
                                                                 "/v1/windows",
                                                                 "/v1/windows/{name}",
+                                                                "/v1/streams",
+                                                                "/v1/dead-letters",
+                                                                "/v1/alerts",
                                                                 "/metrics",
                                                                 "/healthz",
                                                                 "/readyz",
@@ -162,6 +170,36 @@ std::vector<std::string> route_labels(const Config& config) {
     labels.push_back(route.path);
   labels.emplace_back("(no route)");
   return labels;
+}
+
+// The streams that take dead letters (of streams and pipelines) and alerts (of alert rules),
+// those configured as streams.
+query::StreamView dead_letter_view(const Config& config) {
+  std::set<std::string> names;
+  for (const auto& [name, stream] : config.streams) {
+    if (!stream.dead_letter.empty()) names.insert(stream.dead_letter);
+  }
+  for (const auto& [name, pipeline] : config.pipelines) {
+    if (!pipeline.dead_letter.empty()) names.insert(pipeline.dead_letter);
+  }
+  if (config.streams.contains("dead_letters")) names.insert("dead_letters");
+  query::StreamView view{{}, {{"source", "stream"}, {"pipeline", "pipeline"}, {"sink", "sink"}}};
+  for (const auto& name : names) {
+    if (config.streams.contains(name)) view.streams.push_back(name);
+  }
+  return view;
+}
+
+query::StreamView alert_view(const Config& config) {
+  std::set<std::string> names;
+  for (const auto& [name, alert] : config.alerts)
+    names.insert(alert.stream);
+  if (config.streams.contains("alerts")) names.insert("alerts");
+  query::StreamView view{{}, {{"rule", "rule"}, {"severity", "severity"}}};
+  for (const auto& name : names) {
+    if (config.streams.contains(name)) view.streams.push_back(name);
+  }
+  return view;
 }
 
 std::vector<std::string> stream_names(const Config& config) {
@@ -203,6 +241,8 @@ struct Server::Impl {
         windows(parts.windows),
         store(parts.store),
         http_metrics(route_labels(config), stream_names(config)),
+        dead_letters(dead_letter_view(config)),
+        alert_streams(alert_view(config)),
         per_ip(config.server.rate_limit.per_ip, config.server.rate_limit.burst),
         per_key(config.server.rate_limit.per_key, config.server.rate_limit.burst),
         acceptor(io),
@@ -504,6 +544,29 @@ struct Server::Impl {
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
     }
+    if (path == "/v1/streams" || path == "/v1/dead-letters" || path == "/v1/alerts") {
+      route_id = path == "/v1/streams"        ? kStreamsRoute
+                 : path == "/v1/dead-letters" ? kDeadLettersRoute
+                                              : kAlertsRoute;
+      if (method != bhttp::verb::get) co_return not_allowed("GET");
+      if (auto refused = authorize_read(req, *url)) co_return std::move(*refused);
+      const query::Params params = query_params(*url);
+      Result<std::string> body = make_error(Errc::kInternal, "");
+      if (route_id == kStreamsRoute) {
+        body = query::query_streams(
+            {.config = config, .log = log, .http = http_metrics, .store = store, .reader = reader},
+            params);
+      } else if (!reader) {
+        co_return error_response(req, make_error(Errc::kNotFound,
+                                                 "this is a collector: events are read from the "
+                                                 "processes that run the store (sluice run)"));
+      } else {
+        body = query::query_view(
+            *reader, route_id == kDeadLettersRoute ? dead_letters : alert_streams, params);
+      }
+      if (!body) co_return error_response(req, body.error());
+      co_return make_response(req, 200, std::move(body.value()));
+    }
     if (path == "/v1/pipelines") {
       route_id = kPipelinesRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
@@ -715,6 +778,17 @@ struct Server::Impl {
     deadline.disarm();
   }
 
+  // Once a second: the streams' accepted counts, for the rates of GET /v1/streams.
+  Task<void> sample_rates() {
+    asio::steady_timer timer(io);
+    for (;;) {
+      http_metrics.sample(std::chrono::steady_clock::now());
+      timer.expires_after(std::chrono::seconds(1));
+      auto [error] = co_await timer.async_wait(kTuple);
+      if (error) co_return;
+    }
+  }
+
   Task<void> accept_loop() {
     for (;;) {
       // Connections are dealt round-robin to the I/O threads, each with an io_context of its
@@ -740,6 +814,8 @@ struct Server::Impl {
   const windows::WindowSet* windows;       // null in the collector role
   const Processor* store;                  // null in the collector role
   metrics::HttpMetrics http_metrics;
+  query::StreamView dead_letters;   // GET /v1/dead-letters reads these streams
+  query::StreamView alert_streams;  // GET /v1/alerts
   std::map<std::string, std::shared_ptr<const StreamPolicy>> policies;  // by stream
   struct CompatRoute {
     std::string stream;
@@ -811,6 +887,7 @@ void Server::run() {
     }
   });
   asio::co_spawn(impl.io, impl.accept_loop(), asio::detached);
+  asio::co_spawn(impl.io, impl.sample_rates(), asio::detached);
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
   keep_running.reserve(impl.contexts.size());
   for (auto& context : impl.contexts)

@@ -1,0 +1,116 @@
+#include "query/streams_status.h"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include "core/json_text.h"
+#include "core/time.h"
+#include "processor/processor.h"
+
+namespace sluice::query {
+namespace {
+
+std::uint64_t load(const std::atomic<std::uint64_t>& n) {
+  return n.load(std::memory_order_relaxed);
+}
+
+void append_counters(std::string& out, const metrics::StreamCounters& c) {
+  out += fmt::format(R"({{"received":{},"accepted":{},"rejected":{{)", load(c.received),
+                     load(c.accepted));
+  for (std::size_t i = 0; i < metrics::kRejectReasons.size(); ++i) {
+    out +=
+        fmt::format(R"({}"{}":{})", i ? "," : "", metrics::kRejectReasons[i], load(c.rejected[i]));
+  }
+  out += fmt::format(R"(}},"bytes":{},"requests":{{)", load(c.bytes));
+  bool first = true;
+  for (std::size_t s = 0; s < metrics::kStatuses.size(); ++s) {
+    const auto n = load(c.requests[s]);
+    if (n == 0) continue;
+    const auto status = metrics::kStatuses[s];
+    out += fmt::format(R"({}"{}":{})", first ? "" : ",",
+                       status ? std::to_string(status) : std::string("other"), n);
+    first = false;
+  }
+  out += "}}";
+}
+
+// The stream's newest stored event by event time: {"id":…,"ts":…,"received_at":…} or null.
+Result<std::string> newest_event(StoreReader& reader, const std::string& stream) {
+  return reader.with_connection([&](StoreReader::Connection& connection) -> Result<std::string> {
+    auto& stmt = connection.statement(
+        "SELECT id, ts, received_at FROM events WHERE stream = ?1 ORDER BY ts DESC, seq DESC "
+        "LIMIT 1");
+    stmt.bind(1, std::string_view(stream));
+    const int rc = stmt.step();
+    std::string out = "null";
+    if (rc == SQLITE_ROW) {
+      out = "{\"id\":";
+      append_json_string(out, stmt.column_text(0));
+      out += ",\"ts\":\"" + format_iso8601_ms(stmt.column_int(1)) + "\",\"received_at\":\"" +
+             format_iso8601_ms(stmt.column_int(2)) + "\"}";
+    }
+    const std::string message =
+        rc == SQLITE_ROW || rc == SQLITE_DONE ? std::string() : connection.db.error_message();
+    stmt.reset();
+    if (!message.empty()) return make_error(Errc::kUnavailable, "store query failed: " + message);
+    return out;
+  });
+}
+
+}  // namespace
+
+Result<std::string> query_streams(const StreamsSources& sources, const Params& params) {
+  std::optional<std::string> only;
+  for (const auto& [name, value] : params) {
+    if (name != "stream") {
+      return make_error(Errc::kInvalidInput,
+                        fmt::format("unknown parameter \"{}\"; valid parameters: stream", name));
+    }
+    if (!sources.config.streams.contains(value)) {
+      return make_error(Errc::kNotFound, fmt::format("unknown stream \"{}\"", value));
+    }
+    only = value;
+  }
+  const auto positions =
+      sources.store ? sources.store->positions() : std::map<log::Partition, log::Offset>{};
+  std::string out = "{\"streams\":[";
+  bool first = true;
+  for (const auto& [name, stream] : sources.config.streams) {
+    if (only && *only != name) continue;
+    if (!first) out += ',';
+    first = false;
+    std::uint64_t in_log = 0, stored = 0;
+    for (std::uint32_t p = 0; p < stream.partitions; ++p) {
+      const log::Partition partition(name, p);
+      in_log += sources.log.end_offset(partition);
+      if (auto it = positions.find(partition); it != positions.end()) stored += it->second;
+    }
+    out += "{\"name\":";
+    append_json_string(out, name);
+    out += fmt::format(",\"partitions\":{},\"in_log\":{}", stream.partitions, in_log);
+    if (sources.store) out += fmt::format(",\"stored\":{}", stored);
+    out += ",\"dead_letter\":";
+    if (stream.dead_letter.empty()) {
+      out += "null";
+    } else {
+      append_json_string(out, stream.dead_letter);
+    }
+    out += fmt::format(",\"accepted_per_second\":{:.1f},\"since_start\":",
+                       sources.http.accepted_rate(name));
+    if (const auto* counters = sources.http.stream(name)) {
+      append_counters(out, *counters);
+    } else {
+      out += "null";
+    }
+    if (sources.reader) {
+      auto newest = newest_event(*sources.reader, name);
+      if (!newest) return newest.error();
+      out += ",\"newest_event\":" + newest.value();
+    }
+    out += '}';
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace sluice::query
