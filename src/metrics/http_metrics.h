@@ -65,6 +65,10 @@ class HttpMetrics {
   // Events accepted per second over the last minute (or since the first sample).
   double accepted_rate(const std::string& stream) const;
 
+  // GET /v1/tail connections open now.
+  std::atomic<std::int64_t>& tail_clients() { return tail_clients_; }
+  std::int64_t tail_clients() const { return tail_clients_.load(std::memory_order_relaxed); }
+
   // From handing a request's events to the log until they are durable.
   Histogram& append_latency() { return append_latency_; }
   const Histogram& append_latency() const { return append_latency_; }
@@ -74,6 +78,7 @@ class HttpMetrics {
   std::unique_ptr<Histogram[]> latency_;  // routes x statuses
   std::map<std::string, std::unique_ptr<StreamCounters>, std::less<>> streams_;
   Histogram append_latency_;
+  std::atomic<std::int64_t> tail_clients_{0};
 
   struct Sample {
     std::chrono::steady_clock::time_point at;

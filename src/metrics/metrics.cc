@@ -114,6 +114,8 @@ void add_http(Families& f, const HttpMetrics& http) {
               "From handing a request's events to the log until they are durable (the wait "
               "before a 2xx).",
               {}, http.append_latency().snapshot());
+  f.gauge("sluice_tail_clients", "GET /v1/tail connections open now.", {},
+          static_cast<double>(http.tail_clients()));
   for (const auto& [name, counters] : http.streams()) {
     const Labels stream = {{"stream", name}};
     auto load = [](const std::atomic<std::uint64_t>& n) {

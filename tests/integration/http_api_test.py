@@ -223,7 +223,8 @@ def read_tokens(binary, checks):
     config.write(READ_TOKENS_CONFIG)
     config.close()
     server = Server(binary, config=config.name).start()
-    reads = ["/v1/events", "/v1/events/x", "/v1/pipelines", "/v1/windows", "/v1/windows/x"]
+    reads = ["/v1/events", "/v1/events/x", "/v1/pipelines", "/v1/windows", "/v1/windows/x",
+             "/v1/streams", "/v1/dead-letters", "/v1/alerts", "/v1/tail?stream=events"]
     try:
         expect(server, "POST", "/v1/streams/events/events",
                [{"id": "a", "city": "NYC"}, {"id": "b", "city": "LA"}], 202,
@@ -238,13 +239,15 @@ def read_tokens(binary, checks):
             for path in reads:
                 expect(server, "GET", path, None, 403, "not a read token",
                        {"Authorization": "Bearer nope"})
-                expect(server, "GET", path + "?token=nope", None, 403, "not a read token")
+                sep = "&" if "?" in path else "?"
+                expect(server, "GET", path + sep + "token=nope", None, 403, "not a read token")
 
         def write_key_is_403():
             for path in reads:
                 expect(server, "GET", path, None, 403, "write keys cannot be used to read",
                        {"Authorization": "Bearer w-1"})
-                expect(server, "GET", path + "?token=w-1", None, 403,
+                sep = "&" if "?" in path else "?"
+                expect(server, "GET", path + sep + "token=w-1", None, 403,
                        "write keys cannot be used to read")
 
         def tokens_read():

@@ -22,6 +22,7 @@
 #include "metrics/metrics.h"
 #include "query/events_query.h"
 #include "query/streams_status.h"
+#include "query/tail_cursor.h"
 #include "query/window_results.h"
 #include "sources/http/completion_inbox.h"
 #include "sources/http/dead_letter.h"
@@ -143,6 +144,7 @@ enum RouteId : std::size_t {
   kStreamsRoute,
   kDeadLettersRoute,
   kAlertsRoute,
+  kTailRoute,
   kMetricsRoute,
   kHealthzRoute,
   kReadyzRoute,
@@ -159,6 +161,7 @@ constexpr std::array<const char*, kFixedRoutes> kRouteLabels = {"/v1/streams/{st
                                                                 "/v1/streams",
                                                                 "/v1/dead-letters",
                                                                 "/v1/alerts",
+                                                                "/v1/tail",
                                                                 "/metrics",
                                                                 "/healthz",
                                                                 "/readyz",
@@ -727,6 +730,11 @@ struct Server::Impl {
         co_return;
       }
       Request req = parser.release();
+      if (is_tail(req.target())) {
+        // The connection becomes the event stream; it ends with the tail.
+        co_await tail(stream, deadline, req, started);
+        co_return;
+      }
       std::size_t route_id = 0;
       Response res = co_await route(req, peer, route_id);
       deadline.arm(config.server.body_timeout);
@@ -778,6 +786,145 @@ struct Server::Impl {
     deadline.disarm();
   }
 
+  static bool is_tail(std::string_view target) {
+    constexpr std::string_view kTail = "/v1/tail";
+    return target.starts_with(kTail) &&
+           (target.size() == kTail.size() || target[kTail.size()] == '?');
+  }
+
+  // Runs `f` on the tail thread (reading the Kafka log may block) and resumes the caller on its
+  // own I/O thread with the result.
+  template <class F>
+  auto on_tail_thread(F f) {
+    using R = std::invoke_result_t<F&>;
+    return asio::async_initiate<decltype(kAwait), void(R)>(
+        [this, f = std::move(f)](auto handler) mutable {
+          auto io_executor = asio::get_associated_executor(handler);
+          asio::post(
+              tail_pool, [f = std::move(f), handler = std::move(handler), io_executor]() mutable {
+                R result = f();
+                asio::post(io_executor,
+                           [handler = std::move(handler), result = std::move(result)]() mutable {
+                             std::move(handler)(std::move(result));
+                           });
+              });
+        },
+        kAwait);
+  }
+
+  // GET /v1/tail: Server-Sent Events of the streams' new events, heartbeats while quiet. A
+  // client that falls kMaxTailLag events behind, or whose socket takes no data for
+  // server.body_timeout, is dropped with a last `event: dropped`; ingest never waits for it.
+  // Counted in the request metrics when the answer's head is written (the stream's length says
+  // nothing about latency).
+  Task<void> tail(Socket& stream, ReadDeadline& deadline, Request& req,
+                  std::chrono::steady_clock::time_point started) {
+    constexpr std::uint64_t kMaxTailLag = 100'000;
+    constexpr std::size_t kEventsPerWrite = 1000;
+    const std::string_view target(req.target().data(), req.target().size());
+    auto parsed = boost::urls::parse_origin_form(target);
+    auto answer = [&](const Response& res) -> Task<void> {
+      const std::string text = res.serialize();
+      deadline.arm(config.server.body_timeout);
+      co_await asio::async_write(stream, asio::buffer(text), kTuple);
+      deadline.disarm();
+      http_metrics.observe(kTailRoute, res.status, std::chrono::steady_clock::now() - started);
+    };
+    if (!parsed) {
+      co_await answer(error_response(req, make_error(Errc::kInvalidInput, "malformed URL")));
+      co_return;
+    }
+    if (req.method() != bhttp::verb::get) {
+      co_await answer(method_not_allowed(req, "GET"));
+      co_return;
+    }
+    if (auto refused = authorize_read(req, *parsed)) {
+      co_await answer(*refused);
+      co_return;
+    }
+    const query::Params params = query_params(*parsed);
+    auto opened = co_await on_tail_thread(
+        [this, &params] { return query::TailCursor::open(log, stream_list, params); });
+    if (!opened) {
+      co_await answer(error_response(req, opened.error()));
+      co_return;
+    }
+    query::TailCursor& cursor = opened.value();
+    auto& clients = http_metrics.tail_clients();
+    clients.fetch_add(1, std::memory_order_relaxed);
+    struct Leave {
+      std::atomic<std::int64_t>& clients;
+      ~Leave() { clients.fetch_sub(1, std::memory_order_relaxed); }
+    } leave{clients};
+
+    auto send = [&](const std::string& text) -> Task<bool> {
+      deadline.arm(config.server.body_timeout);
+      auto [error, n] = co_await asio::async_write(stream, asio::buffer(text), kTuple);
+      deadline.disarm();
+      co_return !error;
+    };
+    auto drop = [&](const std::string& why) -> Task<void> {
+      std::string last = "event: dropped\ndata: ";
+      last += error_json(why);
+      last += "\n\n";
+      deadline.arm(config.server.body_timeout);
+      co_await asio::async_write(stream, asio::buffer(last), kTuple);
+      deadline.disarm();
+    };
+    std::string head =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+        "Connection: close\r\nX-Accel-Buffering: no\r\n\r\nretry: 1000\n\n: tail of ";
+    for (std::size_t i = 0; i < cursor.streams().size(); ++i)
+      head += (i ? "," : "") + cursor.streams()[i];
+    head += "\n\n";
+    const bool head_sent = co_await send(head);
+    http_metrics.observe(kTailRoute, 200, std::chrono::steady_clock::now() - started);
+    if (!head_sent) co_return;
+    Timer timer(stream.get_executor());
+    auto last_sent = std::chrono::steady_clock::now();
+    for (;;) {
+      struct Chunk {
+        Result<std::string> text;
+        std::size_t read = 0;
+        std::uint64_t lag = 0;
+      };
+      Chunk chunk = co_await on_tail_thread([&cursor] {
+        Chunk c{std::string()};
+        c.text = cursor.next(kEventsPerWrite, c.read);
+        c.lag = cursor.lag();
+        return c;
+      });
+      if (!chunk.text) {
+        co_await drop("the log cannot be read: " + chunk.text.error().message);
+        co_return;
+      }
+      if (chunk.lag > kMaxTailLag) {
+        co_await drop(
+            fmt::format("the client reads too slowly: {} events behind (the limit is "
+                        "{}); reconnect to follow from now",
+                        chunk.lag, kMaxTailLag));
+        co_return;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (!chunk.text.value().empty()) {
+        if (!co_await send(chunk.text.value())) {
+          if (deadline.expired()) {
+            co_await drop(fmt::format("the client took no data for {} ms (server.body_timeout)",
+                                      config.server.body_timeout.count()));
+          }
+          co_return;
+        }
+        last_sent = now;
+      } else if (now - last_sent >= cursor.heartbeat()) {
+        if (!co_await send(": heartbeat\n\n")) co_return;
+        last_sent = now;
+      }
+      if (chunk.read >= kEventsPerWrite) continue;  // more is waiting
+      timer.expires_after(std::chrono::milliseconds(100));
+      co_await timer.async_wait(kTuple);
+    }
+  }
+
   // Once a second: the streams' accepted counts, for the rates of GET /v1/streams.
   Task<void> sample_rates() {
     asio::steady_timer timer(io);
@@ -816,6 +963,8 @@ struct Server::Impl {
   metrics::HttpMetrics http_metrics;
   query::StreamView dead_letters;   // GET /v1/dead-letters reads these streams
   query::StreamView alert_streams;  // GET /v1/alerts
+  std::vector<std::string> stream_list = stream_names(config);
+  asio::thread_pool tail_pool{1};  // reads for GET /v1/tail (a Kafka read may block)
   std::map<std::string, std::shared_ptr<const StreamPolicy>> policies;  // by stream
   struct CompatRoute {
     std::string stream;
@@ -905,6 +1054,9 @@ void Server::run() {
   impl.io.run();
   for (auto& t : threads)
     t.join();
+  // A tail's read in progress finishes before the I/O contexts go away.
+  impl.tail_pool.stop();
+  impl.tail_pool.join();
 }
 
 void Server::stop() {
