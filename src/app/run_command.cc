@@ -132,7 +132,10 @@ int run_server(const Config& config, const ConfigReloader& reload) {
     std::filesystem::create_directories(config.storage.data_dir);
     auto log_backend = open_log(config);
     log::Log& event_log = *log_backend;
-    Processor processor(event_log, config.store, config.store_path());
+    std::map<std::string, std::vector<std::string>> stats_fields;
+    for (const auto& [name, stream] : config.streams)
+      stats_fields[name] = stream.stats_fields;
+    Processor processor(event_log, config.store, config.store_path(), std::move(stats_fields));
     auto built = pipeline::PipelineSet::build(config, event_log);
     if (!built) {
       log->error("cannot start the pipelines: {}", built.error().message);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -275,6 +276,12 @@ const Table& stream_table() {
                               "Keys a client must present to post here (`Authorization: Bearer "
                               "<key>`, `X-Sluice-Key: <key>` or `?key=<key>`); empty: no key "
                               "needed. Use `${ENV_VAR}` rather than literal keys."),
+          string_list_setting(
+              "stats_fields", &StreamConfig::stats_fields, "[]",
+              "Up to 3 payload fields (nested ones joined by dots) that `GET /v1/stats` can group "
+              "and filter by, besides the type and time: the store keeps per-minute counts by "
+              "them as events arrive, so statistics over millions of events answer at once. "
+              "Changing the list recounts the stream's stored events at the next start."),
           string_list_setting("envelope_fields", &StreamConfig::envelope_fields, "[events, batch]",
                               "A posted object with one of these fields holding an array is a "
                               "batch envelope: each array element is an event, and the "
@@ -880,6 +887,23 @@ void check_references(Config& config, bool routes_given, std::vector<ConfigError
                           .message = stream.schema_file + ": " + compiled.error().message});
       } else {
         stream.schema = text.str();
+      }
+    }
+    if (stream.stats_fields.size() > 3) {
+      errors.push_back({.path = path + ".stats_fields", .message = "at most 3 fields"});
+    }
+    for (const auto& field : stream.stats_fields) {
+      const bool plain = !field.empty() && field.size() <= 256 && field.front() != '.' &&
+                         field.back() != '.' && field.find("..") == std::string::npos &&
+                         std::all_of(field.begin(), field.end(), [](unsigned char c) {
+                           return std::isalnum(c) || c == '_' || c == '.';
+                         });
+      if (!plain || field == "type" || field == "bucket" || field == "count") {
+        errors.push_back({.path = path + ".stats_fields",
+                          .message = fmt::format("\"{}\" is not a field name for statistics "
+                                                 "(letters, digits and _, nested fields joined "
+                                                 "by dots; not type, bucket or count)",
+                                                 field)});
       }
     }
     if (!stream.privacy.hash_fields.empty() && stream.privacy.hash_key.empty()) {

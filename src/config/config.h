@@ -91,6 +91,7 @@ struct StreamConfig {
   std::string dead_letter;
   std::vector<std::string> write_keys;
   std::vector<std::string> envelope_fields;
+  std::vector<std::string> stats_fields;  // payload fields GET /v1/stats can group by (<= 3)
   SanitizeConfig sanitize;
   PrivacyConfig privacy;
   FormConfig form;

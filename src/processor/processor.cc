@@ -11,9 +11,10 @@
 
 namespace sluice {
 
-Processor::Processor(log::Log& log, const StoreConfig& config, const std::string& store_path)
+Processor::Processor(log::Log& log, const StoreConfig& config, const std::string& store_path,
+                     std::map<std::string, std::vector<std::string>> stats_fields)
     : log_(log),
-      sink_(store_path),
+      sink_(store_path, std::move(stats_fields)),
       batch_max_events_(static_cast<std::size_t>(config.batch_max_events)),
       batch_max_wait_(config.batch_max_wait) {
   auto committed = sink_.committed_offsets(kConsumer);

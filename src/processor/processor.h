@@ -22,7 +22,9 @@ class Processor {
   // The consumer name under which offsets are committed in the store.
   static constexpr const char* kConsumer = "store";
 
-  Processor(log::Log& log, const StoreConfig& config, const std::string& store_path);
+  // `stats_fields`: per stream, the fields its statistics rollups count by.
+  Processor(log::Log& log, const StoreConfig& config, const std::string& store_path,
+            std::map<std::string, std::vector<std::string>> stats_fields = {});
   ~Processor();  // stops the thread after the batch in progress
 
   void start();

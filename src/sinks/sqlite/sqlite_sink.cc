@@ -1,6 +1,12 @@
 #include "sinks/sqlite/sqlite_sink.h"
 
+#include <fmt/format.h>
+
+#include <cmath>
+
 #include "core/event.h"
+#include "core/json_text.h"
+#include "core/logging.h"
 
 namespace sluice::sqlite {
 
@@ -21,6 +27,29 @@ void create_schema(Db& db) {
     CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
     CREATE INDEX IF NOT EXISTS events_stream_ts ON events(stream, ts);
     CREATE INDEX IF NOT EXISTS events_type_ts ON events(type, ts);
+    -- GET /v1/stats: counts per stream, minute of event time, type and stats_fields (JSON text
+    -- of each value, 'null' when missing), and the processing lag's spread per minute.
+    CREATE TABLE IF NOT EXISTS rollup_counts (
+      stream TEXT NOT NULL,
+      minute INTEGER NOT NULL,      -- ts / 60000
+      type TEXT NOT NULL,
+      d1 TEXT NOT NULL,
+      d2 TEXT NOT NULL,
+      d3 TEXT NOT NULL,
+      count INTEGER NOT NULL,
+      PRIMARY KEY (stream, minute, type, d1, d2, d3)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS rollup_lag (
+      stream TEXT NOT NULL,
+      minute INTEGER NOT NULL,
+      bucket INTEGER NOT NULL,      -- of received_at - ts (lag_bucket)
+      count INTEGER NOT NULL,
+      PRIMARY KEY (stream, minute, bucket)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS rollup_fields (
+      stream TEXT PRIMARY KEY,
+      fields TEXT NOT NULL          -- the stats_fields the counts were made by, as JSON
+    ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS consumer_offsets (
       consumer TEXT NOT NULL,
       stream TEXT NOT NULL,
@@ -31,8 +60,40 @@ void create_schema(Db& db) {
   )sql");
 }
 
-SqliteSink::SqliteSink(const std::string& path) : db_(path, /*read_only=*/false) {
+int lag_bucket(std::int64_t lag_ms) {
+  if (lag_ms <= 0) return 0;
+  return 1 + static_cast<int>(std::floor(4 * std::log2(static_cast<double>(lag_ms))));
+}
+
+double lag_bucket_ms(int bucket) {
+  if (bucket <= 0) return 0;
+  return std::exp2((bucket - 0.5) / 4);
+}
+
+namespace {
+
+void sql_lag_bucket(sqlite3_context* context, int, sqlite3_value** args) {
+  sqlite3_result_int(context, lag_bucket(sqlite3_value_int64(args[0])));
+}
+
+std::string fields_json(const std::vector<std::string>& fields) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, fields[i]);
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+SqliteSink::SqliteSink(const std::string& path,
+                       std::map<std::string, std::vector<std::string>> stats_fields)
+    : db_(path, /*read_only=*/false), stats_fields_(std::move(stats_fields)) {
   create_schema(db_);
+  sqlite3_create_function(db_.handle(), "sluice_lag_bucket", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                          nullptr, sql_lag_bucket, nullptr, nullptr);
+  max_seq_ = db_.prepare("SELECT ifnull(max(seq), 0) FROM events");
   // WAL with synchronous=NORMAL: a commit can be lost on power failure, but rows and offsets
   // are lost together, and the processor reads them again from the durable log.
   db_.exec("PRAGMA synchronous=NORMAL");
@@ -58,6 +119,85 @@ std::map<log::Partition, log::Offset> SqliteSink::committed_offsets(const std::s
   return offsets;
 }
 
+Result<void> SqliteSink::check_rollup_fields(const std::string& stream) {
+  if (checked_.contains(stream)) return boost::outcome_v2::success();
+  const auto configured =
+      stats_fields_.contains(stream) ? fields_json(stats_fields_.at(stream)) : std::string("[]");
+  auto stored = db_.prepare("SELECT fields FROM rollup_fields WHERE stream = ?1");
+  stored.bind(1, std::string_view(stream));
+  const bool same = stored.step() == SQLITE_ROW && stored.column_text(0) == configured;
+  stored.reset();
+  if (!same) {
+    // Counted anew from the stored events, in the transaction of the batch at hand.
+    logger("store")->info("counting the statistics of stream={} by fields={}", stream, configured);
+    for (const char* table : {"rollup_counts", "rollup_lag"}) {
+      auto clear = db_.prepare(fmt::format("DELETE FROM {} WHERE stream = ?1", table));
+      clear.bind(1, std::string_view(stream));
+      if (clear.step() != SQLITE_DONE) {
+        return make_error(Errc::kUnavailable, "SQLite rollup reset: " + db_.error_message());
+      }
+    }
+    if (auto counted = roll_up(stream, 0); !counted) return counted;
+    auto save = db_.prepare(
+        "INSERT INTO rollup_fields (stream, fields) VALUES (?1, ?2) "
+        "ON CONFLICT (stream) DO UPDATE SET fields = excluded.fields");
+    save.bind(1, std::string_view(stream));
+    save.bind(2, std::string_view(configured));
+    if (save.step() != SQLITE_DONE) {
+      return make_error(Errc::kUnavailable, "SQLite rollup fields: " + db_.error_message());
+    }
+  }
+  checked_.insert(stream);
+  return boost::outcome_v2::success();
+}
+
+Result<void> SqliteSink::roll_up(const std::string& stream, std::int64_t after_seq) {
+  auto it = roll_up_.find(stream);
+  if (it == roll_up_.end()) {
+    // The dimensions are JSON text (json_quote), so 5 and "5" stay apart and a missing field
+    // is 'null'. Field paths are bound, never written into the SQL.
+    std::string dims;
+    const auto fields =
+        stats_fields_.contains(stream) ? stats_fields_.at(stream) : std::vector<std::string>{};
+    for (std::size_t i = 0; i < 3; ++i) {
+      dims += i < fields.size() ? fmt::format(", json_quote(json_extract(payload, ?{}))", 3 + i)
+                                : std::string(", 'null'");
+    }
+    Stmt counts = db_.prepare(
+        "INSERT INTO rollup_counts (stream, minute, type, d1, d2, d3, count) "
+        "SELECT stream, ts / 60000, json_quote(type)" +
+        dims +
+        ", count(*) FROM events WHERE seq > ?2 AND +stream = ?1 GROUP BY 2, 3, 4, 5, 6 "
+        "ON CONFLICT (stream, minute, type, d1, d2, d3) DO UPDATE SET count = count + "
+        "excluded.count");
+    Stmt lag = db_.prepare(
+        "INSERT INTO rollup_lag (stream, minute, bucket, count) "
+        "SELECT stream, ts / 60000, sluice_lag_bucket(received_at - ts), count(*) FROM events "
+        "WHERE seq > ?2 AND +stream = ?1 GROUP BY 2, 3 "
+        "ON CONFLICT (stream, minute, bucket) DO UPDATE SET count = count + excluded.count");
+    it = roll_up_.emplace(stream, std::make_pair(std::move(counts), std::move(lag))).first;
+  }
+  const auto fields =
+      stats_fields_.contains(stream) ? stats_fields_.at(stream) : std::vector<std::string>{};
+  std::vector<std::string> paths;
+  for (const auto& field : fields)
+    paths.push_back("$." + field);
+  for (Stmt* stmt : {&it->second.first, &it->second.second}) {
+    stmt->bind(1, std::string_view(stream));
+    stmt->bind(2, after_seq);
+    if (stmt == &it->second.first) {
+      for (std::size_t i = 0; i < paths.size(); ++i)
+        stmt->bind(static_cast<int>(3 + i), std::string_view(paths[i]));
+    }
+    const int rc = stmt->step();
+    stmt->reset();
+    if (rc != SQLITE_DONE) {
+      return make_error(Errc::kUnavailable, "SQLite rollup: " + db_.error_message());
+    }
+  }
+  return boost::outcome_v2::success();
+}
+
 Result<void> SqliteSink::write(const std::string& consumer, const log::Partition& partition,
                                const log::ReadBatch& batch) {
   const std::string& stream = partition.stream;
@@ -69,6 +209,13 @@ Result<void> SqliteSink::write(const std::string& consumer, const log::Partition
     (void)db_.try_exec("ROLLBACK");
     return make_error(Errc::kUnavailable, message);
   };
+  if (auto checked = check_rollup_fields(stream); !checked) {
+    (void)db_.try_exec("ROLLBACK");
+    return checked;
+  }
+  if (max_seq_.step() != SQLITE_ROW) return fail("max(seq)");
+  const std::int64_t before = max_seq_.column_int(0);
+  max_seq_.reset();
   for (const auto& record : batch.records) {
     auto event = decode_event(record.bytes);
     if (!event) {
@@ -83,6 +230,10 @@ Result<void> SqliteSink::write(const std::string& consumer, const log::Partition
     insert_event_.bind(7, event->payload);
     if (insert_event_.step() != SQLITE_DONE) return fail("insert");
     insert_event_.reset();
+  }
+  if (auto counted = roll_up(stream, before); !counted) {
+    (void)db_.try_exec("ROLLBACK");
+    return counted;
   }
   upsert_offset_.bind(1, std::string_view(consumer));
   upsert_offset_.bind(2, std::string_view(stream));

@@ -6,10 +6,17 @@
 // Events are unique per (stream, id): an id already stored (a client retry with the same
 // idempotency key) is not stored again; the first copy wins.
 //
+// Rollups for GET /v1/stats are kept in the same transaction: per stream and minute of event
+// time, the count of new events by type and by up to 3 payload fields (stats_fields), and the
+// spread of their processing lag (received_at - ts). A repeated id is not counted again. When a
+// stream's stats_fields change, its rollups are counted anew from the stored events.
+//
 // The schema is documented in docs/ARCHITECTURE.md. Used by one thread (the processor).
 
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "log/log.h"
 #include "sinks/sqlite/sqlite_db.h"
@@ -19,9 +26,17 @@ namespace sluice::sqlite {
 // Creates the tables and indexes if missing and sets WAL mode. Idempotent.
 void create_schema(Db& db);
 
+// The bucket of a processing lag in rollup_lag: 0 for none (or a negative lag), else
+// 1 + floor(4 * log2(ms)), four buckets per doubling.
+int lag_bucket(std::int64_t lag_ms);
+// A value that stands for a bucket's lags: its geometric middle, in ms.
+double lag_bucket_ms(int bucket);
+
 class SqliteSink {
  public:
-  explicit SqliteSink(const std::string& path);
+  // `stats_fields`: per stream, the payload fields its rollups count by (none for others).
+  explicit SqliteSink(const std::string& path,
+                      std::map<std::string, std::vector<std::string>> stats_fields = {});
 
   // Next offset to read per partition, as committed by `consumer`; partitions never written are
   // absent.
@@ -33,9 +48,18 @@ class SqliteSink {
                      const log::ReadBatch& batch);
 
  private:
+  // Counts the stream's events stored after `after_seq` into its rollups.
+  Result<void> roll_up(const std::string& stream, std::int64_t after_seq);
+  // Recounts a stream's rollups when its fields differ from those they were counted by.
+  Result<void> check_rollup_fields(const std::string& stream);
+
   Db db_;
   Stmt insert_event_;
   Stmt upsert_offset_;
+  Stmt max_seq_;
+  std::map<std::string, std::vector<std::string>> stats_fields_;
+  std::map<std::string, std::pair<Stmt, Stmt>> roll_up_;  // per stream: counts, lag
+  std::set<std::string> checked_;                         // streams whose fields were checked
 };
 
 }  // namespace sluice::sqlite

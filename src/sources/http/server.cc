@@ -21,6 +21,7 @@
 #include "metrics/http_metrics.h"
 #include "metrics/metrics.h"
 #include "query/events_query.h"
+#include "query/stats_query.h"
 #include "query/streams_status.h"
 #include "query/tail_cursor.h"
 #include "query/window_results.h"
@@ -145,6 +146,7 @@ enum RouteId : std::size_t {
   kDeadLettersRoute,
   kAlertsRoute,
   kTailRoute,
+  kStatsRoute,
   kMetricsRoute,
   kHealthzRoute,
   kReadyzRoute,
@@ -162,6 +164,7 @@ constexpr std::array<const char*, kFixedRoutes> kRouteLabels = {"/v1/streams/{st
                                                                 "/v1/dead-letters",
                                                                 "/v1/alerts",
                                                                 "/v1/tail",
+                                                                "/v1/stats",
                                                                 "/metrics",
                                                                 "/healthz",
                                                                 "/readyz",
@@ -547,10 +550,12 @@ struct Server::Impl {
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
     }
-    if (path == "/v1/streams" || path == "/v1/dead-letters" || path == "/v1/alerts") {
+    if (path == "/v1/streams" || path == "/v1/dead-letters" || path == "/v1/alerts" ||
+        path == "/v1/stats") {
       route_id = path == "/v1/streams"        ? kStreamsRoute
                  : path == "/v1/dead-letters" ? kDeadLettersRoute
-                                              : kAlertsRoute;
+                 : path == "/v1/alerts"       ? kAlertsRoute
+                                              : kStatsRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
       if (auto refused = authorize_read(req, *url)) co_return std::move(*refused);
       const query::Params params = query_params(*url);
@@ -563,6 +568,8 @@ struct Server::Impl {
         co_return error_response(req, make_error(Errc::kNotFound,
                                                  "this is a collector: events are read from the "
                                                  "processes that run the store (sluice run)"));
+      } else if (route_id == kStatsRoute) {
+        body = query::query_stats(*reader, stats_fields, params);
       } else {
         body = query::query_view(
             *reader, route_id == kDeadLettersRoute ? dead_letters : alert_streams, params);
@@ -964,6 +971,12 @@ struct Server::Impl {
   query::StreamView dead_letters;   // GET /v1/dead-letters reads these streams
   query::StreamView alert_streams;  // GET /v1/alerts
   std::vector<std::string> stream_list = stream_names(config);
+  std::map<std::string, std::vector<std::string>> stats_fields = [this] {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& [name, stream] : config.streams)
+      out[name] = stream.stats_fields;
+    return out;
+  }();
   asio::thread_pool tail_pool{1};  // reads for GET /v1/tail (a Kafka read may block)
   std::map<std::string, std::shared_ptr<const StreamPolicy>> policies;  // by stream
   struct CompatRoute {

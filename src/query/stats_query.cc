@@ -1,0 +1,388 @@
+#include "query/stats_query.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <charconv>
+#include <optional>
+
+#include "core/json_text.h"
+#include "core/time.h"
+#include "sinks/sqlite/sqlite_sink.h"
+
+namespace sluice::query {
+namespace {
+
+constexpr const char* kValidParams = "stream, group_by, bucket, from, to, where, top, metric";
+constexpr std::size_t kMaxGroupBy = 3;
+constexpr std::size_t kMaxConditions = 8;
+constexpr std::int64_t kMinuteMs = 60'000;
+
+// A time bucket: whole multiples of `minutes`, or a cycle (hour of the day, day of the week).
+struct Bucket {
+  std::string name;
+  std::int64_t minutes = 0;  // 0: no time buckets
+  enum class Kind { kNone, kSpan, kHourOfDay, kDayOfWeek } kind = Kind::kNone;
+};
+
+std::optional<Bucket> bucket_named(std::string_view name) {
+  static const std::vector<std::pair<std::string_view, std::int64_t>> kSpans = {
+      {"minute", 1}, {"5m", 5}, {"15m", 15}, {"hour", 60}, {"day", 1440}};
+  for (const auto& [n, minutes] : kSpans) {
+    if (n == name) return Bucket{std::string(n), minutes, Bucket::Kind::kSpan};
+  }
+  if (name == "hour_of_day") return Bucket{"hour_of_day", 60, Bucket::Kind::kHourOfDay};
+  if (name == "day_of_week") return Bucket{"day_of_week", 1440, Bucket::Kind::kDayOfWeek};
+  return std::nullopt;
+}
+
+// The SQL of a row's bucket from its minute.
+std::string bucket_sql(const Bucket& b) {
+  switch (b.kind) {
+    case Bucket::Kind::kNone:
+      return "0";
+    case Bucket::Kind::kSpan:
+      return fmt::format("(minute / {0}) * {0}", b.minutes);
+    case Bucket::Kind::kHourOfDay:
+      return "(minute / 60) % 24";
+    case Bucket::Kind::kDayOfWeek:
+      return "(minute / 1440 + 4) % 7";  // 1970-01-01 was a Thursday; 0 is Sunday
+  }
+  return "0";
+}
+
+void append_bucket(std::string& out, const Bucket& b, std::int64_t value) {
+  if (b.kind == Bucket::Kind::kSpan) {
+    out += "\"" + format_iso8601_ms(value * kMinuteMs) + "\"";
+  } else {
+    out += std::to_string(value);
+  }
+}
+
+struct Dimension {
+  std::string name;    // as the client says it
+  std::string column;  // type, d1, d2, d3
+};
+
+struct Condition {
+  std::string column;
+  bool equal = true;
+  std::string json;  // the value as JSON text, as the rollups keep it
+};
+
+struct StatsRequest {
+  std::string stream;
+  std::vector<Dimension> group_by;
+  Bucket bucket;
+  std::optional<std::int64_t> from_ms, to_ms;
+  std::vector<Condition> where;
+  int top = 0;  // 0: every row
+  bool lag = false;
+};
+
+// The JSON text of a where value, as json_quote wrote it into the rollups.
+std::string json_of(std::string_view value) {
+  std::int64_t whole = 0;
+  double number = 0;
+  const char* end = value.data() + value.size();
+  if (auto r = std::from_chars(value.data(), end, whole); r.ec == std::errc() && r.ptr == end) {
+    return std::string(value);
+  }
+  if (auto r = std::from_chars(value.data(), end, number); r.ec == std::errc() && r.ptr == end) {
+    return std::string(value);
+  }
+  if (value == "true" || value == "false" || value == "null") return std::string(value);
+  std::string out;
+  append_json_string(out, value);
+  return out;
+}
+
+Result<Dimension> dimension(std::string_view name, const std::string& stream,
+                            const std::vector<std::string>& fields, const char* parameter) {
+  if (name == "type") return Dimension{"type", "type"};
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i] == name) return Dimension{fields[i], fmt::format("d{}", i + 1)};
+  }
+  return make_error(Errc::kInvalidInput,
+                    fmt::format("parameter \"{}\": stream \"{}\" has no statistics by \"{}\"; it "
+                                "counts by type{}{} (add fields to streams.{}.stats_fields, at "
+                                "most 3)",
+                                parameter, stream, name, fields.empty() ? "" : ", ",
+                                fmt::join(fields, ", "), stream));
+}
+
+Result<StatsRequest> parse(const std::map<std::string, std::vector<std::string>>& stats_fields,
+                           const Params& params) {
+  StatsRequest r;
+  for (const auto& [name, value] : params) {
+    if (name == "stream") r.stream = value;
+  }
+  if (r.stream.empty()) return make_error(Errc::kInvalidInput, "parameter \"stream\" is required");
+  const auto found = stats_fields.find(r.stream);
+  if (found == stats_fields.end()) {
+    return make_error(Errc::kNotFound, fmt::format("unknown stream \"{}\"", r.stream));
+  }
+  const auto& fields = found->second;
+  for (const auto& [name, value] : params) {
+    if (name == "stream") continue;
+    if (name == "group_by") {
+      std::size_t start = 0;
+      for (;;) {
+        const auto comma = value.find(',', start);
+        const std::string_view part = std::string_view(value).substr(start, comma - start);
+        auto d = dimension(part, r.stream, fields, "group_by");
+        if (!d) return d.error();
+        if (std::any_of(r.group_by.begin(), r.group_by.end(),
+                        [&](const Dimension& g) { return g.name == d.value().name; })) {
+          return make_error(Errc::kInvalidInput,
+                            fmt::format("parameter \"group_by\": \"{}\" is given twice", part));
+        }
+        r.group_by.push_back(std::move(d.value()));
+        if (r.group_by.size() > kMaxGroupBy) {
+          return make_error(Errc::kInvalidInput,
+                            fmt::format("parameter \"group_by\": at most {} fields (with bucket "
+                                        "for time)",
+                                        kMaxGroupBy));
+        }
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    } else if (name == "bucket") {
+      auto b = bucket_named(value);
+      if (!b) {
+        return make_error(Errc::kInvalidInput,
+                          fmt::format("parameter \"bucket\": \"{}\" is not a bucket; use minute, "
+                                      "5m, 15m, hour, day, hour_of_day or day_of_week",
+                                      value));
+      }
+      r.bucket = *b;
+    } else if (name == "from" || name == "to") {
+      auto ms = time_param(name, value);
+      if (!ms) return ms.error();
+      (name == "from" ? r.from_ms : r.to_ms) = ms.value();
+    } else if (name == "where") {
+      const auto first = value.find(':');
+      const auto second = first == std::string::npos ? first : value.find(':', first + 1);
+      const std::string_view op = second == std::string::npos ? std::string_view()
+                                                              : std::string_view(value).substr(
+                                                                    first + 1, second - first - 1);
+      if (second == std::string::npos || (op != "eq" && op != "ne")) {
+        return make_error(Errc::kInvalidInput,
+                          fmt::format("parameter \"where\": \"{}\" is not field:eq:value or "
+                                      "field:ne:value",
+                                      value));
+      }
+      auto d = dimension(std::string_view(value).substr(0, first), r.stream, fields, "where");
+      if (!d) return d.error();
+      if (r.where.size() == kMaxConditions) {
+        return make_error(Errc::kInvalidInput,
+                          fmt::format("at most {} where conditions", kMaxConditions));
+      }
+      r.where.push_back({d.value().column, op == "eq", json_of(value.substr(second + 1))});
+    } else if (name == "top") {
+      auto top = limit_param(value);
+      if (!top) {
+        return make_error(
+            Errc::kInvalidInput,
+            fmt::format("parameter \"top\" must be an integer from 1 to {}", kMaxLimit));
+      }
+      r.top = top.value();
+    } else if (name == "metric") {
+      if (value != "count" && value != "lag") {
+        return make_error(Errc::kInvalidInput, "parameter \"metric\" must be count or lag");
+      }
+      r.lag = value == "lag";
+    } else {
+      return make_error(Errc::kInvalidInput, fmt::format("unknown parameter \"{}\"; valid "
+                                                         "parameters: {}",
+                                                         name, kValidParams));
+    }
+  }
+  if (r.lag && (!r.group_by.empty() || !r.where.empty() || r.top)) {
+    return make_error(Errc::kInvalidInput,
+                      "metric=lag is by stream and time bucket only (no group_by, where or top)");
+  }
+  return r;
+}
+
+// Whole minutes covering [from, to).
+std::int64_t floor_minute(std::int64_t ms) {
+  return ms >= 0 ? ms / kMinuteMs : -((-ms + kMinuteMs - 1) / kMinuteMs);
+}
+
+std::string head_json(const StatsRequest& r) {
+  std::string out = "{\"stream\":";
+  append_json_string(out, r.stream);
+  out += fmt::format(",\"metric\":\"{}\",\"group_by\":[", r.lag ? "lag" : "count");
+  for (std::size_t i = 0; i < r.group_by.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, r.group_by[i].name);
+  }
+  out += "],\"bucket\":";
+  if (r.bucket.kind == Bucket::Kind::kNone) {
+    out += "null";
+  } else {
+    append_json_string(out, r.bucket.name);
+  }
+  auto time = [&](const std::optional<std::int64_t>& ms) {
+    return ms ? "\"" + format_iso8601_ms(*ms) + "\"" : std::string("null");
+  };
+  out += ",\"from\":" + time(r.from_ms) + ",\"to\":" + time(r.to_ms);
+  return out;
+}
+
+// WHERE of both rollup tables: stream, minutes, conditions; parameters from ?1.
+std::string where_sql(const StatsRequest& r) {
+  std::string sql = " WHERE stream = ?1";
+  if (r.from_ms) sql += " AND minute >= ?2";
+  if (r.to_ms) sql += " AND minute < ?3";
+  for (std::size_t i = 0; i < r.where.size(); ++i) {
+    sql += fmt::format(" AND {} {} ?{}", r.where[i].column, r.where[i].equal ? "=" : "<>", 4 + i);
+  }
+  return sql;
+}
+
+void bind_where(sqlite::Stmt& stmt, const StatsRequest& r) {
+  stmt.bind(1, std::string_view(r.stream));
+  if (r.from_ms) stmt.bind(2, floor_minute(*r.from_ms));
+  if (r.to_ms) stmt.bind(3, floor_minute(*r.to_ms + kMinuteMs - 1));
+  for (std::size_t i = 0; i < r.where.size(); ++i)
+    stmt.bind(static_cast<int>(4 + i), std::string_view(r.where[i].json));
+}
+
+Result<std::string> failed(StoreReader::Connection& connection, sqlite::Stmt& stmt) {
+  std::string message = connection.db.error_message();
+  stmt.reset();
+  return make_error(Errc::kUnavailable, "store query failed: " + message);
+}
+
+Result<std::string> counts(StoreReader& reader, const StatsRequest& r) {
+  std::string dims;
+  for (const auto& d : r.group_by)
+    dims += ", " + d.column;
+  std::string sql = "SELECT " + bucket_sql(r.bucket) + " AS b" + dims +
+                    ", sum(count) AS n FROM rollup_counts" + where_sql(r) + " GROUP BY b" + dims;
+  sql += r.top ? " ORDER BY n DESC, b" + dims + " LIMIT " + std::to_string(r.top)
+               : " ORDER BY b, n DESC" + dims + " LIMIT " + std::to_string(kMaxStatsRows + 1);
+  const std::string total_sql = "SELECT ifnull(sum(count), 0) FROM rollup_counts" + where_sql(r);
+  return reader.with_connection([&](StoreReader::Connection& connection) -> Result<std::string> {
+    auto& total_stmt = connection.statement(total_sql);
+    bind_where(total_stmt, r);
+    if (total_stmt.step() != SQLITE_ROW) return failed(connection, total_stmt);
+    const std::int64_t total = total_stmt.column_int(0);
+    total_stmt.reset();
+
+    auto& stmt = connection.statement(sql);
+    bind_where(stmt, r);
+    std::string out = head_json(r) + fmt::format(",\"total\":{},\"groups\":[", total);
+    int rows = 0, rc;
+    while ((rc = stmt.step()) == SQLITE_ROW) {
+      if (++rows > kMaxStatsRows) {
+        stmt.reset();
+        return make_error(Errc::kInvalidInput,
+                          fmt::format("more than {} groups: narrow from/to, take a coarser "
+                                      "bucket or ask for the top ones (top=)",
+                                      kMaxStatsRows));
+      }
+      if (rows > 1) out += ',';
+      out += '{';
+      if (r.bucket.kind != Bucket::Kind::kNone) {
+        out += "\"bucket\":";
+        append_bucket(out, r.bucket, stmt.column_int(0));
+        out += ',';
+      }
+      for (std::size_t i = 0; i < r.group_by.size(); ++i) {
+        append_json_string(out, r.group_by[i].name);
+        out += ':';
+        out += stmt.column_text(static_cast<int>(1 + i));  // JSON text already
+        out += ',';
+      }
+      out +=
+          fmt::format("\"count\":{}}}", stmt.column_int(static_cast<int>(1 + r.group_by.size())));
+    }
+    if (rc != SQLITE_DONE) return failed(connection, stmt);
+    stmt.reset();
+    return out + "]}";
+  });
+}
+
+// p50/p95/p99 of one bucket's lag spread: the first lag bucket whose cumulative count reaches
+// the rank.
+void append_percentiles(std::string& out, const std::vector<std::pair<int, std::int64_t>>& spread) {
+  std::int64_t total = 0;
+  for (const auto& [bucket, n] : spread)
+    total += n;
+  out += fmt::format("\"count\":{},\"lag_ms\":{{", total);
+  const std::array<std::pair<const char*, double>, 3> kQuantiles = {
+      {{"p50", 0.50}, {"p95", 0.95}, {"p99", 0.99}}};
+  for (std::size_t q = 0; q < kQuantiles.size(); ++q) {
+    const auto rank = static_cast<std::int64_t>(std::ceil(kQuantiles[q].second * total));
+    std::int64_t seen = 0;
+    int at = 0;
+    for (const auto& [bucket, n] : spread) {
+      seen += n;
+      at = bucket;
+      if (seen >= rank) break;
+    }
+    out += fmt::format("{}\"{}\":{:.0f}", q ? "," : "", kQuantiles[q].first,
+                       sqlite::lag_bucket_ms(at));
+  }
+  out += "}}";
+}
+
+Result<std::string> lag(StoreReader& reader, const StatsRequest& r) {
+  const std::string sql = "SELECT " + bucket_sql(r.bucket) +
+                          " AS b, bucket, sum(count) FROM rollup_lag" + where_sql(r) +
+                          " GROUP BY b, bucket ORDER BY b, bucket";
+  return reader.with_connection([&](StoreReader::Connection& connection) -> Result<std::string> {
+    auto& stmt = connection.statement(sql);
+    bind_where(stmt, r);
+    std::string out = head_json(r) + ",\"groups\":[";
+    std::vector<std::pair<int, std::int64_t>> spread;
+    std::optional<std::int64_t> current;
+    int groups = 0;
+    auto flush = [&] {
+      if (!current) return;
+      if (groups++) out += ',';
+      out += '{';
+      if (r.bucket.kind != Bucket::Kind::kNone) {
+        out += "\"bucket\":";
+        append_bucket(out, r.bucket, *current);
+        out += ',';
+      }
+      append_percentiles(out, spread);
+      spread.clear();
+    };
+    int rc;
+    while ((rc = stmt.step()) == SQLITE_ROW) {
+      const std::int64_t b = stmt.column_int(0);
+      if (current && *current != b) flush();
+      current = b;
+      spread.emplace_back(static_cast<int>(stmt.column_int(1)), stmt.column_int(2));
+      if (groups > kMaxStatsRows) {
+        stmt.reset();
+        return make_error(Errc::kInvalidInput,
+                          fmt::format("more than {} buckets: narrow from/to or take a coarser "
+                                      "bucket",
+                                      kMaxStatsRows));
+      }
+    }
+    if (rc != SQLITE_DONE) return failed(connection, stmt);
+    stmt.reset();
+    flush();
+    return out + "]}";
+  });
+}
+
+}  // namespace
+
+Result<std::string> query_stats(StoreReader& reader,
+                                const std::map<std::string, std::vector<std::string>>& stats_fields,
+                                const Params& params) {
+  auto parsed = parse(stats_fields, params);
+  if (!parsed) return parsed.error();
+  return parsed.value().lag ? lag(reader, parsed.value()) : counts(reader, parsed.value());
+}
+
+}  // namespace sluice::query
