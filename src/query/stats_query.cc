@@ -232,23 +232,71 @@ std::string head_json(const StatsRequest& r) {
   return out;
 }
 
-// WHERE of both rollup tables: stream, minutes, conditions; parameters from ?1.
-std::string where_sql(const StatsRequest& r) {
-  std::string sql = " WHERE stream = ?1";
-  if (r.from_ms) sql += " AND minute >= ?2";
-  if (r.to_ms) sql += " AND minute < ?3";
+// Whole minutes covering [from, to); open ends are far away.
+struct MinuteRange {
+  std::int64_t from, to;
+};
+// Minutes beyond any event time, a whole number of hours (the rounding below relies on it).
+constexpr std::int64_t kFar = std::int64_t{60} << 34;
+
+MinuteRange minutes_of(const StatsRequest& r) {
+  return {r.from_ms ? floor_minute(*r.from_ms) : -kFar,
+          r.to_ms ? floor_minute(*r.to_ms + kMinuteMs - 1) : kFar};
+}
+
+// Where the counts come from: whole hours from the hourly rollups and the minutes at either end
+// from the minute rollups, or minutes only when the buckets are finer than an hour.
+struct Sources {
+  bool hourly = false;
+  MinuteRange minutes, edge_after, hours;  // with hourly: [from, h1) and [h2, to); [h1, h2)
+};
+
+Sources sources_of(const StatsRequest& r) {
+  const MinuteRange all = minutes_of(r);
+  Sources s{.minutes = all};
+  const bool coarse = r.bucket.kind != Bucket::Kind::kSpan || r.bucket.minutes >= 60;
+  const std::int64_t h1 = (all.from + 59 + kFar) / 60 * 60 - kFar;  // up to a whole hour
+  const std::int64_t h2 = (all.to + kFar) / 60 * 60 - kFar;         // down to a whole hour
+  if (!coarse || h1 >= h2) return s;
+  s.hourly = true;
+  s.minutes = {all.from, h1};
+  s.edge_after = {h2, all.to};
+  s.hours = {h1, h2};
+  return s;
+}
+
+// One SELECT per source table, the rows of all of them to be summed by the caller's GROUP BY.
+// Parameters: ?1 stream, ?2..?7 the minute ranges, ?10.. the conditions.
+std::string union_sql(const StatsRequest& r, const Sources& s, const std::string& columns,
+                      const char* minutes_table, const char* hours_table) {
+  std::string conditions;
   for (std::size_t i = 0; i < r.where.size(); ++i) {
-    sql += fmt::format(" AND {} {} ?{}", r.where[i].column, r.where[i].equal ? "=" : "<>", 4 + i);
+    conditions +=
+        fmt::format(" AND {} {} ?{}", r.where[i].column, r.where[i].equal ? "=" : "<>", 10 + i);
+  }
+  std::string sql = fmt::format(
+      "SELECT {} FROM {} WHERE stream = ?1 AND (minute >= ?2 AND minute < ?3{}){}", columns,
+      minutes_table, s.hourly ? " OR minute >= ?4 AND minute < ?5" : "", conditions);
+  if (s.hourly) {
+    sql += fmt::format(
+        " UNION ALL SELECT {} FROM {} WHERE stream = ?1 AND minute >= ?6 AND minute < ?7{}",
+        columns, hours_table, conditions);
   }
   return sql;
 }
 
-void bind_where(sqlite::Stmt& stmt, const StatsRequest& r) {
+void bind_union(sqlite::Stmt& stmt, const StatsRequest& r, const Sources& s) {
   stmt.bind(1, std::string_view(r.stream));
-  if (r.from_ms) stmt.bind(2, floor_minute(*r.from_ms));
-  if (r.to_ms) stmt.bind(3, floor_minute(*r.to_ms + kMinuteMs - 1));
+  stmt.bind(2, s.minutes.from);
+  stmt.bind(3, s.minutes.to);
+  if (s.hourly) {
+    stmt.bind(4, s.edge_after.from);
+    stmt.bind(5, s.edge_after.to);
+    stmt.bind(6, s.hours.from);
+    stmt.bind(7, s.hours.to);
+  }
   for (std::size_t i = 0; i < r.where.size(); ++i)
-    stmt.bind(static_cast<int>(4 + i), std::string_view(r.where[i].json));
+    stmt.bind(static_cast<int>(10 + i), std::string_view(r.where[i].json));
 }
 
 Result<std::string> failed(StoreReader::Connection& connection, sqlite::Stmt& stmt) {
@@ -258,23 +306,27 @@ Result<std::string> failed(StoreReader::Connection& connection, sqlite::Stmt& st
 }
 
 Result<std::string> counts(StoreReader& reader, const StatsRequest& r) {
+  const Sources sources = sources_of(r);
   std::string dims;
   for (const auto& d : r.group_by)
     dims += ", " + d.column;
-  std::string sql = "SELECT " + bucket_sql(r.bucket) + " AS b" + dims +
-                    ", sum(count) AS n FROM rollup_counts" + where_sql(r) + " GROUP BY b" + dims;
+  const std::string rows = union_sql(r, sources, bucket_sql(r.bucket) + " AS b" + dims + ", count",
+                                     "rollup_counts", "rollup_counts_hourly");
+  std::string sql = "SELECT b" + dims + ", sum(count) AS n FROM (" + rows + ") GROUP BY b" + dims;
   sql += r.top ? " ORDER BY n DESC, b" + dims + " LIMIT " + std::to_string(r.top)
                : " ORDER BY b, n DESC" + dims + " LIMIT " + std::to_string(kMaxStatsRows + 1);
-  const std::string total_sql = "SELECT ifnull(sum(count), 0) FROM rollup_counts" + where_sql(r);
+  const std::string total_sql =
+      "SELECT ifnull(sum(count), 0) FROM (" +
+      union_sql(r, sources, "count", "rollup_counts", "rollup_counts_hourly") + ")";
   return reader.with_connection([&](StoreReader::Connection& connection) -> Result<std::string> {
     auto& total_stmt = connection.statement(total_sql);
-    bind_where(total_stmt, r);
+    bind_union(total_stmt, r, sources);
     if (total_stmt.step() != SQLITE_ROW) return failed(connection, total_stmt);
     const std::int64_t total = total_stmt.column_int(0);
     total_stmt.reset();
 
     auto& stmt = connection.statement(sql);
-    bind_where(stmt, r);
+    bind_union(stmt, r, sources);
     std::string out = head_json(r) + fmt::format(",\"total\":{},\"groups\":[", total);
     int rows = 0, rc;
     while ((rc = stmt.step()) == SQLITE_ROW) {
@@ -332,12 +384,14 @@ void append_percentiles(std::string& out, const std::vector<std::pair<int, std::
 }
 
 Result<std::string> lag(StoreReader& reader, const StatsRequest& r) {
-  const std::string sql = "SELECT " + bucket_sql(r.bucket) +
-                          " AS b, bucket, sum(count) FROM rollup_lag" + where_sql(r) +
-                          " GROUP BY b, bucket ORDER BY b, bucket";
+  const Sources sources = sources_of(r);
+  const std::string sql = "SELECT b, bucket, sum(count) FROM (" +
+                          union_sql(r, sources, bucket_sql(r.bucket) + " AS b, bucket, count",
+                                    "rollup_lag", "rollup_lag_hourly") +
+                          ") GROUP BY b, bucket ORDER BY b, bucket";
   return reader.with_connection([&](StoreReader::Connection& connection) -> Result<std::string> {
     auto& stmt = connection.statement(sql);
-    bind_where(stmt, r);
+    bind_union(stmt, r, sources);
     std::string out = head_json(r) + ",\"groups\":[";
     std::vector<std::pair<int, std::int64_t>> spread;
     std::optional<std::int64_t> current;

@@ -139,6 +139,19 @@ def main():
             body = stats(server, stream="events", group_by="type", bucket="hour",
                          **{"from": iso(lo), "to": iso(hi)})
             assert got(body, ["type"]) == expected(events, ["type"], "hour", start=lo, end=hi)
+            # Bounds inside hours: whole hours from the hourly rollups, the ends from the minutes.
+            lo, hi = BASE + (24 * 60 + 617) * 60000, BASE + (48 * 60 + 223) * 60000
+            for bucket in ("hour", "day", "15m"):
+                body = stats(server, stream="events", group_by="severity", bucket=bucket,
+                             where="type:ne:flood", **{"from": iso(lo), "to": iso(hi)})
+                want = collections.Counter({k: v for k, v in expected(
+                    [(ms, e) for ms, e in events if e["event_type"] != "flood"], ["severity"],
+                    bucket if bucket != "15m" else None, start=lo, end=hi).items()})
+                if bucket == "15m":
+                    assert sum(g["count"] for g in body["groups"]) == sum(want.values()), bucket
+                else:
+                    assert got(body, ["severity"]) == want, bucket
+                assert body["total"] == sum(want.values()), (bucket, body["total"])
             body = stats(server, stream="events", where="city:ne:NYC")
             assert body["total"] == sum(1 for _, e in events if e["city"] != "NYC"), body
 

@@ -46,6 +46,24 @@ void create_schema(Db& db) {
       count INTEGER NOT NULL,
       PRIMARY KEY (stream, minute, bucket)
     ) WITHOUT ROWID;
+    -- The same by hour (minute is the hour's first minute), for questions over long ranges.
+    CREATE TABLE IF NOT EXISTS rollup_counts_hourly (
+      stream TEXT NOT NULL,
+      minute INTEGER NOT NULL,
+      type TEXT NOT NULL,
+      d1 TEXT NOT NULL,
+      d2 TEXT NOT NULL,
+      d3 TEXT NOT NULL,
+      count INTEGER NOT NULL,
+      PRIMARY KEY (stream, minute, type, d1, d2, d3)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS rollup_lag_hourly (
+      stream TEXT NOT NULL,
+      minute INTEGER NOT NULL,
+      bucket INTEGER NOT NULL,
+      count INTEGER NOT NULL,
+      PRIMARY KEY (stream, minute, bucket)
+    ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS rollup_fields (
       stream TEXT PRIMARY KEY,
       fields TEXT NOT NULL          -- the stats_fields the counts were made by, as JSON
@@ -94,6 +112,10 @@ SqliteSink::SqliteSink(const std::string& path,
   sqlite3_create_function(db_.handle(), "sluice_lag_bucket", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                           nullptr, sql_lag_bucket, nullptr, nullptr);
   max_seq_ = db_.prepare("SELECT ifnull(max(seq), 0) FROM events");
+  db_.exec(
+      "CREATE TEMP TABLE batch_counts (minute INTEGER, type TEXT, d1 TEXT, d2 TEXT, d3 TEXT, "
+      "count INTEGER); "
+      "CREATE TEMP TABLE batch_lag (minute INTEGER, bucket INTEGER, count INTEGER)");
   // WAL with synchronous=NORMAL: a commit can be lost on power failure, but rows and offsets
   // are lost together, and the processor reads them again from the durable log.
   db_.exec("PRAGMA synchronous=NORMAL");
@@ -130,7 +152,8 @@ Result<void> SqliteSink::check_rollup_fields(const std::string& stream) {
   if (!same) {
     // Counted anew from the stored events, in the transaction of the batch at hand.
     logger("store")->info("counting the statistics of stream={} by fields={}", stream, configured);
-    for (const char* table : {"rollup_counts", "rollup_lag"}) {
+    for (const char* table :
+         {"rollup_counts", "rollup_lag", "rollup_counts_hourly", "rollup_lag_hourly"}) {
       auto clear = db_.prepare(fmt::format("DELETE FROM {} WHERE stream = ?1", table));
       clear.bind(1, std::string_view(stream));
       if (clear.step() != SQLITE_DONE) {
@@ -154,8 +177,10 @@ Result<void> SqliteSink::check_rollup_fields(const std::string& stream) {
 Result<void> SqliteSink::roll_up(const std::string& stream, std::int64_t after_seq) {
   auto it = roll_up_.find(stream);
   if (it == roll_up_.end()) {
-    // The dimensions are JSON text (json_quote), so 5 and "5" stay apart and a missing field
-    // is 'null'. Field paths are bound, never written into the SQL.
+    // The batch's new rows are grouped once (the costly part: reading the fields out of the
+    // payloads) into temp tables, which then add to the minute and the hour rollups. The
+    // dimensions are JSON text (json_quote), so 5 and "5" stay apart and a missing field is
+    // 'null'. Field paths are bound, never written into the SQL.
     std::string dims;
     const auto fields =
         stats_fields_.contains(stream) ? stats_fields_.at(stream) : std::vector<std::string>{};
@@ -163,38 +188,62 @@ Result<void> SqliteSink::roll_up(const std::string& stream, std::int64_t after_s
       dims += i < fields.size() ? fmt::format(", json_quote(json_extract(payload, ?{}))", 3 + i)
                                 : std::string(", 'null'");
     }
-    Stmt counts = db_.prepare(
-        "INSERT INTO rollup_counts (stream, minute, type, d1, d2, d3, count) "
-        "SELECT stream, ts / 60000, json_quote(type)" +
-        dims +
-        ", count(*) FROM events WHERE seq > ?2 AND +stream = ?1 GROUP BY 2, 3, 4, 5, 6 "
-        "ON CONFLICT (stream, minute, type, d1, d2, d3) DO UPDATE SET count = count + "
-        "excluded.count");
-    Stmt lag = db_.prepare(
-        "INSERT INTO rollup_lag (stream, minute, bucket, count) "
-        "SELECT stream, ts / 60000, sluice_lag_bucket(received_at - ts), count(*) FROM events "
-        "WHERE seq > ?2 AND +stream = ?1 GROUP BY 2, 3 "
-        "ON CONFLICT (stream, minute, bucket) DO UPDATE SET count = count + excluded.count");
-    it = roll_up_.emplace(stream, std::make_pair(std::move(counts), std::move(lag))).first;
+    RollUp r;
+    r.group_counts = db_.prepare(
+        "INSERT INTO temp.batch_counts (minute, type, d1, d2, d3, count) "
+        "SELECT ts / 60000, json_quote(type)" +
+        dims + ", count(*) FROM events WHERE seq > ?2 AND +stream = ?1 GROUP BY 1, 2, 3, 4, 5");
+    r.group_lag = db_.prepare(
+        "INSERT INTO temp.batch_lag (minute, bucket, count) "
+        "SELECT ts / 60000, sluice_lag_bucket(received_at - ts), count(*) FROM events "
+        "WHERE seq > ?2 AND +stream = ?1 GROUP BY 1, 2");
+    for (const auto& [table, minute] : {std::pair{"rollup_counts", "minute"},
+                                        std::pair{"rollup_counts_hourly", "minute / 60 * 60"}}) {
+      r.add.push_back(db_.prepare(fmt::format(
+          "INSERT INTO {0} (stream, minute, type, d1, d2, d3, count) "
+          "SELECT ?1, {1}, type, d1, d2, d3, sum(count) FROM temp.batch_counts WHERE true "
+          "GROUP BY 2, 3, 4, 5, 6 ON CONFLICT (stream, minute, type, d1, d2, d3) DO UPDATE SET "
+          "count = count + excluded.count",
+          table, minute)));
+    }
+    for (const auto& [table, minute] :
+         {std::pair{"rollup_lag", "minute"}, std::pair{"rollup_lag_hourly", "minute / 60 * 60"}}) {
+      r.add.push_back(db_.prepare(fmt::format(
+          "INSERT INTO {0} (stream, minute, bucket, count) "
+          "SELECT ?1, {1}, bucket, sum(count) FROM temp.batch_lag WHERE true GROUP BY 2, 3 "
+          "ON CONFLICT (stream, minute, bucket) DO UPDATE SET count = count + excluded.count",
+          table, minute)));
+    }
+    it = roll_up_.emplace(stream, std::move(r)).first;
+  }
+  RollUp& r = it->second;
+  auto run = [&](Stmt& stmt) {
+    const int rc = stmt.step();
+    stmt.reset();
+    return rc == SQLITE_DONE;
+  };
+  if (!db_.try_exec("DELETE FROM temp.batch_counts") ||
+      !db_.try_exec("DELETE FROM temp.batch_lag")) {
+    return make_error(Errc::kUnavailable, "SQLite rollup: " + db_.error_message());
   }
   const auto fields =
       stats_fields_.contains(stream) ? stats_fields_.at(stream) : std::vector<std::string>{};
   std::vector<std::string> paths;
   for (const auto& field : fields)
     paths.push_back("$." + field);
-  for (Stmt* stmt : {&it->second.first, &it->second.second}) {
-    stmt->bind(1, std::string_view(stream));
-    stmt->bind(2, after_seq);
-    if (stmt == &it->second.first) {
-      for (std::size_t i = 0; i < paths.size(); ++i)
-        stmt->bind(static_cast<int>(3 + i), std::string_view(paths[i]));
-    }
-    const int rc = stmt->step();
-    stmt->reset();
-    if (rc != SQLITE_DONE) {
-      return make_error(Errc::kUnavailable, "SQLite rollup: " + db_.error_message());
-    }
+  r.group_counts.bind(1, std::string_view(stream));
+  r.group_counts.bind(2, after_seq);
+  for (std::size_t i = 0; i < paths.size(); ++i)
+    r.group_counts.bind(static_cast<int>(3 + i), std::string_view(paths[i]));
+  r.group_lag.bind(1, std::string_view(stream));
+  r.group_lag.bind(2, after_seq);
+  bool ok = run(r.group_counts) && run(r.group_lag);
+  for (auto& add : r.add) {
+    if (!ok) break;
+    add.bind(1, std::string_view(stream));
+    ok = run(add);
   }
+  if (!ok) return make_error(Errc::kUnavailable, "SQLite rollup: " + db_.error_message());
   return boost::outcome_v2::success();
 }
 

@@ -58,8 +58,12 @@ class SqliteSink {
   Stmt upsert_offset_;
   Stmt max_seq_;
   std::map<std::string, std::vector<std::string>> stats_fields_;
-  std::map<std::string, std::pair<Stmt, Stmt>> roll_up_;  // per stream: counts, lag
-  std::set<std::string> checked_;                         // streams whose fields were checked
+  struct RollUp {
+    Stmt group_counts, group_lag;  // the batch's new rows into the temp tables
+    std::vector<Stmt> add;         // the temp tables into the minute and hour rollups
+  };
+  std::map<std::string, RollUp> roll_up_;  // per stream
+  std::set<std::string> checked_;          // streams whose fields were checked
 };
 
 }  // namespace sluice::sqlite
