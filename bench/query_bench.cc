@@ -61,13 +61,13 @@ void build(const std::string& dir, std::int64_t events) {
       payloads.push_back(fmt::format(
           R"({{"city":"C{}","event_type":"t{}","severity":"{}","description":"incident {} reported near the station","timestamp":"{}"}})",
           i % 20, i % 5, severities[(i / 7) % 4], i, sluice::format_iso8601_ms(ts)));
-      batches[static_cast<std::size_t>(i % kPartitions)].add(sluice::EventView{
-          .id = ids.back(),
-          .ts_ms = ts,
-          .received_at_ms = ts + 200 + (i % 1000) * 3,  // lags from 0.2 to 3.2 s
-          .key = std::nullopt,
-          .type = types[i % 5],
-          .payload = payloads.back()});
+      batches[static_cast<std::size_t>(i % kPartitions)].add(
+          sluice::EventView{.id = ids.back(),
+                            .ts_ms = ts,
+                            .received_at_ms = ts + 200 + (i % 1000) * 3,  // lags from 0.2 to 3.2 s
+                            .key = std::nullopt,
+                            .type = types[i % 5],
+                            .payload = payloads.back()});
     }
     for (std::uint32_t p = 0; p < kPartitions; ++p) {
       std::promise<sluice::Result<sluice::log::Offset>> done;
@@ -83,8 +83,7 @@ void build(const std::string& dir, std::int64_t events) {
   store.batch_max_wait = std::chrono::milliseconds(0);
   const auto store_start = Clock::now();
   {
-    sluice::Processor processor(log, store, dir + "/sluice.db",
-                                {{"events", {"city", "severity"}}});
+    sluice::Processor processor(log, store, dir + "/sluice.db", {{"events", {"city", "severity"}}});
     processor.start();
     for (;;) {
       std::int64_t stored = 0;
@@ -95,9 +94,10 @@ void build(const std::string& dir, std::int64_t events) {
     }
   }
   const double store_s = std::chrono::duration<double>(Clock::now() - store_start).count();
-  fmt::print("built: {} events, log filled in {:.1f} s, stored with rollups in {:.1f} s ({:.0f} "
-             "events/s)\n",
-             events, fill_s, store_s, static_cast<double>(events) / store_s);
+  fmt::print(
+      "built: {} events, log filled in {:.1f} s, stored with rollups in {:.1f} s ({:.0f} "
+      "events/s)\n",
+      events, fill_s, store_s, static_cast<double>(events) / store_s);
   std::ofstream(dir + "/built") << events;
 }
 
@@ -107,8 +107,7 @@ struct Figures {
 
 Figures time_query(sluice::query::StoreReader& reader, const sluice::query::Params& params,
                    bool stats, int runs) {
-  const std::map<std::string, std::vector<std::string>> fields = {
-      {"events", {"city", "severity"}}};
+  const std::map<std::string, std::vector<std::string>> fields = {{"events", {"city", "severity"}}};
   std::vector<double> ms;
   for (int i = 0; i < runs + 5; ++i) {
     const auto start = Clock::now();
@@ -126,8 +125,8 @@ Figures time_query(sluice::query::StoreReader& reader, const sluice::query::Para
 std::string cursor_at(sluice::query::StoreReader& reader, std::int64_t events, std::int64_t depth,
                       const std::string& extra) {
   sluice::query::Params params = {{"limit", "1"}, {"to", std::to_string(ts_of(events - depth))}};
-  if (!extra.empty()) params.emplace_back(extra.substr(0, extra.find('=')),
-                                          extra.substr(extra.find('=') + 1));
+  if (!extra.empty())
+    params.emplace_back(extra.substr(0, extra.find('=')), extra.substr(extra.find('=') + 1));
   auto body = sluice::query::query_events(reader, params);
   if (!body) throw std::runtime_error(body.error().message);
   const auto at = body.value().find("\"next_cursor\":\"");
@@ -172,12 +171,17 @@ int main(int argc, char** argv) {
       {"events: page at depth N/2, where=city:eq:C7",
        {{"where", "city:eq:C7"}, {"limit", "100"}, {"cursor", mid_city}},
        false},
-      {"stats: by city and severity, all", {{"stream", "events"}, {"group_by", "city,severity"}},
+      {"stats: by city and severity, all",
+       {{"stream", "events"}, {"group_by", "city,severity"}},
        true},
       {"stats: top 5 cities with critical events",
-       {{"stream", "events"}, {"group_by", "city"}, {"where", "severity:eq:critical"}, {"top", "5"}},
+       {{"stream", "events"},
+        {"group_by", "city"},
+        {"where", "severity:eq:critical"},
+        {"top", "5"}},
        true},
-      {"stats: hourly pattern (hour_of_day)", {{"stream", "events"}, {"bucket", "hour_of_day"}},
+      {"stats: hourly pattern (hour_of_day)",
+       {{"stream", "events"}, {"bucket", "hour_of_day"}},
        true},
       {"stats: by type per hour, 3 days inside hours",
        {{"stream", "events"},

@@ -245,58 +245,55 @@ MinuteRange minutes_of(const StatsRequest& r) {
 }
 
 // Where the counts come from: whole hours from the hourly rollups and the minutes at either end
-// from the minute rollups, or minutes only when the buckets are finer than an hour.
-struct Sources {
-  bool hourly = false;
-  MinuteRange minutes, edge_after, hours;  // with hourly: [from, h1) and [h2, to); [h1, h2)
+// from the minute rollups, or minutes only when the buckets are finer than an hour. Empty
+// segments are left out (a range with an OR would make SQLite scan the whole table).
+struct Segment {
+  bool hourly;
+  MinuteRange minutes;
 };
 
-Sources sources_of(const StatsRequest& r) {
+std::vector<Segment> segments_of(const StatsRequest& r) {
   const MinuteRange all = minutes_of(r);
-  Sources s{.minutes = all};
   const bool coarse = r.bucket.kind != Bucket::Kind::kSpan || r.bucket.minutes >= 60;
   const std::int64_t h1 = (all.from + 59 + kFar) / 60 * 60 - kFar;  // up to a whole hour
   const std::int64_t h2 = (all.to + kFar) / 60 * 60 - kFar;         // down to a whole hour
-  if (!coarse || h1 >= h2) return s;
-  s.hourly = true;
-  s.minutes = {all.from, h1};
-  s.edge_after = {h2, all.to};
-  s.hours = {h1, h2};
-  return s;
+  if (!coarse || h1 >= h2) return {{false, all}};
+  std::vector<Segment> out;
+  if (all.from < h1) out.push_back({false, {all.from, h1}});
+  out.push_back({true, {h1, h2}});
+  if (h2 < all.to) out.push_back({false, {h2, all.to}});
+  return out;
 }
 
-// One SELECT per source table, the rows of all of them to be summed by the caller's GROUP BY.
-// Parameters: ?1 stream, ?2..?7 the minute ranges, ?10.. the conditions.
-std::string union_sql(const StatsRequest& r, const Sources& s, const std::string& columns,
-                      const char* minutes_table, const char* hours_table) {
+constexpr int kFirstConditionParam = 20;  // ?1 stream, ?2.. the segments' bounds
+
+// One SELECT per segment, UNION ALL, for the caller's GROUP BY to sum.
+std::string union_sql(const StatsRequest& r, const std::vector<Segment>& segments,
+                      const std::string& columns, const char* minutes_table,
+                      const char* hours_table) {
   std::string conditions;
   for (std::size_t i = 0; i < r.where.size(); ++i) {
-    conditions +=
-        fmt::format(" AND {} {} ?{}", r.where[i].column, r.where[i].equal ? "=" : "<>", 10 + i);
+    conditions += fmt::format(" AND {} {} ?{}", r.where[i].column, r.where[i].equal ? "=" : "<>",
+                              kFirstConditionParam + i);
   }
-  std::string sql = fmt::format(
-      "SELECT {} FROM {} WHERE stream = ?1 AND (minute >= ?2 AND minute < ?3{}){}", columns,
-      minutes_table, s.hourly ? " OR minute >= ?4 AND minute < ?5" : "", conditions);
-  if (s.hourly) {
-    sql += fmt::format(
-        " UNION ALL SELECT {} FROM {} WHERE stream = ?1 AND minute >= ?6 AND minute < ?7{}",
-        columns, hours_table, conditions);
+  std::string sql;
+  for (std::size_t k = 0; k < segments.size(); ++k) {
+    if (k) sql += " UNION ALL ";
+    sql += fmt::format("SELECT {} FROM {} WHERE stream = ?1 AND minute >= ?{} AND minute < ?{}{}",
+                       columns, segments[k].hourly ? hours_table : minutes_table, 2 + 2 * k,
+                       3 + 2 * k, conditions);
   }
   return sql;
 }
 
-void bind_union(sqlite::Stmt& stmt, const StatsRequest& r, const Sources& s) {
+void bind_union(sqlite::Stmt& stmt, const StatsRequest& r, const std::vector<Segment>& segments) {
   stmt.bind(1, std::string_view(r.stream));
-  stmt.bind(2, s.minutes.from);
-  stmt.bind(3, s.minutes.to);
-  if (s.hourly) {
-    stmt.bind(4, s.edge_after.from);
-    stmt.bind(5, s.edge_after.to);
-    stmt.bind(6, s.hours.from);
-    stmt.bind(7, s.hours.to);
+  for (std::size_t k = 0; k < segments.size(); ++k) {
+    stmt.bind(static_cast<int>(2 + 2 * k), segments[k].minutes.from);
+    stmt.bind(static_cast<int>(3 + 2 * k), segments[k].minutes.to);
   }
   for (std::size_t i = 0; i < r.where.size(); ++i)
-    stmt.bind(static_cast<int>(10 + i), std::string_view(r.where[i].json));
+    stmt.bind(static_cast<int>(kFirstConditionParam + i), std::string_view(r.where[i].json));
 }
 
 Result<std::string> failed(StoreReader::Connection& connection, sqlite::Stmt& stmt) {
@@ -306,7 +303,7 @@ Result<std::string> failed(StoreReader::Connection& connection, sqlite::Stmt& st
 }
 
 Result<std::string> counts(StoreReader& reader, const StatsRequest& r) {
-  const Sources sources = sources_of(r);
+  const auto sources = segments_of(r);
   std::string dims;
   for (const auto& d : r.group_by)
     dims += ", " + d.column;
@@ -384,7 +381,7 @@ void append_percentiles(std::string& out, const std::vector<std::pair<int, std::
 }
 
 Result<std::string> lag(StoreReader& reader, const StatsRequest& r) {
-  const Sources sources = sources_of(r);
+  const auto sources = segments_of(r);
   const std::string sql = "SELECT b, bucket, sum(count) FROM (" +
                           union_sql(r, sources, bucket_sql(r.bucket) + " AS b, bucket, count",
                                     "rollup_lag", "rollup_lag_hourly") +
