@@ -78,21 +78,7 @@ void create_schema(Db& db) {
   )sql");
 }
 
-int lag_bucket(std::int64_t lag_ms) {
-  if (lag_ms <= 0) return 0;
-  return 1 + static_cast<int>(std::floor(4 * std::log2(static_cast<double>(lag_ms))));
-}
-
-double lag_bucket_ms(int bucket) {
-  if (bucket <= 0) return 0;
-  return std::exp2((bucket - 0.5) / 4);
-}
-
 namespace {
-
-void sql_lag_bucket(sqlite3_context* context, int, sqlite3_value** args) {
-  sqlite3_result_int(context, lag_bucket(sqlite3_value_int64(args[0])));
-}
 
 std::string fields_json(const std::vector<std::string>& fields) {
   std::string out = "[";
@@ -109,13 +95,19 @@ SqliteSink::SqliteSink(const std::string& path,
                        std::map<std::string, std::vector<std::string>> stats_fields)
     : db_(path, /*read_only=*/false), stats_fields_(std::move(stats_fields)) {
   create_schema(db_);
-  sqlite3_create_function(db_.handle(), "sluice_lag_bucket", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-                          nullptr, sql_lag_bucket, nullptr, nullptr);
-  max_seq_ = db_.prepare("SELECT ifnull(max(seq), 0) FROM events");
-  db_.exec(
-      "CREATE TEMP TABLE batch_counts (minute INTEGER, type TEXT, d1 TEXT, d2 TEXT, d3 TEXT, "
-      "count INTEGER); "
-      "CREATE TEMP TABLE batch_lag (minute INTEGER, bucket INTEGER, count INTEGER)");
+  for (const char* table : {"rollup_counts", "rollup_counts_hourly"}) {
+    add_counts_.push_back(db_.prepare(fmt::format(
+        "INSERT INTO {} (stream, minute, type, d1, d2, d3, count) VALUES (?1, ?2, ?3, ?4, ?5, "
+        "?6, ?7) ON CONFLICT (stream, minute, type, d1, d2, d3) DO UPDATE SET count = count + "
+        "excluded.count",
+        table)));
+  }
+  for (const char* table : {"rollup_lag", "rollup_lag_hourly"}) {
+    add_lag_.push_back(db_.prepare(fmt::format(
+        "INSERT INTO {} (stream, minute, bucket, count) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (stream, minute, bucket) DO UPDATE SET count = count + excluded.count",
+        table)));
+  }
   // WAL with synchronous=NORMAL: a commit can be lost on power failure, but rows and offsets
   // are lost together, and the processor reads them again from the durable log.
   db_.exec("PRAGMA synchronous=NORMAL");
@@ -160,7 +152,7 @@ Result<void> SqliteSink::check_rollup_fields(const std::string& stream) {
         return make_error(Errc::kUnavailable, "SQLite rollup reset: " + db_.error_message());
       }
     }
-    if (auto counted = roll_up(stream, 0); !counted) return counted;
+    if (auto counted = recount(stream); !counted) return counted;
     auto save = db_.prepare(
         "INSERT INTO rollup_fields (stream, fields) VALUES (?1, ?2) "
         "ON CONFLICT (stream) DO UPDATE SET fields = excluded.fields");
@@ -174,76 +166,91 @@ Result<void> SqliteSink::check_rollup_fields(const std::string& stream) {
   return boost::outcome_v2::success();
 }
 
-Result<void> SqliteSink::roll_up(const std::string& stream, std::int64_t after_seq) {
-  auto it = roll_up_.find(stream);
-  if (it == roll_up_.end()) {
-    // The batch's new rows are grouped once (the costly part: reading the fields out of the
-    // payloads) into temp tables, which then add to the minute and the hour rollups. The
-    // dimensions are JSON text (json_quote), so 5 and "5" stay apart and a missing field is
-    // 'null'. Field paths are bound, never written into the SQL.
-    std::string dims;
-    const auto fields =
-        stats_fields_.contains(stream) ? stats_fields_.at(stream) : std::vector<std::string>{};
-    for (std::size_t i = 0; i < 3; ++i) {
-      dims += i < fields.size() ? fmt::format(", json_quote(json_extract(payload, ?{}))", 3 + i)
-                                : std::string(", 'null'");
-    }
-    RollUp r;
-    r.group_counts = db_.prepare(
-        "INSERT INTO temp.batch_counts (minute, type, d1, d2, d3, count) "
-        "SELECT ts / 60000, json_quote(type)" +
-        dims + ", count(*) FROM events WHERE seq > ?2 AND +stream = ?1 GROUP BY 1, 2, 3, 4, 5");
-    r.group_lag = db_.prepare(
-        "INSERT INTO temp.batch_lag (minute, bucket, count) "
-        "SELECT ts / 60000, sluice_lag_bucket(received_at - ts), count(*) FROM events "
-        "WHERE seq > ?2 AND +stream = ?1 GROUP BY 1, 2");
-    for (const auto& [table, minute] : {std::pair{"rollup_counts", "minute"},
-                                        std::pair{"rollup_counts_hourly", "minute / 60 * 60"}}) {
-      r.add.push_back(db_.prepare(fmt::format(
-          "INSERT INTO {0} (stream, minute, type, d1, d2, d3, count) "
-          "SELECT ?1, {1}, type, d1, d2, d3, sum(count) FROM temp.batch_counts WHERE true "
-          "GROUP BY 2, 3, 4, 5, 6 ON CONFLICT (stream, minute, type, d1, d2, d3) DO UPDATE SET "
-          "count = count + excluded.count",
-          table, minute)));
-    }
-    for (const auto& [table, minute] :
-         {std::pair{"rollup_lag", "minute"}, std::pair{"rollup_lag_hourly", "minute / 60 * 60"}}) {
-      r.add.push_back(db_.prepare(fmt::format(
-          "INSERT INTO {0} (stream, minute, bucket, count) "
-          "SELECT ?1, {1}, bucket, sum(count) FROM temp.batch_lag WHERE true GROUP BY 2, 3 "
-          "ON CONFLICT (stream, minute, bucket) DO UPDATE SET count = count + excluded.count",
-          table, minute)));
-    }
-    it = roll_up_.emplace(stream, std::move(r)).first;
+RollupFields& SqliteSink::fields_of(const std::string& stream) {
+  auto it = rollup_fields_.find(stream);
+  if (it == rollup_fields_.end()) {
+    const auto configured = stats_fields_.find(stream);
+    it = rollup_fields_
+             .emplace(stream,
+                      RollupFields(configured == stats_fields_.end() ? std::vector<std::string>{}
+                                                                     : configured->second))
+             .first;
   }
-  RollUp& r = it->second;
+  return it->second;
+}
+
+Result<void> SqliteSink::recount(const std::string& stream) {
+  auto& fields = fields_of(stream);
+  auto rows = db_.prepare(
+      "SELECT ts, received_at, type, payload FROM events WHERE stream = ?1 ORDER BY seq");
+  rows.bind(1, std::string_view(stream));
+  RollupBatch batch;
+  std::array<std::string, 3> dims;
+  std::int64_t n = 0;
+  int rc;
+  while ((rc = rows.step()) == SQLITE_ROW) {
+    fields.read(rows.column_text(3), dims);
+    batch.add(rows.column_int(0), rows.column_int(1),
+              rows.column_is_null(2) ? std::nullopt
+                                     : std::optional<std::string_view>(rows.column_text(2)),
+              dims);
+    if (++n % 100'000 == 0) {  // bounded memory for big stores
+      if (auto added = add_rollup(stream, batch); !added) return added;
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    return make_error(Errc::kUnavailable, "SQLite rollup recount: " + db_.error_message());
+  }
+  return add_rollup(stream, batch);
+}
+
+Result<void> SqliteSink::add_rollup(const std::string& stream, RollupBatch& batch) {
   auto run = [&](Stmt& stmt) {
     const int rc = stmt.step();
     stmt.reset();
     return rc == SQLITE_DONE;
   };
-  if (!db_.try_exec("DELETE FROM temp.batch_counts") ||
-      !db_.try_exec("DELETE FROM temp.batch_lag")) {
-    return make_error(Errc::kUnavailable, "SQLite rollup: " + db_.error_message());
+  // The hour rows are the minute rows summed by hour (minute: the hour's first).
+  std::map<RollupBatch::CountKey, std::int64_t> hourly_counts;
+  std::map<std::pair<std::int64_t, int>, std::int64_t> hourly_lag;
+  auto hour = [](std::int64_t minute) {
+    return minute >= 0 ? minute / 60 * 60 : -((-minute + 59) / 60 * 60);
+  };
+  for (const auto& [key, n] : batch.counts) {
+    auto hour_key = key;
+    std::get<0>(hour_key) = hour(std::get<0>(key));
+    hourly_counts[hour_key] += n;
   }
-  const auto fields =
-      stats_fields_.contains(stream) ? stats_fields_.at(stream) : std::vector<std::string>{};
-  std::vector<std::string> paths;
-  for (const auto& field : fields)
-    paths.push_back("$." + field);
-  r.group_counts.bind(1, std::string_view(stream));
-  r.group_counts.bind(2, after_seq);
-  for (std::size_t i = 0; i < paths.size(); ++i)
-    r.group_counts.bind(static_cast<int>(3 + i), std::string_view(paths[i]));
-  r.group_lag.bind(1, std::string_view(stream));
-  r.group_lag.bind(2, after_seq);
-  bool ok = run(r.group_counts) && run(r.group_lag);
-  for (auto& add : r.add) {
-    if (!ok) break;
-    add.bind(1, std::string_view(stream));
-    ok = run(add);
+  for (const auto& [key, n] : batch.lag)
+    hourly_lag[{hour(key.first), key.second}] += n;
+  const std::array<const std::map<RollupBatch::CountKey, std::int64_t>*, 2> counts = {
+      &batch.counts, &hourly_counts};
+  const std::array<const std::map<std::pair<std::int64_t, int>, std::int64_t>*, 2> lags = {
+      &batch.lag, &hourly_lag};
+  for (std::size_t level = 0; level < 2; ++level) {
+    Stmt& add = add_counts_[level];
+    for (const auto& [key, n] : *counts[level]) {
+      add.bind(1, std::string_view(stream));
+      add.bind(2, std::get<0>(key));
+      add.bind(3, std::string_view(std::get<1>(key)));
+      add.bind(4, std::string_view(std::get<2>(key)));
+      add.bind(5, std::string_view(std::get<3>(key)));
+      add.bind(6, std::string_view(std::get<4>(key)));
+      add.bind(7, n);
+      if (!run(add)) return make_error(Errc::kUnavailable, "SQLite rollup: " + db_.error_message());
+    }
+    Stmt& add_lag = add_lag_[level];
+    for (const auto& [key, n] : *lags[level]) {
+      add_lag.bind(1, std::string_view(stream));
+      add_lag.bind(2, key.first);
+      add_lag.bind(3, static_cast<std::int64_t>(key.second));
+      add_lag.bind(4, n);
+      if (!run(add_lag)) {
+        return make_error(Errc::kUnavailable, "SQLite rollup: " + db_.error_message());
+      }
+    }
   }
-  if (!ok) return make_error(Errc::kUnavailable, "SQLite rollup: " + db_.error_message());
+  batch.clear();
   return boost::outcome_v2::success();
 }
 
@@ -262,9 +269,10 @@ Result<void> SqliteSink::write(const std::string& consumer, const log::Partition
     (void)db_.try_exec("ROLLBACK");
     return checked;
   }
-  if (max_seq_.step() != SQLITE_ROW) return fail("max(seq)");
-  const std::int64_t before = max_seq_.column_int(0);
-  max_seq_.reset();
+  auto& fields = fields_of(stream);
+  RollupBatch& rollup = rollup_batch_;
+  rollup.clear();
+  std::array<std::string, 3> dims;
   for (const auto& record : batch.records) {
     auto event = decode_event(record.bytes);
     if (!event) {
@@ -279,8 +287,13 @@ Result<void> SqliteSink::write(const std::string& consumer, const log::Partition
     insert_event_.bind(7, event->payload);
     if (insert_event_.step() != SQLITE_DONE) return fail("insert");
     insert_event_.reset();
+    // Counted only when stored: a repeated id inserts nothing.
+    if (sqlite3_changes(db_.handle()) > 0) {
+      fields.read(event->payload, dims);
+      rollup.add(event->ts_ms, event->received_at_ms, event->type, dims);
+    }
   }
-  if (auto counted = roll_up(stream, before); !counted) {
+  if (auto counted = add_rollup(stream, rollup); !counted) {
     (void)db_.try_exec("ROLLBACK");
     return counted;
   }

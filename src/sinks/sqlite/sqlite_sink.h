@@ -19,18 +19,13 @@
 #include <vector>
 
 #include "log/log.h"
+#include "sinks/sqlite/rollup.h"
 #include "sinks/sqlite/sqlite_db.h"
 
 namespace sluice::sqlite {
 
 // Creates the tables and indexes if missing and sets WAL mode. Idempotent.
 void create_schema(Db& db);
-
-// The bucket of a processing lag in rollup_lag: 0 for none (or a negative lag), else
-// 1 + floor(4 * log2(ms)), four buckets per doubling.
-int lag_bucket(std::int64_t lag_ms);
-// A value that stands for a bucket's lags: its geometric middle, in ms.
-double lag_bucket_ms(int bucket);
 
 class SqliteSink {
  public:
@@ -48,22 +43,22 @@ class SqliteSink {
                      const log::ReadBatch& batch);
 
  private:
-  // Counts the stream's events stored after `after_seq` into its rollups.
-  Result<void> roll_up(const std::string& stream, std::int64_t after_seq);
+  RollupFields& fields_of(const std::string& stream);
+  // Counts every stored event of the stream into its rollups (which must be empty).
+  Result<void> recount(const std::string& stream);
+  // Adds a batch's counts to the minute and hour rollups, and clears it.
+  Result<void> add_rollup(const std::string& stream, RollupBatch& batch);
   // Recounts a stream's rollups when its fields differ from those they were counted by.
   Result<void> check_rollup_fields(const std::string& stream);
 
   Db db_;
   Stmt insert_event_;
   Stmt upsert_offset_;
-  Stmt max_seq_;
+  std::vector<Stmt> add_counts_, add_lag_;  // [0] by minute, [1] by hour
   std::map<std::string, std::vector<std::string>> stats_fields_;
-  struct RollUp {
-    Stmt group_counts, group_lag;  // the batch's new rows into the temp tables
-    std::vector<Stmt> add;         // the temp tables into the minute and hour rollups
-  };
-  std::map<std::string, RollUp> roll_up_;  // per stream
-  std::set<std::string> checked_;          // streams whose fields were checked
+  std::map<std::string, RollupFields> rollup_fields_;  // per stream
+  RollupBatch rollup_batch_;
+  std::set<std::string> checked_;  // streams whose fields were checked
 };
 
 }  // namespace sluice::sqlite
