@@ -335,11 +335,27 @@ Result<ReadBatch> KafkaLog::read(const Partition& partition, Offset from, std::s
 }
 
 Offset KafkaLog::end_offset(const Partition& partition) const {
+  // While the brokers are away, the last known end answers at once: lag, metrics and status
+  // pages would otherwise wait kQueryTimeoutMs per partition.
+  // Appends failing say the same, before any query had to fail.
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(end_offsets_mutex_);
+    if (now < unreachable_until_ || !failures_.failing().empty()) {
+      return known_end_offsets_[partition];
+    }
+  }
   std::int64_t low = 0, high = 0;
   auto err = rd_kafka_query_watermark_offsets(producer_.get(), topic(partition.stream).c_str(),
                                               static_cast<std::int32_t>(partition.index), &low,
                                               &high, kQueryTimeoutMs);
-  return err == RD_KAFKA_RESP_ERR_NO_ERROR ? static_cast<Offset>(high) : 0;
+  std::lock_guard lock(end_offsets_mutex_);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    unreachable_until_ = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    return known_end_offsets_[partition];
+  }
+  known_end_offsets_[partition] = static_cast<Offset>(high);
+  return static_cast<Offset>(high);
 }
 
 std::vector<std::string> KafkaLog::streams() const {

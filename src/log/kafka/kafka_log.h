@@ -15,6 +15,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -75,6 +76,11 @@ class KafkaLog final : public Log {
   // re-assigned on every read, fetching almost nothing.
   mutable std::mutex readers_mutex_;
   std::map<std::pair<Partition, std::thread::id>, std::shared_ptr<Reader>> readers_;
+  // end_offset(): the last offsets the brokers gave, and until when not to ask them again after
+  // a query failed (the brokers are away: each query would wait its whole timeout).
+  mutable std::mutex end_offsets_mutex_;
+  mutable std::map<Partition, Offset> known_end_offsets_;
+  mutable std::chrono::steady_clock::time_point unreachable_until_{};
   mutable std::mutex groups_mutex_;
   mutable std::map<std::string, KafkaPtr> groups_;
 };

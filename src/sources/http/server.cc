@@ -487,6 +487,25 @@ struct Server::Impl {
     return res;
   }
 
+  // Runs `f` on the blocking pool and resumes the caller on its own I/O thread with the result.
+  template <class F>
+  auto off_io_thread(F f) {
+    using R = std::invoke_result_t<F&>;
+    return asio::async_initiate<decltype(kAwait), void(R)>(
+        [this, f = std::move(f)](auto handler) mutable {
+          auto io_executor = asio::get_associated_executor(handler);
+          asio::post(blocking_pool,
+                     [f = std::move(f), handler = std::move(handler), io_executor]() mutable {
+                       R result = f();
+                       asio::post(io_executor, [handler = std::move(handler),
+                                                result = std::move(result)]() mutable {
+                         std::move(handler)(std::move(result));
+                       });
+                     });
+        },
+        kAwait);
+  }
+
   // Answers a request; `route_id` is set to the route that answered (for the metrics).
   Task<Response> route(Request& req, const std::string& peer, std::size_t& route_id) {
     route_id = http_metrics.routes().size() - 1;  // (no route)
@@ -561,9 +580,14 @@ struct Server::Impl {
       const query::Params params = query_params(*url);
       Result<std::string> body = make_error(Errc::kInternal, "");
       if (route_id == kStreamsRoute) {
-        body = query::query_streams(
-            {.config = config, .log = log, .http = http_metrics, .store = store, .reader = reader},
-            params);
+        body = co_await off_io_thread([&] {
+          return query::query_streams({.config = config,
+                                       .log = log,
+                                       .http = http_metrics,
+                                       .store = store,
+                                       .reader = reader},
+                                      params);
+        });
       } else if (!reader) {
         co_return error_response(req, make_error(Errc::kNotFound,
                                                  "this is a collector: events are read from the "
@@ -586,7 +610,9 @@ struct Server::Impl {
                                                  "this is a collector: pipelines run in the "
                                                  "processes that run them (sluice run)"));
       }
-      co_return make_response(req, 200, pipeline::statuses_json(pipelines->statuses()));
+      auto statuses =
+          co_await off_io_thread([this] { return pipeline::statuses_json(pipelines->statuses()); });
+      co_return make_response(req, 200, std::move(statuses));
     }
     if (path == "/v1/windows" || path.starts_with("/v1/windows/")) {
       route_id = path == "/v1/windows" ? kWindowsRoute : kWindowRoute;
@@ -598,8 +624,10 @@ struct Server::Impl {
                                                  "processes that run them (sluice run)"));
       }
       if (path == "/v1/windows") {
-        co_return make_response(
-            req, 200, windows::statuses_json(windows->statuses(), windows->rule_statuses()));
+        auto statuses = co_await off_io_thread([this] {
+          return windows::statuses_json(windows->statuses(), windows->rule_statuses());
+        });
+        co_return make_response(req, 200, std::move(statuses));
       }
       const std::string name(path.substr(std::string_view("/v1/windows/").size()));
       const auto window = windows->find(name);  // as running now (SIGHUP may change them)
@@ -615,13 +643,15 @@ struct Server::Impl {
     if (path == "/metrics") {
       route_id = kMetricsRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
-      auto res = make_response(req, 200,
-                               metrics::render({.log = log,
-                                                .http = &http_metrics,
-                                                .store = store,
-                                                .pipelines = pipelines,
-                                                .windows = windows,
-                                                .data_dir = config.storage.data_dir}));
+      auto text = co_await off_io_thread([this] {
+        return metrics::render({.log = log,
+                                .http = &http_metrics,
+                                .store = store,
+                                .pipelines = pipelines,
+                                .windows = windows,
+                                .data_dir = config.storage.data_dir});
+      });
+      auto res = make_response(req, 200, std::move(text));
       res.content_type = "text/plain; version=0.0.4; charset=utf-8";
       co_return res;
     }
@@ -633,11 +663,13 @@ struct Server::Impl {
     if (path == "/readyz") {
       route_id = kReadyzRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
-      auto readiness = health::check_readiness({.log = log,
-                                                .reader = reader,
-                                                .store = store,
-                                                .pipelines = pipelines,
-                                                .windows = windows});
+      auto readiness = co_await off_io_thread([this] {
+        return health::check_readiness({.log = log,
+                                        .reader = reader,
+                                        .store = store,
+                                        .pipelines = pipelines,
+                                        .windows = windows});
+      });
       co_return make_response(req, readiness.ready ? 200 : 503, std::move(readiness.json));
     }
     co_return error_response(req, make_error(Errc::kNotFound, fmt::format("no route {}", path)));
@@ -799,26 +831,6 @@ struct Server::Impl {
            (target.size() == kTail.size() || target[kTail.size()] == '?');
   }
 
-  // Runs `f` on the tail thread (reading the Kafka log may block) and resumes the caller on its
-  // own I/O thread with the result.
-  template <class F>
-  auto on_tail_thread(F f) {
-    using R = std::invoke_result_t<F&>;
-    return asio::async_initiate<decltype(kAwait), void(R)>(
-        [this, f = std::move(f)](auto handler) mutable {
-          auto io_executor = asio::get_associated_executor(handler);
-          asio::post(
-              tail_pool, [f = std::move(f), handler = std::move(handler), io_executor]() mutable {
-                R result = f();
-                asio::post(io_executor,
-                           [handler = std::move(handler), result = std::move(result)]() mutable {
-                             std::move(handler)(std::move(result));
-                           });
-              });
-        },
-        kAwait);
-  }
-
   // GET /v1/tail: Server-Sent Events of the streams' new events, heartbeats while quiet. A
   // client that falls kMaxTailLag events behind, or whose socket takes no data for
   // server.body_timeout, is dropped with a last `event: dropped`; ingest never waits for it.
@@ -850,7 +862,7 @@ struct Server::Impl {
       co_return;
     }
     const query::Params params = query_params(*parsed);
-    auto opened = co_await on_tail_thread(
+    auto opened = co_await off_io_thread(
         [this, &params] { return query::TailCursor::open(log, stream_list, params); });
     if (!opened) {
       co_await answer(error_response(req, opened.error()));
@@ -895,7 +907,7 @@ struct Server::Impl {
         std::size_t read = 0;
         std::uint64_t lag = 0;
       };
-      Chunk chunk = co_await on_tail_thread([&cursor] {
+      Chunk chunk = co_await off_io_thread([&cursor] {
         Chunk c{std::string()};
         c.text = cursor.next(kEventsPerWrite, c.read);
         c.lag = cursor.lag();
@@ -977,7 +989,9 @@ struct Server::Impl {
       out[name] = stream.stats_fields;
     return out;
   }();
-  asio::thread_pool tail_pool{1};  // reads for GET /v1/tail (a Kafka read may block)
+  // Work that may wait on the network (a Kafka read or end-offset query): tails, metrics,
+  // readiness and status pages run there, so an I/O thread never waits for the brokers.
+  asio::thread_pool blocking_pool{1};
   std::map<std::string, std::shared_ptr<const StreamPolicy>> policies;  // by stream
   struct CompatRoute {
     std::string stream;
@@ -1068,8 +1082,8 @@ void Server::run() {
   for (auto& t : threads)
     t.join();
   // A tail's read in progress finishes before the I/O contexts go away.
-  impl.tail_pool.stop();
-  impl.tail_pool.join();
+  impl.blocking_pool.stop();
+  impl.blocking_pool.join();
 }
 
 void Server::stop() {
