@@ -18,8 +18,16 @@ import time
 
 
 class Server:
-    def __init__(self, binary, data_dir=None, config=None, extra_args=(), command="run"):
+    def __init__(self, binary, data_dir=None, config=None, extra_args=(), command="run",
+                 config_text=None):
+        """`config_text`: YAML written to a temporary file (removed by cleanup) and used as the
+        configuration instead of `config`."""
         self.binary = binary
+        self.own_config = None
+        if config_text is not None:
+            with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+                f.write(config_text)
+            config = self.own_config = f.name
         self.command = command
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sluice-test-")
@@ -67,6 +75,9 @@ class Server:
             self.proc.wait()
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self.own_config:
+            os.unlink(self.own_config)
+            self.own_config = None
 
     def connection(self):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)

@@ -11,7 +11,6 @@ import json
 import os
 import random
 import sys
-import tempfile
 import threading
 import urllib.parse
 
@@ -41,10 +40,7 @@ def make_events():
 def main():
     binary = sys.argv[1]
     checks = Checks()
-    config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-    config.write(CONFIG)
-    config.close()
-    server = Server(binary, config=config.name).start()
+    server = Server(binary, config_text=CONFIG).start()
     events = make_events()
     try:
         conn = server.connection()
@@ -127,7 +123,6 @@ def main():
         if checks.failed:
             sys.stderr.write("".join(server.stderr_lines[-20:]))
         server.cleanup()
-        os.unlink(config.name)
     checks.finish()
 
 

@@ -15,7 +15,6 @@ import json
 import os
 import socket
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -103,10 +102,7 @@ def post(server, stream, events, conn=None):
 def main():
     binary = sys.argv[1]
     checks = Checks()
-    config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-    config.write(CONFIG)
-    config.close()
-    server = Server(binary, config=config.name).start()
+    server = Server(binary, config_text=CONFIG).start()
     try:
         def filtered_tail():
             client = SseClient(server.port, "/v1/tail?stream=clicks&stream=views"
@@ -215,7 +211,6 @@ def main():
         if checks.failed:
             sys.stderr.write("".join(server.stderr_lines[-30:]))
         server.cleanup()
-        os.unlink(config.name)
     checks.finish()
 
 

@@ -219,10 +219,7 @@ streams:
 def read_tokens(binary, checks):
     """server.read_tokens: every read endpoint wants one; write keys never read; the key= filter
     is a filter there, not a credential."""
-    config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-    config.write(READ_TOKENS_CONFIG)
-    config.close()
-    server = Server(binary, config=config.name).start()
+    server = Server(binary, config_text=READ_TOKENS_CONFIG).start()
     reads = ["/v1/events", "/v1/events/x", "/v1/pipelines", "/v1/windows", "/v1/windows/x",
              "/v1/streams", "/v1/dead-letters", "/v1/alerts", "/v1/tail?stream=events"]
     try:
@@ -275,7 +272,6 @@ def read_tokens(binary, checks):
         checks.run("read tokens: /healthz, /readyz and /metrics need none", probes_stay_open)
     finally:
         server.cleanup()
-        os.unlink(config.name)
 
 
 if __name__ == "__main__":

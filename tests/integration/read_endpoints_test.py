@@ -7,7 +7,6 @@ usage: read_endpoints_test.py SLUICE_BINARY
 import json
 import os
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import Checks, Server, wait_for  # noqa: E402
@@ -54,10 +53,7 @@ def page_all(server, path, limit):
 def main():
     binary = sys.argv[1]
     checks = Checks()
-    config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-    config.write(CONFIG)
-    config.close()
-    server = Server(binary, config=config.name).start()
+    server = Server(binary, config_text=CONFIG).start()
     try:
         events = [{"id": "r%d" % i, "sensor": "s-%d" % (i % 3), "value": v,
                    "at": "2026-12-01T10:00:%02dZ" % i} for i, v in enumerate(VALUES)]
@@ -142,7 +138,6 @@ def main():
         if checks.failed:
             sys.stderr.write("".join(server.stderr_lines[-30:]))
         server.cleanup()
-        os.unlink(config.name)
     checks.finish()
 
 

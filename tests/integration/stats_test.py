@@ -11,6 +11,7 @@ import collections
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -85,10 +86,7 @@ def got(body, keys):
 
 
 def start(binary, data_dir, fields):
-    config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-    config.write(CONFIG % ", ".join(fields))
-    config.close()
-    return Server(binary, data_dir=data_dir, config=config.name).start()
+    return Server(binary, data_dir=data_dir, config_text=CONFIG % ", ".join(fields)).start()
 
 
 def main():
@@ -200,6 +198,7 @@ def main():
         checks.run("parameter errors", errors)
         checks.run("values with SQL in them are only values", injection)
         server.stop()
+        server.cleanup()  # its configuration file; the data directory stays
 
         def recount():
             nonlocal server
@@ -225,7 +224,6 @@ def main():
         if checks.failed:
             sys.stderr.write("".join(server.stderr_lines[-30:]))
         server.cleanup()
-        import shutil
         shutil.rmtree(data_dir, ignore_errors=True)
     checks.finish()
 

@@ -27,43 +27,6 @@ void create_schema(Db& db) {
     CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
     CREATE INDEX IF NOT EXISTS events_stream_ts ON events(stream, ts);
     CREATE INDEX IF NOT EXISTS events_type_ts ON events(type, ts);
-    -- GET /v1/stats: counts per stream, minute of event time, type and stats_fields (JSON text
-    -- of each value, 'null' when missing), and the processing lag's spread per minute.
-    CREATE TABLE IF NOT EXISTS rollup_counts (
-      stream TEXT NOT NULL,
-      minute INTEGER NOT NULL,      -- ts / 60000
-      type TEXT NOT NULL,
-      d1 TEXT NOT NULL,
-      d2 TEXT NOT NULL,
-      d3 TEXT NOT NULL,
-      count INTEGER NOT NULL,
-      PRIMARY KEY (stream, minute, type, d1, d2, d3)
-    ) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS rollup_lag (
-      stream TEXT NOT NULL,
-      minute INTEGER NOT NULL,
-      bucket INTEGER NOT NULL,      -- of received_at - ts (lag_bucket)
-      count INTEGER NOT NULL,
-      PRIMARY KEY (stream, minute, bucket)
-    ) WITHOUT ROWID;
-    -- The same by hour (minute is the hour's first minute), for questions over long ranges.
-    CREATE TABLE IF NOT EXISTS rollup_counts_hourly (
-      stream TEXT NOT NULL,
-      minute INTEGER NOT NULL,
-      type TEXT NOT NULL,
-      d1 TEXT NOT NULL,
-      d2 TEXT NOT NULL,
-      d3 TEXT NOT NULL,
-      count INTEGER NOT NULL,
-      PRIMARY KEY (stream, minute, type, d1, d2, d3)
-    ) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS rollup_lag_hourly (
-      stream TEXT NOT NULL,
-      minute INTEGER NOT NULL,
-      bucket INTEGER NOT NULL,
-      count INTEGER NOT NULL,
-      PRIMARY KEY (stream, minute, bucket)
-    ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS rollup_fields (
       stream TEXT PRIMARY KEY,
       fields TEXT NOT NULL          -- the stats_fields the counts were made by, as JSON
@@ -76,6 +39,32 @@ void create_schema(Db& db) {
       PRIMARY KEY (consumer, stream, partition)
     ) WITHOUT ROWID;
   )sql");
+  // GET /v1/stats: counts per stream, minute of event time (ts / 60000), type and stats_fields
+  // (JSON text of each value, 'null' when missing), and the processing lag's spread (bucket:
+  // lag_bucket of received_at - ts); by minute, and by hour (minute: the hour's first) for
+  // questions over long ranges.
+  for (const char* suffix : {"", "_hourly"}) {
+    db.exec(fmt::format(R"sql(
+      CREATE TABLE IF NOT EXISTS rollup_counts{0} (
+        stream TEXT NOT NULL,
+        minute INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        d1 TEXT NOT NULL,
+        d2 TEXT NOT NULL,
+        d3 TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (stream, minute, type, d1, d2, d3)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS rollup_lag{0} (
+        stream TEXT NOT NULL,
+        minute INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (stream, minute, bucket)
+      ) WITHOUT ROWID;
+    )sql",
+                        suffix));
+  }
 }
 
 namespace {
