@@ -3,10 +3,11 @@
 // routes call (the HTTP layer adds a fraction of a millisecond).
 //
 // The store is built the way `sluice run` builds it: events appended to the embedded log, then
-// the processor (src/processor/) takes them into SQLite with its rollups; the build rate is
-// printed too. A store built earlier with the same event count is reused.
+// the processor (src/processor/) takes them into the store with its rollups: SQLite, or
+// PostgreSQL when a URL is given (schema `sluice`); the build rate is printed too. A store
+// built earlier with the same event count is reused (DIR remembers it).
 //
-// usage: bench_query DIR [EVENTS]   (default 10 000 000)
+// usage: bench_query DIR [EVENTS [POSTGRES_URL]]   (default 10 000 000, SQLite)
 
 #include <fmt/format.h>
 
@@ -27,6 +28,9 @@
 #include "query/events_query.h"
 #include "query/stats_query.h"
 #include "query/store_reader.h"
+#include "sinks/sqlite/sqlite_sink.h"
+#include "store/pg_connection.h"
+#include "store/postgres_store.h"
 
 namespace {
 
@@ -39,7 +43,15 @@ std::int64_t ts_of(std::int64_t i) {
   return kBase + i * kSpacingMs;
 }
 
-void build(const std::string& dir, std::int64_t events) {
+// The store in DIR or at the PostgreSQL URL, with the stats fields the questions use.
+std::unique_ptr<sluice::store::StoreWriter> open_writer(const std::string& dir,
+                                                        const std::string& url) {
+  std::map<std::string, std::vector<std::string>> fields = {{"events", {"city", "severity"}}};
+  if (url.empty()) return std::make_unique<sluice::sqlite::SqliteSink>(dir + "/sluice.db", fields);
+  return std::make_unique<sluice::store::PostgresStore>(url, "sluice", fields);
+}
+
+void build(const std::string& dir, std::int64_t events, const std::string& url) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   sluice::LogConfig log_config;
@@ -83,7 +95,14 @@ void build(const std::string& dir, std::int64_t events) {
   store.batch_max_wait = std::chrono::milliseconds(0);
   const auto store_start = Clock::now();
   {
-    sluice::Processor processor(log, store, dir + "/sluice.db", {{"events", {"city", "severity"}}});
+    if (!url.empty()) {  // a fresh schema
+      sluice::pg::Connection connection(url, "sluice");
+      if (!connection.connect() ||
+          !connection.exec("DROP SCHEMA IF EXISTS sluice CASCADE", "drop")) {
+        throw std::runtime_error("cannot reach PostgreSQL at " + url);
+      }
+    }
+    sluice::Processor processor(log, store, open_writer(dir, url));
     processor.start();
     for (;;) {
       std::int64_t stored = 0;
@@ -144,14 +163,17 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   const std::int64_t events = argc > 2 ? std::stoll(argv[2]) : 10'000'000;
+  const std::string url = argc > 3 ? argv[3] : "";
   std::int64_t built = 0;
   std::ifstream(dir + "/built") >> built;
   if (built != events) {
-    build(dir, events);
+    build(dir, events, url);
   } else {
     fmt::print("reusing the store of {} events in {}\n", events, dir);
   }
-  sluice::query::StoreReader reader(dir + "/sluice.db", 2);
+  auto reader_ptr = url.empty() ? sluice::query::open_sqlite_reader(dir + "/sluice.db", 2)
+                                : sluice::query::open_postgres_reader(url, "sluice", 2);
+  auto& reader = *reader_ptr;
   const int runs = 200;
   const auto mid = cursor_at(reader, events, events / 2, "");
   const auto mid_city = cursor_at(reader, events, events / 2, "where=city:eq:C7");

@@ -252,3 +252,23 @@ class Postgres:
     def cleanup(self):
         subprocess.run([self.script, "stop", self.dir], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Store:
+    """The store a suite runs against, named by its command line: the embedded SQLite file
+    (`sqlite`, the default) or `postgres`, a throwaway PostgreSQL server — so one suite checks
+    that both stores give the same answers."""
+
+    def __init__(self, kind="sqlite"):
+        if kind not in ("sqlite", "postgres"):
+            raise SystemExit("store must be sqlite or postgres, not %r" % kind)
+        self.kind = kind
+        self.postgres = Postgres().start() if kind == "postgres" else None
+
+    def config(self):
+        """The YAML that points sluice at this store (nothing for the default)."""
+        return "store: {url: '%s'}\n" % self.postgres.url if self.postgres else ""
+
+    def cleanup(self):
+        if self.postgres:
+            self.postgres.cleanup()

@@ -132,10 +132,7 @@ int run_server(const Config& config, const ConfigReloader& reload) {
     std::filesystem::create_directories(config.storage.data_dir);
     auto log_backend = open_log(config);
     log::Log& event_log = *log_backend;
-    std::map<std::string, std::vector<std::string>> stats_fields;
-    for (const auto& [name, stream] : config.streams)
-      stats_fields[name] = stream.stats_fields;
-    Processor processor(event_log, config.store, config.store_path(), std::move(stats_fields));
+    Processor processor(event_log, config.store, store::open_store_writer(config));
     auto built = pipeline::PipelineSet::build(config, event_log);
     if (!built) {
       log->error("cannot start the pipelines: {}", built.error().message);
@@ -157,10 +154,10 @@ int run_server(const Config& config, const ConfigReloader& reload) {
     pipelines.start();
     windows->start();
     ReloadOnHangup reloads(reload, pipelines, *windows);
-    query::StoreReader reader(config.store_path(), config.store.read_connections);
+    auto reader = query::open_store_reader(config);
 
     http::Server server(config, event_log,
-                        {.reader = &reader,
+                        {.reader = reader.get(),
                          .store = &processor,
                          .pipelines = &pipelines,
                          .windows = windows.get()});

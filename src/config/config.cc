@@ -13,6 +13,7 @@
 
 #include "components/registry.h"
 #include "expr/expression.h"
+#include "store/pg_connection.h"
 #include "validation/json_schema.h"
 #include "windows/aggregate.h"
 
@@ -100,6 +101,22 @@ const Table& storage_table() {
 std::optional<std::string> check_backend(const Scalar& v) {
   if (v.text == "embedded" || v.text == "kafka") return std::nullopt;
   return "\"" + v.text + "\" is not a log backend; use embedded or kafka";
+}
+
+std::optional<std::string> check_store_url(const Scalar& v) {
+  if (v.text.empty() || v.text.starts_with("postgresql://") || v.text.starts_with("postgres://")) {
+    return std::nullopt;
+  }
+  return "\"" + v.text +
+         "\" is not a PostgreSQL URL (postgresql://…); leave it empty for the "
+         "embedded SQLite store";
+}
+
+std::optional<std::string> check_schema_name(const Scalar& v) {
+  if (pg::plain_identifier(v.text)) return std::nullopt;
+  return "\"" + v.text +
+         "\" is not a schema name: lower-case letters, digits and _, not "
+         "starting with a digit, at most 63";
 }
 
 const Table& kafka_table() {
@@ -309,11 +326,20 @@ const Table& route_table() {
 const Table& store_table() {
   static const Table table{
       "store",
-      "The embedded SQLite store that the processor fills from the log and the query API "
-      "reads.",
+      "The store that the processor fills from the log and the query API reads: the embedded "
+      "SQLite file, or a PostgreSQL database shared by API replicas.",
       {
+          string_setting("url", &StoreConfig::url, "",
+                         "A PostgreSQL connection URL (`postgresql://user@host:5432/db`, "
+                         "`${PG_PASSWORD}` expanded from the environment) to keep the store in "
+                         "that database; empty: the embedded SQLite file (`path`).",
+                         check_store_url),
+          string_setting("schema", &StoreConfig::schema, "sluice",
+                         "PostgreSQL: the schema of the store's tables, created if missing "
+                         "(lower-case letters, digits and _).",
+                         check_schema_name),
           string_setting("path", &StoreConfig::path, "",
-                         "Database file; empty means `<data_dir>/sluice.db`."),
+                         "SQLite database file; empty means `<data_dir>/sluice.db`."),
           int_setting("batch_max_events", &StoreConfig::batch_max_events, 5000, 1, 1'000'000,
                       "Most events the processor writes in one transaction."),
           duration_setting("batch_max_wait", &StoreConfig::batch_max_wait, "10ms", 0, 10'000,

@@ -102,7 +102,9 @@ struct StreamConfig {
 };
 
 struct StoreConfig {
-  std::string path;  // empty: <data_dir>/sluice.db
+  std::string url;     // a PostgreSQL URL; empty: the SQLite file at `path`
+  std::string schema;  // PostgreSQL: the schema of the store's tables
+  std::string path;    // empty: <data_dir>/sluice.db
   int batch_max_events = 0;
   std::chrono::milliseconds batch_max_wait{};
   int read_connections = 0;

@@ -1,7 +1,5 @@
 #include "health/readiness.h"
 
-#include <sqlite3.h>
-
 #include "core/json_text.h"
 #include "pipeline/pipeline.h"
 #include "processor/processor.h"
@@ -40,19 +38,10 @@ class Checks {
 
 // A read of the store through the API's own connections: the file is there and readable.
 std::string store_read_error(query::StoreReader& reader) {
-  return reader.with_connection([](query::StoreReader::Connection& connection) -> std::string {
-    try {
-      auto& statement = connection.statement("SELECT 1 FROM events LIMIT 1");
-      const int rc = statement.step();
-      statement.reset();
-      if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        return "the store cannot be read: " + connection.db.error_message();
-      }
-      return "";
-    } catch (const std::exception& e) {
-      return std::string("the store cannot be read: ") + e.what();
-    }
-  });
+  auto sql = reader.sql();
+  sql += "SELECT 1 FROM events LIMIT 1";
+  auto read = reader.query(sql, [](const query::Row&) { return false; });
+  return read ? std::string() : "the store cannot be read: " + read.error().message;
 }
 
 }  // namespace

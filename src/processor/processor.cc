@@ -11,19 +11,15 @@
 
 namespace sluice {
 
-Processor::Processor(log::Log& log, const StoreConfig& config, const std::string& store_path,
-                     std::map<std::string, std::vector<std::string>> stats_fields)
+Processor::Processor(log::Log& log, const StoreConfig& config,
+                     std::unique_ptr<store::StoreWriter> store)
     : log_(log),
-      sink_(store_path, std::move(stats_fields)),
+      store_(std::move(store)),
       batch_max_events_(static_cast<std::size_t>(config.batch_max_events)),
       batch_max_wait_(config.batch_max_wait) {
-  auto committed = sink_.committed_offsets(kConsumer);
   for (const auto& stream : log_.streams()) {
-    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p) {
-      log::Partition partition(stream, p);
-      auto it = committed.find(partition);
-      positions_[partition] = it == committed.end() ? 0 : it->second;
-    }
+    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p)
+      positions_[log::Partition(stream, p)] = 0;
   }
 }
 
@@ -100,6 +96,16 @@ void Processor::run() {
 }
 
 Result<Processor::PassResult> Processor::process_once() {
+  if (!offsets_loaded_) {
+    auto committed = store_->committed_offsets(kConsumer);
+    if (!committed) return committed.error();
+    std::lock_guard lock(mutex_);
+    for (auto& [partition, offset] : positions_) {
+      auto it = committed.value().find(partition);
+      if (it != committed.value().end()) offset = it->second;
+    }
+    offsets_loaded_ = true;
+  }
   PassResult result = PassResult::kIdle;
   std::vector<log::Partition> partitions;
   {
@@ -116,7 +122,7 @@ Result<Processor::PassResult> Processor::process_once() {
     auto batch = log_.read(partition, from, batch_max_events_);
     if (!batch) return batch.error();
     if (batch.value().records.empty()) continue;
-    if (auto written = sink_.write(kConsumer, partition, batch.value()); !written) {
+    if (auto written = store_->write(kConsumer, partition, batch.value()); !written) {
       return written.error();
     }
     const bool full = batch.value().records.size() >= batch_max_events_;

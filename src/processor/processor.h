@@ -1,19 +1,22 @@
 #pragma once
 // The processor: a thread that follows the log and writes every partition's new events to the
-// SQLite store, in batches of up to store.batch_max_events, each batch in one transaction with
-// the consumer offset. It wakes when the log reports new durable records; when the store fails
-// (disk full, locked) it logs, backs off and retries the same batch, so nothing is skipped.
+// store (SQLite or PostgreSQL), in batches of up to store.batch_max_events, each batch in one
+// transaction with the consumer offset. It wakes when the log reports new durable records; when
+// the store fails (disk full, locked, server away) it logs, backs off and retries the same
+// batch, so nothing is skipped. The committed offsets are read in the thread too, retried the
+// same way, so a store that is not reachable yet does not stop the process starting.
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "config/config.h"
 #include "log/log.h"
-#include "sinks/sqlite/sqlite_sink.h"
+#include "store/store_writer.h"
 
 namespace sluice {
 
@@ -22,15 +25,14 @@ class Processor {
   // The consumer name under which offsets are committed in the store.
   static constexpr const char* kConsumer = "store";
 
-  // `stats_fields`: per stream, the fields its statistics rollups count by.
-  Processor(log::Log& log, const StoreConfig& config, const std::string& store_path,
-            std::map<std::string, std::vector<std::string>> stats_fields = {});
+  Processor(log::Log& log, const StoreConfig& config, std::unique_ptr<store::StoreWriter> store);
   ~Processor();  // stops the thread after the batch in progress
 
   void start();
   // Wakes the processor: new records are durable. Callable from any thread.
   void notify();
-  // Events stored so far, per partition, as the next log offset to read.
+  // Events stored so far, per partition, as the next log offset to read (0 until the store's
+  // offsets are read).
   std::map<log::Partition, log::Offset> positions() const;
   // Why the last write to the store failed while it is being retried; empty while writes work.
   std::string failing() const;
@@ -44,7 +46,8 @@ class Processor {
   Result<PassResult> process_once();
 
   log::Log& log_;
-  sqlite::SqliteSink sink_;
+  std::unique_ptr<store::StoreWriter> store_;
+  bool offsets_loaded_ = false;  // the processor thread's
   std::size_t batch_max_events_;
   std::chrono::milliseconds batch_max_wait_;
 

@@ -25,8 +25,8 @@ constexpr std::size_t kMaxConditions = 8;
 // where=<field>:<op>:<value>: a condition on a payload field, bound as parameters (the path
 // too); the field is checked to be a dotted path of plain names.
 struct Condition {
-  std::string path;                                                       // $.a.b
-  std::string op;                                                         // SQL operator
+  std::string field;                                                      // a.b
+  std::string op;                                                         // eq, ne, gt, …
   std::variant<std::monostate, std::int64_t, double, std::string> value;  // monostate: null
 };
 
@@ -100,21 +100,21 @@ void append_payload(std::string& out, std::string_view payload,
 }
 
 // One row of SELECT seq, stream, id, ts, received_at, key, payload as the API writes an event.
-void append_event(std::string& out, sqlite::Stmt& stmt, const std::vector<std::string>& fields) {
+void append_event(std::string& out, const Row& row, const std::vector<std::string>& fields) {
   out += "{\"id\":";
-  append_json_string(out, stmt.column_text(2));
+  append_json_string(out, row.text(2));
   out += ",\"stream\":";
-  append_json_string(out, stmt.column_text(1));
-  out += ",\"ts\":\"" + format_iso8601_ms(stmt.column_int(3)) + "\"";
-  out += ",\"received_at\":\"" + format_iso8601_ms(stmt.column_int(4)) + "\"";
+  append_json_string(out, row.text(1));
+  out += ",\"ts\":\"" + format_iso8601_ms(row.integer(3)) + "\"";
+  out += ",\"received_at\":\"" + format_iso8601_ms(row.integer(4)) + "\"";
   out += ",\"key\":";
-  if (stmt.column_is_null(5)) {
+  if (row.is_null(5)) {
     out += "null";
   } else {
-    append_json_string(out, stmt.column_text(5));
+    append_json_string(out, row.text(5));
   }
   out += ",\"payload\":";
-  append_payload(out, stmt.column_text(6), fields);
+  append_payload(out, row.text(6), fields);
   out.push_back('}');
 }
 
@@ -137,7 +137,7 @@ Result<Condition> parse_condition(std::string_view text) {
                                   field));
   }
   static const std::map<std::string_view, const char*> kOps = {
-      {"eq", "IS"}, {"ne", "IS NOT"}, {"gt", ">"}, {"gte", ">="}, {"lt", "<"}, {"lte", "<="}};
+      {"eq", "="}, {"ne", "<>"}, {"gt", ">"}, {"gte", ">="}, {"lt", "<"}, {"lte", "<="}};
   const auto found = kOps.find(op);
   if (found == kOps.end()) {
     return make_error(Errc::kInvalidInput,
@@ -145,7 +145,7 @@ Result<Condition> parse_condition(std::string_view text) {
                                   "ne, gt, gte, lt or lte",
                                   op));
   }
-  Condition c{"$." + std::string(field), found->second, std::string(value)};
+  Condition c{std::string(field), std::string(op), std::string(value)};
   std::int64_t whole = 0;
   double number = 0;
   if (auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), whole);
@@ -157,7 +157,7 @@ Result<Condition> parse_condition(std::string_view text) {
   } else if (value == "true" || value == "false") {
     c.value = std::int64_t{value == "true" ? 1 : 0};  // as json_extract gives booleans
   } else if (value == "null") {
-    if (c.op[0] != 'I') {
+    if (op != "eq" && op != "ne") {
       return make_error(Errc::kInvalidInput,
                         "parameter \"where\": null is compared with eq or ne only");
     }
@@ -337,104 +337,110 @@ Result<std::string> query_view(StoreReader& reader, const StreamView& view, cons
 
 namespace {
 
+// The condition in the store's dialect. SQLite's json_extract gives numbers as numbers, strings
+// as text, true/false as 1/0 and null or a missing field as NULL; the PostgreSQL form gives the
+// same answers with json operators.
+void append_condition(Sql& sql, const Condition& c) {
+  const bool equality = c.op == "eq" || c.op == "ne";
+  static const std::map<std::string_view, const char*> kOrdering = {
+      {"gt", ">"}, {"gte", ">="}, {"lt", "<"}, {"lte", "<="}};
+  const bool is_null = std::holds_alternative<std::monostate>(c.value);
+  const bool is_text = std::holds_alternative<std::string>(c.value);
+  if (sql.dialect() == Dialect::kSqlite) {
+    const auto path = sql.param("$." + c.field);
+    if (equality) {
+      sql +=
+          fmt::format(" AND json_extract(payload, {}) {} ", path, c.op == "eq" ? "IS" : "IS NOT");
+      sql.bind(c.value);
+      return;
+    }
+    // Ordering compares like with like: numbers with numbers, text with text (SQLite would
+    // rank any text above any number).
+    sql += fmt::format(" AND json_extract(payload, {}) {} ", path, kOrdering.at(c.op));
+    sql.bind(c.value);
+    sql += fmt::format(" AND json_type(payload, {}) IN ({})", path,
+                       is_text ? "'text'" : "'integer', 'real'");
+    return;
+  }
+  std::string elements = c.field;
+  std::replace(elements.begin(), elements.end(), '.', ',');  // plain names: no quoting needed
+  const auto path = sql.param("{" + elements + "}");
+  const auto json = fmt::format("payload #> {}", path);
+  const auto text = fmt::format("payload #>> {}", path);
+  if (is_null) {
+    sql += fmt::format(" AND {} IS {}NULL", text, c.op == "eq" ? "" : "NOT ");
+    return;
+  }
+  std::string value;
+  if (is_text) {
+    value =
+        fmt::format("(CASE WHEN json_typeof({}) = 'string' THEN {} END) COLLATE \"C\"", json, text);
+  } else if (equality) {
+    value = fmt::format(
+        "(CASE json_typeof({0}) WHEN 'number' THEN ({1})::numeric WHEN 'boolean' THEN CASE {1} "
+        "WHEN 'true' THEN 1 ELSE 0 END END)",
+        json, text);
+  } else {
+    value =
+        fmt::format("(CASE WHEN json_typeof({}) = 'number' THEN ({})::numeric END)", json, text);
+  }
+  const char* op =
+      equality ? (c.op == "eq" ? "IS NOT DISTINCT FROM" : "IS DISTINCT FROM") : kOrdering.at(c.op);
+  sql += fmt::format(" AND {} {} {}{}", value, op, sql.param(c.value), is_text ? "" : "::numeric");
+}
+
 Result<std::string> run_query(StoreReader& reader, const Filter& f) {
-  std::string sql = "SELECT seq, stream, id, ts, received_at, key, payload FROM events WHERE 1=1";
-  if (f.stream) sql += " AND stream = ?1";
-  constexpr int kFirstStreamParam = 40;  // after the where conditions' 9..24
+  Sql sql = reader.sql();
+  sql += "SELECT seq, stream, id, ts, received_at, key, payload FROM events WHERE 1=1";
+  if (f.stream) sql += " AND stream = " + sql.param(*f.stream);
   if (!f.streams.empty()) {
     sql += " AND stream IN (";
     for (std::size_t i = 0; i < f.streams.size(); ++i)
-      sql += fmt::format("{}?{}", i ? ", " : "", kFirstStreamParam + i);
+      sql += (i ? ", " : "") + sql.param(f.streams[i]);
     sql += ")";
   }
-  if (f.type) sql += " AND type = ?2";
-  if (f.from_ms) sql += " AND ts >= ?3";
-  if (f.to_ms) sql += " AND ts < ?4";
-  if (f.key) sql += " AND key = ?8";
-  for (std::size_t i = 0; i < f.where.size(); ++i) {
-    const auto& c = f.where[i];
-    sql += fmt::format(" AND json_extract(payload, ?{}) {} ?{}", 9 + 2 * i, c.op, 10 + 2 * i);
-    // Ordering compares like with like: numbers with numbers, text with text (SQLite would
-    // rank any text above any number).
-    if (c.op[0] != 'I') {
-      const bool number = !std::holds_alternative<std::string>(c.value);
-      sql += fmt::format(" AND json_type(payload, ?{}) IN ({})", 9 + 2 * i,
-                         number ? "'integer', 'real'" : "'text'");
-    }
+  if (f.type) sql += " AND type = " + sql.param(*f.type);
+  if (f.from_ms) sql += " AND ts >= " + sql.param(*f.from_ms);
+  if (f.to_ms) sql += " AND ts < " + sql.param(*f.to_ms);
+  if (f.key) sql += " AND key = " + sql.param(*f.key);
+  for (const auto& c : f.where)
+    append_condition(sql, c);
+  if (f.after) {
+    const auto ts = sql.param(f.after->first);
+    const auto seq = sql.param(f.after->second);
+    sql += fmt::format(" AND (ts, seq) {} ({}, {})", f.ascending ? ">" : "<", ts, seq);
   }
-  if (f.after) sql += f.ascending ? " AND (ts, seq) > (?5, ?6)" : " AND (ts, seq) < (?5, ?6)";
   sql += f.ascending ? " ORDER BY ts ASC, seq ASC" : " ORDER BY ts DESC, seq DESC";
-  sql += " LIMIT ?7";
+  // One more row than asked tells if a next page exists.
+  sql += " LIMIT " + sql.param(static_cast<std::int64_t>(f.limit) + 1);
 
-  return reader.with_connection([&](StoreReader::Connection& connection) -> Result<std::string> {
-    auto& stmt = connection.statement(sql);
-    if (f.stream) stmt.bind(1, std::string_view(*f.stream));
-    if (f.type) stmt.bind(2, std::string_view(*f.type));
-    if (f.from_ms) stmt.bind(3, *f.from_ms);
-    if (f.to_ms) stmt.bind(4, *f.to_ms);
-    if (f.after) {
-      stmt.bind(5, f.after->first);
-      stmt.bind(6, f.after->second);
+  std::string out = "{\"events\":[";
+  int rows = 0;
+  std::int64_t last_ts = 0, last_seq = 0;
+  bool more = false;
+  auto read = reader.query(sql, [&](const Row& row) {
+    if (rows == f.limit) {
+      more = true;
+      return false;
     }
-    stmt.bind(7, static_cast<std::int64_t>(f.limit) + 1);  // one more tells if a next page exists
-    if (f.key) stmt.bind(8, std::string_view(*f.key));
-    for (std::size_t i = 0; i < f.streams.size(); ++i)
-      stmt.bind(kFirstStreamParam + static_cast<int>(i), std::string_view(f.streams[i]));
-    for (std::size_t i = 0; i < f.where.size(); ++i) {
-      const int at = static_cast<int>(9 + 2 * i);
-      stmt.bind(at, std::string_view(f.where[i].path));
-      std::visit(
-          [&](const auto& v) {
-            using V = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<V, std::monostate>) {
-              stmt.bind_null(at + 1);
-            } else if constexpr (std::is_same_v<V, double>) {
-              stmt.bind_double(at + 1, v);
-            } else if constexpr (std::is_same_v<V, std::int64_t>) {
-              stmt.bind(at + 1, v);
-            } else {
-              stmt.bind(at + 1, std::string_view(v));
-            }
-          },
-          f.where[i].value);
-    }
-
-    std::string out = "{\"events\":[";
-    int rows = 0;
-    std::int64_t last_ts = 0, last_seq = 0;
-    bool more = false;
-    int rc;
-    while ((rc = stmt.step()) == SQLITE_ROW) {
-      if (rows == f.limit) {
-        more = true;
-        break;
-      }
-      if (rows++ > 0) out.push_back(',');
-      last_seq = stmt.column_int(0);
-      last_ts = stmt.column_int(3);
-      append_event(out, stmt, f.fields);
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-      std::string message = connection.db.error_message();
-      stmt.reset();
-      return make_error(Errc::kUnavailable, "store query failed: " + message);
-    }
-    stmt.reset();
-    out += "],\"next_cursor\":";
-    if (more) {
-      out += "\"" + encode_cursor(f.ascending, last_ts, last_seq) + "\"";
-    } else {
-      out += "null";
-    }
-    out += "}";
-    return out;
+    if (rows++ > 0) out.push_back(',');
+    last_seq = row.integer(0);
+    last_ts = row.integer(3);
+    append_event(out, row, f.fields);
+    return true;
   });
+  if (!read) return read.error();
+  out += "],\"next_cursor\":";
+  if (more) {
+    out += "\"" + encode_cursor(f.ascending, last_ts, last_seq) + "\"";
+  } else {
+    out += "null";
+  }
+  out += "}";
+  return out;
 }
 
 }  // namespace
-}  // namespace sluice::query
-
-namespace sluice::query {
 
 Result<std::string> query_event(StoreReader& reader, const std::string& id, const Params& params) {
   std::optional<std::string> stream;
@@ -452,27 +458,22 @@ Result<std::string> query_event(StoreReader& reader, const std::string& id, cons
           fmt::format("unknown parameter \"{}\"; valid parameters: stream, fields", name));
     }
   }
-  std::string sql =
-      "SELECT seq, stream, id, ts, received_at, key, payload FROM events WHERE id = ?1";
-  if (stream) sql += " AND stream = ?2";
+  Sql sql = reader.sql();
+  sql += "SELECT seq, stream, id, ts, received_at, key, payload FROM events WHERE id = ";
+  sql.bind(id);
+  if (stream) sql += " AND stream = " + sql.param(*stream);
   sql += " ORDER BY seq LIMIT 1";
-  return reader.with_connection([&](StoreReader::Connection& connection) -> Result<std::string> {
-    auto& stmt = connection.statement(sql);
-    stmt.bind(1, std::string_view(id));
-    if (stream) stmt.bind(2, std::string_view(*stream));
-    std::string out;
-    const int rc = stmt.step();
-    if (rc == SQLITE_ROW) append_event(out, stmt, fields);
-    const std::string message =
-        rc == SQLITE_ROW || rc == SQLITE_DONE ? std::string() : connection.db.error_message();
-    stmt.reset();
-    if (!message.empty()) return make_error(Errc::kUnavailable, "store query failed: " + message);
-    if (out.empty()) {
-      return make_error(Errc::kNotFound, fmt::format("no event with id \"{}\"{}", id,
-                                                     stream ? " in stream " + *stream : ""));
-    }
-    return out;
+  std::string out;
+  auto read = reader.query(sql, [&](const Row& row) {
+    append_event(out, row, fields);
+    return false;
   });
+  if (!read) return read.error();
+  if (out.empty()) {
+    return make_error(Errc::kNotFound, fmt::format("no event with id \"{}\"{}", id,
+                                                   stream ? " in stream " + *stream : ""));
+  }
+  return out;
 }
 
 }  // namespace sluice::query

@@ -9,7 +9,7 @@
 
 #include "core/json_text.h"
 #include "core/time.h"
-#include "sinks/sqlite/sqlite_sink.h"
+#include "store/rollup.h"
 
 namespace sluice::query {
 namespace {
@@ -265,41 +265,21 @@ std::vector<Segment> segments_of(const StatsRequest& r) {
   return out;
 }
 
-constexpr int kFirstConditionParam = 20;  // ?1 stream, ?2.. the segments' bounds
-
 // One SELECT per segment, UNION ALL, for the caller's GROUP BY to sum.
-std::string union_sql(const StatsRequest& r, const std::vector<Segment>& segments,
-                      const std::string& columns, const char* minutes_table,
-                      const char* hours_table) {
-  std::string conditions;
-  for (std::size_t i = 0; i < r.where.size(); ++i) {
-    conditions += fmt::format(" AND {} {} ?{}", r.where[i].column, r.where[i].equal ? "=" : "<>",
-                              kFirstConditionParam + i);
-  }
-  std::string sql;
+void append_union(Sql& sql, const StatsRequest& r, const std::vector<Segment>& segments,
+                  const std::string& columns, const char* minutes_table, const char* hours_table) {
   for (std::size_t k = 0; k < segments.size(); ++k) {
     if (k) sql += " UNION ALL ";
-    sql += fmt::format("SELECT {} FROM {} WHERE stream = ?1 AND minute >= ?{} AND minute < ?{}{}",
-                       columns, segments[k].hourly ? hours_table : minutes_table, 2 + 2 * k,
-                       3 + 2 * k, conditions);
+    sql += fmt::format("SELECT {} FROM {} WHERE stream = ", columns,
+                       segments[k].hourly ? hours_table : minutes_table);
+    sql.bind(r.stream);
+    sql += " AND minute >= " + sql.param(segments[k].minutes.from);
+    sql += " AND minute < " + sql.param(segments[k].minutes.to);
+    for (const auto& c : r.where) {
+      sql += fmt::format(" AND {} {} ", c.column, c.equal ? "=" : "<>");
+      sql.bind(c.json);
+    }
   }
-  return sql;
-}
-
-void bind_union(sqlite::Stmt& stmt, const StatsRequest& r, const std::vector<Segment>& segments) {
-  stmt.bind(1, std::string_view(r.stream));
-  for (std::size_t k = 0; k < segments.size(); ++k) {
-    stmt.bind(static_cast<int>(2 + 2 * k), segments[k].minutes.from);
-    stmt.bind(static_cast<int>(3 + 2 * k), segments[k].minutes.to);
-  }
-  for (std::size_t i = 0; i < r.where.size(); ++i)
-    stmt.bind(static_cast<int>(kFirstConditionParam + i), std::string_view(r.where[i].json));
-}
-
-Result<std::string> failed(StoreReader::Connection& connection, sqlite::Stmt& stmt) {
-  std::string message = connection.db.error_message();
-  stmt.reset();
-  return make_error(Errc::kUnavailable, "store query failed: " + message);
 }
 
 Result<std::string> counts(StoreReader& reader, const StatsRequest& r) {
@@ -307,53 +287,52 @@ Result<std::string> counts(StoreReader& reader, const StatsRequest& r) {
   std::string dims;
   for (const auto& d : r.group_by)
     dims += ", " + d.column;
-  const std::string rows = union_sql(r, sources, bucket_sql(r.bucket) + " AS b" + dims + ", count",
-                                     "rollup_counts", "rollup_counts_hourly");
-  std::string sql = "SELECT b" + dims + ", sum(count) AS n FROM (" + rows + ") GROUP BY b" + dims;
+  Sql total_sql = reader.sql();
+  total_sql += "SELECT coalesce(sum(count), 0) FROM (";
+  append_union(total_sql, r, sources, "count", "rollup_counts", "rollup_counts_hourly");
+  total_sql += ") AS r";
+  std::int64_t total = 0;
+  auto summed = reader.query(total_sql, [&](const Row& row) {
+    total = row.integer(0);
+    return false;
+  });
+  if (!summed) return summed.error();
+
+  Sql sql = reader.sql();
+  sql += "SELECT b" + dims + ", sum(count) AS n FROM (";
+  append_union(sql, r, sources, bucket_sql(r.bucket) + " AS b" + dims + ", count", "rollup_counts",
+               "rollup_counts_hourly");
+  sql += ") AS r GROUP BY b" + dims;
   sql += r.top ? " ORDER BY n DESC, b" + dims + " LIMIT " + std::to_string(r.top)
                : " ORDER BY b, n DESC" + dims + " LIMIT " + std::to_string(kMaxStatsRows + 1);
-  const std::string total_sql =
-      "SELECT ifnull(sum(count), 0) FROM (" +
-      union_sql(r, sources, "count", "rollup_counts", "rollup_counts_hourly") + ")";
-  return reader.with_connection([&](StoreReader::Connection& connection) -> Result<std::string> {
-    auto& total_stmt = connection.statement(total_sql);
-    bind_union(total_stmt, r, sources);
-    if (total_stmt.step() != SQLITE_ROW) return failed(connection, total_stmt);
-    const std::int64_t total = total_stmt.column_int(0);
-    total_stmt.reset();
-
-    auto& stmt = connection.statement(sql);
-    bind_union(stmt, r, sources);
-    std::string out = head_json(r) + fmt::format(",\"total\":{},\"groups\":[", total);
-    int rows = 0, rc;
-    while ((rc = stmt.step()) == SQLITE_ROW) {
-      if (++rows > kMaxStatsRows) {
-        stmt.reset();
-        return make_error(Errc::kInvalidInput,
-                          fmt::format("more than {} groups: narrow from/to, take a coarser "
-                                      "bucket or ask for the top ones (top=)",
-                                      kMaxStatsRows));
-      }
-      if (rows > 1) out += ',';
-      out += '{';
-      if (r.bucket.kind != Bucket::Kind::kNone) {
-        out += "\"bucket\":";
-        append_bucket(out, r.bucket, stmt.column_int(0));
-        out += ',';
-      }
-      for (std::size_t i = 0; i < r.group_by.size(); ++i) {
-        append_json_string(out, r.group_by[i].name);
-        out += ':';
-        out += stmt.column_text(static_cast<int>(1 + i));  // JSON text already
-        out += ',';
-      }
-      out +=
-          fmt::format("\"count\":{}}}", stmt.column_int(static_cast<int>(1 + r.group_by.size())));
+  std::string out = head_json(r) + fmt::format(",\"total\":{},\"groups\":[", total);
+  int rows = 0;
+  auto read = reader.query(sql, [&](const Row& row) {
+    if (++rows > kMaxStatsRows) return false;
+    if (rows > 1) out += ',';
+    out += '{';
+    if (r.bucket.kind != Bucket::Kind::kNone) {
+      out += "\"bucket\":";
+      append_bucket(out, r.bucket, row.integer(0));
+      out += ',';
     }
-    if (rc != SQLITE_DONE) return failed(connection, stmt);
-    stmt.reset();
-    return out + "]}";
+    for (std::size_t i = 0; i < r.group_by.size(); ++i) {
+      append_json_string(out, r.group_by[i].name);
+      out += ':';
+      out += row.text(static_cast<int>(1 + i));  // JSON text already
+      out += ',';
+    }
+    out += fmt::format("\"count\":{}}}", row.integer(static_cast<int>(1 + r.group_by.size())));
+    return true;
   });
+  if (!read) return read.error();
+  if (rows > kMaxStatsRows) {
+    return make_error(Errc::kInvalidInput,
+                      fmt::format("more than {} groups: narrow from/to, take a coarser bucket or "
+                                  "ask for the top ones (top=)",
+                                  kMaxStatsRows));
+  }
+  return out + "]}";
 }
 
 // p50/p95/p99 of one bucket's lag spread: the first lag bucket whose cumulative count reaches
@@ -374,56 +353,50 @@ void append_percentiles(std::string& out, const std::vector<std::pair<int, std::
       at = bucket;
       if (seen >= rank) break;
     }
-    out += fmt::format("{}\"{}\":{:.0f}", q ? "," : "", kQuantiles[q].first,
-                       sqlite::lag_bucket_ms(at));
+    out +=
+        fmt::format("{}\"{}\":{:.0f}", q ? "," : "", kQuantiles[q].first, store::lag_bucket_ms(at));
   }
   out += "}}";
 }
 
 Result<std::string> lag(StoreReader& reader, const StatsRequest& r) {
   const auto sources = segments_of(r);
-  const std::string sql = "SELECT b, bucket, sum(count) FROM (" +
-                          union_sql(r, sources, bucket_sql(r.bucket) + " AS b, bucket, count",
-                                    "rollup_lag", "rollup_lag_hourly") +
-                          ") GROUP BY b, bucket ORDER BY b, bucket";
-  return reader.with_connection([&](StoreReader::Connection& connection) -> Result<std::string> {
-    auto& stmt = connection.statement(sql);
-    bind_union(stmt, r, sources);
-    std::string out = head_json(r) + ",\"groups\":[";
-    std::vector<std::pair<int, std::int64_t>> spread;
-    std::optional<std::int64_t> current;
-    int groups = 0;
-    auto flush = [&] {
-      if (!current) return;
-      if (groups++) out += ',';
-      out += '{';
-      if (r.bucket.kind != Bucket::Kind::kNone) {
-        out += "\"bucket\":";
-        append_bucket(out, r.bucket, *current);
-        out += ',';
-      }
-      append_percentiles(out, spread);
-      spread.clear();
-    };
-    int rc;
-    while ((rc = stmt.step()) == SQLITE_ROW) {
-      const std::int64_t b = stmt.column_int(0);
-      if (current && *current != b) flush();
-      current = b;
-      spread.emplace_back(static_cast<int>(stmt.column_int(1)), stmt.column_int(2));
-      if (groups > kMaxStatsRows) {
-        stmt.reset();
-        return make_error(Errc::kInvalidInput,
-                          fmt::format("more than {} buckets: narrow from/to or take a coarser "
-                                      "bucket",
-                                      kMaxStatsRows));
-      }
+  Sql sql = reader.sql();
+  sql += "SELECT b, bucket, sum(count) FROM (";
+  append_union(sql, r, sources, bucket_sql(r.bucket) + " AS b, bucket, count", "rollup_lag",
+               "rollup_lag_hourly");
+  sql += ") AS r GROUP BY b, bucket ORDER BY b, bucket";
+  std::string out = head_json(r) + ",\"groups\":[";
+  std::vector<std::pair<int, std::int64_t>> spread;
+  std::optional<std::int64_t> current;
+  int groups = 0;
+  auto flush = [&] {
+    if (!current) return;
+    if (groups++) out += ',';
+    out += '{';
+    if (r.bucket.kind != Bucket::Kind::kNone) {
+      out += "\"bucket\":";
+      append_bucket(out, r.bucket, *current);
+      out += ',';
     }
-    if (rc != SQLITE_DONE) return failed(connection, stmt);
-    stmt.reset();
-    flush();
-    return out + "]}";
+    append_percentiles(out, spread);
+    spread.clear();
+  };
+  auto read = reader.query(sql, [&](const Row& row) {
+    const std::int64_t b = row.integer(0);
+    if (current && *current != b) flush();
+    current = b;
+    spread.emplace_back(static_cast<int>(row.integer(1)), row.integer(2));
+    return groups <= kMaxStatsRows;
   });
+  if (!read) return read.error();
+  if (groups > kMaxStatsRows) {
+    return make_error(Errc::kInvalidInput,
+                      fmt::format("more than {} buckets: narrow from/to or take a coarser bucket",
+                                  kMaxStatsRows));
+  }
+  flush();
+  return out + "]}";
 }
 
 }  // namespace

@@ -1,17 +1,25 @@
 #include "query/store_reader.h"
 
+#include "config/config.h"
+
 namespace sluice::query {
 
-sqlite::Stmt& StoreReader::Connection::statement(const std::string& sql) {
-  auto it = statements.find(sql);
-  if (it == statements.end()) it = statements.emplace(sql, db.prepare(sql)).first;
-  it->second.reset();
-  return it->second;
+Result<void> StoreReader::query(const Sql& sql, const std::function<bool(const Row&)>& on_row) {
+  for (const auto& value : sql.params()) {
+    const auto* text = std::get_if<std::string>(&value);
+    if (text && text->find('\0') != std::string::npos) {
+      return make_error(Errc::kInvalidInput, "a parameter value contains a NUL character");
+    }
+  }
+  return run(sql, on_row);
 }
 
-StoreReader::StoreReader(const std::string& path, int connections) {
-  for (int i = 0; i < connections; ++i)
-    free_.push_back(std::make_unique<Connection>(path));
+std::unique_ptr<StoreReader> open_store_reader(const Config& config) {
+  if (!config.store.url.empty()) {
+    return open_postgres_reader(config.store.url, config.store.schema,
+                                config.store.read_connections);
+  }
+  return open_sqlite_reader(config.store_path(), config.store.read_connections);
 }
 
 }  // namespace sluice::query

@@ -1,30 +1,53 @@
 #pragma once
-// Read-only connections to the SQLite store, shared by the HTTP threads. Each connection keeps
-// its prepared statements, so a query shape is compiled once per connection.
+// The query API's read connections to the store: the embedded SQLite file or a PostgreSQL
+// database. Queries are built in the store's dialect (query/sql.h); a pool of connections is
+// shared by the HTTP threads, each waiting for a free one when all are busy.
 
 #include <condition_variable>
-#include <map>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "sinks/sqlite/sqlite_db.h"
+#include "core/result.h"
+#include "query/sql.h"
+
+namespace sluice {
+struct Config;
+}
 
 namespace sluice::query {
 
 class StoreReader {
  public:
-  struct Connection {
-    explicit Connection(const std::string& path) : db(path, /*read_only=*/true) {}
-    sqlite::Stmt& statement(const std::string& sql);
+  virtual ~StoreReader() = default;
+  virtual Dialect dialect() const = 0;
+  Sql sql() const { return Sql(dialect()); }
 
-    sqlite::Db db;
-    std::map<std::string, sqlite::Stmt> statements;
-  };
+  // Runs `sql` and calls `on_row` for each row until it returns false. Errors: kInvalidInput
+  // for a text parameter holding a NUL character (PostgreSQL text cannot hold one, so neither
+  // store takes it), kUnavailable naming the store's error.
+  Result<void> query(const Sql& sql, const std::function<bool(const Row&)>& on_row);
 
-  // Opens `connections` read-only connections; the database must already exist.
-  StoreReader(const std::string& path, int connections);
+ private:
+  virtual Result<void> run(const Sql& sql, const std::function<bool(const Row&)>& on_row) = 0;
+};
+
+// Read-only connections to an existing SQLite store.
+std::unique_ptr<StoreReader> open_sqlite_reader(const std::string& path, int connections);
+// Connections to a PostgreSQL store (made on first use, and again after a lost connection);
+// `schema` holds the store's tables.
+std::unique_ptr<StoreReader> open_postgres_reader(const std::string& url, const std::string& schema,
+                                                  int connections);
+// The store the configuration names (store.url, else the SQLite file).
+std::unique_ptr<StoreReader> open_store_reader(const Config& config);
+
+// Connections handed to one caller at a time.
+template <class Connection>
+class ConnectionPool {
+ public:
+  void add(std::unique_ptr<Connection> connection) { free_.push_back(std::move(connection)); }
 
   // Runs `f(Connection&)` on a free connection, waiting for one if all are busy.
   template <class F>
@@ -37,7 +60,7 @@ class StoreReader {
       free_.pop_back();
     }
     struct GiveBack {
-      StoreReader* self;
+      ConnectionPool* self;
       std::unique_ptr<Connection>& connection;
       ~GiveBack() {
         {

@@ -1,7 +1,6 @@
 #include "query/streams_status.h"
 
 #include <fmt/format.h>
-#include <sqlite3.h>
 
 #include "core/json_text.h"
 #include "core/time.h"
@@ -36,25 +35,20 @@ void append_counters(std::string& out, const metrics::StreamCounters& c) {
 
 // The stream's newest stored event by event time: {"id":…,"ts":…,"received_at":…} or null.
 Result<std::string> newest_event(StoreReader& reader, const std::string& stream) {
-  return reader.with_connection([&](StoreReader::Connection& connection) -> Result<std::string> {
-    auto& stmt = connection.statement(
-        "SELECT id, ts, received_at FROM events WHERE stream = ?1 ORDER BY ts DESC, seq DESC "
-        "LIMIT 1");
-    stmt.bind(1, std::string_view(stream));
-    const int rc = stmt.step();
-    std::string out = "null";
-    if (rc == SQLITE_ROW) {
-      out = "{\"id\":";
-      append_json_string(out, stmt.column_text(0));
-      out += ",\"ts\":\"" + format_iso8601_ms(stmt.column_int(1)) + "\",\"received_at\":\"" +
-             format_iso8601_ms(stmt.column_int(2)) + "\"}";
-    }
-    const std::string message =
-        rc == SQLITE_ROW || rc == SQLITE_DONE ? std::string() : connection.db.error_message();
-    stmt.reset();
-    if (!message.empty()) return make_error(Errc::kUnavailable, "store query failed: " + message);
-    return out;
+  auto sql = reader.sql();
+  sql += "SELECT id, ts, received_at FROM events WHERE stream = ";
+  sql.bind(stream);
+  sql += " ORDER BY ts DESC, seq DESC LIMIT 1";
+  std::string out = "null";
+  auto read = reader.query(sql, [&](const Row& row) {
+    out = "{\"id\":";
+    append_json_string(out, row.text(0));
+    out += ",\"ts\":\"" + format_iso8601_ms(row.integer(1)) + "\",\"received_at\":\"" +
+           format_iso8601_ms(row.integer(2)) + "\"}";
+    return false;
   });
+  if (!read) return read.error();
+  return out;
 }
 
 }  // namespace

@@ -3,7 +3,7 @@ the filters (stream, type, key, where, time range) in both orders, paging return
 event exactly once, in order, even though many events share a timestamp and other events keep
 arriving while the pages are read.
 
-usage: pagination_test.py SLUICE_BINARY
+usage: pagination_test.py SLUICE_BINARY [sqlite|postgres]   (the store; default sqlite)
 """
 
 import itertools
@@ -15,7 +15,7 @@ import threading
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Server, wait_for  # noqa: E402
+from harness import Checks, Server, Store, wait_for  # noqa: E402
 
 CONFIG = """
 streams:
@@ -39,8 +39,9 @@ def make_events():
 
 def main():
     binary = sys.argv[1]
+    store = Store(*sys.argv[2:3])
     checks = Checks()
-    server = Server(binary, config_text=CONFIG).start()
+    server = Server(binary, config_text=CONFIG + store.config()).start()
     events = make_events()
     try:
         conn = server.connection()
@@ -123,6 +124,7 @@ def main():
         if checks.failed:
             sys.stderr.write("".join(server.stderr_lines[-20:]))
         server.cleanup()
+        store.cleanup()
     checks.finish()
 
 

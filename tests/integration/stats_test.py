@@ -3,7 +3,7 @@ posted: groupings by type and stats_fields, time buckets (spans and cycles), whe
 ranges, the lag spread; repeated ids counted once; a restart with other stats_fields recounts
 the stored events; parameter errors.
 
-usage: stats_test.py SLUICE_BINARY
+usage: stats_test.py SLUICE_BINARY [sqlite|postgres]   (the store; default sqlite)
 """
 
 import calendar
@@ -18,7 +18,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Server, wait_for  # noqa: E402
+from harness import Checks, Server, Store, wait_for  # noqa: E402
 
 CONFIG = """
 streams:
@@ -85,16 +85,18 @@ def got(body, keys):
                                 for g in body["groups"]})
 
 
-def start(binary, data_dir, fields):
-    return Server(binary, data_dir=data_dir, config_text=CONFIG % ", ".join(fields)).start()
+def start(binary, data_dir, fields, store):
+    return Server(binary, data_dir=data_dir,
+                  config_text=CONFIG % ", ".join(fields) + store.config()).start()
 
 
 def main():
     binary = sys.argv[1]
+    store = Store(*sys.argv[2:3])
     checks = Checks()
     data_dir = tempfile.mkdtemp(prefix="sluice-stats-")
     events = make_events(3000)
-    server = start(binary, data_dir, ["city", "severity"])
+    server = start(binary, data_dir, ["city", "severity"], store)
     try:
         body = "\n".join(json.dumps(e) for _, e in events)
         for _ in range(2):  # the second time every id repeats: stored and counted once
@@ -202,7 +204,7 @@ def main():
 
         def recount():
             nonlocal server
-            server = start(binary, data_dir, ["event_type", "city"])  # other fields
+            server = start(binary, data_dir, ["event_type", "city"], store)  # other fields
             # The recount happens with the first batch the store takes.
             status, _, _ = server.request("POST", "/v1/streams/events/events",
                                           {"id": "late", "city": "Oslo", "event_type": "fire",
@@ -224,6 +226,7 @@ def main():
         if checks.failed:
             sys.stderr.write("".join(server.stderr_lines[-30:]))
         server.cleanup()
+        store.cleanup()
         shutil.rmtree(data_dir, ignore_errors=True)
     checks.finish()
 

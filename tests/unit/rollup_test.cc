@@ -1,8 +1,8 @@
-#include "sinks/sqlite/rollup.h"
+#include "store/rollup.h"
 
 #include <gtest/gtest.h>
 
-namespace sluice::sqlite {
+namespace sluice::store {
 namespace {
 
 TEST(RollupFields, ValuesAsJsonTextStringsEscapedAgainOthersAsSent) {
@@ -52,4 +52,4 @@ TEST(LagBucket, FourPerDoublingAndTheMiddleStandsForThem) {
 }
 
 }  // namespace
-}  // namespace sluice::sqlite
+}  // namespace sluice::store

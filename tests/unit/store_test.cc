@@ -6,6 +6,7 @@
 
 #include "log/embedded/embedded_log.h"
 #include "query/events_query.h"
+#include "query/store_reader.h"
 #include "sinks/sqlite/sqlite_sink.h"
 #include "test_util.h"
 
@@ -56,7 +57,7 @@ struct Fixture {
                           .payload = events[i].second});
     }
     ASSERT_TRUE(append_sync(log, stream, std::move(batch)));
-    auto offsets = sink.committed_offsets("store");
+    auto offsets = sink.committed_offsets("store").value();
     auto read = log.read(stream, offsets[stream], 100000);
     ASSERT_TRUE(read);
     ASSERT_TRUE(sink.write("store", stream, read.value()));
@@ -91,10 +92,11 @@ TEST(SqliteSink, StoresEventsAndOffsetsTogetherAndIgnoresRepeatedIds) {
   f.add("s1", {{"a", "x", 1}, {"b", "x", 2}});
   f.add("s1", {{"b", "x", 3}, {"c", "y", 4}});  // "b" again: a client retry
   f.add("s2", {{"a", "x", 5}});                 // same id in another stream is another event
-  auto offsets = f.sink.committed_offsets("store");
+  auto offsets = f.sink.committed_offsets("store").value();
   EXPECT_EQ(offsets["s1"], 4u);
   EXPECT_EQ(offsets["s2"], 1u);
-  query::StoreReader reader(f.db_path, 1);
+  auto reader_ptr = query::open_sqlite_reader(f.db_path, 1);
+  auto& reader = *reader_ptr;
   auto body = query::query_events(reader, {{"stream", "s1"}, {"order", "asc"}});
   ASSERT_TRUE(body);
   EXPECT_EQ(parse_page(body.value()).ids, (std::vector<std::string>{"a", "b", "c"}));
@@ -106,7 +108,8 @@ TEST(EventsQuery, FiltersAndOrders) {
   Fixture f;
   f.add("s1", {{"a", "click", 10}, {"b", "view", 20}, {"c", "click", 30}});
   f.add("s2", {{"d", "click", 15}});
-  query::StoreReader reader(f.db_path, 2);
+  auto reader_ptr = query::open_sqlite_reader(f.db_path, 2);
+  auto& reader = *reader_ptr;
   auto ids = [&](query::Params p) {
     return parse_page(query::query_events(reader, p).value()).ids;
   };
@@ -128,7 +131,8 @@ TEST(EventsQuery, KeysetPagesReturnEveryEventOnce) {
   for (int i = 0; i < 250; ++i)
     events.emplace_back("e" + std::to_string(i), "t", i % 17);
   f.add("s1", events);
-  query::StoreReader reader(f.db_path, 1);
+  auto reader_ptr = query::open_sqlite_reader(f.db_path, 1);
+  auto& reader = *reader_ptr;
   for (const char* order : {"asc", "desc"}) {
     std::vector<std::string> seen;
     std::string cursor;
@@ -158,7 +162,8 @@ TEST(EventsQuery, WhereConditionsOnPayloadFieldsAndKeys) {
                   {"d", R"({"severity":"x' OR '1'='1","value":100})"}},
                  [](std::size_t i) { return std::make_pair(std::string("t"), std::int64_t(i)); },
                  {"NYC", "LA", "LA", "SF"});
-  query::StoreReader reader(f.db_path, 1);
+  auto reader_ptr = query::open_sqlite_reader(f.db_path, 1);
+  auto& reader = *reader_ptr;
   auto ids = [&](query::Params p) {
     p.emplace_back("order", "asc");
     auto body = query::query_events(reader, p);
@@ -201,7 +206,8 @@ TEST(EventsQuery, OneEventByIdAndFieldProjection) {
   f.add_payloads("s1", {{"a/1", R"({"city":"NYC","geo":{"lat":40.7,"lon":-74},"n":1})"},
                         {"b", R"({"city":"LA"})"}});
   f.add_payloads("s2", {{"b", R"({"city":"SF"})"}});
-  query::StoreReader reader(f.db_path, 1);
+  auto reader_ptr = query::open_sqlite_reader(f.db_path, 1);
+  auto& reader = *reader_ptr;
   auto one = query::query_event(reader, "a/1", {{"fields", "city,geo.lat,missing"}});
   ASSERT_TRUE(one) << one.error().message;
   EXPECT_THAT(one.value(), HasSubstr(R"("id":"a/1","stream":"s1")"));
@@ -226,7 +232,8 @@ TEST(EventsQuery, OneEventByIdAndFieldProjection) {
 
 TEST(EventsQuery, RejectsBadParameters) {
   Fixture f;
-  query::StoreReader reader(f.db_path, 1);
+  auto reader_ptr = query::open_sqlite_reader(f.db_path, 1);
+  auto& reader = *reader_ptr;
   auto error = [&](query::Params p) {
     auto r = query::query_events(reader, p);
     EXPECT_FALSE(r);

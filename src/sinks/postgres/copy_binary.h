@@ -1,6 +1,7 @@
 #pragma once
-// Rows of an events table in PostgreSQL's binary COPY format, for the postgres sink (and its
-// benchmark ceiling): stream, id, ts, received_at, key, type, payload.
+// Rows in PostgreSQL's binary COPY format: an events table's (stream, id, ts, received_at, key,
+// type, payload) for the postgres sink and its benchmark ceiling, and the fields the PostgreSQL
+// store copies.
 
 #include <cstdint>
 #include <optional>
@@ -38,6 +39,16 @@ inline void append_optional_field(std::string& out, const std::optional<std::str
   } else {
     append_big_endian(out, std::int32_t{-1});
   }
+}
+
+inline void append_int4_field(std::string& out, std::int32_t value) {
+  append_big_endian(out, std::int32_t{4});
+  append_big_endian(out, value);
+}
+
+inline void append_int8_field(std::string& out, std::int64_t value) {
+  append_big_endian(out, std::int32_t{8});
+  append_big_endian(out, value);
 }
 
 inline void append_timestamp_field(std::string& out, std::int64_t unix_ms) {

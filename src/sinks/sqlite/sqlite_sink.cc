@@ -67,22 +67,9 @@ void create_schema(Db& db) {
   }
 }
 
-namespace {
-
-std::string fields_json(const std::vector<std::string>& fields) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < fields.size(); ++i) {
-    if (i) out += ',';
-    append_json_string(out, fields[i]);
-  }
-  return out + "]";
-}
-
-}  // namespace
-
 SqliteSink::SqliteSink(const std::string& path,
                        std::map<std::string, std::vector<std::string>> stats_fields)
-    : db_(path, /*read_only=*/false), stats_fields_(std::move(stats_fields)) {
+    : db_(path, /*read_only=*/false), rollups_(std::move(stats_fields)) {
   create_schema(db_);
   for (const char* table : {"rollup_counts", "rollup_counts_hourly"}) {
     add_counts_.push_back(db_.prepare(fmt::format(
@@ -109,7 +96,8 @@ SqliteSink::SqliteSink(const std::string& path,
       "ON CONFLICT (consumer, stream, partition) DO UPDATE SET next_offset = excluded.next_offset");
 }
 
-std::map<log::Partition, log::Offset> SqliteSink::committed_offsets(const std::string& consumer) {
+Result<std::map<log::Partition, log::Offset>> SqliteSink::committed_offsets(
+    const std::string& consumer) {
   auto stmt = db_.prepare(
       "SELECT stream, partition, next_offset FROM consumer_offsets WHERE consumer = ?1");
   stmt.bind(1, std::string_view(consumer));
@@ -123,9 +111,8 @@ std::map<log::Partition, log::Offset> SqliteSink::committed_offsets(const std::s
 }
 
 Result<void> SqliteSink::check_rollup_fields(const std::string& stream) {
-  if (checked_.contains(stream)) return boost::outcome_v2::success();
-  const auto configured =
-      stats_fields_.contains(stream) ? fields_json(stats_fields_.at(stream)) : std::string("[]");
+  if (rollups_.checked(stream)) return boost::outcome_v2::success();
+  const auto configured = rollups_.fields_json(stream);
   auto stored = db_.prepare("SELECT fields FROM rollup_fields WHERE stream = ?1");
   stored.bind(1, std::string_view(stream));
   const bool same = stored.step() == SQLITE_ROW && stored.column_text(0) == configured;
@@ -151,29 +138,16 @@ Result<void> SqliteSink::check_rollup_fields(const std::string& stream) {
       return make_error(Errc::kUnavailable, "SQLite rollup fields: " + db_.error_message());
     }
   }
-  checked_.insert(stream);
+  rollups_.set_checked(stream);
   return boost::outcome_v2::success();
 }
 
-RollupFields& SqliteSink::fields_of(const std::string& stream) {
-  auto it = rollup_fields_.find(stream);
-  if (it == rollup_fields_.end()) {
-    const auto configured = stats_fields_.find(stream);
-    it = rollup_fields_
-             .emplace(stream,
-                      RollupFields(configured == stats_fields_.end() ? std::vector<std::string>{}
-                                                                     : configured->second))
-             .first;
-  }
-  return it->second;
-}
-
 Result<void> SqliteSink::recount(const std::string& stream) {
-  auto& fields = fields_of(stream);
+  auto& fields = rollups_.fields(stream);
   auto rows = db_.prepare(
       "SELECT ts, received_at, type, payload FROM events WHERE stream = ?1 ORDER BY seq");
   rows.bind(1, std::string_view(stream));
-  RollupBatch batch;
+  store::RollupBatch batch;
   std::array<std::string, 3> dims;
   std::int64_t n = 0;
   int rc;
@@ -193,32 +167,17 @@ Result<void> SqliteSink::recount(const std::string& stream) {
   return add_rollup(stream, batch);
 }
 
-Result<void> SqliteSink::add_rollup(const std::string& stream, RollupBatch& batch) {
+Result<void> SqliteSink::add_rollup(const std::string& stream, store::RollupBatch& batch) {
   auto run = [&](Stmt& stmt) {
     const int rc = stmt.step();
     stmt.reset();
     return rc == SQLITE_DONE;
   };
-  // The hour rows are the minute rows summed by hour (minute: the hour's first).
-  std::map<RollupBatch::CountKey, std::int64_t> hourly_counts;
-  std::map<std::pair<std::int64_t, int>, std::int64_t> hourly_lag;
-  auto hour = [](std::int64_t minute) {
-    return minute >= 0 ? minute / 60 * 60 : -((-minute + 59) / 60 * 60);
-  };
-  for (const auto& [key, n] : batch.counts) {
-    auto hour_key = key;
-    std::get<0>(hour_key) = hour(std::get<0>(key));
-    hourly_counts[hour_key] += n;
-  }
-  for (const auto& [key, n] : batch.lag)
-    hourly_lag[{hour(key.first), key.second}] += n;
-  const std::array<const std::map<RollupBatch::CountKey, std::int64_t>*, 2> counts = {
-      &batch.counts, &hourly_counts};
-  const std::array<const std::map<std::pair<std::int64_t, int>, std::int64_t>*, 2> lags = {
-      &batch.lag, &hourly_lag};
+  const store::RollupBatch hourly = batch.hourly();
+  const std::array<const store::RollupBatch*, 2> levels = {&batch, &hourly};
   for (std::size_t level = 0; level < 2; ++level) {
     Stmt& add = add_counts_[level];
-    for (const auto& [key, n] : *counts[level]) {
+    for (const auto& [key, n] : levels[level]->counts) {
       add.bind(1, std::string_view(stream));
       add.bind(2, std::get<0>(key));
       add.bind(3, std::string_view(std::get<1>(key)));
@@ -229,7 +188,7 @@ Result<void> SqliteSink::add_rollup(const std::string& stream, RollupBatch& batc
       if (!run(add)) return make_error(Errc::kUnavailable, "SQLite rollup: " + db_.error_message());
     }
     Stmt& add_lag = add_lag_[level];
-    for (const auto& [key, n] : *lags[level]) {
+    for (const auto& [key, n] : levels[level]->lag) {
       add_lag.bind(1, std::string_view(stream));
       add_lag.bind(2, key.first);
       add_lag.bind(3, static_cast<std::int64_t>(key.second));
@@ -258,8 +217,8 @@ Result<void> SqliteSink::write(const std::string& consumer, const log::Partition
     (void)db_.try_exec("ROLLBACK");
     return checked;
   }
-  auto& fields = fields_of(stream);
-  RollupBatch& rollup = rollup_batch_;
+  auto& fields = rollups_.fields(stream);
+  store::RollupBatch& rollup = rollup_batch_;
   rollup.clear();
   std::array<std::string, 3> dims;
   for (const auto& record : batch.records) {

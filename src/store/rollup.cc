@@ -1,10 +1,10 @@
-#include "sinks/sqlite/rollup.h"
+#include "store/rollup.h"
 
 #include <cmath>
 
 #include "core/json_text.h"
 
-namespace sluice::sqlite {
+namespace sluice::store {
 namespace {
 
 constexpr std::int64_t kMinuteMs = 60'000;
@@ -84,4 +84,43 @@ void RollupBatch::add(std::int64_t ts_ms, std::int64_t received_at_ms,
   ++lag[{minute, lag_bucket(received_at_ms - ts_ms)}];
 }
 
-}  // namespace sluice::sqlite
+RollupBatch RollupBatch::hourly() const {
+  auto hour = [](std::int64_t minute) {
+    return minute >= 0 ? minute / 60 * 60 : -((-minute + 59) / 60 * 60);
+  };
+  RollupBatch out;
+  for (const auto& [key, n] : counts) {
+    auto hour_key = key;
+    std::get<0>(hour_key) = hour(std::get<0>(key));
+    out.counts[hour_key] += n;
+  }
+  for (const auto& [key, n] : lag)
+    out.lag[{hour(key.first), key.second}] += n;
+  return out;
+}
+
+RollupFields& StreamRollups::fields(const std::string& stream) {
+  auto it = fields_.find(stream);
+  if (it == fields_.end()) {
+    const auto configured = stats_fields_.find(stream);
+    it = fields_
+             .emplace(stream,
+                      RollupFields(configured == stats_fields_.end() ? std::vector<std::string>{}
+                                                                     : configured->second))
+             .first;
+  }
+  return it->second;
+}
+
+std::string StreamRollups::fields_json(const std::string& stream) const {
+  std::string out = "[";
+  if (const auto it = stats_fields_.find(stream); it != stats_fields_.end()) {
+    for (std::size_t i = 0; i < it->second.size(); ++i) {
+      if (i) out += ',';
+      append_json_string(out, it->second[i]);
+    }
+  }
+  return out + "]";
+}
+
+}  // namespace sluice::store

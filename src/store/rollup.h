@@ -2,7 +2,7 @@
 // The counts GET /v1/stats reads, gathered while a batch of events is stored: per minute of event
 // time, by type and by up to 3 payload fields (each value as JSON text, "null" when missing),
 // and the processing lag's spread. The store adds them to its rollup tables in the batch's
-// transaction (sqlite_sink.cc).
+// transaction (sinks/sqlite/sqlite_sink.cc, store/postgres_store.cc).
 
 #include <simdjson.h>
 
@@ -10,12 +10,13 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
 
-namespace sluice::sqlite {
+namespace sluice::store {
 
 // The bucket of a processing lag: 0 for none (or a negative lag), else 1 + floor(4 * log2(ms)),
 // four buckets per doubling.
@@ -48,6 +49,8 @@ struct RollupBatch {
 
   void add(std::int64_t ts_ms, std::int64_t received_at_ms, std::optional<std::string_view> type,
            const std::array<std::string, 3>& dims);
+  // The same counts by hour (minute: the hour's first), for the hourly tables.
+  RollupBatch hourly() const;
   bool empty() const { return counts.empty() && lag.empty(); }
   void clear() {
     counts.clear();
@@ -55,4 +58,22 @@ struct RollupBatch {
   }
 };
 
-}  // namespace sluice::sqlite
+// Per stream, the fields its rollups count by, and which streams' stored counts were checked to
+// be by those fields since the start.
+class StreamRollups {
+ public:
+  explicit StreamRollups(std::map<std::string, std::vector<std::string>> stats_fields)
+      : stats_fields_(std::move(stats_fields)) {}
+  RollupFields& fields(const std::string& stream);
+  // The stream's fields as the store records them with its counts: a JSON array.
+  std::string fields_json(const std::string& stream) const;
+  bool checked(const std::string& stream) const { return checked_.contains(stream); }
+  void set_checked(const std::string& stream) { checked_.insert(stream); }
+
+ private:
+  std::map<std::string, std::vector<std::string>> stats_fields_;
+  std::map<std::string, RollupFields> fields_;
+  std::set<std::string> checked_;
+};
+
+}  // namespace sluice::store

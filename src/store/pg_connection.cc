@@ -1,0 +1,81 @@
+#include "store/pg_connection.h"
+
+#include <fmt/format.h>
+
+namespace sluice::pg {
+
+bool plain_identifier(std::string_view name) {
+  if (name.empty() || name.size() > 63 || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+Connection::~Connection() {
+  if (conn_) PQfinish(conn_);
+}
+
+Result<void> Connection::connect(bool create_schema) {
+  if (connected()) return boost::outcome_v2::success();
+  if (conn_) PQfinish(conn_);
+  conn_ = PQconnectdb(url_.c_str());
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    std::string message = PQerrorMessage(conn_);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
+    PQfinish(conn_);
+    conn_ = nullptr;
+    return make_error(Errc::kUnavailable, "PostgreSQL store: " + message);
+  }
+  if (create_schema) {
+    if (auto made = exec(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", schema_), "schema"); !made) {
+      return made.error();
+    }
+  }
+  return exec(fmt::format("SET search_path TO {}", schema_), "search_path");
+}
+
+Error Connection::failure(PGresult* result, std::string_view what) {
+  std::string message = result ? PQresultErrorMessage(result) : PQerrorMessage(conn_);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+    message.pop_back();
+  return make_error(Errc::kUnavailable, fmt::format("PostgreSQL store {}: {}", what, message));
+}
+
+Result<ResultPtr> Connection::exec(const std::string& sql,
+                                   const std::vector<std::optional<std::string>>& params,
+                                   std::string_view what) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params)
+    values.push_back(p ? p->c_str() : nullptr);
+  ResultPtr result{PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                values.data(), nullptr, nullptr, 0)};
+  const auto status = PQresultStatus(result.get());
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return failure(result.get(), what);
+  return result;
+}
+
+Result<void> Connection::exec(const std::string& sql, std::string_view what) {
+  ResultPtr result{PQexec(conn_, sql.c_str())};
+  const auto status = PQresultStatus(result.get());
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return failure(result.get(), what);
+  return boost::outcome_v2::success();
+}
+
+Result<void> Connection::copy(const std::string& sql, std::string_view data,
+                              std::string_view what) {
+  ResultPtr started{PQexec(conn_, sql.c_str())};
+  if (PQresultStatus(started.get()) != PGRES_COPY_IN) return failure(started.get(), what);
+  const bool sent =
+      data.empty() || PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) == 1;
+  if (PQputCopyEnd(conn_, sent ? nullptr : "sending failed") != 1) return failure(nullptr, what);
+  ResultPtr copied{PQgetResult(conn_)};
+  while (PGresult* more = PQgetResult(conn_))
+    PQclear(more);
+  if (PQresultStatus(copied.get()) != PGRES_COMMAND_OK) return failure(copied.get(), what);
+  return boost::outcome_v2::success();
+}
+
+}  // namespace sluice::pg

@@ -1,0 +1,57 @@
+#pragma once
+// A PostgreSQL connection for the store: made on first use and again after it is lost, with
+// the store's schema as its search path, so the same SQL runs on SQLite and PostgreSQL.
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace sluice::pg {
+
+struct ClearResult {
+  void operator()(PGresult* result) const { PQclear(result); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ClearResult>;
+
+// A schema name the store accepts: lower-case letters, digits and _, not starting with a digit,
+// at most 63 characters (so it never needs quoting).
+bool plain_identifier(std::string_view name);
+
+class Connection {
+ public:
+  Connection(std::string url, std::string schema)
+      : url_(std::move(url)), schema_(std::move(schema)) {}
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Connects if not connected; kUnavailable with the server's message otherwise.
+  // `create_schema`: also creates the schema if missing (the writer's connection).
+  Result<void> connect(bool create_schema = false);
+  PGconn* get() { return conn_; }
+  bool connected() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
+
+  // Runs a statement with text parameters (nullopt: NULL); kUnavailable naming `what` and the
+  // server's message when it fails.
+  Result<ResultPtr> exec(const std::string& sql,
+                         const std::vector<std::optional<std::string>>& params,
+                         std::string_view what);
+  Result<void> exec(const std::string& sql, std::string_view what);
+  // COPY … FROM STDIN with `data` in the format the statement names.
+  Result<void> copy(const std::string& sql, std::string_view data, std::string_view what);
+
+ private:
+  Error failure(PGresult* result, std::string_view what);
+
+  std::string url_;
+  std::string schema_;
+  PGconn* conn_ = nullptr;
+};
+
+}  // namespace sluice::pg

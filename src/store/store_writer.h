@@ -1,0 +1,42 @@
+#pragma once
+// Where the processor keeps the events it reads from the log, for the query API: the embedded
+// SQLite file (sinks/sqlite/sqlite_sink.h) or a PostgreSQL database (store/postgres_store.h).
+//
+// Exactly-once: each write stores a batch of events, their rollups for GET /v1/stats and the
+// consumer's next log offset in one transaction, so after a crash the processor resumes from
+// the offset that matches the rows. Events are unique per (stream, id): an id already stored
+// (a client retry with the same idempotency key) is neither stored nor counted again.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "log/log.h"
+
+namespace sluice {
+struct Config;
+}
+
+namespace sluice::store {
+
+class StoreWriter {
+ public:
+  virtual ~StoreWriter() = default;
+  // Next offset to read per partition, as committed by `consumer`; partitions never written are
+  // absent.
+  virtual Result<std::map<log::Partition, log::Offset>> committed_offsets(
+      const std::string& consumer) = 0;
+  // Stores the batch's events and sets `consumer`'s offset for the partition to
+  // batch.next_offset. Failures are kUnavailable: the same batch is tried again.
+  virtual Result<void> write(const std::string& consumer, const log::Partition& partition,
+                             const log::ReadBatch& batch) = 0;
+};
+
+// The store the configuration names (store.url, else the SQLite file), with each stream's
+// stats_fields. The SQLite file is opened (and made) at once: throws if it cannot be; a
+// PostgreSQL server is connected to on first use and again after a lost connection.
+std::unique_ptr<StoreWriter> open_store_writer(const Config& config);
+
+}  // namespace sluice::store
