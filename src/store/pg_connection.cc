@@ -3,6 +3,25 @@
 #include <fmt/format.h>
 
 namespace sluice::pg {
+namespace {
+
+// libpq's messages span lines ("…failed: Connection refused\n\tIs the server running…"): one
+// line for the log and the API's errors.
+std::string one_line(std::string message) {
+  std::string out;
+  for (char c : message) {
+    if (c == '\n' || c == '\t' || c == '\r') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  while (!out.empty() && out.back() == ' ')
+    out.pop_back();
+  return out;
+}
+
+}  // namespace
 
 bool plain_identifier(std::string_view name) {
   if (name.empty() || name.size() > 63 || (name[0] >= '0' && name[0] <= '9')) return false;
@@ -21,13 +40,13 @@ Result<void> Connection::connect(bool create_schema) {
   if (conn_) PQfinish(conn_);
   conn_ = PQconnectdb(url_.c_str());
   if (PQstatus(conn_) != CONNECTION_OK) {
-    std::string message = PQerrorMessage(conn_);
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
-      message.pop_back();
+    std::string message = one_line(PQerrorMessage(conn_));
     PQfinish(conn_);
     conn_ = nullptr;
     return make_error(Errc::kUnavailable, "PostgreSQL store: " + message);
   }
+  // Notices ("already exists, skipping") would go to standard error.
+  if (auto quiet = exec("SET client_min_messages TO warning", "settings"); !quiet) return quiet;
   if (create_schema) {
     if (auto made = exec(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", schema_), "schema"); !made) {
       return made.error();
@@ -37,9 +56,8 @@ Result<void> Connection::connect(bool create_schema) {
 }
 
 Error Connection::failure(PGresult* result, std::string_view what) {
-  std::string message = result ? PQresultErrorMessage(result) : PQerrorMessage(conn_);
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
-    message.pop_back();
+  const std::string message =
+      one_line(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
   return make_error(Errc::kUnavailable, fmt::format("PostgreSQL store {}: {}", what, message));
 }
 

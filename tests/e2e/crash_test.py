@@ -6,7 +6,10 @@ the store's unique (stream, id) key: each event is recognised by the `uid` in it
 Requests in flight at the kill were never acknowledged; their events may or may not be stored,
 but never twice.
 
-usage: crash_test.py SLUICE_BINARY [CYCLES]
+The statistics rollups, written in the same transactions, must count each stored event once.
+Runs with either store: the embedded SQLite file or PostgreSQL.
+
+usage: crash_test.py SLUICE_BINARY [CYCLES [sqlite|postgres]]
 """
 
 import json
@@ -16,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Poster, Server, all_events, wait_for  # noqa: E402
+from harness import Checks, Poster, Server, Store, all_events, wait_for  # noqa: E402
 
 CLIENTS = 4
 BATCH = 25
@@ -31,11 +34,12 @@ def crash_batch(name):
 def main():
     binary = sys.argv[1]
     cycles = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+    store = Store(*sys.argv[3:4])
     seed = int(os.environ.get("SLUICE_CRASH_SEED", time.time_ns() % 1_000_000))
     print("seed %d (set SLUICE_CRASH_SEED to repeat)" % seed, flush=True)
     rng = random.Random(seed)
     checks = Checks()
-    server = Server(binary)
+    server = Server(binary, config_text=store.config() or None)
     acked = []  # list.extend is atomic under the GIL
     state = {"requests": 0}
 
@@ -74,6 +78,10 @@ def main():
         assert not missing, "%d acknowledged events missing, e.g. %s" % (len(missing),
                                                                          missing[:5])
         assert not twice, "%d events stored twice, e.g. %s" % (len(twice), twice[:5])
+        status, _, stats = server.request("GET", "/v1/stats?stream=events&group_by=type")
+        assert status == 200, stats
+        by_type = {g["type"]: g["count"] for g in stats["groups"]}
+        assert by_type == {"crash": len(stored), "marker": 1}, (by_type, len(stored))
         recoveries = sum("recovery stream=" in line for line in server.stderr_lines)
         print("torn log tails cut over all restarts: %d" % recoveries, flush=True)
 
@@ -84,6 +92,7 @@ def main():
         if checks.failed:
             sys.stderr.write("".join(server.stderr_lines[-50:]))
         server.cleanup()
+        store.cleanup()
     checks.finish()
 
 
