@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -100,6 +101,69 @@ class Server:
         except ValueError:
             data = raw.decode(errors="replace")
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+
+
+class SseClient:
+    """A raw-socket EventSource: parses `id:`/`event:`/`data:` blocks and comments."""
+
+    def __init__(self, port, path, rcvbuf=None):
+        self.sock = socket.socket()
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect(("127.0.0.1", port))
+        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+                           % path).encode())
+        self.buffer = b""
+        self.head = None
+        self.closed = False
+
+    def read_some(self, size=65536, timeout=5):
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(size)
+        except socket.timeout:
+            return False
+        if not data:
+            self.closed = True
+            return False
+        self.buffer += data
+        return True
+
+    def blocks(self):
+        """Complete blocks received so far (consumed): dicts of id, event, data, comment."""
+        if self.head is None:
+            if b"\r\n\r\n" not in self.buffer:
+                return []
+            self.head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        out = []
+        while b"\n\n" in self.buffer:
+            raw, self.buffer = self.buffer.split(b"\n\n", 1)
+            block = {"data": []}
+            for line in raw.decode().split("\n"):
+                field, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if field == "":
+                    block["comment"] = value
+                elif field == "data":
+                    block["data"].append(value)
+                else:
+                    block[field] = value
+            block["data"] = "\n".join(block["data"])
+            out.append(block)
+        return out
+
+    def wait_started(self, timeout=10):
+        """Reads until the answer's head and the opening comment are in; returns the comment."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.read_some(timeout=0.2)
+            for block in self.blocks():
+                if "comment" in block:
+                    return block["comment"]
+        raise AssertionError("the tail did not start: %r" % self.buffer[:200])
+
+    def close(self):
+        self.sock.close()
 
 
 class MockKafkaCluster:

@@ -71,6 +71,16 @@ int run_cli(int argc, char** argv) {
   collector->add_option("--data-dir", data_dir, "Data directory; overrides storage.data_dir");
   collector->add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  auto* api = app.add_subcommand(
+      "api",
+      "Run the query API alone: the read endpoints, tail, metrics and health over the "
+      "PostgreSQL store (store.url) and the Kafka log, for API replicas behind a load "
+      "balancer.");
+  api->add_option("-c,--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
+  api->add_option("--listen", listen, "HOST:PORT to listen on; overrides server.listen");
+  api->add_option("--data-dir", data_dir, "Data directory; overrides storage.data_dir");
+  api->add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   std::string validate_file;
   auto* validate = app.add_subcommand("validate",
                                       "Check a configuration file without starting; "
@@ -162,6 +172,12 @@ int run_cli(int argc, char** argv) {
     sluice::Config config;
     if (!load_config(config_file, listen, data_dir, config)) return sluice::kExitInvalidConfig;
     return sluice::run_collector(config);
+  }
+  if (*api) {
+    sluice::set_log_level(log_level);
+    sluice::Config config;
+    if (!load_config(config_file, listen, data_dir, config)) return sluice::kExitInvalidConfig;
+    return sluice::run_api(config);
   }
   if (*run) {
     sluice::set_log_level(log_level);

@@ -193,4 +193,33 @@ int run_collector(const Config& config) {
   return kExitOk;
 }
 
+int run_api(const Config& config) {
+  auto log = logger("app");
+  if (config.store.url.empty()) {
+    log->error(
+        "sluice api serves the PostgreSQL store: set store.url (the embedded SQLite store is "
+        "served by sluice run)");
+    return kExitInvalidConfig;
+  }
+  if (config.log.backend != "kafka") {
+    log->error(
+        "sluice api follows the Kafka log: set log.backend: kafka (the embedded log belongs "
+        "to the one process that writes it)");
+    return kExitInvalidConfig;
+  }
+  raise_open_file_limit();
+  try {
+    auto log_backend = open_log(config);
+    auto reader = query::open_store_reader(config);
+    http::Server server(config, *log_backend, {.reader = reader.get(), .ingest = false});
+    serve(config, server, "api");
+    log_backend->close();
+    log->info("stopped");
+  } catch (const std::exception& e) {
+    log->error("cannot run: {}", e.what());
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
 }  // namespace sluice

@@ -23,4 +23,9 @@ int run_server(const Config& config, const ConfigReloader& reload = {});
 // SIGINT/SIGTERM; returns the process exit code.
 int run_collector(const Config& config);
 
+// `sluice api`: the query API alone — GET endpoints, tail, /metrics and health over the
+// PostgreSQL store and the Kafka log, no ingest, processor or pipelines. Refuses to start
+// (kExitInvalidConfig) without store.url or on the embedded log. Blocks until SIGINT/SIGTERM.
+int run_api(const Config& config);
+
 }  // namespace sluice

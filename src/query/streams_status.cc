@@ -34,6 +34,21 @@ void append_counters(std::string& out, const metrics::StreamCounters& c) {
 }
 
 // The stream's newest stored event by event time: {"id":…,"ts":…,"received_at":…} or null.
+// The processor's committed offsets, as the store keeps them.
+Result<std::map<log::Partition, log::Offset>> stored_offsets(StoreReader& reader) {
+  auto sql = reader.sql();
+  sql += "SELECT stream, partition, next_offset FROM consumer_offsets WHERE consumer = ";
+  sql.bind(std::string(Processor::kConsumer));
+  std::map<log::Partition, log::Offset> out;
+  auto read = reader.query(sql, [&](const Row& row) {
+    out[log::Partition(std::string(row.text(0)), static_cast<std::uint32_t>(row.integer(1)))] =
+        static_cast<log::Offset>(row.integer(2));
+    return true;
+  });
+  if (!read) return read.error();
+  return out;
+}
+
 Result<std::string> newest_event(StoreReader& reader, const std::string& stream) {
   auto sql = reader.sql();
   sql += "SELECT id, ts, received_at FROM events WHERE stream = ";
@@ -65,8 +80,15 @@ Result<std::string> query_streams(const StreamsSources& sources, const Params& p
     }
     only = value;
   }
-  const auto positions =
-      sources.store ? sources.store->positions() : std::map<log::Partition, log::Offset>{};
+  std::map<log::Partition, log::Offset> positions;
+  if (sources.store) {
+    positions = sources.store->positions();
+  } else if (sources.reader) {  // an API replica: what the processors committed to the store
+    auto committed = stored_offsets(*sources.reader);
+    if (!committed) return committed.error();
+    positions = std::move(committed.value());
+  }
+  const bool with_stored = sources.store || sources.reader;
   std::string out = "{\"streams\":[";
   bool first = true;
   for (const auto& [name, stream] : sources.config.streams) {
@@ -82,7 +104,7 @@ Result<std::string> query_streams(const StreamsSources& sources, const Params& p
     out += "{\"name\":";
     append_json_string(out, name);
     out += fmt::format(",\"partitions\":{},\"in_log\":{}", stream.partitions, in_log);
-    if (sources.store) out += fmt::format(",\"stored\":{}", stored);
+    if (with_stored) out += fmt::format(",\"stored\":{}", stored);
     out += ",\"dead_letter\":";
     if (stream.dead_letter.empty()) {
       out += "null";

@@ -243,6 +243,7 @@ struct Server::Impl {
       : config(config),
         log(log),
         reader(parts.reader),
+        serves_ingest(parts.ingest),
         pipelines(parts.pipelines),
         windows(parts.windows),
         store(parts.store),
@@ -490,18 +491,29 @@ struct Server::Impl {
   // Runs `f` on the blocking pool and resumes the caller on its own I/O thread with the result.
   template <class F>
   auto off_io_thread(F f) {
+    return run_on(blocking_pool, std::move(f));
+  }
+
+  // Runs a store query on the query pool: a query may wait for the database (PostgreSQL over
+  // the network), which must never hold up an I/O thread.
+  template <class F>
+  auto in_query_pool(F f) {
+    return run_on(query_pool, std::move(f));
+  }
+
+  template <class F>
+  auto run_on(asio::thread_pool& pool, F f) {
     using R = std::invoke_result_t<F&>;
     return asio::async_initiate<decltype(kAwait), void(R)>(
-        [this, f = std::move(f)](auto handler) mutable {
+        [&pool, f = std::move(f)](auto handler) mutable {
           auto io_executor = asio::get_associated_executor(handler);
-          asio::post(blocking_pool,
-                     [f = std::move(f), handler = std::move(handler), io_executor]() mutable {
-                       R result = f();
-                       asio::post(io_executor, [handler = std::move(handler),
-                                                result = std::move(result)]() mutable {
+          asio::post(pool, [f = std::move(f), handler = std::move(handler), io_executor]() mutable {
+            R result = f();
+            asio::post(io_executor,
+                       [handler = std::move(handler), result = std::move(result)]() mutable {
                          std::move(handler)(std::move(result));
                        });
-                     });
+          });
         },
         kAwait);
   }
@@ -526,6 +538,11 @@ struct Server::Impl {
     const auto method = req.method();
 
     auto not_allowed = [&](const char* allow) { return method_not_allowed(req, allow); };
+    auto no_ingest = [&] {
+      return error_response(req, make_error(Errc::kNotFound,
+                                            "this process serves queries only (sluice api): "
+                                            "events are posted to a collector"));
+    };
 
     constexpr std::string_view kStreamsPrefix = "/v1/streams/";
     constexpr std::string_view kEventsSuffix = "/events";
@@ -535,6 +552,7 @@ struct Server::Impl {
           kStreamsPrefix.size(), path.size() - kStreamsPrefix.size() - kEventsSuffix.size()));
       if (stream.find('/') == std::string::npos) {
         route_id = kStreamEventsRoute;
+        if (!serves_ingest) co_return no_ingest();
         co_return co_await collect(req, *url, stream, peer, false);
       }
     }
@@ -542,11 +560,13 @@ struct Server::Impl {
     if (path.starts_with(kFormsPrefix) && path.size() > kFormsPrefix.size() &&
         path.find('/', kFormsPrefix.size()) == std::string::npos) {
       route_id = kFormRoute;
+      if (!serves_ingest) co_return no_ingest();
       co_return co_await collect(req, *url, std::string(path.substr(kFormsPrefix.size())), peer,
                                  true);
     }
     if (auto compat = routes.find(path); compat != routes.end()) {
       route_id = compat->second.metric;
+      if (!serves_ingest) co_return no_ingest();
       co_return co_await collect(req, *url, compat->second.stream, peer, false);
     }
     if (path == "/v1/events" || path.starts_with("/v1/events/")) {
@@ -554,17 +574,21 @@ struct Server::Impl {
       if (method != bhttp::verb::get) co_return not_allowed("GET");
       if (auto refused = authorize_read(req, *url)) co_return std::move(*refused);
       if (!reader) {
-        co_return error_response(req, make_error(Errc::kNotFound,
-                                                 "this is a collector: events are read from the "
-                                                 "processes that run the store (sluice run)"));
+        co_return error_response(
+            req, make_error(Errc::kNotFound,
+                            "this is a collector: events are read from the "
+                            "processes that run the store (sluice run, sluice api)"));
       }
       const query::Params params = query_params(*url);
       Result<std::string> body = make_error(Errc::kInvalidInput, "malformed event id");
       if (path == "/v1/events") {
-        body = query::query_events(*reader, params);
+        body = co_await in_query_pool([&] { return query::query_events(*reader, params); });
       } else if (const auto id = boost::urls::make_pct_string_view(path.substr(11))) {
         // The id as sent, percent-decoded (ids may hold any character).
-        body = query::query_event(*reader, id->decode(), params);
+        // A local, not a lambda capture: GCC 12 destroys non-trivial captures of a lambda in a
+        // co_await operand twice.
+        const std::string decoded = id->decode();
+        body = co_await in_query_pool([&] { return query::query_event(*reader, decoded, params); });
       }
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
@@ -589,14 +613,18 @@ struct Server::Impl {
                                       params);
         });
       } else if (!reader) {
-        co_return error_response(req, make_error(Errc::kNotFound,
-                                                 "this is a collector: events are read from the "
-                                                 "processes that run the store (sluice run)"));
+        co_return error_response(
+            req, make_error(Errc::kNotFound,
+                            "this is a collector: events are read from the "
+                            "processes that run the store (sluice run, sluice api)"));
       } else if (route_id == kStatsRoute) {
-        body = query::query_stats(*reader, stats_fields, params);
+        body = co_await in_query_pool(
+            [&] { return query::query_stats(*reader, stats_fields, params); });
       } else {
-        body = query::query_view(
-            *reader, route_id == kDeadLettersRoute ? dead_letters : alert_streams, params);
+        body = co_await in_query_pool([&] {
+          return query::query_view(
+              *reader, route_id == kDeadLettersRoute ? dead_letters : alert_streams, params);
+        });
       }
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
@@ -606,9 +634,11 @@ struct Server::Impl {
       if (method != bhttp::verb::get) co_return not_allowed("GET");
       if (auto refused = authorize_read(req, *url)) co_return std::move(*refused);
       if (!pipelines) {
-        co_return error_response(req, make_error(Errc::kNotFound,
-                                                 "this is a collector: pipelines run in the "
-                                                 "processes that run them (sluice run)"));
+        co_return error_response(
+            req, make_error(Errc::kNotFound, reader ? "this process serves queries only: pipelines "
+                                                      "run in sluice run"
+                                                    : "this is a collector: pipelines run in "
+                                                      "the processes that run them (sluice run)"));
       }
       auto statuses =
           co_await off_io_thread([this] { return pipeline::statuses_json(pipelines->statuses()); });
@@ -619,9 +649,11 @@ struct Server::Impl {
       if (method != bhttp::verb::get) co_return not_allowed("GET");
       if (auto refused = authorize_read(req, *url)) co_return std::move(*refused);
       if (!windows) {
-        co_return error_response(req, make_error(Errc::kNotFound,
-                                                 "this is a collector: windows run in the "
-                                                 "processes that run them (sluice run)"));
+        co_return error_response(
+            req, make_error(Errc::kNotFound, reader ? "this process serves queries only: windows "
+                                                      "run in sluice run"
+                                                    : "this is a collector: windows run in the "
+                                                      "processes that run them (sluice run)"));
       }
       if (path == "/v1/windows") {
         auto statuses = co_await off_io_thread([this] {
@@ -976,6 +1008,7 @@ struct Server::Impl {
   const Config& config;
   log::Log& log;
   query::StoreReader* reader;              // null in the collector role: no queries here
+  bool serves_ingest;                      // false in the api role
   const pipeline::PipelineSet* pipelines;  // null in the collector role
   const windows::WindowSet* windows;       // null in the collector role
   const Processor* store;                  // null in the collector role
@@ -992,6 +1025,8 @@ struct Server::Impl {
   // Work that may wait on the network (a Kafka read or end-offset query): tails, metrics,
   // readiness and status pages run there, so an I/O thread never waits for the brokers.
   asio::thread_pool blocking_pool{1};
+  // Store queries: as many threads as the store has read connections.
+  asio::thread_pool query_pool{static_cast<std::size_t>(config.store.read_connections)};
   std::map<std::string, std::shared_ptr<const StreamPolicy>> policies;  // by stream
   struct CompatRoute {
     std::string stream;
@@ -1084,6 +1119,8 @@ void Server::run() {
   // A tail's read in progress finishes before the I/O contexts go away.
   impl.blocking_pool.stop();
   impl.blocking_pool.join();
+  impl.query_pool.stop();
+  impl.query_pool.join();
 }
 
 void Server::stop() {

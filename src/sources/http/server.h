@@ -29,9 +29,10 @@
 namespace sluice::http {
 
 // What the process runs besides the collector. The collector role has none of it: the routes
-// of the missing parts answer 404.
+// of the missing parts answer 404. The api role has a reader and no ingest.
 struct ServedParts {
   query::StoreReader* reader = nullptr;
+  bool ingest = true;  // the collector's routes
   const Processor* store = nullptr;
   const pipeline::PipelineSet* pipelines = nullptr;
   const windows::WindowSet* windows = nullptr;
