@@ -7,7 +7,7 @@ namespace {
 
 // libpq's messages span lines ("…failed: Connection refused\n\tIs the server running…"): one
 // line for the log and the API's errors.
-std::string one_line(std::string message) {
+std::string one_line(std::string_view message) {
   std::string out;
   for (char c : message) {
     if (c == '\n' || c == '\t' || c == '\r') {
