@@ -204,9 +204,13 @@ def main():
         all_arrive_at("paced")
         with receiver.lock:
             times = [t for t, _, _ in receiver.requests["/paced"]]
-        gaps = [b - a for a, b in zip(times, times[1:])]
         assert len(times) == EVENTS, len(times)
-        assert min(gaps) >= 0.15, "requests %.3f s apart with rate_limit 5" % min(gaps)
+        # The receiver notes a request when its thread gets to it, which a busy machine can
+        # delay, bunching two; the span cannot shrink though: the last request is sent at
+        # least (n - 1) / 5 s after the first (less the first one's delay at the receiver).
+        span = times[-1] - times[0]
+        assert span >= (EVENTS - 1) / 5 - 0.2, "%d requests in %.3f s with rate_limit 5" % (
+            EVENTS, span)
 
     def status_of(name):
         status, _, body = server.request("GET", "/v1/pipelines")
