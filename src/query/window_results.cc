@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
+#include <charconv>
 #include <filesystem>
+#include <optional>
 
 #include "core/time.h"
 #include "sinks/sqlite/sqlite_db.h"
@@ -45,6 +47,43 @@ std::string key_text(std::string_view value, std::size_t fields) {
   return json::serialize(parts);
 }
 
+// Cursors are opaque: "<a|d>:<end>:<start>:<key>" in hex (the key last: it may hold colons).
+std::string encode_cursor(bool ascending, const windows::PostgresWindowStore::After& at) {
+  const std::string plain =
+      fmt::format("{}:{}:{}:{}", ascending ? 'a' : 'd', at.end_ms, at.start_ms, at.key);
+  std::string out;
+  for (unsigned char c : plain)
+    out += fmt::format("{:02x}", c);
+  return out;
+}
+
+std::optional<windows::PostgresWindowStore::After> decode_cursor(std::string_view cursor,
+                                                                 bool ascending) {
+  if (cursor.size() % 2 != 0 || cursor.size() > 8192) return std::nullopt;
+  std::string plain;
+  for (std::size_t i = 0; i < cursor.size(); i += 2) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(cursor.data() + i, cursor.data() + i + 2, value, 16);
+    if (ec != std::errc() || end != cursor.data() + i + 2) return std::nullopt;
+    plain.push_back(static_cast<char>(value));
+  }
+  if (plain.size() < 2 || plain[0] != (ascending ? 'a' : 'd') || plain[1] != ':') {
+    return std::nullopt;
+  }
+  const auto c1 = plain.find(':', 2);
+  const auto c2 = c1 == std::string::npos ? c1 : plain.find(':', c1 + 1);
+  if (c2 == std::string::npos) return std::nullopt;
+  windows::PostgresWindowStore::After at;
+  const char* p = plain.data();
+  auto r1 = std::from_chars(p + 2, p + c1, at.end_ms);
+  auto r2 = std::from_chars(p + c1 + 1, p + c2, at.start_ms);
+  if (r1.ec != std::errc() || r1.ptr != p + c1 || r2.ec != std::errc() || r2.ptr != p + c2) {
+    return std::nullopt;
+  }
+  at.key = plain.substr(c2 + 1);
+  return at;
+}
+
 }  // namespace
 
 Result<std::string> query_window_results(const std::string& windows_db, const WindowConfig& window,
@@ -53,6 +92,8 @@ Result<std::string> query_window_results(const std::string& windows_db, const Wi
   std::optional<std::int64_t> from_ms, to_ms;
   std::optional<bool> final;
   int limit = kDefaultLimit;
+  bool ascending = false;
+  std::optional<std::string> cursor;
   for (const auto& [name, value] : params) {
     if (name == "key") {
       key = key_text(value, window.key.size());
@@ -69,15 +110,40 @@ Result<std::string> query_window_results(const std::string& windows_db, const Wi
       auto parsed = limit_param(value);
       if (!parsed) return parsed.error();
       limit = parsed.value();
+    } else if (name == "order") {
+      if (value != "asc" && value != "desc") {
+        return make_error(Errc::kInvalidInput, "parameter \"order\" must be asc or desc");
+      }
+      ascending = value == "asc";
+    } else if (name == "cursor") {
+      cursor = value;
     } else {
-      return make_error(
-          Errc::kInvalidInput,
-          fmt::format("unknown parameter \"{}\"; valid: key, from, to, final, limit", name));
+      return make_error(Errc::kInvalidInput,
+                        fmt::format("unknown parameter \"{}\"; valid: key, from, to, final, "
+                                    "order, limit, cursor",
+                                    name));
+    }
+  }
+  std::optional<windows::PostgresWindowStore::After> after;
+  if (cursor && !cursor->empty()) {
+    after = decode_cursor(*cursor, ascending);
+    if (!after) {
+      return make_error(Errc::kInvalidInput,
+                        "parameter \"cursor\" is not a cursor returned by this query (cursors "
+                        "keep the order they were made with)");
     }
   }
   json::array results;
+  std::optional<windows::PostgresWindowStore::After> last;  // of the page
+  bool more = false;
   auto add = [&](std::string_view key_text, std::int64_t start, std::int64_t end,
                  std::int64_t events, std::string_view value, bool is_final) {
+    // One row more than the page tells that a next page exists.
+    if (static_cast<int>(results.size()) == limit) {
+      more = true;
+      return;
+    }
+    last = windows::PostgresWindowStore::After{end, std::string(key_text), start};
     json::object key_object;
     const json::value key_values = json::parse(key_text);
     for (std::size_t i = 0; i < window.key.size() && i < key_values.as_array().size(); ++i)
@@ -96,7 +162,8 @@ Result<std::string> query_window_results(const std::string& windows_db, const Wi
     } catch (const std::exception& e) {
       return make_error(Errc::kUnavailable, e.what());
     }
-    auto rows = store->results(window.name, {key, from_ms, to_ms, final, limit});
+    auto rows =
+        store->results(window.name, {key, from_ms, to_ms, final, limit + 1, ascending, after});
     if (!rows) return rows.error();
     for (const auto& r : rows.value())
       add(r.key, r.start_ms, r.end_ms, r.events, r.value, r.final);
@@ -108,20 +175,32 @@ Result<std::string> query_window_results(const std::string& windows_db, const Wi
     if (from_ms) sql += " AND start >= ?3";
     if (to_ms) sql += " AND end <= ?4";
     if (final) sql += " AND final = ?5";
-    sql += " ORDER BY end DESC, key LIMIT ?6";
+    if (after) {
+      sql += fmt::format(
+          " AND (end {0} ?7 OR (end = ?7 AND (key > ?8 OR (key = ?8 AND start {0} ?9))))",
+          ascending ? ">" : "<");
+    }
+    sql += ascending ? " ORDER BY end, key, start LIMIT ?6"
+                     : " ORDER BY end DESC, key, start DESC LIMIT ?6";
     sqlite::Stmt stmt;
     try {
       stmt = db.prepare(sql);
     } catch (const std::exception&) {
       // No window has stored anything yet: the tables are made by the first checkpoint.
-      return json::serialize(json::object{{"window", window.name}, {"results", results}});
+      return json::serialize(
+          json::object{{"window", window.name}, {"results", results}, {"next_cursor", nullptr}});
     }
     stmt.bind(1, std::string_view(window.name));
     if (key) stmt.bind(2, std::string_view(*key));
     if (from_ms) stmt.bind(3, *from_ms);
     if (to_ms) stmt.bind(4, *to_ms);
     if (final) stmt.bind(5, std::int64_t{*final ? 1 : 0});
-    stmt.bind(6, std::int64_t{limit});
+    stmt.bind(6, std::int64_t{limit} + 1);
+    if (after) {
+      stmt.bind(7, after->end_ms);
+      stmt.bind(8, std::string_view(after->key));
+      stmt.bind(9, after->start_ms);
+    }
     int rc;
     while ((rc = stmt.step()) == SQLITE_ROW) {
       add(stmt.column_text(0), stmt.column_int(1), stmt.column_int(2), stmt.column_int(3),
@@ -131,7 +210,10 @@ Result<std::string> query_window_results(const std::string& windows_db, const Wi
       return make_error(Errc::kUnavailable, "windows.db: " + db.error_message());
     }
   }
-  return json::serialize(json::object{{"window", window.name}, {"results", std::move(results)}});
+  json::value next = nullptr;
+  if (more && last) next = json::string(encode_cursor(ascending, *last));
+  return json::serialize(json::object{
+      {"window", window.name}, {"results", std::move(results)}, {"next_cursor", std::move(next)}});
 }
 
 }  // namespace sluice::query

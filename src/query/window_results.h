@@ -6,10 +6,13 @@
 //   from=, to=         windows starting at or after `from` and ending at or before `to`
 //                      (ISO-8601 or epoch numbers)
 //   final=true|false   only closed windows, or only early updates of open ones
+//   order=desc|asc     newest window first (the default) or oldest; windows ending together
+//                      by key, then start
 //   limit=1..1000      (default 100)
+//   cursor=            the next_cursor of the previous page (keyset on end, key, start)
 //
 // {"window":"<name>","results":[{"key":{"city":"NYC"},"start":"…","end":"…","events":N,
-//  "final":true,"values":{...}}, ...]}
+//  "final":true,"values":{...}}, ...],"next_cursor":"…"|null}
 
 #include <string>
 #include <vector>

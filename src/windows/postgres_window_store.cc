@@ -182,21 +182,30 @@ Result<std::vector<PostgresWindowStore::Row>> PostgresWindowStore::results(
     const std::string& window, const Filter& filter) {
   if (auto connected = connect(); !connected) return connected.error();
   // Every condition is a parameter; an absent one is NULL and holds for every row.
-  const char* sql =
+  const std::string sql = fmt::format(
       "SELECT key, start_ms, end_ms, events, value, final FROM sluice_window_results "
       "WHERE window_name = $1 AND ($2::text IS NULL OR key = $2) "
       "AND ($3::bigint IS NULL OR start_ms >= $3) AND ($4::bigint IS NULL OR end_ms <= $4) "
-      "AND ($5::boolean IS NULL OR final = $5) ORDER BY end_ms DESC, key LIMIT $6::int";
+      "AND ($5::boolean IS NULL OR final = $5) "
+      "AND ($7::bigint IS NULL OR end_ms {0} $7 OR (end_ms = $7 AND (key > $8::text OR "
+      "(key = $8::text AND start_ms {0} $9::bigint)))) "
+      "ORDER BY end_ms {1}, key, start_ms {1} LIMIT $6::int",
+      filter.ascending ? ">" : "<", filter.ascending ? "ASC" : "DESC");
   const std::string from = filter.from_ms ? std::to_string(*filter.from_ms) : "";
   const std::string to = filter.to_ms ? std::to_string(*filter.to_ms) : "";
   const std::string limit = std::to_string(filter.limit);
+  const std::string after_end = filter.after ? std::to_string(filter.after->end_ms) : "";
+  const std::string after_start = filter.after ? std::to_string(filter.after->start_ms) : "";
   const char* params[] = {window.c_str(),
                           filter.key ? filter.key->c_str() : nullptr,
                           filter.from_ms ? from.c_str() : nullptr,
                           filter.to_ms ? to.c_str() : nullptr,
                           filter.final ? (*filter.final ? "true" : "false") : nullptr,
-                          limit.c_str()};
-  ResultHolder result{PQexecParams(conn_, sql, 6, nullptr, params, nullptr, nullptr, 0)};
+                          limit.c_str(),
+                          filter.after ? after_end.c_str() : nullptr,
+                          filter.after ? filter.after->key.c_str() : nullptr,
+                          filter.after ? after_start.c_str() : nullptr};
+  ResultHolder result{PQexecParams(conn_, sql.c_str(), 9, nullptr, params, nullptr, nullptr, 0)};
   if (PQresultStatus(result.result) != PGRES_TUPLES_OK) {
     return make_error(Errc::kUnavailable, std::string("window store: reading results: ") +
                                               PQresultErrorMessage(result.result));

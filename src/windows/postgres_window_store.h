@@ -40,13 +40,21 @@ class PostgresWindowStore : public WindowStore {
     std::string value;
     bool final = false;
   };
+  // The last row of the previous page: (end, key, start).
+  struct After {
+    std::int64_t end_ms = 0;
+    std::string key;
+    std::int64_t start_ms = 0;
+  };
   struct Filter {
     std::optional<std::string> key;
     std::optional<std::int64_t> from_ms, to_ms;
     std::optional<bool> final;
     int limit = 100;
+    bool ascending = false;
+    std::optional<After> after;
   };
-  // Newest window first.
+  // Newest window first (or oldest, `ascending`); windows ending together by key, then start.
   Result<std::vector<Row>> results(const std::string& window, const Filter& filter);
 
  private:

@@ -320,6 +320,28 @@ def main():
             got = [(json.dumps([r["key"]["city"], r["key"]["event_type"]], separators=(",", ":")),
                     r["start"], r["events"]) for r in body["results"]]
             assert got == [(k, iso(s), n) for _, k, s, _, n, _, _ in rows], (got[:2], rows[:2])
+            # Paged by cursor in both orders: every final result once, in order.
+            every = sorted((r for r in run.results() if r[0] == "counts" and r[6]),
+                           key=lambda r: (-r[3], r[1], -r[2]))
+            want = [(k, iso(s)) for _, k, s, _, _, _, _ in every]
+            for order, expect in (("desc", want),
+                                  ("asc", [want[i] for i in sorted(
+                                      range(len(every)),
+                                      key=lambda i: (every[i][3], every[i][1], every[i][2]))])):
+                paged, cursor = [], ""
+                while cursor is not None:
+                    status, _, body = run.server.request(
+                        "GET", "/v1/windows/counts?final=true&limit=7&order=%s&cursor=%s"
+                        % (order, cursor))
+                    assert status == 200, body
+                    paged += [(json.dumps([r["key"]["city"], r["key"]["event_type"]],
+                                          separators=(",", ":")), r["start"])
+                              for r in body["results"]]
+                    cursor = body["next_cursor"]
+                    assert len(paged) <= len(expect), (order, "pages repeat")
+                assert paged == expect, (order, len(paged), len(expect), paged[:3], expect[:3])
+            status, _, body = run.server.request("GET", "/v1/windows/counts?cursor=zz")
+            assert status == 400 and "cursor" in body["error"], body
             city = rows[0][1]
             status, _, body = run.server.request(
                 "GET", "/v1/windows/counts?key=%s" % urllib.parse.quote(city))
