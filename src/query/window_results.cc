@@ -5,6 +5,8 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <optional>
 
 #include "core/time.h"
@@ -156,11 +158,18 @@ Result<std::string> query_window_results(const std::string& windows_db, const Wi
                                    {"values", json::parse(value)}});
   };
   if (windows::is_postgres_url(windows_db)) {
-    std::unique_ptr<windows::PostgresWindowStore> store;
-    try {
-      store = std::make_unique<windows::PostgresWindowStore>(windows_db);
-    } catch (const std::exception& e) {
-      return make_error(Errc::kUnavailable, e.what());
+    // One connection for every GET of the process, made on first use (it reconnects by itself
+    // after a lost connection): a connection per request cost a TCP and auth handshake each.
+    static std::mutex mutex;
+    static std::map<std::string, std::unique_ptr<windows::PostgresWindowStore>> stores;
+    std::lock_guard lock(mutex);
+    auto& store = stores[windows_db];
+    if (!store) {
+      try {
+        store = std::make_unique<windows::PostgresWindowStore>(windows_db);
+      } catch (const std::exception& e) {
+        return make_error(Errc::kUnavailable, e.what());
+      }
     }
     auto rows =
         store->results(window.name, {key, from_ms, to_ms, final, limit + 1, ascending, after});
