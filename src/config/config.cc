@@ -348,7 +348,8 @@ const Table& store_table() {
                            "The time after its 202 until an event shows in queries is at most "
                            "about this much more."),
           int_setting("read_connections", &StoreConfig::read_connections, 4, 1, 64,
-                      "Database connections kept open for queries."),
+                      "Database connections kept open for queries, and as many threads to run them "
+                      "on (a query never holds up an HTTP I/O thread)."),
       }};
   return table;
 }
