@@ -38,7 +38,12 @@ Connection::~Connection() {
 Result<void> Connection::connect(bool create_schema) {
   if (connected()) return boost::outcome_v2::success();
   if (conn_) PQfinish(conn_);
-  conn_ = PQconnectdb(url_.c_str());
+  // A server that does not answer (a host that drops packets) is given up on after 10 s unless
+  // the URL sets its own connect_timeout: keywords later in the list win, and the URL's come
+  // after this one.
+  const char* keywords[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {"10", url_.c_str(), nullptr};
+  conn_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string message = one_line(PQerrorMessage(conn_));
     PQfinish(conn_);

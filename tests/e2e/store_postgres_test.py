@@ -48,7 +48,7 @@ def main():
         def exact_payload():
             status, _, reply = server.request("POST", "/v1/streams/events/events", ODD)
             assert status == 202, reply
-            wait_for(lambda: all_events(server, "type=odd"), 15, "the odd event stored")
+            wait_for(lambda: all_events(server, "type=odd"), 60, "the odd event stored")
             conn = server.connection()
             conn.request("GET", "/v1/events?type=odd")
             raw = conn.getresponse().read().decode()
@@ -69,7 +69,7 @@ def main():
 
         def outage():
             post(batch(0, 200))
-            wait_for(lambda: len(all_events(server, "type=reading")) == 200, 15,
+            wait_for(lambda: len(all_events(server, "type=reading")) == 200, 60,
                      "the first events stored")
             pg.stop()
             post(batch(200, 300))  # acknowledged: the log has them
@@ -81,7 +81,7 @@ def main():
             def store_not_ready():
                 status, _, body = server.request("GET", "/readyz")
                 return status == 503 and not body["checks"]["store"]["ok"]
-            wait_for(store_not_ready, 15, "/readyz to report the store")
+            wait_for(store_not_ready, 60, "/readyz to report the store")
             status, _, body = server.request("GET", "/readyz")
             assert "PostgreSQL" in body["checks"]["store"]["error"], body
             assert body["checks"]["log"]["ok"], body
@@ -89,8 +89,8 @@ def main():
 
         def recovered():
             pg.start()  # the same directory and port
-            wait_for(lambda: server.request("GET", "/readyz")[0] == 200, 30, "/readyz 200 again")
-            wait_for(lambda: len(all_events(server, "type=reading")) == len(posted), 30,
+            wait_for(lambda: server.request("GET", "/readyz")[0] == 200, 60, "/readyz 200 again")
+            wait_for(lambda: len(all_events(server, "type=reading")) == len(posted), 60,
                      "every acknowledged event stored")
             ids = [e["id"] for e in all_events(server, "type=reading&order=asc")]
             assert sorted(ids) == sorted(posted) and len(set(ids)) == len(ids), len(ids)

@@ -116,7 +116,7 @@ def main():
         def stored():
             body = get(server, "/v1/streams?stream=readings")["streams"][0]
             return body["stored"] == accepted and body["newest_event"] is not None
-        wait_for(stored, 15, "the store to take every event")
+        wait_for(stored, 60, "the store to take every event")
 
         def streams_counts():
             body = get(server, "/v1/streams")
@@ -138,14 +138,14 @@ def main():
             def positive():
                 s = get(server, "/v1/streams?stream=readings")["streams"][0]
                 return s["accepted_per_second"] > 0
-            wait_for(positive, 5, "a rate over the last minute")
+            wait_for(positive, 30, "a rate over the last minute")
 
         def streams_errors():
             assert "unknown stream" in get(server, "/v1/streams?stream=nope", 404)["error"]
             assert "valid parameters: stream" in get(server, "/v1/streams?limit=3", 400)["error"]
 
         def dead_letters():
-            wait_for(lambda: len(get(server, "/v1/dead-letters")["events"]) == len(BAD) + 1, 15,
+            wait_for(lambda: len(get(server, "/v1/dead-letters")["events"]) == len(BAD) + 1, 60,
                      "the dead letters")
             items = page_all(server, "/v1/dead-letters?source=readings", 1)
             assert len(items) == len(BAD) + 1, items
@@ -165,7 +165,7 @@ def main():
             hot = sorted("r%d" % i for i, v in enumerate(VALUES) if v > 90)
             def raised():
                 return len(get(server, "/v1/alerts")["events"]) == len(hot)
-            wait_for(raised, 15, "the alerts")
+            wait_for(raised, 60, "the alerts")
             items = page_all(server, "/v1/alerts?rule=hot&severity=critical", 3)
             ids = sorted(e["payload"]["event_ids"][0] for e in items)
             assert ids == hot, ids
@@ -185,7 +185,7 @@ def main():
             status, _, reply = server.request("POST", "/v1/streams/typed/events", posted)
             assert status == 202 and reply["accepted"] == len(TYPED), reply
             wait_for(lambda: len(get(server, "/v1/events?stream=typed")["events"]) == len(TYPED),
-                     15, "the typed events stored")
+                     60, "the typed events stored")
             values = ["90", "90.5", "1", "0", "-3", "true", "false", "abc", "b", "Z", "",
                       "\u00e9", "90x"]
             tried = 0

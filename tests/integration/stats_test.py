@@ -104,7 +104,7 @@ def main():
                                               {"Content-Type": "application/x-ndjson"})
             assert status == 202 and reply["accepted"] == len(events), reply
         wait_for(lambda: server.request("GET", "/v1/streams?stream=events")[2]["streams"][0]
-                 ["stored"] == 2 * len(events), 30, "the store to take every event")
+                 ["stored"] == 2 * len(events), 60, "the store to take every event")
 
         def by_fields():
             for keys in (["city"], ["city", "severity"], ["type", "city", "severity"], ["type"]):
@@ -215,7 +215,7 @@ def main():
             def counted():
                 body = stats(server, stream="events", group_by="event_type,city")
                 return body["total"] == len(more)
-            wait_for(counted, 30, "the recount")
+            wait_for(counted, 60, "the recount")
             body = stats(server, stream="events", group_by="event_type,city")
             assert got(body, ["event_type", "city"]) == expected(more, ["event_type", "city"])
             error = server.request("GET", "/v1/stats?stream=events&group_by=severity")[2]
