@@ -35,7 +35,12 @@ Connection::~Connection() {
   if (conn_) PQfinish(conn_);
 }
 
-Result<void> Connection::connect(bool create_schema) {
+void Connection::disconnect() {
+  if (conn_) PQfinish(conn_);
+  conn_ = nullptr;
+}
+
+Result<void> Connection::connect() {
   if (connected()) return boost::outcome_v2::success();
   if (conn_) PQfinish(conn_);
   // A server that does not answer (a host that drops packets) is given up on after 10 s unless
@@ -52,11 +57,6 @@ Result<void> Connection::connect(bool create_schema) {
   }
   // Notices ("already exists, skipping") would go to standard error.
   if (auto quiet = exec("SET client_min_messages TO warning", "settings"); !quiet) return quiet;
-  if (create_schema) {
-    if (auto made = exec(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", schema_), "schema"); !made) {
-      return made.error();
-    }
-  }
   return exec(fmt::format("SET search_path TO {}", schema_), "search_path");
 }
 

@@ -31,9 +31,11 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Connects if not connected; kUnavailable with the server's message otherwise.
-  // `create_schema`: also creates the schema if missing (the writer's connection).
-  Result<void> connect(bool create_schema = false);
+  // Connects if not connected, with the schema as search path (it need not exist yet);
+  // kUnavailable with the server's message otherwise.
+  Result<void> connect();
+  void disconnect();
+  const std::string& schema() const { return schema_; }
   PGconn* get() { return conn_; }
   bool connected() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
 

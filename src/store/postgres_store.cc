@@ -88,16 +88,17 @@ PostgresStore::PostgresStore(std::string url, std::string schema,
 
 Result<void> connect_store(pg::Connection& conn) {
   if (conn.connected()) return boost::outcome_v2::success();
-  if (auto connected = conn.connect(/*create_schema=*/true); !connected) return connected;
-  // One session at a time makes the tables (the processor, API replicas): concurrent CREATE …
-  // IF NOT EXISTS of one table can fail.
+  if (auto connected = conn.connect(); !connected) return connected;
+  // One session at a time makes the schema and tables (the processor, API replicas):
+  // concurrent CREATE … IF NOT EXISTS of one name can fail on the catalog's unique index.
   std::string sql = "BEGIN; SELECT pg_advisory_xact_lock(7365727321);";
+  sql += fmt::format("CREATE SCHEMA IF NOT EXISTS {};", conn.schema());
   sql += kSchema;
   for (const char* suffix : {"", "_hourly"})
     sql += fmt::format(kRollupSchema, suffix);
   sql += "COMMIT;";
   if (auto made = conn.exec(sql, "schema"); !made) {
-    (void)conn.exec("ROLLBACK", "rollback");
+    conn.disconnect();  // the next use connects and tries again
     return made;
   }
   return boost::outcome_v2::success();
