@@ -94,18 +94,29 @@ std::filesystem::path log_file(const TempDir& dir) {
   return dir.path() / "a" / "0" / PartitionLog::segment_name(0);
 }
 
-// Writes two frames (3 events, then 2) to stream "a" in `dir`; returns the file's bytes and the
-// size after the first frame.
+// Bytes of frames in stream "a", partition 0 (the file may hold a zero reserve after them).
+std::uint64_t data_bytes(const EmbeddedLog& log) {
+  return log.partition_log(Partition("a", 0))->size_bytes();
+}
+
+std::string file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Writes two frames (3 events, then 2) to stream "a" in `dir`; returns the frames' bytes (the
+// file without its reserve) and the size of the first frame.
 std::string write_two_frames(const TempDir& dir, std::uintmax_t& first_frame_end) {
   std::vector<std::string> storage;
+  std::uint64_t end = 0;
   {
     EmbeddedLog log(dir.str(), {"a"}, kConfig);
     EXPECT_TRUE(append_sync(log, "a", make_batch("x", 3, storage)));
-    first_frame_end = std::filesystem::file_size(log_file(dir));
+    first_frame_end = data_bytes(log);
     EXPECT_TRUE(append_sync(log, "a", make_batch("y", 2, storage)));
+    end = data_bytes(log);
   }
-  std::ifstream in(log_file(dir), std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  return file_bytes(log_file(dir)).substr(0, end);
 }
 
 void overwrite(const TempDir& dir, std::string_view bytes) {
@@ -113,30 +124,110 @@ void overwrite(const TempDir& dir, std::string_view bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-// A crash can leave any prefix of the last frame on disk. Whatever the cut, reopening keeps
-// every complete frame, drops the partial one and accepts new appends after it.
+// Small groups leave a zero-filled reserve after the last frame and are written into it, so the
+// file keeps its size; reopening takes the zeros for what they are.
+TEST(EmbeddedLog, SmallGroupsAreWrittenIntoAZeroReserve) {
+  TempDir dir;
+  std::vector<std::string> storage;
+  std::uint64_t data = 0;
+  {
+    EmbeddedLog log(dir.str(), {"a"}, kConfig);
+    ASSERT_TRUE(append_sync(log, "a", make_batch("x", 3, storage)));
+    const auto size = std::filesystem::file_size(log_file(dir));
+    EXPECT_EQ(size, data_bytes(log) + LogFile::kReserveBytes);
+    ASSERT_TRUE(append_sync(log, "a", make_batch("y", 2, storage)));
+    EXPECT_EQ(std::filesystem::file_size(log_file(dir)), size);
+    data = data_bytes(log);
+    const std::string bytes = file_bytes(log_file(dir));
+    EXPECT_EQ(bytes.find_first_not_of('\0', data), std::string::npos);
+  }
+  EmbeddedLog log(dir.str(), {"a"}, kConfig);
+  EXPECT_EQ(data_bytes(log), data);
+  EXPECT_EQ(log.end_offset("a"), 5u);
+  EXPECT_EQ(log.stats().corrupt_regions, 0u);
+  auto ids = read_ids(log, "a");
+  EXPECT_EQ(ids, (std::vector<std::string>{"x-0", "x-1", "x-2", "y-0", "y-1"}));
+  auto next = append_sync(log, "a", make_batch("z", 1, storage));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next.value(), 5u);
+  EXPECT_EQ(read_ids(log, "a").back(), "z-0");
+}
+
+// A group over LogFile::kReserveGroupBytes is written as it is: zeroing a reserve for it would
+// double the bytes written.
+TEST(EmbeddedLog, LargeGroupsLeaveNoReserve) {
+  TempDir dir;
+  std::vector<std::string> storage;
+  EmbeddedLog log(dir.str(), {"a"}, kConfig);
+  ASSERT_TRUE(append_sync(log, "a", make_batch("x", 5000, storage)));
+  ASSERT_GT(data_bytes(log), LogFile::kReserveGroupBytes);
+  EXPECT_EQ(std::filesystem::file_size(log_file(dir)), data_bytes(log));
+}
+
+// A segment that is done takes no more appends: its reserve is cut off, and the newest
+// segment's reserve stops where that segment will be rolled.
+TEST(EmbeddedLog, RolledSegmentsLoseTheirReserve) {
+  TempDir dir;
+  std::vector<std::string> storage;
+  LogConfig config = kConfig;
+  config.segment_bytes = 4096;
+  EmbeddedLog log(dir.str(), {"a"}, config);
+  for (int i = 0; i < 60; ++i)
+    ASSERT_TRUE(append_sync(log, "a", make_batch("b" + std::to_string(i), 3, storage)));
+  const auto* partition = log.partition_log(Partition("a", 0));
+  ASSERT_GT(partition->segment_count(), 2u);
+  std::uint64_t total = 0;
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(log_file(dir).parent_path())) {
+    if (entry.path().extension() == ".log") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const auto size = std::filesystem::file_size(files[i]);
+    if (i + 1 < files.size()) {
+      total += size;
+      EXPECT_GE(size, 4096u) << files[i];
+      EXPECT_EQ(file_bytes(files[i]).back(), '}') << files[i] << " ends in its last payload";
+    } else {
+      EXPECT_LE(size, std::max<std::uint64_t>(4096, partition->size_bytes() - total));
+    }
+  }
+  EXPECT_EQ(read_ids(log, "a").size(), 180u);
+}
+
+// A crash can leave any prefix of the last frame on disk, followed by the reserve's zeros or by
+// nothing. Whatever the cut, reopening keeps every complete frame, drops the partial one (its
+// bytes are saved beside the log, without the zeros) and accepts new appends after it.
 TEST(EmbeddedLog, TornTailIsCutAtEveryByte) {
   TempDir dir;
   std::vector<std::string> storage;
   std::uintmax_t good_size;
   const std::string original = write_two_frames(dir, good_size);
   for (auto cut = good_size; cut < original.size(); ++cut) {
-    overwrite(dir, std::string_view(original).substr(0, cut));
-    const auto saved = (log_file(dir).string() + ".cut-" + std::to_string(good_size));
-    std::filesystem::remove(saved);
-    EmbeddedLog log(dir.str(), {"a"}, kConfig);
-    EXPECT_EQ(log.end_offset("a"), 3u) << cut;
-    EXPECT_EQ(std::filesystem::file_size(log_file(dir)), good_size) << cut;
-    // The cut bytes are kept beside the log.
-    if (cut > good_size) {
-      ASSERT_TRUE(std::filesystem::exists(saved)) << cut;
-      EXPECT_EQ(std::filesystem::file_size(saved), cut - good_size) << cut;
-    } else {
-      EXPECT_FALSE(std::filesystem::exists(saved)) << cut;
+    for (const bool reserve : {false, true}) {
+      std::string torn = original.substr(0, cut);
+      if (reserve) torn.resize(original.size() + 4096, '\0');
+      overwrite(dir, torn);
+      const auto saved = (log_file(dir).string() + ".cut-" + std::to_string(good_size));
+      std::filesystem::remove(saved);
+      EmbeddedLog log(dir.str(), {"a"}, kConfig);
+      EXPECT_EQ(log.end_offset("a"), 3u) << cut;
+      // Zeros right after the last frame are a reserve, and stay.
+      EXPECT_EQ(std::filesystem::file_size(log_file(dir)),
+                reserve && cut == good_size ? torn.size() : good_size)
+          << cut;
+      // The cut bytes are kept beside the log, up to the last one that is not zero.
+      const auto last = original.substr(good_size, cut - good_size).find_last_not_of('\0');
+      if (cut > good_size) {
+        ASSERT_TRUE(std::filesystem::exists(saved)) << cut;
+        EXPECT_EQ(std::filesystem::file_size(saved), last + 1) << cut;
+      } else {
+        EXPECT_FALSE(std::filesystem::exists(saved)) << cut;
+      }
+      auto again = append_sync(log, "a", make_batch("z", 1, storage));
+      ASSERT_TRUE(again);
+      EXPECT_EQ(again.value(), 3u);
     }
-    auto again = append_sync(log, "a", make_batch("z", 1, storage));
-    ASSERT_TRUE(again);
-    EXPECT_EQ(again.value(), 3u);
   }
 }
 
@@ -154,17 +245,13 @@ TEST(EmbeddedLog, BitFlipsAnywhereAreDetected) {
     for (std::size_t f = 0; f < sizes.size(); ++f) {
       const std::string prefix = "f" + std::to_string(f);
       ASSERT_TRUE(append_sync(log, "a", make_batch(prefix, sizes[f], storage)));
-      frame_end.push_back(std::filesystem::file_size(log_file(dir)));
+      frame_end.push_back(data_bytes(log));
       frame_ids.emplace_back();
       for (int i = 0; i < sizes[f]; ++i)
         frame_ids.back().push_back(prefix + "-" + std::to_string(i));
     }
   }
-  std::string original;
-  {
-    std::ifstream in(log_file(dir), std::ios::binary);
-    original.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  const std::string original = file_bytes(log_file(dir)).substr(0, frame_end.back());
   for (std::size_t byte = 0; byte < original.size(); ++byte) {
     std::string flipped = original;
     flipped[byte] = static_cast<char>(flipped[byte] ^ 0x04);
@@ -205,8 +292,7 @@ TEST(EmbeddedLog, ReadsSkipOverACorruptFrameAndAppendsContinue) {
     EmbeddedLog log(dir.str(), {"a"}, kConfig);
     ASSERT_TRUE(append_sync(log, "a", make_batch("z", 2, storage)));  // offsets 5-6
   }
-  std::ifstream in(log_file(dir), std::ios::binary);
-  original.assign(std::istreambuf_iterator<char>(in), {});
+  original = file_bytes(log_file(dir));
   original[first_frame_end + 40] ^= 0x01;  // inside the second frame's body
   overwrite(dir, original);
   EmbeddedLog log(dir.str(), {"a"}, kConfig);

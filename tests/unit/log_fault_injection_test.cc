@@ -1,12 +1,14 @@
 // Crash simulation for the embedded log: a FileIo that, at a chosen moment, fails every call as a
 // power cut would, and afterwards leaves each file as a disk might: everything fsync'd, plus a
-// random part of what was written after the last sync. Every batch that was acknowledged must
+// random part of what was written after the last sync (appends past the end and writes into a
+// segment's zero reserve alike). Every batch that was acknowledged must
 // be readable after reopening; nothing may be read twice; the log must accept appends again.
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cerrno>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -26,31 +28,47 @@ class CrashingFileIo : public FileIo {
  public:
   void crash() { crashed_ = true; }
 
-  // Call after every file is closed: cuts each file back to its synced size plus a random part
-  // of the bytes written after that.
+  // Call after every file is closed: keeps, of each file, what was synced plus a random prefix
+  // of the bytes written after that (in the order they were written). Bytes past the prefix go
+  // back to what they were: zeros of a reserve stay zeros, a file that grew is cut back.
   void lose_unsynced(std::mt19937& random) {
     std::lock_guard lock(mutex_);
-    for (const auto& [path, synced] : synced_by_path_) {
-      const auto size = std::filesystem::file_size(path);
-      if (size <= synced) continue;
-      const auto keep = synced + random() % (size - synced + 1);
-      std::filesystem::resize_file(path, keep);
+    for (auto& [path, writes] : unsynced_) {
+      std::uint64_t total = 0;
+      for (const auto& w : writes)
+        total += w.length;
+      const std::uint64_t keep = random() % (total + 1);
+      std::uint64_t before = total;
+      for (auto w = writes.rbegin(); w != writes.rend(); ++w) {
+        before -= w->length;
+        const std::uint64_t kept = keep > before ? std::min(keep - before, w->length) : 0;
+        if (kept == w->length) break;
+        // Undo [position + kept, position + length): old bytes inside the old size, the rest
+        // never existed.
+        std::fstream file(path, std::ios::binary | std::ios::in | std::ios::out);
+        if (kept < w->old.size()) {
+          file.seekp(static_cast<std::streamoff>(w->position + kept));
+          file.write(w->old.data() + kept, static_cast<std::streamsize>(w->old.size() - kept));
+        }
+        file.close();
+        const auto cut = std::max(w->size_before, w->position + kept);
+        if (std::filesystem::file_size(path) > cut) std::filesystem::resize_file(path, cut);
+      }
     }
   }
 
   int open(const std::string& path, int flags, mode_t mode) override {
     if (crashed_) return fail();
     int fd = FileIo::open(path, flags, mode);
-    std::uint64_t size = 0;
-    if (fd >= 0 && FileIo::file_size(fd, size) == 0 && !std::filesystem::is_directory(path)) {
+    if (fd >= 0 && !std::filesystem::is_directory(path)) {
       std::lock_guard lock(mutex_);
       path_by_fd_[fd] = path;
-      if (!synced_by_path_.count(path)) synced_by_path_[path] = size;
     }
     return fd;
   }
   ssize_t pwritev(int fd, const iovec* iov, int count, off_t position) override {
     if (crashed_) return fail();
+    remember(fd, static_cast<std::uint64_t>(position), iov, count);
     return FileIo::pwritev(fd, iov, count, position);
   }
   ssize_t write(int fd, const void* buffer, std::size_t size) override {
@@ -65,32 +83,58 @@ class CrashingFileIo : public FileIo {
   }
   int ftruncate(int fd, off_t size) override {
     if (crashed_) return fail();
+    // Only the log's recovery and failed appends cut files here, and a sync follows: modelled
+    // as durable at once.
+    forget(fd);
     return FileIo::ftruncate(fd, size);
   }
 
  private:
+  struct Write {
+    std::uint64_t position;
+    std::uint64_t length;
+    std::uint64_t size_before;
+    std::string old;  // the bytes it overwrote that were inside the file
+  };
+
   static int fail() {
     errno = EIO;
     return -1;
+  }
+
+  void remember(int fd, std::uint64_t position, const iovec* iov, int count) {
+    std::uint64_t length = 0;
+    for (int i = 0; i < count; ++i)
+      length += iov[i].iov_len;
+    std::uint64_t size = 0;
+    if (FileIo::file_size(fd, size) != 0) return;
+    Write w{.position = position, .length = length, .size_before = size, .old = {}};
+    if (position < size) {
+      w.old.resize(static_cast<std::size_t>(std::min(length, size - position)));
+      pread_all(*this, fd, w.old.data(), w.old.size(), position);
+    }
+    std::lock_guard lock(mutex_);
+    if (auto it = path_by_fd_.find(fd); it != path_by_fd_.end())
+      unsynced_[it->second].push_back(std::move(w));
+  }
+
+  void forget(int fd) {
+    std::lock_guard lock(mutex_);
+    if (auto it = path_by_fd_.find(fd); it != path_by_fd_.end()) unsynced_.erase(it->second);
   }
 
   template <class Sync>
   int sync(int fd, Sync&& real) {
     if (crashed_) return fail();
     int rc = real();
-    std::uint64_t size = 0;
-    if (rc == 0 && FileIo::file_size(fd, size) == 0) {
-      std::lock_guard lock(mutex_);
-      if (auto it = path_by_fd_.find(fd); it != path_by_fd_.end())
-        synced_by_path_[it->second] = size;
-    }
+    if (rc == 0) forget(fd);
     return rc;
   }
 
   std::atomic<bool> crashed_{false};
   std::mutex mutex_;
   std::map<int, std::string> path_by_fd_;
-  std::map<std::string, std::uint64_t> synced_by_path_;
+  std::map<std::string, std::vector<Write>> unsynced_;
 };
 
 const LogConfig kConfig{.group_commit_max_bytes = 1 << 20};

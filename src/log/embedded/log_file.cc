@@ -111,11 +111,27 @@ void LogFile::publish(Offset base, std::uint32_t count, std::uint64_t position, 
   durable_size_ = end;
 }
 
+std::uint64_t LogFile::data_end(std::uint64_t from, std::uint64_t to) const {
+  std::string chunk;
+  while (to > from) {
+    const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, to - from));
+    chunk.resize(length);
+    if (!pread_all(io_, fd_, chunk.data(), length, to - length)) {
+      throw std::runtime_error("cannot read " + path_ + ": " + errno_text());
+    }
+    const auto last = chunk.find_last_not_of('\0');
+    if (last != std::string::npos) return to - length + last + 1;
+    to -= length;
+  }
+  return from;
+}
+
 void LogFile::recover(std::uint64_t size) {
   auto log = logger("log");
   std::uint64_t position = 0;
   Offset expected = base_offset_;
   bool after_gap = false;
+  file_bytes_ = size;
   while (position < size) {
     auto header = valid_frame_at(position, size);
     if (header && header->base_offset >= expected) {
@@ -126,18 +142,23 @@ void LogFile::recover(std::uint64_t size) {
       after_gap = false;
       continue;
     }
+    // Zeros to the end: the reserve (no frame starts with a zero byte).
+    const std::uint64_t last_data = data_end(position, size);
+    if (last_data == position) break;
     auto next = find_next_frame(position + 1, size, expected);
     if (!next) {
       // Nothing valid follows: the tail of an interrupted write. It was never acknowledged, but
-      // keep the bytes in case a disk error, not a crash, damaged them.
+      // keep the bytes in case a disk error, not a crash, damaged them (without the reserve's
+      // zeros after them).
       const std::string saved = path_ + ".cut-" + std::to_string(position);
-      save_range(io_, fd_, position, size, saved);
+      save_range(io_, fd_, position, last_data, saved);
       log->warn("recovery stream={} file={} truncated_bytes={} at={} reason=\"{}\" saved_to={}",
                 stream_, path_, size - position, position,
                 header ? "frame out of order" : "incomplete frame or checksum mismatch", saved);
       if (io_.ftruncate(fd_, static_cast<off_t>(position)) != 0 || io_.fdatasync(fd_) != 0) {
         throw std::runtime_error("cannot truncate " + path_ + ": " + errno_text());
       }
+      file_bytes_ = position;
       break;
     }
     auto resumed = parse_frame_header([&] {
@@ -160,10 +181,13 @@ void LogFile::recover(std::uint64_t size) {
   }
   std::lock_guard lock(mutex_);
   durable_size_ = position;
-  log->info("opened stream={} file={} events={} bytes={}", stream_, path_, end_offset_, position);
+  log->info("opened stream={} file={} events={} bytes={} reserve_bytes={}", stream_, path_,
+            end_offset_, position, file_bytes_ - position);
 }
 
-Result<Offset> LogFile::append(const std::vector<RecordBatch*>& frames) {
+Result<Offset> LogFile::append(const std::vector<RecordBatch*>& frames,
+                               std::uint64_t reserve_limit) {
+  static const std::string kZeros(64 * 1024, '\0');
   Offset base;
   std::uint64_t start;
   {
@@ -179,6 +203,19 @@ Result<Offset> LogFile::append(const std::vector<RecordBatch*>& frames) {
     next += frame->count();
     iov.push_back({const_cast<char*>(frame->frame().data()), frame->frame().size()});
   }
+  std::uint64_t end = start;
+  for (const auto& part : iov)
+    end += part.iov_len;
+  // Past the reserve, a small group starts the next one in the same write and sync.
+  std::uint64_t file_bytes = std::max(file_bytes_, end);
+  if (end > file_bytes_ && end - start <= kReserveGroupBytes) {
+    file_bytes = std::max(end, std::min(end + kReserveBytes, reserve_limit));
+    for (std::uint64_t at = end; at < file_bytes; at += kZeros.size()) {
+      iov.push_back(
+          {const_cast<char*>(kZeros.data()),
+           static_cast<std::size_t>(std::min<std::uint64_t>(kZeros.size(), file_bytes - at))});
+    }
+  }
   std::uint64_t position = start;
   if (!pwritev_all(io_, fd_, iov, position) || io_.fdatasync(fd_) != 0) {
     std::string error = errno_text();
@@ -186,8 +223,10 @@ Result<Offset> LogFile::append(const std::vector<RecordBatch*>& frames) {
     if (io_.ftruncate(fd_, static_cast<off_t>(start)) != 0) {
       logger("log")->error("cannot truncate file={} error=\"{}\"", path_, errno_text());
     }
+    file_bytes_ = start;  // if the cut failed, the next append overwrites what is there
     return make_error(Errc::kUnavailable, "the log cannot be written: " + error);
   }
+  file_bytes_ = file_bytes;
   position = start;
   for (auto* frame : frames) {
     const std::uint64_t end = position + frame->frame().size();
@@ -196,6 +235,15 @@ Result<Offset> LogFile::append(const std::vector<RecordBatch*>& frames) {
     position = end;
   }
   return base;
+}
+
+bool LogFile::trim_reserve() {
+  const std::uint64_t data = size();
+  if (file_bytes_ <= data) return true;
+  // No sync: if the cut is lost in a crash, recovery finds the zeros again.
+  if (io_.ftruncate(fd_, static_cast<off_t>(data)) != 0) return false;
+  file_bytes_ = data;
+  return true;
 }
 
 Result<ReadBatch> LogFile::read(Offset from, std::size_t max_records) const {

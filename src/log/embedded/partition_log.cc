@@ -70,6 +70,10 @@ std::shared_ptr<LogFile> PartitionLog::active() const {
 Result<Offset> PartitionLog::append(const std::vector<RecordBatch*>& frames) {
   auto segment = active();
   if (segment->size() >= segment_bytes_) {
+    if (!segment->trim_reserve()) {
+      logger("log")->warn("cannot cut the reserve off file={} error=\"{}\"", segment->path(),
+                          errno_text());
+    }
     try {
       roll(segment->end_offset());
     } catch (const std::exception& e) {
@@ -78,7 +82,7 @@ Result<Offset> PartitionLog::append(const std::vector<RecordBatch*>& frames) {
     }
     segment = active();
   }
-  return segment->append(frames);
+  return segment->append(frames, segment_bytes_);
 }
 
 std::size_t PartitionLog::enforce_retention() {
