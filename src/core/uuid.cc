@@ -20,14 +20,15 @@ std::string uuid_v7(std::int64_t unix_ms) {
   b[6] = static_cast<unsigned char>(0x70 | (b[6] & 0x0F));  // version 7
   b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3F));  // variant 10
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0x0F]);
+  // Filled in place: one id per ingested event, so this is on the hot path.
+  std::array<char, 36> text{};
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) text[at++] = '-';
+    text[at++] = kHex[b[i] >> 4];
+    text[at++] = kHex[b[i] & 0x0F];
   }
-  return out;
+  return std::string(text.data(), text.size());
 }
 
 }  // namespace sluice
