@@ -4,6 +4,7 @@
 // segment's zero reserve alike). Every batch that was acknowledged must
 // be readable after reopening; nothing may be read twice; the log must accept appends again.
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -210,6 +211,61 @@ TEST(LogFaultInjection, EveryAcknowledgedBatchSurvivesACrash) {
     ASSERT_TRUE(again) << "trial " << trial;
     EXPECT_EQ(again.value(), reopened.end_offset("a") - 3);
   }
+}
+
+// A disk with room for `limit` bytes of log files: writes past it stop short, then fail with
+// ENOSPC.
+class FullDiskFileIo : public FileIo {
+ public:
+  explicit FullDiskFileIo(std::uint64_t limit) : limit_(limit) {}
+
+  ssize_t pwritev(int fd, const iovec* iov, int count, off_t position) override {
+    const auto at = static_cast<std::uint64_t>(position);
+    if (at >= limit_) {
+      errno = ENOSPC;
+      return -1;
+    }
+    std::vector<iovec> fits;
+    std::uint64_t room = limit_ - at;
+    for (int i = 0; i < count && room > 0; ++i) {
+      const auto length = std::min<std::uint64_t>(iov[i].iov_len, room);
+      fits.push_back({iov[i].iov_base, static_cast<std::size_t>(length)});
+      room -= length;
+    }
+    return FileIo::pwritev(fd, fits.data(), static_cast<int>(fits.size()), position);
+  }
+
+ private:
+  std::uint64_t limit_;
+};
+
+// The zero reserve is only worth having while there is room: on a disk too full for it, small
+// groups are still written (without one), and only a group that does not fit is refused.
+TEST(LogFaultInjection, AFullDiskStillTakesWhatFitsWithoutTheReserve) {
+  TempDir dir;
+  std::vector<std::string> storage;
+  FullDiskFileIo io(4096);
+  EmbeddedLog log(dir.str(), {"a"}, kConfig, io);
+  const auto path = dir.path() / "a" / "0" / PartitionLog::segment_name(0);
+  Offset expected = 0;
+  for (int i = 0;; ++i) {
+    auto r =
+        append_sync(log, "a", sluice::testing::make_batch("b" + std::to_string(i), 3, storage));
+    if (!r) {
+      EXPECT_EQ(r.error().code, Errc::kUnavailable);
+      EXPECT_THAT(r.error().message, ::testing::HasSubstr("No space left on device"));
+      break;
+    }
+    EXPECT_EQ(r.value(), expected);
+    expected += 3;
+    EXPECT_EQ(std::filesystem::file_size(path), log.partition_log(Partition("a", 0))->size_bytes());
+  }
+  // Everything up to the refused group was kept: more than one group, within 4096 bytes.
+  EXPECT_GT(expected, 3u);
+  const auto kept = log.partition_log(Partition("a", 0))->size_bytes();
+  EXPECT_LE(kept, 4096u);
+  EXPECT_EQ(std::filesystem::file_size(path), kept);
+  EXPECT_EQ(all_ids(log, "a").size(), expected);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
@@ -206,33 +207,50 @@ Result<Offset> LogFile::append(const std::vector<RecordBatch*>& frames,
   std::uint64_t end = start;
   for (const auto& part : iov)
     end += part.iov_len;
-  // Past the reserve, a small group starts the next one in the same write and sync.
-  std::uint64_t file_bytes = std::max(file_bytes_, end);
-  if (end > file_bytes_ && end - start <= kReserveGroupBytes) {
-    file_bytes = std::max(end, std::min(end + kReserveBytes, reserve_limit));
-    for (std::uint64_t at = end; at < file_bytes; at += kZeros.size()) {
-      iov.push_back(
+  // Writes the frames, then zeros up to `until`, and syncs; errno is set when it fails.
+  auto write = [&](std::uint64_t until) {
+    std::vector<iovec> parts = iov;
+    for (std::uint64_t at = end; at < until; at += kZeros.size()) {
+      parts.push_back(
           {const_cast<char*>(kZeros.data()),
-           static_cast<std::size_t>(std::min<std::uint64_t>(kZeros.size(), file_bytes - at))});
+           static_cast<std::size_t>(std::min<std::uint64_t>(kZeros.size(), until - at))});
     }
-  }
-  std::uint64_t position = start;
-  if (!pwritev_all(io_, fd_, iov, position) || io_.fdatasync(fd_) != 0) {
-    std::string error = errno_text();
-    // Cut off whatever part reached the file: none of it is acknowledged.
+    std::uint64_t position = start;
+    return pwritev_all(io_, fd_, parts, position) && io_.fdatasync(fd_) == 0;
+  };
+  // Cuts off whatever part of a failed write reached the file: none of it is acknowledged.
+  auto cut_back = [&] {
+    const int error = errno;
     if (io_.ftruncate(fd_, static_cast<off_t>(start)) != 0) {
       logger("log")->error("cannot truncate file={} error=\"{}\"", path_, errno_text());
     }
     file_bytes_ = start;  // if the cut failed, the next append overwrites what is there
+    errno = error;
+  };
+  // Past the reserve, a small group starts the next one in the same write and sync.
+  std::uint64_t file_bytes = std::max(file_bytes_, end);
+  if (end > file_bytes_ && end - start <= kReserveGroupBytes) {
+    file_bytes = std::max(end, std::min(end + kReserveBytes, reserve_limit));
+  }
+  bool written = write(file_bytes);
+  if (!written && errno == ENOSPC && file_bytes > std::max(file_bytes_, end)) {
+    // A full disk may still have room for the frames alone: the reserve must not cost them.
+    cut_back();
+    file_bytes = end;
+    written = write(end);
+  }
+  if (!written) {
+    const std::string error = errno_text();
+    cut_back();
     return make_error(Errc::kUnavailable, "the log cannot be written: " + error);
   }
   file_bytes_ = file_bytes;
-  position = start;
+  std::uint64_t position = start;
   for (auto* frame : frames) {
-    const std::uint64_t end = position + frame->frame().size();
+    const std::uint64_t frame_end = position + frame->frame().size();
     Offset frame_base = load_le<std::uint64_t>(frame->frame().data() + 8);
-    publish(frame_base, frame->count(), position, end, false);
-    position = end;
+    publish(frame_base, frame->count(), position, frame_end, false);
+    position = frame_end;
   }
   return base;
 }
