@@ -153,6 +153,35 @@ TEST(EmbeddedLog, SmallGroupsAreWrittenIntoAZeroReserve) {
   EXPECT_EQ(read_ids(log, "a").back(), "z-0");
 }
 
+// Counts pwritev calls (each one is a group commit) and the bytes they write.
+class CountingFileIo : public FileIo {
+ public:
+  ssize_t pwritev(int fd, const iovec* iov, int count, off_t position) override {
+    ++writes;
+    const ssize_t n = FileIo::pwritev(fd, iov, count, position);
+    if (n > 0) written += static_cast<std::uint64_t>(n);
+    return n;
+  }
+  std::atomic<int> writes{0};
+  std::atomic<std::uint64_t> written{0};
+};
+
+// The reserve is zeroed once: appends into it write their frames and nothing more.
+TEST(EmbeddedLog, AppendsIntoTheReserveWriteOnlyTheirFrames) {
+  TempDir dir;
+  std::vector<std::string> storage;
+  CountingFileIo io;
+  EmbeddedLog log(dir.str(), {"a"}, kConfig, io);
+  ASSERT_TRUE(append_sync(log, "a", make_batch("x", 3, storage)));
+  EXPECT_EQ(io.written.load(), data_bytes(log) + LogFile::kReserveBytes);
+  for (int i = 0; i < 20; ++i) {
+    const auto before_bytes = data_bytes(log);
+    const auto before_written = io.written.load();
+    ASSERT_TRUE(append_sync(log, "a", make_batch("y" + std::to_string(i), 2, storage)));
+    EXPECT_EQ(io.written.load() - before_written, data_bytes(log) - before_bytes) << i;
+  }
+}
+
 // A group over LogFile::kReserveGroupBytes is written as it is: zeroing a reserve for it would
 // double the bytes written.
 TEST(EmbeddedLog, LargeGroupsLeaveNoReserve) {
@@ -344,16 +373,6 @@ TEST(EmbeddedLog, AppendsAfterCloseAreRefused) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::kUnavailable);
 }
-
-// Counts pwritev calls: each one is a group commit.
-class CountingFileIo : public FileIo {
- public:
-  ssize_t pwritev(int fd, const iovec* iov, int count, off_t position) override {
-    ++writes;
-    return FileIo::pwritev(fd, iov, count, position);
-  }
-  std::atomic<int> writes{0};
-};
 
 // With a wait configured, the writer holds the first request until the group is full (or the
 // wait is over), so concurrent requests share one write; a full group is written at once.

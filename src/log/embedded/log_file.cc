@@ -228,12 +228,13 @@ Result<Offset> LogFile::append(const std::vector<RecordBatch*>& frames,
     errno = error;
   };
   // Past the reserve, a small group starts the next one in the same write and sync.
-  std::uint64_t file_bytes = std::max(file_bytes_, end);
+  std::uint64_t zeros_until = end;
   if (end > file_bytes_ && end - start <= kReserveGroupBytes) {
-    file_bytes = std::max(end, std::min(end + kReserveBytes, reserve_limit));
+    zeros_until = std::max(end, std::min(end + kReserveBytes, reserve_limit));
   }
-  bool written = write(file_bytes);
-  if (!written && errno == ENOSPC && file_bytes > std::max(file_bytes_, end)) {
+  std::uint64_t file_bytes = std::max(file_bytes_, zeros_until);
+  bool written = write(zeros_until);
+  if (!written && errno == ENOSPC && zeros_until > end) {
     // A full disk may still have room for the frames alone: the reserve must not cost them.
     cut_back();
     file_bytes = end;
