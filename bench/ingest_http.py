@@ -132,6 +132,39 @@ def hey(url, body, args):
             "errors": errors.group(1).strip() if errors else ""}
 
 
+def disk_sync_latency(directory, size=7000, count=2000):
+    """Median microseconds of one write + fdatasync of `size` bytes (about one group commit of
+    single events) on the disk under `directory`: appended past the end of a file, and written
+    over zeros already in it (what the log's reserve gives small groups). The host's disk speed
+    drifts; this says which phase a run was taken in."""
+    path = os.path.join(directory, "sync-probe")
+    buffer = b"x" * size
+    medians = []
+    for prefill in (False, True):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            if prefill:
+                os.write(fd, bytes(size * count))
+                os.fsync(fd)
+            samples = []
+            for i in range(count):
+                started = time.perf_counter()
+                os.pwrite(fd, buffer, i * size)
+                os.fdatasync(fd)
+                samples.append(time.perf_counter() - started)
+            medians.append(statistics.median(samples) * 1e6)
+        finally:
+            os.close(fd)
+            os.unlink(path)
+    return medians
+
+
+def print_disk(workdir, when):
+    appended, overwritten = disk_sync_latency(workdir)
+    print("disk %s: 7 KB write + fdatasync median %.0f us appending, %.0f us into zeros" % (
+        when, appended, overwritten), flush=True)
+
+
 def main():
     build = sys.argv[1]
     seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
@@ -157,6 +190,7 @@ def main():
         print("Rounds alternate the targets (%d rounds of %d s per shape); each target starts "
               "only once the previous one is idle again (the store catching up)." % (ROUNDS,
                                                                                    seconds))
+        print_disk(workdir, "before")
         print("shape                       round target        req/s    events/s   p99 ms  errors")
         runs = {}  # (shape, name) -> list of wrk results, one per round
         for shape, body, ctype, per in shapes:
@@ -206,6 +240,7 @@ def main():
                       zip(burst[name], burst["nginx 204"])]
             print("%s: burst average ratio to nginx, per round %s, median %.2f (target <= 1.5)" % (
                 name, " ".join("%.2f" % x for x in ratios), statistics.median(ratios)))
+        print_disk(workdir, "after")
     finally:
         for name, proc in procs.items():
             if proc.poll() is not None:
