@@ -82,8 +82,9 @@ def main():
 
         def full_disk_is_503():
             fill(filler)
-            # Appends that fit in the log file's last, already allocated page still succeed;
-            # those are acknowledged and must be kept. The first one that needs a new page fails.
+            # Appends that fit in space the log file already has (its last page, and the zero
+            # reserve of up to 1 MiB laid ahead of small appends) still succeed; those are
+            # acknowledged and must be kept. The first one that needs new space fails.
             i = 1
             while True:
                 status, headers, body = post(i)
@@ -91,7 +92,8 @@ def main():
                     break
                 acked.append(i)
                 i += 1
-                assert i < 500, "the full disk never refused an append"
+                # Each event takes ~300 bytes of log: 1 MiB holds ~3500 of them.
+                assert i < 10000, "the full disk never refused an append"
             for j in range(i, i + 10):
                 assert status == 503, (status, body)
                 assert headers.get("retry-after") == "1", headers
@@ -105,12 +107,13 @@ def main():
 
         def resumes_when_space_is_freed():
             os.unlink(filler)
-            for i in range(100, 150):
+            first = max(acked) + 1000  # past every value posted so far, refused ones included
+            for i in range(first, first + 50):
                 status, _, body = post(i)
                 assert status == 202, (status, body)
                 acked.append(i)
             wait_for(lambda: sorted(e["payload"]["i"]
-                                    for e in all_events(server, "type=disk")) == acked,
+                                    for e in all_events(server, "type=disk")) == sorted(acked),
                      60, "the acknowledged events in the store")
             assert "appends succeed again" in "".join(server.stderr_lines)
 
@@ -118,7 +121,7 @@ def main():
             server.kill()
             server.start()
             stored = sorted(e["payload"]["i"] for e in all_events(server, "type=disk"))
-            assert stored == acked, stored
+            assert stored == sorted(acked), stored
 
         checks.run("accepts events while there is space", accepts_before)
         checks.run("a full disk gets 503 + Retry-After naming the cause", full_disk_is_503)

@@ -62,8 +62,6 @@ class LogFile {
   Offset base_offset() const { return base_offset_; }
   // Bytes of durable frames.
   std::uint64_t size() const;
-  // Bytes in the file: size() plus the reserve. Writer thread only.
-  std::uint64_t file_bytes() const { return file_bytes_; }
   std::uint64_t corrupt_regions() const { return corrupt_regions_.load(); }
   const std::string& path() const { return path_; }
 
