@@ -188,7 +188,7 @@ void LogFile::recover(std::uint64_t size) {
 
 Result<Offset> LogFile::append(const std::vector<RecordBatch*>& frames,
                                std::uint64_t reserve_limit) {
-  static const std::string kZeros(64 * 1024, '\0');
+  static const std::string kZeros(std::size_t{64} * 1024, '\0');
   Offset base;
   std::uint64_t start;
   {
