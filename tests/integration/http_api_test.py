@@ -6,6 +6,7 @@ usage: http_api_test.py SLUICE_BINARY
 import gzip
 import json
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -177,6 +178,44 @@ def main():
             assert reply.startswith(b"HTTP/1.1 202"), reply
 
         checks.run("Expect: 100-continue is answered before the body", expect_100_continue)
+
+        def requests_in_pieces_and_pipelined():
+            # Each request of the connection arrives differently: dribbled a few bytes per
+            # send (the parser resumes mid-token), two in one send (the second is parsed from
+            # what the first read left in the buffer), and one cut off in its body by the
+            # client's end of stream (stored nowhere, answered nothing).
+            def post(i):
+                body = json.dumps({"type": "piece", "i": i}).encode()
+                return (b"POST /v1/streams/events/events HTTP/1.1\r\nHost: x\r\n"
+                        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                        % (len(body), body))
+
+            def answers(s, count):
+                got = b""
+                while got.count(b"HTTP/1.1 ") < count or not got.endswith(b"}"):
+                    chunk = s.recv(4096)
+                    assert chunk, got
+                    got += chunk
+                return re.findall(rb"HTTP/1\.1 \d+ [A-Za-z ]+", got)
+
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            first = post(0)
+            for at in range(0, len(first), 7):
+                s.sendall(first[at:at + 7])
+            assert answers(s, 1) == [b"HTTP/1.1 202 Accepted"]
+            s.sendall(post(1) + post(2))
+            assert answers(s, 2) == [b"HTTP/1.1 202 Accepted"] * 2
+            s.sendall(post(3)[:-5])
+            s.shutdown(socket.SHUT_WR)
+            assert s.recv(100) == b"", "a request cut in its body gets no answer"
+            s.close()
+            wait_for(lambda: len(all_events(server, "type=piece")) >= 3, 30, "3 events")
+            stored = sorted(e["payload"]["i"] for e in all_events(server, "type=piece"))
+            assert stored == [0, 1, 2], stored
+
+        checks.run("requests split across reads, pipelined, or cut off mid-body",
+                   requests_in_pieces_and_pipelined)
 
         def slow_header_is_cut():
             s = socket.create_connection(("127.0.0.1", server.port))

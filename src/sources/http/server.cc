@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <set>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "core/json_text.h"
@@ -33,6 +34,7 @@
 #include "sources/http/rate_limiter.h"
 #include "sources/http/read_deadline.h"
 #include "sources/http/reply.h"
+#include "sources/http/request_reader.h"
 #include "sources/http/stream_policy.h"
 
 namespace sluice::http {
@@ -318,15 +320,26 @@ struct Server::Impl {
     return res;
   }
 
-  Task<Response> ingest(Request& req, const boost::urls::url_view& url,
-                        const std::string& stream_name, const std::string& client_ip, bool form) {
+  // A request's events, parsed and checked, ready to be appended.
+  struct ParsedIngest {
+    const StreamConfig* stream = nullptr;
+    metrics::StreamCounters* counters = nullptr;
+    std::int64_t received_at_ms = 0;
+    IngestBatch batch;
+  };
+
+  // Everything before the append, on the I/O thread: the answer already (unknown stream,
+  // refused, malformed body), or the events to append.
+  std::variant<Response, ParsedIngest> parse_ingest(Request& req, const boost::urls::url_view& url,
+                                                    const std::string& stream_name,
+                                                    const std::string& client_ip, bool form) {
     auto stream = config.streams.find(stream_name);
     if (stream == config.streams.end() || (form && !stream->second.form.enabled)) {
-      co_return error_response(
+      return error_response(
           req, make_error(Errc::kNotFound,
                           fmt::format("unknown {} \"{}\"", form ? "form" : "stream", stream_name)));
     }
-    if (auto refused = admit(req, url, stream->second)) co_return std::move(*refused);
+    if (auto refused = admit(req, url, stream->second)) return std::move(*refused);
     metrics::StreamCounters& counters = *http_metrics.stream(stream_name);
     counters.bytes.fetch_add(req.body().size(), std::memory_order_relaxed);
     auto content_type = req[bhttp::field::content_type];
@@ -335,12 +348,12 @@ struct Server::Impl {
     if (auto encoding = req[bhttp::field::content_encoding]; !encoding.empty()) {
       auto decompressed = decompress_body(std::string_view(encoding.data(), encoding.size()), *body,
                                           config.server.max_body_bytes);
-      if (!decompressed) co_return error_response(req, decompressed.error());
+      if (!decompressed) return error_response(req, decompressed.error());
       inflated = std::move(decompressed.value());
       body = &inflated;
     }
     auto kind = body_kind(std::string_view(content_type.data(), content_type.size()), *body);
-    if (!kind) co_return error_response(req, kind.error());
+    if (!kind) return error_response(req, kind.error());
     const StreamConfig& config_of_stream = stream->second;
     const auto received_at = now_ms();
     IngestContext context{.stream = config_of_stream,
@@ -350,40 +363,75 @@ struct Server::Impl {
                           .form = form,
                           .keep_rejected = !config_of_stream.dead_letter.empty()};
     auto parsed = parse_body(*body, kind.value(), context);
-    if (!parsed) co_return error_response(req, parsed.error());
-    IngestBatch& batch = parsed.value();
-    const std::size_t accepted = batch.accepted();
-    const unsigned status = accepted > 0 ? 202 : 400;
-    counters.received.fetch_add(accepted + batch.rejected.size(), std::memory_order_relaxed);
-    for (const auto& rejection : batch.rejected) {
+    if (!parsed) return error_response(req, parsed.error());
+    counters.received.fetch_add(parsed.value().accepted() + parsed.value().rejected.size(),
+                                std::memory_order_relaxed);
+    for (const auto& rejection : parsed.value().rejected) {
       const auto reason =
           rejection.malformed ? metrics::RejectReason::kMalformed : metrics::RejectReason::kInvalid;
       counters.rejected[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
     }
-    if (accepted > 0) {
-      auto appended = co_await async_append(log, stream_name, std::move(batch.partitions),
-                                            http_metrics.append_latency(), kAwait);
-      if (!appended) co_return error_response(req, appended.error());
-      counters.accepted.fetch_add(accepted, std::memory_order_relaxed);
-    }
-    if (!batch.rejected.empty() && !config_of_stream.dead_letter.empty()) {
-      const auto& dead = config.streams.at(config_of_stream.dead_letter);
-      auto dead_batches = dead_letter_batches(batch.rejected, stream_name, dead, received_at);
-      auto kept = co_await async_append(log, dead.name, std::move(dead_batches),
-                                        http_metrics.append_latency(), kAwait);
-      if (!kept) {
-        // The accepted events are durable; the client's answer does not depend on this.
-        logger("http")->warn("dead letters lost stream={} count={} error=\"{}\"", dead.name,
-                             batch.rejected.size(), kept.error().message);
+    return ParsedIngest{.stream = &config_of_stream,
+                        .counters = &counters,
+                        .received_at_ms = received_at,
+                        .batch = std::move(parsed.value())};
+  }
+
+  // POST to a collector path. The one coroutine frame between a request and its append
+  // (collect and route only pass it on): each frame more cost an allocation and a resumption.
+  Task<Response> ingest(Request& req, boost::urls::url_view url, std::string stream_name,
+                        std::string client_ip, bool form) {
+    auto parsed = parse_ingest(req, url, stream_name, client_ip, form);
+    Response res;
+    if (auto* answer = std::get_if<Response>(&parsed)) {
+      res = std::move(*answer);
+    } else {
+      ParsedIngest& events = std::get<ParsedIngest>(parsed);
+      const std::size_t accepted = events.batch.accepted();
+      Result<void> appended = boost::outcome_v2::success();
+      if (accepted > 0) {
+        appended = co_await async_append(log, stream_name, std::move(events.batch.partitions),
+                                         http_metrics.append_latency(), kAwait);
+        if (appended) events.counters->accepted.fetch_add(accepted, std::memory_order_relaxed);
+      }
+      if (!appended) {
+        res = error_response(req, appended.error());
+      } else {
+        if (!events.batch.rejected.empty() && !events.stream->dead_letter.empty()) {
+          co_await keep_dead_letters(stream_name, events);
+        }
+        res = ingest_answer(req, *events.stream, form, accepted, events.batch.rejected);
       }
     }
-    if (form && status == 202 && !config_of_stream.form.redirect.empty()) {
-      auto res = make_response(req, 303, "");
-      res.set("Location", config_of_stream.form.redirect);
-      res.content_type = {};
-      co_return res;
+    finish_collect(req, stream_name, res);
+    co_return res;
+  }
+
+  // The rejected events, to the stream's dead-letter stream. The accepted events are durable
+  // already: the client's answer does not depend on this.
+  Task<void> keep_dead_letters(const std::string& stream_name, const ParsedIngest& events) {
+    const auto& dead = config.streams.at(events.stream->dead_letter);
+    auto dead_batches =
+        dead_letter_batches(events.batch.rejected, stream_name, dead, events.received_at_ms);
+    auto kept = co_await async_append(log, dead.name, std::move(dead_batches),
+                                      http_metrics.append_latency(), kAwait);
+    if (!kept) {
+      logger("http")->warn("dead letters lost stream={} count={} error=\"{}\"", dead.name,
+                           events.batch.rejected.size(), kept.error().message);
     }
-    co_return make_response(req, status, ingest_response_json(accepted, batch.rejected));
+  }
+
+  // 202 with the counts (400 when nothing was accepted), or a form's 303 to its thank-you page.
+  Response ingest_answer(const Request& req, const StreamConfig& stream, bool form,
+                         std::size_t accepted, const std::vector<Rejection>& rejected) {
+    const unsigned status = accepted > 0 ? 202 : 400;
+    if (form && status == 202 && !stream.form.redirect.empty()) {
+      auto res = make_response(req, 303, "");
+      res.set("Location", stream.form.redirect);
+      res.content_type = {};
+      return res;
+    }
+    return make_response(req, status, ingest_response_json(accepted, rejected));
   }
 
   // The client's address: the peer, or the last X-Forwarded-For hop behind a trusted proxy.
@@ -467,17 +515,24 @@ struct Server::Impl {
   }
 
   // A collector path: POST stores events, OPTIONS answers the CORS preflight.
-  Task<Response> collect(Request& req, const boost::urls::url_view& url, const std::string& stream,
+  Task<Response> collect(Request& req, const boost::urls::url_view& url, std::string stream,
                          const std::string& peer, bool form) {
-    if (req.method() == bhttp::verb::options) co_return preflight(req, stream);
-    if (req.method() != bhttp::verb::post) co_return method_not_allowed(req, "POST, OPTIONS");
-    auto res = co_await ingest(req, url, stream, client_ip(req, peer), form);
+    if (req.method() == bhttp::verb::post) {
+      return ingest(req, url, std::move(stream), client_ip(req, peer), form);
+    }
+    if (req.method() == bhttp::verb::options) return ready(preflight(req, stream));
+    return ready(method_not_allowed(req, "POST, OPTIONS"));
+  }
+
+  // What every answer to a POST on a collector path gets: its CORS header, a count by status.
+  void finish_collect(const Request& req, const std::string& stream, Response& res) {
     allow_origin(req, stream, res);
     if (auto* counters = http_metrics.stream(stream)) {
       counters->requests[metrics::status_index(res.status)].fetch_add(1, std::memory_order_relaxed);
     }
-    co_return res;
   }
+
+  static Task<Response> ready(Response res) { co_return res; }
 
   Response method_not_allowed(const Request& req, const char* allow) {
     auto res = make_response(req, 405,
@@ -518,57 +573,64 @@ struct Server::Impl {
         kAwait);
   }
 
-  // Answers a request; `route_id` is set to the route that answered (for the metrics).
+  // Answers a request; `route_id` is set to the route that answered (for the metrics). Not a
+  // coroutine: the collector paths go straight to ingest's, the others to serve_reads'.
   Task<Response> route(Request& req, const std::string& peer, std::size_t& route_id) {
     route_id = http_metrics.routes().size() - 1;  // (no route)
     // Most targets are a plain path ("/v1/streams/web/events"): those skip boost.url's parse,
     // which cost more than the rest of the routing.
     const std::string_view target(req.target().data(), req.target().size());
-    boost::urls::url_view parsed_url;  // empty: no query parameters
+    boost::urls::url_view url;  // empty: no query parameters
     std::string_view path = target;
     if (!is_plain_path(target)) {
       auto parsed = boost::urls::parse_origin_form(target);
-      if (!parsed) co_return error_response(req, make_error(Errc::kInvalidInput, "malformed URL"));
-      parsed_url = *parsed;
+      if (!parsed)
+        return ready(error_response(req, make_error(Errc::kInvalidInput, "malformed URL")));
+      url = *parsed;
       // Routes and stream names have no characters that need percent-decoding; an encoded
       // path simply matches no route.
-      path = parsed_url.encoded_path();
+      path = url.encoded_path();
     }
-    const boost::urls::url_view* url = &parsed_url;
-    const auto method = req.method();
-
-    auto not_allowed = [&](const char* allow) { return method_not_allowed(req, allow); };
     auto no_ingest = [&] {
-      return error_response(req, make_error(Errc::kNotFound,
-                                            "this process serves queries only (sluice api): "
-                                            "events are posted to a collector"));
+      return ready(error_response(req, make_error(Errc::kNotFound,
+                                                  "this process serves queries only (sluice api): "
+                                                  "events are posted to a collector")));
     };
 
     constexpr std::string_view kStreamsPrefix = "/v1/streams/";
     constexpr std::string_view kEventsSuffix = "/events";
     if (path.starts_with(kStreamsPrefix) && path.ends_with(kEventsSuffix) &&
         path.size() > kStreamsPrefix.size() + kEventsSuffix.size()) {
-      const std::string stream(path.substr(
-          kStreamsPrefix.size(), path.size() - kStreamsPrefix.size() - kEventsSuffix.size()));
+      std::string stream(path.substr(kStreamsPrefix.size(),
+                                     path.size() - kStreamsPrefix.size() - kEventsSuffix.size()));
       if (stream.find('/') == std::string::npos) {
         route_id = kStreamEventsRoute;
-        if (!serves_ingest) co_return no_ingest();
-        co_return co_await collect(req, *url, stream, peer, false);
+        if (!serves_ingest) return no_ingest();
+        return collect(req, url, std::move(stream), peer, false);
       }
     }
     constexpr std::string_view kFormsPrefix = "/v1/forms/";
     if (path.starts_with(kFormsPrefix) && path.size() > kFormsPrefix.size() &&
         path.find('/', kFormsPrefix.size()) == std::string::npos) {
       route_id = kFormRoute;
-      if (!serves_ingest) co_return no_ingest();
-      co_return co_await collect(req, *url, std::string(path.substr(kFormsPrefix.size())), peer,
-                                 true);
+      if (!serves_ingest) return no_ingest();
+      return collect(req, url, std::string(path.substr(kFormsPrefix.size())), peer, true);
     }
     if (auto compat = routes.find(path); compat != routes.end()) {
       route_id = compat->second.metric;
-      if (!serves_ingest) co_return no_ingest();
-      co_return co_await collect(req, *url, compat->second.stream, peer, false);
+      if (!serves_ingest) return no_ingest();
+      return collect(req, url, compat->second.stream, peer, false);
     }
+    return serve_reads(req, url, path, route_id);
+  }
+
+  // The read, status and health endpoints. `url` and `path` view the request's target.
+  Task<Response> serve_reads(Request& req, boost::urls::url_view parsed_url, std::string_view path,
+                             std::size_t& route_id) {
+    const boost::urls::url_view* url = &parsed_url;
+    const auto method = req.method();
+    auto not_allowed = [&](const char* allow) { return method_not_allowed(req, allow); };
+
     if (path == "/v1/events" || path.starts_with("/v1/events/")) {
       route_id = path == "/v1/events" ? kEventsRoute : kEventRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
@@ -718,7 +780,7 @@ struct Server::Impl {
     beast::flat_buffer buffer;
     bool first = true;
     for (;;) {
-      bhttp::request_parser<bhttp::string_body> parser;
+      RequestParser parser;
       parser.body_limit(config.server.max_body_bytes);
       parser.header_limit(kHeaderLimit);
       // Waiting for a request to begin: header_timeout on a new connection, idle_timeout
@@ -734,8 +796,10 @@ struct Server::Impl {
       first = false;
       // From its first byte a request's headers must be in within header_timeout (slowloris).
       deadline.arm(config.server.header_timeout);
-      auto [header_error, header_bytes] =
-          co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+      auto header_error = parse_buffered(parser, buffer, ReadUntil::kHeader);
+      if (header_error == bhttp::error::need_more) {
+        header_error = co_await read_rest(stream, buffer, parser, ReadUntil::kHeader);
+      }
       deadline.disarm();
       if (header_error) {
         if (header_error == bhttp::error::body_limit) {
@@ -787,7 +851,10 @@ struct Server::Impl {
         if (continue_error) co_return;
       }
       deadline.arm(config.server.body_timeout);
-      auto [body_error, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+      auto body_error = parse_buffered(parser, buffer, ReadUntil::kMessage);
+      if (body_error == bhttp::error::need_more) {
+        body_error = co_await read_rest(stream, buffer, parser, ReadUntil::kMessage);
+      }
       deadline.disarm();
       if (body_error) {
         if (body_error == bhttp::error::body_limit) {
