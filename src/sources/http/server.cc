@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <set>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -112,6 +113,19 @@ bool is_plain_path(std::string_view target) {
     if (!plain) return false;
   }
   return true;
+}
+
+// The request target as a URL, for its query parameters: empty for a plain path (and for a
+// target that does not parse, which routing has refused already). Coroutines take the request
+// and call this rather than take a url_view parameter: a url_view points into itself, and
+// passed by value to a coroutine (GCC 12) it still pointed into the caller's copy once that
+// was gone.
+template <class Message>
+boost::urls::url_view target_url(const Message& req) {
+  const std::string_view target(req.target().data(), req.target().size());
+  if (is_plain_path(target)) return {};
+  auto parsed = boost::urls::parse_origin_form(target);
+  return parsed ? *parsed : boost::urls::url_view();
 }
 
 bool same_key(std::string_view a, std::string_view b) {
@@ -261,6 +275,11 @@ struct Server::Impl {
       if (!policy) throw std::runtime_error("streams." + name + ": " + policy.error().message);
       policies.emplace(name, std::move(policy.value()));
     }
+    for (const auto& [name, stream] : config.streams) {
+      ingest_targets.emplace(name, IngestTarget{.stream = &stream,
+                                                .policy = policies.at(name).get(),
+                                                .counters = http_metrics.stream(name)});
+    }
     for (const auto& [name, route] : config.routes) {
       routes.emplace(route.path, CompatRoute{route.stream, http_metrics.route_index(route.path)});
     }
@@ -279,9 +298,10 @@ struct Server::Impl {
   }
 
   // Who may post: the stream's write keys and the rate limits. nullopt lets the request in.
-  std::optional<Response> admit(const Request& req, const boost::urls::url_view& url,
-                                const StreamConfig& stream) {
-    const std::string key = presented_key(req, url);
+  std::optional<Response> admit(const Request& req, const StreamConfig& stream) {
+    // Most streams take anonymous posts: their requests need no key, so none is looked for.
+    if (stream.write_keys.empty() && !per_key.enabled()) return std::nullopt;
+    const std::string key = presented_key(req, target_url(req));
     if (!stream.write_keys.empty()) {
       if (key.empty()) {
         return error_response(
@@ -330,17 +350,17 @@ struct Server::Impl {
 
   // Everything before the append, on the I/O thread: the answer already (unknown stream,
   // refused, malformed body), or the events to append.
-  std::variant<Response, ParsedIngest> parse_ingest(Request& req, const boost::urls::url_view& url,
-                                                    const std::string& stream_name,
+  std::variant<Response, ParsedIngest> parse_ingest(Request& req, const std::string& stream_name,
                                                     const std::string& client_ip, bool form) {
-    auto stream = config.streams.find(stream_name);
-    if (stream == config.streams.end() || (form && !stream->second.form.enabled)) {
+    auto target = ingest_targets.find(stream_name);
+    if (target == ingest_targets.end() || (form && !target->second.stream->form.enabled)) {
       return error_response(
           req, make_error(Errc::kNotFound,
                           fmt::format("unknown {} \"{}\"", form ? "form" : "stream", stream_name)));
     }
-    if (auto refused = admit(req, url, stream->second)) return std::move(*refused);
-    metrics::StreamCounters& counters = *http_metrics.stream(stream_name);
+    const StreamConfig& config_of_stream = *target->second.stream;
+    metrics::StreamCounters& counters = *target->second.counters;
+    if (auto refused = admit(req, config_of_stream)) return std::move(*refused);
     counters.bytes.fetch_add(req.body().size(), std::memory_order_relaxed);
     auto content_type = req[bhttp::field::content_type];
     std::string* body = &req.body();
@@ -354,10 +374,9 @@ struct Server::Impl {
     }
     auto kind = body_kind(std::string_view(content_type.data(), content_type.size()), *body);
     if (!kind) return error_response(req, kind.error());
-    const StreamConfig& config_of_stream = stream->second;
     const auto received_at = now_ms();
     IngestContext context{.stream = config_of_stream,
-                          .policy = *policies.at(stream_name),
+                          .policy = *target->second.policy,
                           .received_at_ms = received_at,
                           .client_ip = client_ip,
                           .form = form,
@@ -379,9 +398,8 @@ struct Server::Impl {
 
   // POST to a collector path. The one coroutine frame between a request and its append
   // (collect and route only pass it on): each frame more cost an allocation and a resumption.
-  Task<Response> ingest(Request& req, boost::urls::url_view url, std::string stream_name,
-                        std::string client_ip, bool form) {
-    auto parsed = parse_ingest(req, url, stream_name, client_ip, form);
+  Task<Response> ingest(Request& req, std::string stream_name, std::string client_ip, bool form) {
+    auto parsed = parse_ingest(req, stream_name, client_ip, form);
     Response res;
     if (auto* answer = std::get_if<Response>(&parsed)) {
       res = std::move(*answer);
@@ -515,10 +533,9 @@ struct Server::Impl {
   }
 
   // A collector path: POST stores events, OPTIONS answers the CORS preflight.
-  Task<Response> collect(Request& req, const boost::urls::url_view& url, std::string stream,
-                         const std::string& peer, bool form) {
+  Task<Response> collect(Request& req, std::string stream, const std::string& peer, bool form) {
     if (req.method() == bhttp::verb::post) {
-      return ingest(req, url, std::move(stream), client_ip(req, peer), form);
+      return ingest(req, std::move(stream), client_ip(req, peer), form);
     }
     if (req.method() == bhttp::verb::options) return ready(preflight(req, stream));
     return ready(method_not_allowed(req, "POST, OPTIONS"));
@@ -527,8 +544,9 @@ struct Server::Impl {
   // What every answer to a POST on a collector path gets: its CORS header, a count by status.
   void finish_collect(const Request& req, const std::string& stream, Response& res) {
     allow_origin(req, stream, res);
-    if (auto* counters = http_metrics.stream(stream)) {
-      counters->requests[metrics::status_index(res.status)].fetch_add(1, std::memory_order_relaxed);
+    if (auto target = ingest_targets.find(stream); target != ingest_targets.end()) {
+      target->second.counters->requests[metrics::status_index(res.status)].fetch_add(
+          1, std::memory_order_relaxed);
     }
   }
 
@@ -606,7 +624,7 @@ struct Server::Impl {
       if (stream.find('/') == std::string::npos) {
         route_id = kStreamEventsRoute;
         if (!serves_ingest) return no_ingest();
-        return collect(req, url, std::move(stream), peer, false);
+        return collect(req, std::move(stream), peer, false);
       }
     }
     constexpr std::string_view kFormsPrefix = "/v1/forms/";
@@ -614,19 +632,19 @@ struct Server::Impl {
         path.find('/', kFormsPrefix.size()) == std::string::npos) {
       route_id = kFormRoute;
       if (!serves_ingest) return no_ingest();
-      return collect(req, url, std::string(path.substr(kFormsPrefix.size())), peer, true);
+      return collect(req, std::string(path.substr(kFormsPrefix.size())), peer, true);
     }
     if (auto compat = routes.find(path); compat != routes.end()) {
       route_id = compat->second.metric;
       if (!serves_ingest) return no_ingest();
-      return collect(req, url, compat->second.stream, peer, false);
+      return collect(req, compat->second.stream, peer, false);
     }
-    return serve_reads(req, url, path, route_id);
+    return serve_reads(req, path, route_id);
   }
 
-  // The read, status and health endpoints. `url` and `path` view the request's target.
-  Task<Response> serve_reads(Request& req, boost::urls::url_view parsed_url, std::string_view path,
-                             std::size_t& route_id) {
+  // The read, status and health endpoints. `path` views the request's target.
+  Task<Response> serve_reads(Request& req, std::string_view path, std::size_t& route_id) {
+    const boost::urls::url_view parsed_url = target_url(req);
     const boost::urls::url_view* url = &parsed_url;
     const auto method = req.method();
     auto not_allowed = [&](const char* allow) { return method_not_allowed(req, allow); };
@@ -1095,6 +1113,13 @@ struct Server::Impl {
   // Store queries: as many threads as the store has read connections.
   asio::thread_pool query_pool{static_cast<std::size_t>(config.store.read_connections)};
   std::map<std::string, std::shared_ptr<const StreamPolicy>> policies;  // by stream
+  // What a POST to a stream needs, found with one lookup per request.
+  struct IngestTarget {
+    const StreamConfig* stream;
+    const StreamPolicy* policy;
+    metrics::StreamCounters* counters;
+  };
+  std::unordered_map<std::string, IngestTarget> ingest_targets;  // by stream
   struct CompatRoute {
     std::string stream;
     std::size_t metric;  // route index in http_metrics
