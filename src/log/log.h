@@ -145,6 +145,10 @@ inline std::uint64_t lag(const Log& log, const std::map<Partition, Offset>& posi
   return total;
 }
 
+// The partition whose batch holds the events when only one does (every single-event request),
+// else nullopt.
+std::optional<std::uint32_t> only_partition(const std::vector<RecordBatch>& batches);
+
 void append_partitions(Log& log, const std::string& stream, std::vector<RecordBatch> batches,
                        std::function<void(Result<void>)> done);
 

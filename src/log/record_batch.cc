@@ -66,25 +66,29 @@ std::uint32_t partition_for(std::string_view key, std::uint32_t partitions) {
   return static_cast<std::uint32_t>(XXH3_64bits(key.data(), key.size()) % partitions);
 }
 
+std::optional<std::uint32_t> only_partition(const std::vector<RecordBatch>& batches) {
+  std::optional<std::uint32_t> only;
+  for (std::uint32_t p = 0; p < batches.size(); ++p) {
+    if (batches[p].count() == 0) continue;
+    if (only) return std::nullopt;
+    only = p;
+  }
+  return only;
+}
+
 void append_partitions(Log& log, const std::string& stream, std::vector<RecordBatch> batches,
                        std::function<void(Result<void>)> done) {
   // One partition (most streams, and every single-event request): no join needed.
-  std::size_t non_empty = 0;
-  for (const auto& batch : batches)
-    non_empty += batch.count() > 0 ? 1 : 0;
-  if (non_empty == 1) {
-    for (std::uint32_t p = 0; p < batches.size(); ++p) {
-      if (batches[p].count() == 0) continue;
-      log.append(Partition(stream, p), std::move(batches[p]),
-                 [done = std::move(done)](Result<Offset> result) {
-                   if (result) {
-                     done(boost::outcome_v2::success());
-                   } else {
-                     done(result.error());
-                   }
-                 });
-      return;
-    }
+  if (auto p = only_partition(batches)) {
+    log.append(Partition(stream, *p), std::move(batches[*p]),
+               [done = std::move(done)](Result<Offset> result) {
+                 if (result) {
+                   done(boost::outcome_v2::success());
+                 } else {
+                   done(result.error());
+                 }
+               });
+    return;
   }
   struct Join {
     std::mutex mutex;

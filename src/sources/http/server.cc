@@ -50,6 +50,29 @@ using Response = Reply;
 // Request line and headers together; browsers send well under 8 KiB even with cookies.
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 
+// What an append's callbacks share: the suspended coroutine's handler and the answer for it.
+// One allocation per append; the callbacks hold only its address, which std::function keeps
+// without allocating (a shared_ptr or a captured result made each of them allocate).
+template <class Handler>
+struct AppendWait {
+  Handler handler;
+  CompletionInbox* inbox;
+  metrics::Histogram* latency;
+  std::chrono::steady_clock::time_point started;
+  Result<void> result = boost::outcome_v2::success();
+
+  // On the log's thread: notes the result and hands the resumption to the request's thread,
+  // which frees the wait.
+  static void finish(AppendWait* wait, Result<void>&& result) {
+    wait->latency->observe_since(wait->started);
+    wait->result = std::move(result);
+    wait->inbox->push([wait] {
+      std::unique_ptr<AppendWait> owned(wait);
+      std::move(owned->handler)(std::move(owned->result));
+    });
+  }
+};
+
 // Appends the batches (one per partition) to the log and resumes the calling coroutine on its
 // own I/O thread once all are durable (or one failed). The log thread never runs request code.
 // Called on an I/O thread.
@@ -58,16 +81,25 @@ auto async_append(log::Log& log, const std::string& stream, std::vector<log::Rec
                   metrics::Histogram& latency, Token&& token) {
   return asio::async_initiate<Token, void(Result<void>)>(
       [&log, &stream, &latency, batches = std::move(batches)](auto handler) mutable {
-        CompletionInbox* inbox = CompletionInbox::current();
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        const auto started = std::chrono::steady_clock::now();
-        log::append_partitions(log, stream, std::move(batches),
-                               [inbox, shared, &latency, started](Result<void> result) {
-                                 latency.observe_since(started);
-                                 inbox->push([shared, result = std::move(result)]() mutable {
-                                   (*shared)(std::move(result));
-                                 });
-                               });
+        using Wait = AppendWait<decltype(handler)>;
+        auto* wait = new Wait{.handler = std::move(handler),
+                              .inbox = CompletionInbox::current(),
+                              .latency = &latency,
+                              .started = std::chrono::steady_clock::now()};
+        if (auto only = log::only_partition(batches)) {
+          log.append(log::Partition(stream, *only), std::move(batches[*only]),
+                     [wait](Result<log::Offset> offset) {
+                       if (offset) {
+                         Wait::finish(wait, boost::outcome_v2::success());
+                       } else {
+                         Wait::finish(wait, offset.error());
+                       }
+                     });
+          return;
+        }
+        log::append_partitions(log, stream, std::move(batches), [wait](Result<void> result) {
+          Wait::finish(wait, std::move(result));
+        });
       },
       token);
 }
