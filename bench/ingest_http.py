@@ -102,8 +102,13 @@ def wrk(url, body, content_type, seconds, connections=64):
     os.unlink(script.name)
     if "99%" not in out:
         raise RuntimeError("wrk against %s gave no figures:\n%s" % (url, out))
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = parse_duration(re.search(r"99%\s+(\S+)", out).group(1))
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p99 = re.search(r"99%\s+([\d.]+(?:us|ms|s)?)\s", out)
+    if not rps or not p99:
+        raise RuntimeError("wrk against %s printed figures this script cannot read:\n%s" % (
+            url, out))
+    rps = float(rps.group(1))
+    p99 = parse_duration(p99.group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     return {"rps": rps, "p99_ms": p99, "non2xx": int(errors.group(1)) if errors else 0,
