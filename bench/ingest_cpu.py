@@ -103,28 +103,6 @@ def cpu_per_request(pids, url, seconds):
     return requests / seconds, split
 
 
-def nginx_conf(workdir, port, workers):
-    conf = os.path.join(workdir, "nginx-%d.conf" % workers)
-    with open(conf, "w") as f:
-        f.write("""
-worker_processes %(workers)d;
-pid %(dir)s/nginx-%(port)d.pid;
-error_log %(dir)s/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path %(dir)s/body;
-  proxy_temp_path %(dir)s/proxy;
-  fastcgi_temp_path %(dir)s/fastcgi;
-  uwsgi_temp_path %(dir)s/uwsgi;
-  scgi_temp_path %(dir)s/scgi;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:%(port)d backlog=4096; location / { return 204; } }
-}
-""" % {"dir": workdir, "port": port, "workers": workers})
-    return conf
-
-
 def collector_command(build, workdir, port):
     conf = os.path.join(workdir, "collector-%d.yaml" % port)
     with open(conf, "w") as f:
@@ -146,7 +124,8 @@ def main():
         port = http.free_port()
         # One nginx process (no master): callgrind follows one process.
         nginx = instructions_per_request(
-            ["nginx", "-c", nginx_conf(workdir, port, 1), "-g", "daemon off; master_process off;"],
+            ["nginx", "-c", http.nginx_conf(workdir, port, 1), "-g",
+             "daemon off; master_process off;"],
             port, workdir, "nginx", seconds)
         port = http.free_port()
         ours = instructions_per_request(collector_command(build, workdir, port), port, workdir,
@@ -157,7 +136,7 @@ def main():
         print("CPU per single-event request at 64 connections (wrk -t2 -c64, %d s; /proc):"
               % seconds)
         port = http.free_port()
-        master = subprocess.Popen(["nginx", "-c", nginx_conf(workdir, port, 2), "-g",
+        master = subprocess.Popen(["nginx", "-c", http.nginx_conf(workdir, port, 2), "-g",
                                    "daemon off;"], stderr=subprocess.DEVNULL)
         collector = None
         try:

@@ -50,13 +50,13 @@ def wait_port(port, timeout=20):
     raise RuntimeError("nothing listening on %d" % port)
 
 
-def start_nginx(workdir):
-    port = free_port()
-    conf = os.path.join(workdir, "nginx.conf")
+def nginx_conf(workdir, port, workers=2):
+    """Writes a config for nginx answering 204 on 127.0.0.1:`port`; returns its path."""
+    conf = os.path.join(workdir, "nginx-%d.conf" % port)
     with open(conf, "w") as f:
         f.write("""
-worker_processes 2;
-pid %(dir)s/nginx.pid;
+worker_processes %(workers)d;
+pid %(dir)s/nginx-%(port)d.pid;
 error_log %(dir)s/error.log;
 events { worker_connections 4096; }
 http {
@@ -72,8 +72,13 @@ http {
     location / { return 204; }
   }
 }
-""" % {"dir": workdir, "port": port})
-    proc = subprocess.Popen(["nginx", "-c", conf, "-g", "daemon off;"],
+""" % {"dir": workdir, "port": port, "workers": workers})
+    return conf
+
+
+def start_nginx(workdir):
+    port = free_port()
+    proc = subprocess.Popen(["nginx", "-c", nginx_conf(workdir, port), "-g", "daemon off;"],
                             stderr=subprocess.DEVNULL)
     wait_port(port)
     return proc, port
