@@ -8,8 +8,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <string_view>
 #include <thread>
+#include <utility>
 
 #include "app/exit_codes.h"
 #include "core/logging.h"
@@ -61,67 +64,72 @@ void serve(const Config& config, http::Server& server, std::string_view role) {
 }
 
 // SIGHUP on a thread of its own: reloading stops and starts pipelines, which may wait for a
-// batch in progress, so it must not hold up an I/O thread.
-class ReloadOnHangup {
+// batch in progress, so it must not hold up an I/O thread. Every role installs one: without a
+// handler SIGHUP's default action ends the process (a closed terminal, a supervisor's reload).
+class OnHangup {
  public:
-  ReloadOnHangup(const ConfigReloader& reload, pipeline::PipelineSet& pipelines,
-                 windows::WindowSet& windows)
-      : signals_(io_, SIGHUP) {
-    if (!reload) return;
-    wait(reload, pipelines, windows);
+  explicit OnHangup(std::function<void()> action)
+      : action_(std::move(action)), signals_(io_, SIGHUP) {
+    wait();
     thread_ = std::thread([this] {
-      name_this_thread("sluice-reload");
+      name_this_thread("sluice-hangup");
       io_.run();
     });
   }
-  ~ReloadOnHangup() {
+  ~OnHangup() {
     io_.stop();
     if (thread_.joinable()) thread_.join();
   }
-  ReloadOnHangup(const ReloadOnHangup&) = delete;
-  ReloadOnHangup& operator=(const ReloadOnHangup&) = delete;
+  OnHangup(const OnHangup&) = delete;
+  OnHangup& operator=(const OnHangup&) = delete;
 
  private:
-  void wait(const ConfigReloader& reload, pipeline::PipelineSet& pipelines,
-            windows::WindowSet& windows) {
-    signals_.async_wait(
-        [this, &reload, &pipelines, &windows](const boost::system::error_code& error, int) {
-          if (error) return;
-          apply(reload, pipelines, windows);
-          wait(reload, pipelines, windows);
-        });
+  void wait() {
+    signals_.async_wait([this](const boost::system::error_code& error, int) {
+      if (error) return;
+      action_();
+      wait();
+    });
   }
 
-  static void apply(const ConfigReloader& reload, pipeline::PipelineSet& pipelines,
-                    windows::WindowSet& windows) {
-    auto log = logger("app");
-    log->info("SIGHUP: reloading the pipelines, windows and alert rules");
-    auto config = reload();
-    if (!config) {
-      log->error("reload refused: the configuration has errors (above); nothing changed");
-      return;
-    }
-    auto summary = pipelines.reload(*config);
-    if (!summary) {
-      log->error("reload refused: {}; nothing changed", summary.error().message);
-      return;
-    }
-    const auto& s = summary.value();
-    log->info("reloaded pipelines added=[{}] changed=[{}] removed=[{}] unchanged=[{}]",
-              fmt::join(s.added, ","), fmt::join(s.changed, ","), fmt::join(s.removed, ","),
-              fmt::join(s.unchanged, ","));
-    const auto w = windows.reload(*config);
-    log->info(
-        "reloaded windows and alert rules added=[{}] changed=[{}] removed=[{}] unchanged=[{}] "
-        "(other sections take effect at the next start)",
-        fmt::join(w.added, ","), fmt::join(w.changed, ","), fmt::join(w.removed, ","),
-        fmt::join(w.unchanged, ","));
-  }
-
+  std::function<void()> action_;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
   std::thread thread_;
 };
+
+// The roles that have nothing to reload say so and keep serving.
+void ignore_hangup(std::string_view role) {
+  logger("app")->info(
+      "SIGHUP ignored: the {} role reloads nothing; restart it to apply a changed configuration",
+      role);
+}
+
+void reload_on_hangup(const ConfigReloader& reload, pipeline::PipelineSet& pipelines,
+                      windows::WindowSet& windows) {
+  auto log = logger("app");
+  log->info("SIGHUP: reloading the pipelines, windows and alert rules");
+  auto config = reload();
+  if (!config) {
+    log->error("reload refused: the configuration has errors (above); nothing changed");
+    return;
+  }
+  auto summary = pipelines.reload(*config);
+  if (!summary) {
+    log->error("reload refused: {}; nothing changed", summary.error().message);
+    return;
+  }
+  const auto& s = summary.value();
+  log->info("reloaded pipelines added=[{}] changed=[{}] removed=[{}] unchanged=[{}]",
+            fmt::join(s.added, ","), fmt::join(s.changed, ","), fmt::join(s.removed, ","),
+            fmt::join(s.unchanged, ","));
+  const auto w = windows.reload(*config);
+  log->info(
+      "reloaded windows and alert rules added=[{}] changed=[{}] removed=[{}] unchanged=[{}] "
+      "(other sections take effect at the next start)",
+      fmt::join(w.added, ","), fmt::join(w.changed, ","), fmt::join(w.removed, ","),
+      fmt::join(w.unchanged, ","));
+}
 
 }  // namespace
 
@@ -153,7 +161,13 @@ int run_server(const Config& config, const ConfigReloader& reload) {
     processor.start();
     pipelines.start();
     windows->start();
-    ReloadOnHangup reloads(reload, pipelines, *windows);
+    OnHangup hangup([&] {
+      if (reload) {
+        reload_on_hangup(reload, pipelines, *windows);
+      } else {
+        ignore_hangup("all-in-one");
+      }
+    });
     auto reader = query::open_store_reader(config);
 
     http::Server server(config, event_log,
@@ -183,6 +197,7 @@ int run_collector(const Config& config) {
     std::filesystem::create_directories(config.storage.data_dir);
     auto log_backend = open_log(config);
     http::Server server(config, *log_backend);
+    OnHangup hangup([] { ignore_hangup("collector"); });
     serve(config, server, "collector");
     log_backend->close();  // every accepted append finishes before the process exits
     log->info("stopped");
@@ -212,6 +227,7 @@ int run_api(const Config& config) {
     auto log_backend = open_log(config);
     auto reader = query::open_store_reader(config);
     http::Server server(config, *log_backend, {.reader = reader.get(), .ingest = false});
+    OnHangup hangup([] { ignore_hangup("api"); });
     serve(config, server, "api");
     log_backend->close();
     log->info("stopped");

@@ -10,6 +10,7 @@ import json
 import os
 import selectors
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -126,7 +127,14 @@ def collector_role(binary):
     data_dir = tempfile.mkdtemp(prefix="sluice-collector-")
     collector = Server(binary, data_dir=data_dir, command="collector").start()
     try:
-        post(collector, "/publish", [{"id": "c%d" % i, "type": "role"} for i in range(50)], 202)
+        post(collector, "/publish", [{"id": "c%d" % i, "type": "role"} for i in range(40)], 202)
+        # SIGHUP (a closed terminal, a supervisor's reload) must not end the collector.
+        collector.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: any("SIGHUP ignored" in line for line in collector.stderr_lines), 10,
+                 "the collector's SIGHUP log line")
+        assert collector.proc.poll() is None, "the collector ended on SIGHUP"
+        post(collector, "/publish", [{"id": "c%d" % i, "type": "role"} for i in range(40, 50)],
+             202)
         status, _, reply = collector.request("GET", "/v1/events")
         assert status == 404 and "this is a collector" in reply["error"], (status, reply)
         second = Server(binary, data_dir=data_dir)
