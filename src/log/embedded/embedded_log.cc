@@ -82,6 +82,7 @@ void EmbeddedLog::append(const Partition& partition, RecordBatch batch, AppendDo
     return;
   }
   batch.seal();
+  bool wake = false;
   {
     std::unique_lock lock(queue_mutex_);
     if (stopping_) {
@@ -91,8 +92,12 @@ void EmbeddedLog::append(const Partition& partition, RecordBatch batch, AppendDo
     }
     queued_bytes_ += batch.frame().size();
     queue_.push_back({it->second.get(), std::move(batch), std::move(done)});
+    // Only a writer that waits for this append is woken: one with nothing to write, or one
+    // holding a group open that this append fills. Waking it for every append made a group's
+    // wait (group_commit_max_wait) one futex wake-up per joining request.
+    wake = writer_idle_ || (writer_collecting_ && queued_bytes_ >= group_commit_max_bytes_);
   }
-  queue_cv_.notify_one();
+  if (wake) queue_cv_.notify_one();
 }
 
 void EmbeddedLog::writer_loop() {
@@ -101,8 +106,11 @@ void EmbeddedLog::writer_loop() {
     {
       std::unique_lock lock(queue_mutex_);
       // Wake at least every 10 s so retention by age runs on idle partitions too.
-      if (!queue_cv_.wait_for(lock, std::chrono::seconds(10),
-                              [&] { return stopping_ || !queue_.empty(); })) {
+      writer_idle_ = true;
+      const bool woken = queue_cv_.wait_for(lock, std::chrono::seconds(10),
+                                            [&] { return stopping_ || !queue_.empty(); });
+      writer_idle_ = false;
+      if (!woken) {
         lock.unlock();
         enforce_retention();
         continue;
@@ -110,8 +118,10 @@ void EmbeddedLog::writer_loop() {
       if (queue_.empty()) return;  // stopping, and everything queued has been written
       if (group_commit_max_wait_.count() > 0) {
         // Trade a little latency for fewer syncs: give other requests a bounded time to join.
+        writer_collecting_ = true;
         queue_cv_.wait_for(lock, group_commit_max_wait_,
                            [&] { return stopping_ || queued_bytes_ >= group_commit_max_bytes_; });
+        writer_collecting_ = false;
       }
       std::uint64_t bytes = 0;
       while (!queue_.empty() && (group.empty() || bytes + queue_.front().batch.frame().size() <=

@@ -92,6 +92,8 @@ class EmbeddedLog final : public Log {
   std::deque<Pending> queue_;
   std::uint64_t queued_bytes_ = 0;  // frame bytes in queue_
   bool stopping_ = false;
+  bool writer_idle_ = false;        // the writer waits for a first append
+  bool writer_collecting_ = false;  // the writer holds a group open (group_commit_max_wait)
   std::atomic<std::uint64_t> appends_{0}, syncs_{0}, bytes_{0}, failed_appends_{0},
       segments_deleted_{0};
   FailureReporter failures_;
