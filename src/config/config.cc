@@ -258,7 +258,10 @@ const Table& stream_table() {
                       "Partitions of the stream's log. Events with the same key (or, without a "
                       "key, the same id) go to the same partition and stay in order; the "
                       "processor reads partitions independently. Can be raised later, not "
-                      "lowered."),
+                      "lowered. On the embedded log each partition is its own file with its own "
+                      "fdatasync: a group commit syncs every partition it touches (up to 8 at "
+                      "once), so single-event requests spread over many partitions cost more "
+                      "syncs than on one (docs/benchmarks.md)."),
           string_setting("id_field", &StreamConfig::id_field, "id",
                          "Field holding the client's event id, the idempotency key: an event "
                          "whose id is already stored is not stored again. Without it the "

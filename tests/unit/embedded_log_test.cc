@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -397,6 +398,91 @@ TEST(EmbeddedLog, GroupCommitWaitGathersRequestsUpToTheByteLimit) {
     thread.join();  // returns only because the group filled up
   EXPECT_EQ(io.writes.load(), 1);
   EXPECT_EQ(log.end_offset("a"), 50u);
+}
+
+// Holds the writer in one sync while appends to other partitions queue, then counts how many of
+// the next group's syncs are in flight together: each waits (up to 10 s) for the others.
+class GatedSyncIo : public FileIo {
+ public:
+  int fdatasync(int fd) override {
+    {
+      std::unique_lock lock(mutex_);
+      if (hold_next_) {
+        hold_next_ = false;
+        held_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return !held_; });
+      } else if (rendezvous_ > 0) {
+        ++in_flight_;
+        ++arrived_;
+        max_in_flight_ = std::max(max_in_flight_, in_flight_);
+        cv_.notify_all();
+        cv_.wait_for(lock, std::chrono::seconds(10), [&] { return arrived_ >= rendezvous_; });
+        lock.unlock();
+        const int r = FileIo::fdatasync(fd);
+        lock.lock();
+        --in_flight_;
+        return r;
+      }
+    }
+    return FileIo::fdatasync(fd);
+  }
+  void hold_next_sync() {
+    std::lock_guard lock(mutex_);
+    hold_next_ = true;
+  }
+  void wait_until_held() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return held_; });
+  }
+  // The syncs after the held one wait for each other, `count` at a time.
+  void release(int count) {
+    std::lock_guard lock(mutex_);
+    rendezvous_ = count;
+    held_ = false;
+    cv_.notify_all();
+  }
+  int max_in_flight() {
+    std::lock_guard lock(mutex_);
+    return max_in_flight_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool hold_next_ = false, held_ = false;
+  int rendezvous_ = 0, arrived_ = 0, in_flight_ = 0, max_in_flight_ = 0;
+};
+
+// A group that spans several partitions writes and syncs their files at once, not one after
+// another.
+TEST(EmbeddedLog, AGroupSyncsItsPartitionFilesAtOnce) {
+  TempDir dir;
+  GatedSyncIo io;
+  EmbeddedLog log(dir.str(), {StreamSpec("a", 4)}, kConfig, io);
+  std::vector<std::string> storage;
+  std::vector<std::future<Result<Offset>>> answers;
+  auto append = [&](std::uint32_t partition) {
+    auto done = std::make_shared<std::promise<Result<Offset>>>();
+    answers.push_back(done->get_future());
+    log.append(Partition("a", partition), make_batch("p" + std::to_string(partition), 2, storage),
+               [done](Result<Offset> r) { done->set_value(std::move(r)); });
+  };
+  io.hold_next_sync();
+  append(0);
+  io.wait_until_held();  // the writer is inside partition 0's sync
+  append(1);
+  append(2);
+  append(3);
+  io.release(3);
+  for (auto& answer : answers) {
+    auto r = answer.get();
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r.value(), 0u);
+  }
+  EXPECT_EQ(io.max_in_flight(), 3);
+  for (std::uint32_t p = 0; p < 4; ++p)
+    EXPECT_EQ(log.end_offset(Partition("a", p)), 2u) << p;
 }
 
 }  // namespace

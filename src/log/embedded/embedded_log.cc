@@ -138,45 +138,24 @@ void EmbeddedLog::writer_loop() {
 }
 
 void EmbeddedLog::write_group(std::vector<Pending>& group) {
-  // One write and one sync per file, keeping arrival order within each file.
+  // One write and one sync per file, keeping arrival order within each file. The files of a
+  // group are written at once: their syncs are independent.
   std::map<PartitionLog*, std::vector<Pending*>> by_file;
-  std::vector<Completion> completions;
-  completions.reserve(group.size());
   for (auto& p : group)
     by_file[p.file].push_back(&p);
+  std::vector<FileWrite> writes;
+  writes.reserve(by_file.size());
+  for (auto& [file, items] : by_file)
+    writes.push_back({file, &items, {}, false});
+  file_writers_.run(writes.size(), [&](std::size_t i) { write_file(writes[i]); });
 
+  std::vector<Completion> completions;
+  completions.reserve(group.size());
   bool any_durable = false;
-  for (auto& [file, items] : by_file) {
-    // Retention runs before the write, so by the time a request is acknowledged every earlier
-    // write's retention has been applied.
-    segments_deleted_.fetch_add(file->enforce_retention(), std::memory_order_relaxed);
-    std::vector<RecordBatch*> frames;
-    frames.reserve(items.size());
-    std::uint64_t bytes = 0;
-    for (auto* p : items) {
-      frames.push_back(&p->batch);
-      bytes += p->batch.frame().size();
-    }
-    const auto write_started = std::chrono::steady_clock::now();
-    auto first = file->append(frames);
-    sync_latency_.observe_since(write_started);
-    syncs_.fetch_add(1, std::memory_order_relaxed);
-    if (!first) {
-      failed_appends_.fetch_add(items.size(), std::memory_order_relaxed);
-      failures_.failed(file->dir(), first.error().message);
-      for (auto* p : items)
-        completions.push_back({std::move(p->done), first.error()});
-      continue;
-    }
-    failures_.succeeded(file->dir());
-    bytes_.fetch_add(bytes, std::memory_order_relaxed);
-    appends_.fetch_add(items.size(), std::memory_order_relaxed);
-    any_durable = true;
-    Offset offset = first.value();
-    for (auto* p : items) {
-      completions.push_back({std::move(p->done), offset});
-      offset += p->batch.count();
-    }
+  for (auto& w : writes) {
+    any_durable = any_durable || w.durable;
+    for (auto& c : w.completions)
+      completions.push_back(std::move(c));
   }
   // Waking the waiting requests is left to the completion thread, so the next group's write
   // can start at once.
@@ -187,6 +166,42 @@ void EmbeddedLog::write_group(std::vector<Pending>& group) {
     notify_durable_ = notify_durable_ || any_durable;
   }
   completion_cv_.notify_one();
+}
+
+void EmbeddedLog::write_file(FileWrite& w) {
+  PartitionLog* file = w.file;
+  const std::vector<Pending*>& items = *w.items;
+  w.completions.reserve(items.size());
+  // Retention runs before the write, so by the time a request is acknowledged every earlier
+  // write's retention has been applied.
+  segments_deleted_.fetch_add(file->enforce_retention(), std::memory_order_relaxed);
+  std::vector<RecordBatch*> frames;
+  frames.reserve(items.size());
+  std::uint64_t bytes = 0;
+  for (auto* p : items) {
+    frames.push_back(&p->batch);
+    bytes += p->batch.frame().size();
+  }
+  const auto write_started = std::chrono::steady_clock::now();
+  auto first = file->append(frames);
+  sync_latency_.observe_since(write_started);
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  if (!first) {
+    failed_appends_.fetch_add(items.size(), std::memory_order_relaxed);
+    failures_.failed(file->dir(), first.error().message);
+    for (auto* p : items)
+      w.completions.push_back({std::move(p->done), first.error()});
+    return;
+  }
+  failures_.succeeded(file->dir());
+  bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  appends_.fetch_add(items.size(), std::memory_order_relaxed);
+  w.durable = true;
+  Offset offset = first.value();
+  for (auto* p : items) {
+    w.completions.push_back({std::move(p->done), offset});
+    offset += p->batch.count();
+  }
 }
 
 void EmbeddedLog::completion_loop() {

@@ -3,7 +3,8 @@
 // frames, <data_dir>/log/<stream>/<partition>/<base offset>.log (partition_log.h, log_file.h,
 // docs/specs/log_format.md). One writer thread performs every write: requests that arrive
 // while a write+fdatasync is in progress are gathered into the next one (group commit), so many
-// requests share one sync and no I/O thread blocks on the disk. A second thread answers the
+// requests share one sync and no I/O thread blocks on the disk. A group that spans several
+// partition files writes and syncs them at once (parallel_runner.h). A second thread answers the
 // appends of a finished group, so the next write starts at once. Readers see only frames whose
 // sync completed.
 
@@ -19,6 +20,7 @@
 #include "config/config.h"
 #include "log/embedded/dir_lock.h"
 #include "log/embedded/file_io.h"
+#include "log/embedded/parallel_runner.h"
 #include "log/embedded/partition_log.h"
 #include "log/failure_reporter.h"
 #include "log/log.h"
@@ -35,6 +37,9 @@ struct StreamSpec {
 
 class EmbeddedLog final : public Log {
  public:
+  // At most this many partition files are written and synced at once.
+  static constexpr std::size_t kMaxParallelFiles = 8;
+
   // Opens (creating if needed) the files of `streams` in `dir`. Throws std::runtime_error when a
   // file cannot be opened or recovered, or when a stream has fewer partitions than on disk; the
   // process cannot run without its log.
@@ -77,12 +82,23 @@ class EmbeddedLog final : public Log {
 
   void writer_loop();
   void completion_loop();
+  // One file's part of a group: its appends, and their answers once written.
+  struct FileWrite {
+    PartitionLog* file;
+    const std::vector<Pending*>* items;
+    std::vector<Completion> completions;
+    bool durable;
+  };
+
   void write_group(std::vector<Pending>& group);
+  void write_file(FileWrite& w);  // on the writer or one of file_writers_' helpers
   void enforce_retention();
 
   FileIo& io_;
   std::map<Partition, std::unique_ptr<PartitionLog>> files_;
   std::map<std::string, std::uint32_t> partition_counts_;
+  // Writes the files of one group at once; its helpers start when a group spans several files.
+  ParallelRunner file_writers_{kMaxParallelFiles - 1, "sluice-log-wr"};
   std::uint64_t group_commit_max_bytes_;
   std::chrono::microseconds group_commit_max_wait_;
   std::function<void()> on_durable_;
