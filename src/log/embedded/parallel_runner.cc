@@ -1,6 +1,7 @@
 #include "log/embedded/parallel_runner.h"
 
 #include <algorithm>
+#include <system_error>
 
 #include "core/thread_name.h"
 
@@ -28,10 +29,14 @@ void ParallelRunner::run(std::size_t count, const std::function<void(std::size_t
   }
   const std::size_t wanted = std::min(count - 1, max_helpers_);
   while (helpers_.size() < wanted) {
-    helpers_.emplace_back([this, n = helpers_.size() + 1] {
-      name_this_thread((thread_name_ + "-" + std::to_string(n)).c_str());
-      helper_loop();
-    });
+    try {
+      helpers_.emplace_back([this, n = helpers_.size() + 1] {
+        name_this_thread((thread_name_ + "-" + std::to_string(n)).c_str());
+        helper_loop();
+      });
+    } catch (const std::system_error&) {
+      break;  // no more threads (a process limit): the caller and the helpers so far do the jobs
+    }
   }
   {
     std::lock_guard lock(mutex_);
@@ -42,7 +47,7 @@ void ParallelRunner::run(std::size_t count, const std::function<void(std::size_t
     ++round_;
   }
   // Only as many helpers as there are jobs beyond the caller's own are woken.
-  for (std::size_t i = 0; i < wanted; ++i)
+  for (std::size_t i = 0; i < std::min(wanted, helpers_.size()); ++i)
     work_cv_.notify_one();
   take_jobs(job, count);
   std::unique_lock lock(mutex_);
