@@ -140,11 +140,13 @@ class CrashingFileIo : public FileIo {
 
 const LogConfig kConfig{.group_commit_max_bytes = 1 << 20};
 
-std::vector<std::string> all_ids(Log& log, const std::string& stream) {
+const std::vector<StreamSpec> kStreams = {StreamSpec("a", 3), StreamSpec("b")};
+
+std::vector<std::string> all_ids(Log& log, const Partition& partition) {
   std::vector<std::string> ids;
   Offset from = 0;
   for (;;) {
-    auto batch = log.read(stream, from, 1000);
+    auto batch = log.read(partition, from, 1000);
     EXPECT_TRUE(batch);
     if (!batch || batch.value().records.empty()) return ids;
     for (const auto& r : batch.value().records) {
@@ -160,17 +162,19 @@ TEST(LogFaultInjection, EveryAcknowledgedBatchSurvivesACrash) {
     TempDir dir;
     CrashingFileIo io;
     std::mutex mutex;
-    std::map<std::string, std::set<std::string>> acked;  // stream -> ids
+    std::map<Partition, std::set<std::string>> acked;  // ids by partition
     const int crash_after = 1 + static_cast<int>(random() % 200);
     {
-      EmbeddedLog log(dir.str(), {"a", "b"}, kConfig, io);
+      // Stream "a" has three partitions: groups span up to four files, synced at once.
+      EmbeddedLog log(dir.str(), kStreams, kConfig, io);
       std::atomic<int> batches{0};
       std::vector<std::thread> threads;
       for (int t = 0; t < 4; ++t) {
         threads.emplace_back([&, t, seed = random()] {
           std::mt19937 local(static_cast<unsigned>(seed));
           for (int n = 0;; ++n) {
-            const std::string stream = t % 2 ? "a" : "b";
+            const Partition partition =
+                t % 2 ? Partition("a", static_cast<std::uint32_t>(n % 3)) : Partition("b");
             std::vector<std::string> ids, payloads;
             const int count = 1 + static_cast<int>(local() % 20);
             RecordBatch batch;
@@ -183,10 +187,10 @@ TEST(LogFaultInjection, EveryAcknowledgedBatchSurvivesACrash) {
               batch.add(
                   EventView{.id = ids[i], .ts_ms = 1, .received_at_ms = 1, .payload = payloads[i]});
             }
-            if (!append_sync(log, stream, std::move(batch))) return;  // the "power" is off
+            if (!append_sync(log, partition, std::move(batch))) return;  // the "power" is off
             {
               std::lock_guard lock(mutex);
-              acked[stream].insert(ids.begin(), ids.end());
+              acked[partition].insert(ids.begin(), ids.end());
             }
             if (++batches == crash_after) io.crash();
           }
@@ -197,12 +201,13 @@ TEST(LogFaultInjection, EveryAcknowledgedBatchSurvivesACrash) {
     }
     io.lose_unsynced(random);
 
-    EmbeddedLog reopened(dir.str(), {"a", "b"}, kConfig);
-    for (const std::string stream : {"a", "b"}) {
-      auto ids = all_ids(reopened, stream);
+    EmbeddedLog reopened(dir.str(), kStreams, kConfig);
+    for (const Partition& partition :
+         {Partition("a", 0), Partition("a", 1), Partition("a", 2), Partition("b")}) {
+      auto ids = all_ids(reopened, partition);
       std::set<std::string> unique(ids.begin(), ids.end());
       EXPECT_EQ(unique.size(), ids.size()) << "trial " << trial << ": a record read twice";
-      for (const auto& id : acked[stream]) {
+      for (const auto& id : acked[partition]) {
         ASSERT_TRUE(unique.count(id)) << "trial " << trial << ": acknowledged " << id << " lost";
       }
     }
