@@ -819,10 +819,10 @@ struct Server::Impl {
     co_return error_response(req, make_error(Errc::kNotFound, fmt::format("no route {}", path)));
   }
 
-  Task<void> session(Socket socket) {
-    beast::error_code peer_error;
-    const auto remote = socket.remote_endpoint(peer_error);
-    const std::string peer = peer_error ? "" : remote.address().to_string();
+  // `remote` is the peer's address as accept() returned it (asking the socket costs a system
+  // call per connection).
+  Task<void> session(Socket socket, tcp::endpoint remote) {
+    const std::string peer = remote.address().to_string();
     // A plain socket, not beast::tcp_stream: its per-operation timer machinery costs more
     // than the deadline below, which covers reads and writes alike.
     Socket& stream = socket;
@@ -1110,7 +1110,8 @@ struct Server::Impl {
       // own: a connection's coroutine, its read deadline and its log completions all run on
       // one thread, without locks.
       auto& context = *contexts[next_context++ % contexts.size()];
-      auto [error, socket] = co_await acceptor.async_accept(context.get_executor(), kTuple);
+      tcp::endpoint remote;
+      auto [error, socket] = co_await acceptor.async_accept(context.get_executor(), remote, kTuple);
       if (error == asio::error::operation_aborted) co_return;
       if (error) {
         logger("http")->warn("accept failed error=\"{}\"", error.message());
@@ -1118,7 +1119,7 @@ struct Server::Impl {
       }
       socket.set_option(tcp::no_delay(true));
       auto executor = socket.get_executor();
-      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+      asio::co_spawn(executor, session(std::move(socket), remote), asio::detached);
     }
   }
 
