@@ -524,11 +524,10 @@ struct Server::Impl {
     return res;
   }
 
-  void allow_origin(const Request& req, const std::string& stream_name, Response& res) {
+  void allow_origin(const Request& req, const StreamConfig& stream, Response& res) {
     auto origin = req[bhttp::field::origin];
-    auto stream = config.streams.find(stream_name);
-    if (origin.empty() || stream == config.streams.end()) return;
-    auto allowed = stream->second.allowed_origin(std::string_view(origin.data(), origin.size()));
+    if (origin.empty()) return;
+    auto allowed = stream.allowed_origin(std::string_view(origin.data(), origin.size()));
     if (allowed.empty()) return;
     res.set("Access-Control-Allow-Origin", allowed);
     res.set("Vary", "Origin");
@@ -575,11 +574,11 @@ struct Server::Impl {
 
   // What every answer to a POST on a collector path gets: its CORS header, a count by status.
   void finish_collect(const Request& req, const std::string& stream, Response& res) {
-    allow_origin(req, stream, res);
-    if (auto target = ingest_targets.find(stream); target != ingest_targets.end()) {
-      target->second.counters->requests[metrics::status_index(res.status)].fetch_add(
-          1, std::memory_order_relaxed);
-    }
+    auto target = ingest_targets.find(stream);
+    if (target == ingest_targets.end()) return;  // an unknown stream: nothing to allow or count
+    allow_origin(req, *target->second.stream, res);
+    target->second.counters->requests[metrics::status_index(res.status)].fetch_add(
+        1, std::memory_order_relaxed);
   }
 
   static Task<Response> ready(Response res) { co_return res; }
