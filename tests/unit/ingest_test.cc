@@ -134,6 +134,101 @@ TEST(Ingest, ArrayOfObjectsWithPerEventRejections) {
   EXPECT_EQ(events[2].id, "d");
 }
 
+TEST(Ingest, IntegersBeyond64BitsAreKeptAsSent) {
+  Parsed p;
+  const std::string body =
+      R"({"id": 123456789012345678901234567890, "user": -99999999999999999999,)"
+      R"( "n": [18446744073709551616, 1e-400, 0.1000000000000000055511151231257827]})";
+  parse_into(p, body);
+  ASSERT_TRUE(p.result) << p.result.error().message;
+  ASSERT_EQ(p.result.value().rejected.size(), 0u) << p.result.value().rejected[0].error;
+  auto events = events_of(p.result.value());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].id, "123456789012345678901234567890");
+  EXPECT_EQ(events[0].key, std::optional<std::string_view>("-99999999999999999999"));
+  EXPECT_EQ(events[0].payload, body);
+
+  // In an envelope's own fields too.
+  Parsed envelope;
+  parse_into(envelope, R"({"events":[{"id":"a"}], "build": 123456789012345678901234567890})");
+  ASSERT_TRUE(envelope.result) << envelope.result.error().message;
+  EXPECT_EQ(events_of(envelope.result.value()).size(), 1u);
+}
+
+// A number no double can hold would be read downstream as infinity, which JSON cannot write:
+// the event is refused with the field named, and the events around it are kept.
+TEST(Ingest, NumbersTooLargeForADoubleRejectTheirEventAlone) {
+  const std::string message =
+      "field \"a\" holds the number 1.5e400, too large for a 64-bit float (at most about 1.8e308)";
+  Parsed ndjson;
+  parse_into(ndjson,
+             "{\"id\":\"x\"}\n{\"id\":\"y\",\"a\":{\"b\":[1, 1.5e400, tru]}}\n{\"id\":\"z\"}",
+             "application/x-ndjson");
+  ASSERT_TRUE(ndjson.result) << ndjson.result.error().message;
+  ASSERT_EQ(ndjson.result.value().rejected.size(), 1u);
+  EXPECT_EQ(ndjson.result.value().rejected[0].index, 1u);
+  // The rest of the line is still checked: `tru` makes it malformed, not merely too large.
+  EXPECT_THAT(ndjson.result.value().rejected[0].error, HasSubstr("malformed JSON"));
+  EXPECT_EQ(events_of(ndjson.result.value()).size(), 2u);
+
+  Parsed array;
+  parse_into(array, R"([{"id":"x"}, {"id":"y", "a": {"b": [1, 1.5e400]}}, {"id":"z"}])");
+  ASSERT_TRUE(array.result) << array.result.error().message;
+  ASSERT_EQ(array.result.value().rejected.size(), 1u);
+  EXPECT_EQ(array.result.value().rejected[0].index, 1u);
+  EXPECT_EQ(array.result.value().rejected[0].error, message);
+  // Kept for the dead-letter stream as text: embedded as JSON, readers would take it as infinity.
+  EXPECT_FALSE(array.result.value().rejected[0].event_is_json);
+  EXPECT_EQ(array.result.value().rejected[0].event, R"({"id":"y", "a": {"b": [1, 1.5e400]}})");
+  auto kept = events_of(array.result.value());
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[1].id, "z");
+
+  Parsed not_objects;
+  parse_into(not_objects, "[1e400]\n{\"id\":{\"n\":1e400}}\n2e400", "application/x-ndjson");
+  ASSERT_TRUE(not_objects.result);
+  ASSERT_EQ(not_objects.result.value().rejected.size(), 3u);
+  for (const auto& rejection : not_objects.result.value().rejected) {
+    EXPECT_FALSE(rejection.event_is_json) << rejection.event;
+  }
+
+  Parsed negative;
+  parse_into(negative, R"({"a": -2E+999})");
+  ASSERT_TRUE(negative.result);
+  ASSERT_EQ(negative.result.value().rejected.size(), 1u);
+  EXPECT_THAT(negative.result.value().rejected[0].error, HasSubstr("-2E+999, too large"));
+
+  Parsed id;
+  parse_into(id, R"({"id": 1e400})");
+  ASSERT_TRUE(id.result);
+  ASSERT_EQ(id.result.value().rejected.size(), 1u);
+  EXPECT_THAT(id.result.value().rejected[0].error,
+              HasSubstr("field \"id\" holds the number 1e400"));
+
+  Parsed time;
+  parse_into(time, R"({"timestamp": 1e400})");
+  ASSERT_TRUE(time.result);
+  ASSERT_EQ(time.result.value().rejected.size(), 1u);
+  EXPECT_EQ(time.result.value().rejected[0].error,
+            "field \"timestamp\": 1e400 is not a valid epoch time");
+
+  // An envelope field: its events would all carry it.
+  Parsed envelope;
+  parse_into(envelope, R"({"events":[{"id":"a"},{"id":"b"}], "app": {"v": 1e400}})");
+  ASSERT_TRUE(envelope.result);
+  ASSERT_EQ(envelope.result.value().rejected.size(), 1u);
+  EXPECT_THAT(envelope.result.value().rejected[0].error,
+              HasSubstr("field \"app\" holds the number 1e400"));
+  EXPECT_EQ(events_of(envelope.result.value()).size(), 0u);
+
+  // Not numbers at all: still malformed JSON, for the whole request.
+  for (const char* bad : {R"({"a": -})", R"({"a": 1.})", R"({"a": 1e})"}) {
+    auto result = parse(bad);
+    ASSERT_FALSE(result) << bad;
+    EXPECT_THAT(result.error().message, HasSubstr("invalid number")) << bad;
+  }
+}
+
 TEST(Ingest, NdjsonWithOrWithoutItsContentType) {
   for (auto type : {"application/x-ndjson", "application/json", ""}) {
     Parsed p;
@@ -318,7 +413,7 @@ StreamConfig contact_form() {
   StreamConfig stream{.name = "contact", .id_field = "", .time_field = "", .type_field = ""};
   stream.schema = R"({"type":"object","required":["email","message"],
     "properties":{"email":{"type":"string","format":"email"},"age":{"type":"integer","minimum":18},
-      "message":{"type":"string","minLength":1},"tags":{"type":"array"},"news":{"type":"boolean"}}})";
+      "score":{"type":"number"},"message":{"type":"string","minLength":1},"tags":{"type":"array"},"news":{"type":"boolean"}}})";
   stream.sanitize.lowercase_fields = {"email"};
   stream.sanitize.max_length = 20;
   return stream;
@@ -369,6 +464,22 @@ TEST(Ingest, FormsAreCleanedTypedAndValidated) {
   auto u = ingest(bad_utf8, "application/x-www-form-urlencoded", stream, true);
   ASSERT_FALSE(u);
   EXPECT_THAT(u.error().message, HasSubstr("\"message\" is not valid UTF-8"));
+
+  // "inf" and "nan" read as numbers would be written as Infinity and NaN, which are not JSON:
+  // they stay text, and the schema refuses them.
+  for (std::string infinite :
+       {"email=a%40b.co&message=hi&score=inf", "email=a%40b.co&message=hi&score=nan"}) {
+    auto i = ingest(infinite, "application/x-www-form-urlencoded", stream, true);
+    ASSERT_TRUE(i);
+    ASSERT_EQ(i.value().rejected.size(), 1u) << infinite;
+    EXPECT_THAT(i.value().rejected[0].error,
+                HasSubstr("field \"score\": value type not permitted"));
+  }
+  std::string finite = "email=a%40b.co&message=hi&score=2.5";
+  auto f = ingest(finite, "application/x-www-form-urlencoded", stream, true);
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f.value().accepted(), 1u);
+  EXPECT_THAT(events_of(f.value())[0].payload, HasSubstr("\"score\":2.5"));
 
   std::string bad_escape = "email=%zz";
   EXPECT_FALSE(ingest(bad_escape, "application/x-www-form-urlencoded", stream, true));

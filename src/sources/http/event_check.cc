@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <charconv>
 #include <optional>
 
 #include "core/time.h"
@@ -9,11 +11,89 @@
 namespace sluice::http {
 namespace {
 
+// The token without the whitespace simdjson leaves after a scalar.
+std::string_view token_text(std::string_view raw) {
+  while (!raw.empty() &&
+         (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t')) {
+    raw.remove_suffix(1);
+  }
+  return raw;
+}
+
+// RFC 8259's number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool is_json_number(std::string_view text) {
+  std::size_t i = 0;
+  auto digits = [&] {
+    const std::size_t from = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9')
+      ++i;
+    return i - from;
+  };
+  if (i < text.size() && text[i] == '-') ++i;
+  if (i < text.size() && text[i] == '0') {
+    ++i;
+  } else if (digits() == 0) {
+    return false;
+  }
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    if (digits() == 0) return false;
+  }
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == text.size();
+}
+
+// Whether a valid JSON number that no double can hold is too large (rather than so small that
+// it reads as 0): by the decimal exponent of its first nonzero digit.
+bool overflows(std::string_view number) {
+  const std::size_t mantissa_end = number.find_first_of("eE");
+  const std::string_view mantissa = number.substr(0, mantissa_end);
+  const std::size_t point = std::min(mantissa.find('.'), mantissa.size());
+  const std::size_t first = mantissa.find_first_of("123456789");
+  if (first == std::string_view::npos) return false;  // zero
+  long long order = first < point ? static_cast<long long>(point - first) - 1
+                                  : -static_cast<long long>(first - point);
+  if (mantissa_end != std::string_view::npos) {
+    std::string_view exponent = number.substr(mantissa_end + 1);
+    const bool negative = exponent.front() == '-';
+    if (exponent.front() == '+' || negative) exponent.remove_prefix(1);
+    long long value = 0;
+    for (char c : exponent)
+      value = std::min(value * 10 + (c - '0'), 1'000'000'000LL);
+    order += negative ? -value : value;
+  }
+  return order > 0;
+}
+
+// What a number token that simdjson could not read as a 64-bit integer or double is: an
+// integer beyond 64 bits (valid; kept as written, read downstream as the nearest double), a
+// number too large for a double (NUMBER_OUT_OF_RANGE: the JSON libraries downstream would read
+// it as infinity, which JSON cannot write back), or not a number (NUMBER_ERROR).
+simdjson::error_code unreadable_number(std::string_view token) {
+  if (!is_json_number(token)) return simdjson::NUMBER_ERROR;
+  double value = 0;
+  const auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), value);
+  if (error == std::errc() && end == token.data() + token.size()) return simdjson::SUCCESS;
+  return overflows(token) ? simdjson::NUMBER_OUT_OF_RANGE : simdjson::SUCCESS;
+}
+
+// Checks a number value; see unreadable_number.
+simdjson::error_code check_number(od::value value) {
+  od::number number;
+  const auto error = value.get_number().get(number);
+  if (error != simdjson::NUMBER_ERROR && error != simdjson::NUMBER_OUT_OF_RANGE) return error;
+  return unreadable_number(token_text(value.raw_json_token()));
+}
+
 // Reads an envelope field that must be text (strings; numbers and booleans as written).
 // Returns the error message, if any.
 std::optional<std::string> field_text(od::value value, std::string_view name, std::size_t limit,
                                       std::optional<std::string_view>& out,
-                                      simdjson::error_code& syntax) {
+                                      simdjson::error_code& syntax, bool& too_large) {
   od::json_type type;
   syntax = value.type().get(type);
   if (syntax) return std::nullopt;
@@ -22,16 +102,18 @@ std::optional<std::string> field_text(od::value value, std::string_view name, st
     syntax = value.get_string().get(text);
     if (syntax) return std::nullopt;
   } else if (type == od::json_type::number) {
-    od::number number;
-    syntax = value.get_number().get(number);
-    if (syntax) return std::nullopt;
-    text = value.raw_json_token();
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' ||
-                             text.back() == '\t')) {
-      text.remove_suffix(1);
+    syntax = check_number(value);
+    text = token_text(value.raw_json_token());
+    if (syntax == simdjson::NUMBER_OUT_OF_RANGE) {
+      syntax = simdjson::SUCCESS;
+      too_large = true;
+      return too_large_message(name, text);
     }
+    if (syntax) return std::nullopt;
   } else {
-    syntax = walk(value, 1);
+    std::string_view large;
+    syntax = walk(value, 1, large);
+    too_large = too_large || !large.empty();
     return fmt::format("field \"{}\" must be a string or a number", name);
   }
   if (text.size() > limit) {
@@ -42,7 +124,7 @@ std::optional<std::string> field_text(od::value value, std::string_view name, st
 }
 
 std::optional<std::string> field_time(od::value value, std::string_view name, std::int64_t& out_ms,
-                                      simdjson::error_code& syntax) {
+                                      simdjson::error_code& syntax, bool& too_large) {
   od::json_type type;
   syntax = value.type().get(type);
   if (syntax) return std::nullopt;
@@ -60,6 +142,14 @@ std::optional<std::string> field_time(od::value value, std::string_view name, st
   if (type == od::json_type::number) {
     double number;
     syntax = value.get_double().get(number);
+    if (syntax == simdjson::NUMBER_ERROR || syntax == simdjson::NUMBER_OUT_OF_RANGE) {
+      const auto text = token_text(value.raw_json_token());
+      const auto read = unreadable_number(text);
+      if (read == simdjson::NUMBER_ERROR) return std::nullopt;
+      syntax = simdjson::SUCCESS;
+      too_large = read == simdjson::NUMBER_OUT_OF_RANGE;
+      return fmt::format("field \"{}\": {} is not a valid epoch time", name, text.substr(0, 64));
+    }
     if (syntax) return std::nullopt;
     if (auto ms = epoch_number_to_ms(number)) {
       out_ms = *ms;
@@ -67,21 +157,32 @@ std::optional<std::string> field_time(od::value value, std::string_view name, st
     }
     return fmt::format("field \"{}\": {} is not a valid epoch time", name, number);
   }
-  syntax = walk(value, 1);
+  std::string_view large;
+  syntax = walk(value, 1, large);
+  too_large = too_large || !large.empty();
   return fmt::format("field \"{}\" must be an ISO-8601 string or an epoch number", name);
 }
 
 // Validates a document that is not an object (an array or a scalar) completely.
-simdjson::error_code check_non_object(od::document& doc, od::json_type type) {
+simdjson::error_code check_non_object(od::document& doc, od::json_type type, bool& too_large) {
   switch (type) {
     case od::json_type::array: {
       od::value value;
       if (auto e = doc.get_value().get(value)) return e;
-      return walk(value, 1);
+      std::string_view large;
+      const auto e = walk(value, 1, large);
+      too_large = !large.empty();
+      return e;
     }
-    case od::json_type::number: {
+    case od::json_type::number: {  // refused as a non-object whatever its size
       od::number number;
-      return doc.get_number().get(number);
+      const auto e = doc.get_number().get(number);
+      if (e != simdjson::NUMBER_ERROR && e != simdjson::NUMBER_OUT_OF_RANGE) return e;
+      std::string_view token;
+      if (auto raw = doc.raw_json_token().get(token)) return raw;
+      const auto read = unreadable_number(token_text(token));
+      too_large = read == simdjson::NUMBER_OUT_OF_RANGE;
+      return read == simdjson::NUMBER_ERROR ? simdjson::NUMBER_ERROR : simdjson::SUCCESS;
     }
     case od::json_type::string: {
       std::string_view text;
@@ -121,8 +222,7 @@ std::string_view trim(std::string_view s) {
   return s.substr(begin, end - begin);
 }
 
-// Walks a value completely so every token is checked.
-simdjson::error_code walk(od::value value, int depth) {
+simdjson::error_code walk(od::value value, int depth, std::string_view& too_large) {
   if (depth > kMaxJsonDepth) return simdjson::DEPTH_ERROR;
   od::json_type type;
   if (auto e = value.type().get(type)) return e;
@@ -135,7 +235,7 @@ simdjson::error_code walk(od::value value, int depth) {
         if (auto e = field.unescaped_key().get(key)) return e;
         od::value child;
         if (auto e = field.value().get(child)) return e;
-        if (auto e = walk(child, depth + 1)) return e;
+        if (auto e = walk(child, depth + 1, too_large)) return e;
       }
       return simdjson::SUCCESS;
     }
@@ -145,13 +245,15 @@ simdjson::error_code walk(od::value value, int depth) {
       for (auto element : array) {
         od::value child;
         if (auto e = element.get(child)) return e;
-        if (auto e = walk(child, depth + 1)) return e;
+        if (auto e = walk(child, depth + 1, too_large)) return e;
       }
       return simdjson::SUCCESS;
     }
     case od::json_type::number: {
-      od::number number;
-      return value.get_number().get(number);
+      const auto e = check_number(value);
+      if (e != simdjson::NUMBER_OUT_OF_RANGE) return e;
+      if (too_large.empty()) too_large = token_text(value.raw_json_token());
+      return simdjson::SUCCESS;
     }
     case od::json_type::string: {
       std::string_view text;
@@ -168,6 +270,17 @@ simdjson::error_code walk(od::value value, int depth) {
     }
   }
   return simdjson::INCORRECT_TYPE;
+}
+
+simdjson::error_code walk(od::value value, int depth) {
+  std::string_view too_large;
+  return walk(value, depth, too_large);
+}
+
+std::string too_large_message(std::string_view field, std::string_view number) {
+  return fmt::format(
+      "field \"{}\" holds the number {}, too large for a 64-bit float (at most about 1.8e308)",
+      field, number.substr(0, 64));
 }
 
 // simdjson's messages speak of its internals; clients need to know what is wrong with their text.
@@ -237,7 +350,7 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
   if (auto e = doc.type().get(type)) return syntax_error(e, location_offset(doc, body, span_start));
   if (type != od::json_type::object) {
     // Not an event, but it must still be valid JSON for the rest of the body to be trusted.
-    if (auto e = check_non_object(doc, type)) {
+    if (auto e = check_non_object(doc, type, check.too_large)) {
       return syntax_error(e, location_offset(doc, body, span_start));
     }
     check.outcome = EventCheck::Outcome::kRejected;
@@ -264,17 +377,22 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
     simdjson::error_code e = simdjson::SUCCESS;
     std::optional<std::string> problem;
     if (!stream.id_field.empty() && name == stream.id_field) {
-      problem = field_text(value, name, kMaxIdBytes, id, e);
+      problem = field_text(value, name, kMaxIdBytes, id, e, check.too_large);
     } else if (!stream.key_field.empty() && name == stream.key_field) {
-      problem = field_text(value, name, kMaxKeyBytes, check.event.key, e);
+      problem = field_text(value, name, kMaxKeyBytes, check.event.key, e, check.too_large);
     } else if (!stream.type_field.empty() && name == stream.type_field) {
-      problem = field_text(value, name, kMaxTypeBytes, check.event.type, e);
+      problem = field_text(value, name, kMaxTypeBytes, check.event.type, e, check.too_large);
     } else if (!stream.time_field.empty() && name == stream.time_field) {
       std::int64_t ms = 0;
-      problem = field_time(value, name, ms, e);
+      problem = field_time(value, name, ms, e, check.too_large);
       if (!problem && !e) ts = ms;
     } else {
-      e = walk(value, 2);
+      std::string_view too_large;
+      e = walk(value, 2, too_large);
+      if (!too_large.empty()) {
+        problem = too_large_message(name, too_large);
+        check.too_large = true;
+      }
     }
     if (e) return syntax_error(e, location_offset(doc, body, span_start));
     if (problem && !rejection) rejection = std::move(problem);

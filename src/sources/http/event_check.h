@@ -30,6 +30,8 @@ struct EventCheck {
   bool trailing = false;   // kSyntax: valid JSON followed by more text
   EventView event;         // kOk: strings point into the body or the parser's buffer
   bool has_time = false;   // kOk: event.ts_ms came from the event's time field
+  bool too_large = false;  // kRejected: holds a number too large for a double (not JSON to
+                           // readers that would take it as infinity: keep it as text)
 };
 
 // Checks one event whose text is `span`, a view into `body`, whose buffer (`capacity` bytes
@@ -38,7 +40,15 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
                        std::string_view span, const StreamConfig& stream);
 
 // Walks a value completely so every token is checked; `depth` is the value's nesting level.
+// Integers beyond 64 bits are valid JSON and pass. A number too large for a double is not a
+// syntax error but cannot be kept (read downstream, it would become infinity, which JSON cannot
+// write): the first one's text goes to `too_large` and the walk goes on.
+simdjson::error_code walk(od::value value, int depth, std::string_view& too_large);
+// The same, for a value that is refused anyway: only its syntax matters.
 simdjson::error_code walk(od::value value, int depth);
+
+// The rejection of an event whose field `field` holds the number `number`, too large to keep.
+std::string too_large_message(std::string_view field, std::string_view number);
 
 // What a simdjson error means, in words for the client.
 std::string describe(simdjson::error_code e);

@@ -5,6 +5,7 @@
 #include <boost/url/params_view.hpp>
 #include <boost/url/parse_query.hpp>
 #include <charconv>
+#include <cmath>
 
 #include "sources/http/sanitize.h"
 
@@ -21,7 +22,10 @@ json::value typed(const std::string& text, const std::string& type) {
   } else if (type == "number") {
     double number = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (ec == std::errc() && end == text.data() + text.size()) return number;
+    // from_chars also reads "inf" and "nan", which JSON cannot write.
+    if (ec == std::errc() && end == text.data() + text.size() && std::isfinite(number)) {
+      return number;
+    }
   } else if (type == "boolean") {
     if (text == "on" || text == "true" || text == "1") return true;
     if (text == "off" || text == "false" || text == "0") return false;

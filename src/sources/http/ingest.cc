@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cmath>
 #include <optional>
 
 #include "core/json_text.h"
@@ -16,6 +18,21 @@ namespace sluice::http {
 namespace {
 
 namespace json = boost::json;
+
+// False when a number in `value` is infinite: Boost.JSON reads a number too large for a double
+// (1e400) as infinity, and cannot write it back as JSON.
+bool finite_numbers(const json::value& value) {
+  if (value.is_double()) return std::isfinite(value.get_double());
+  if (value.is_array()) {
+    return std::all_of(value.get_array().begin(), value.get_array().end(),
+                       [](const json::value& element) { return finite_numbers(element); });
+  }
+  if (value.is_object()) {
+    return std::all_of(value.get_object().begin(), value.get_object().end(),
+                       [](const auto& field) { return finite_numbers(field.value()); });
+  }
+  return true;
+}
 
 std::string malformed(std::size_t offset, std::string_view what) {
   return fmt::format("malformed JSON at byte {}: {}", offset, what);
@@ -146,7 +163,9 @@ class BodyParser {
       }
       boost::system::error_code ec;
       json::value parsed = json::parse(raw, ec, {}, parse_options());
-      if (ec) return false;  // reported by the ordinary event path
+      // Malformed, or a number too large for a double (read as infinity): the ordinary event
+      // path reports it.
+      if (ec || !finite_numbers(parsed)) return false;
       extras_.insert_or_assign(name, std::move(parsed));
     }
     if (!events || !at_end(doc)) {  // not an envelope, or several objects (NDJSON)
@@ -172,7 +191,7 @@ class BodyParser {
       return;
     }
     if (check.outcome == EventCheck::Outcome::kRejected) {
-      reject(span, true, std::move(check.error));
+      reject(span, !check.too_large, std::move(check.error));
       return;
     }
     if (!context_.policy.rewrites(context_.form) && extras_.empty()) {
