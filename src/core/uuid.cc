@@ -5,7 +5,7 @@
 
 namespace sluice {
 
-std::string uuid_v7(std::int64_t unix_ms) {
+UuidText uuid_v7_text(std::int64_t unix_ms) {
   thread_local std::mt19937_64 random{std::random_device{}()};
   std::array<unsigned char, 16> b{};
   auto ms = static_cast<std::uint64_t>(unix_ms);
@@ -21,13 +21,18 @@ std::string uuid_v7(std::int64_t unix_ms) {
   b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3F));  // variant 10
   static constexpr char kHex[] = "0123456789abcdef";
   // Filled in place: one id per ingested event, so this is on the hot path.
-  std::array<char, 36> text{};
+  UuidText text{};
   std::size_t at = 0;
   for (std::size_t i = 0; i < b.size(); ++i) {
     if (i == 4 || i == 6 || i == 8 || i == 10) text[at++] = '-';
     text[at++] = kHex[b[i] >> 4];
     text[at++] = kHex[b[i] & 0x0F];
   }
+  return text;
+}
+
+std::string uuid_v7(std::int64_t unix_ms) {
+  const UuidText text = uuid_v7_text(unix_ms);
   return std::string(text.data(), text.size());
 }
 

@@ -3,12 +3,16 @@
 // first 48 bits are the millisecond timestamp, so generated ids sort roughly by arrival time.
 // Thread-safe: each thread draws from its own generator.
 
+#include <array>
 #include <cstdint>
 #include <string>
 
 namespace sluice {
 
+using UuidText = std::array<char, 36>;
+
 // "0193a1c2-7e4b-7d3a-9f10-3c5e8a2b4d6f": 36 characters, lower-case hex.
+UuidText uuid_v7_text(std::int64_t unix_ms);  // without an allocation, for the ingest path
 std::string uuid_v7(std::int64_t unix_ms);
 
 }  // namespace sluice

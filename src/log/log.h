@@ -33,6 +33,8 @@ using Offset = std::uint64_t;
 class RecordBatch {
  public:
   RecordBatch();
+  // An empty batch with room for `bytes` bytes of records (one allocation, not two).
+  explicit RecordBatch(std::size_t bytes);
   // Makes room for `bytes` more bytes of records, so adding them does not reallocate.
   void reserve(std::size_t bytes) { bytes_.reserve(bytes_.size() + bytes); }
   void add(const EventView& event);

@@ -32,6 +32,11 @@ RecordBatch::RecordBatch() {
   bytes_.resize(kFrameHeaderSize);
 }
 
+RecordBatch::RecordBatch(std::size_t bytes) {
+  bytes_.reserve(kFrameHeaderSize + bytes);
+  bytes_.resize(kFrameHeaderSize);
+}
+
 void RecordBatch::add(const EventView& event) {
   std::size_t length_at = bytes_.size();
   bytes_.resize(length_at + kRecordLengthSize);

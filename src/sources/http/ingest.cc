@@ -44,13 +44,14 @@ class BodyParser {
   BodyParser(od::parser& outer, od::parser& inner, std::string_view body, std::size_t capacity,
              const IngestContext& context)
       : outer_(outer), inner_(inner), body_(body), capacity_(capacity), context_(context) {
-    batch_.partitions.resize(std::max<std::uint32_t>(context.stream.partitions, 1));
     // Records are the payload bytes plus about 60 bytes of envelope each; one event per 100
     // bytes of body is a generous guess that keeps the batches from regrowing for typical
     // events (spread evenly over the partitions).
+    const std::size_t count = std::max<std::uint32_t>(context.stream.partitions, 1);
     const std::size_t estimate = body.size() + body.size() * 6 / 10 + 64;
-    for (auto& records : batch_.partitions)
-      records.reserve(estimate / batch_.partitions.size());
+    batch_.partitions.reserve(count);
+    for (std::size_t i = 0; i < count; ++i)
+      batch_.partitions.emplace_back(estimate / count);
   }
 
   Result<IngestBatch> finish() {
@@ -250,10 +251,10 @@ class BodyParser {
     EventView& event = check.event;
     event.received_at_ms = context_.received_at_ms;
     if (!check.has_time) event.ts_ms = context_.received_at_ms;
-    std::string generated;
+    UuidText generated;
     if (event.id.empty()) {
-      generated = uuid_v7(context_.received_at_ms);
-      event.id = generated;
+      generated = uuid_v7_text(context_.received_at_ms);
+      event.id = std::string_view(generated.data(), generated.size());
     }
     const auto partitions = static_cast<std::uint32_t>(batch_.partitions.size());
     batch_.partitions[log::partition_for(event.key.value_or(event.id), partitions)].add(event);

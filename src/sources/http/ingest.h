@@ -32,6 +32,10 @@ namespace sluice::http {
 
 enum class BodyKind { kJson, kNdjson, kForm };
 
+// Spare capacity parse_body needs after a body's text (simdjson reads ahead of the text); a
+// body read into a buffer with this much room is parsed where it is instead of copied.
+inline constexpr std::size_t kBodyPadding = simdjson::SIMDJSON_PADDING;
+
 // The kind of body a Content-Type announces. JSON labelled as a form (what `curl -d` sends) is
 // read as JSON. Other types are kUnsupported (415), with the accepted ones named.
 Result<BodyKind> body_kind(std::string_view content_type, std::string_view body);

@@ -899,6 +899,12 @@ struct Server::Impl {
         deadline.disarm();
         if (continue_error) co_return;
       }
+      // Room for the JSON parser's padding from the start: the body reader reserves the
+      // Content-Length (which the body limit has checked), and adding the padding after the
+      // read copied every body once more.
+      if (auto length = parser.content_length(); length && *length > 0) {
+        parser.get().body().reserve(*length + kBodyPadding);
+      }
       deadline.arm(config.server.body_timeout);
       auto body_error = parse_buffered(parser, buffer, ReadUntil::kMessage);
       if (body_error == bhttp::error::need_more) {
