@@ -3,8 +3,12 @@
 // path runs too). The first byte picks the content type and encoding; the rest is the body.
 //
 // Besides sanitizer findings it checks that every record built (accepted events and dead
-// letters) decodes.
+// letters) decodes, and that its payload is a JSON object that Boost.JSON (what the processor,
+// sinks and API use) reads with finite numbers only.
+#include <boost/json.hpp>
+#include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -49,6 +53,32 @@ const StreamConfig& ruled_stream() {
   return stream;
 }
 
+bool finite(const boost::json::value& value) {
+  if (value.is_double()) return std::isfinite(value.get_double());
+  if (value.is_array()) {
+    for (const auto& element : value.get_array())
+      if (!finite(element)) return false;
+  }
+  if (value.is_object()) {
+    for (const auto& field : value.get_object())
+      if (!finite(field.value())) return false;
+  }
+  return true;
+}
+
+void check_payload(std::string_view payload) {
+  boost::system::error_code ec;
+  boost::json::parse_options options;
+  options.max_depth = 128;
+  const auto value = boost::json::parse(payload, ec, {}, options);
+  if (ec || !value.is_object() || !finite(value)) {
+    std::fprintf(stderr, "stored payload Boost.JSON cannot read (%s): %.*s\n",
+                 ec ? ec.message().c_str() : "not an object of finite numbers",
+                 static_cast<int>(payload.size()), payload.data());
+    std::abort();
+  }
+}
+
 void check_records(http::IngestBatch& batch) {
   for (auto& records : batch.partitions) {
     records.seal();
@@ -57,7 +87,9 @@ void check_records(http::IngestBatch& batch) {
     while (pos < frame.size()) {
       const auto length = load_le<std::uint32_t>(frame.data() + pos);
       pos += log::kRecordLengthSize;
-      if (!decode_event(frame.substr(pos, length))) std::abort();
+      const auto event = decode_event(frame.substr(pos, length));
+      if (!event) std::abort();
+      check_payload(event->payload);
       pos += length;
     }
   }

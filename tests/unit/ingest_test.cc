@@ -268,7 +268,10 @@ TEST(Ingest, NdjsonLinesThatAreNotObjects) {
        std::vector<std::pair<std::string, int>>{{"{\"a\":1}\ntru\n", 8},
                                                 {"{\"a\":1}\n[1,]\n", 11},
                                                 {"{\"a\":1}\n\"open\n", 8},
-                                                {"{\"a\":1}\n{\"b\":tru}\n", 13}}) {
+                                                {"{\"a\":1}\n{\"b\":tru}\n", 13},
+                                                // a value and more text: not one JSON value
+                                                {"{\"a\":1}\n\"{x\"}\n", 12},
+                                                {"{\"a\":1}\n[1] 2\n", 12}}) {
     auto r = parse(bad, "application/x-ndjson");
     ASSERT_TRUE(r) << bad;
     EXPECT_EQ(r.value().accepted(), 1u);

@@ -353,6 +353,13 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
     if (auto e = check_non_object(doc, type, check.too_large)) {
       return syntax_error(e, location_offset(doc, body, span_start));
     }
+    if (!at_end(doc)) {  // `"text"}` is not one JSON value: it cannot be kept as JSON either
+      auto result = syntax_error(simdjson::TRAILING_CONTENT,
+                                 location_offset(doc, body, span_start + span.size()));
+      result.trailing = true;
+      result.error = "unexpected text after the end of a JSON value";
+      return result;
+    }
     check.outcome = EventCheck::Outcome::kRejected;
     check.error = "an event must be a JSON object";
     return check;
