@@ -29,7 +29,12 @@ struct Val {
   static Val null() { return {}; }
   static Val boolean(bool v) { return {.type = Type::kBool, .b = v}; }
   static Val integer(std::int64_t v) { return {.type = Type::kInt, .i = v}; }
-  static Val real(double v) { return {.type = Type::kDouble, .d = v}; }
+  // Infinity and NaN (an overflowing product, number("inf")) are null: JSON cannot hold them,
+  // and an event carrying one could not be written to a sink.
+  static Val real(double v) {
+    if (!std::isfinite(v)) return null();
+    return {.type = Type::kDouble, .d = v};
+  }
   static Val text(std::string_view v) { return {.type = Type::kString, .s = v}; }
   static Val made(std::string v) {
     Val out;

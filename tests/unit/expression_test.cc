@@ -86,6 +86,12 @@ TEST(Expression, ArithmeticAndFunctions) {
   EXPECT_EQ(value_of("quantity / 8"), json::value(0.5));
   EXPECT_EQ(value_of("quantity / 0"), json::value(nullptr));
   EXPECT_EQ(value_of("big + 1"), json::value(9223372036854775808.0));  // no wrap-around
+  // Beyond a double's range, and text that from_chars reads as infinity or NaN: null.
+  EXPECT_EQ(value_of("price * 1e300 * 1e300"), json::value(nullptr));
+  EXPECT_EQ(value_of("-price * 1e300 * 1e300 < 0"), json::value(nullptr));
+  EXPECT_EQ(value_of(R"(number("inf"))"), json::value(nullptr));
+  EXPECT_EQ(value_of(R"(number("nan"))"), json::value(nullptr));
+  EXPECT_EQ(value_of(R"(number("1e400"))"), json::value(nullptr));
   EXPECT_TRUE(check("price * quantity >= 10"));
   EXPECT_EQ(value_of(R"(lower(city))"), json::value("nyc"));
   EXPECT_EQ(value_of(R"(len(tags) + len("héllo"))"), json::value(7));
