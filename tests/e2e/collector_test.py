@@ -274,7 +274,8 @@ def numbers(server):
                     {"Content-Type": "application/x-ndjson"})
     assert reply["accepted"] == 2, reply
     assert reply["rejected"] == [{"index": 1, "error": "field \"a\" holds the number 1.5e400, "
-                                  "too large for a 64-bit float (at most about 1.8e308)"}], reply
+                                  "outside a 64-bit float's range (magnitude at most about "
+                                  "1.8e308, exponent at most 308)"}], reply
     [big] = wait_stored(server, "events", 1, id="num-big")
     assert big["payload"]["n"] == 123456789012345678901234567890, big  # exact, as sent
     [small] = wait_stored(server, "events", 1, id="num-small")

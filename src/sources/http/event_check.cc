@@ -47,46 +47,65 @@ bool is_json_number(std::string_view text) {
   return i == text.size();
 }
 
+// The exponent a valid JSON number is written with (0 without one), saturated far beyond any
+// double's range.
+long long written_exponent(std::string_view number) {
+  const std::size_t at = number.find_first_of("eE");
+  if (at == std::string_view::npos) return 0;
+  std::string_view digits = number.substr(at + 1);
+  const bool negative = digits.front() == '-';
+  if (digits.front() == '+' || negative) digits.remove_prefix(1);
+  long long value = 0;
+  for (char c : digits)
+    value = std::min(value * 10 + (c - '0'), 1'000'000'000LL);
+  return negative ? -value : value;
+}
+
 // Whether a valid JSON number that no double can hold is too large (rather than so small that
 // it reads as 0): by the decimal exponent of its first nonzero digit.
 bool overflows(std::string_view number) {
-  const std::size_t mantissa_end = number.find_first_of("eE");
-  const std::string_view mantissa = number.substr(0, mantissa_end);
+  const std::string_view mantissa = number.substr(0, number.find_first_of("eE"));
   const std::size_t point = std::min(mantissa.find('.'), mantissa.size());
   const std::size_t first = mantissa.find_first_of("123456789");
   if (first == std::string_view::npos) return false;  // zero
-  long long order = first < point ? static_cast<long long>(point - first) - 1
-                                  : -static_cast<long long>(first - point);
-  if (mantissa_end != std::string_view::npos) {
-    std::string_view exponent = number.substr(mantissa_end + 1);
-    const bool negative = exponent.front() == '-';
-    if (exponent.front() == '+' || negative) exponent.remove_prefix(1);
-    long long value = 0;
-    for (char c : exponent)
-      value = std::min(value * 10 + (c - '0'), 1'000'000'000LL);
-    order += negative ? -value : value;
-  }
-  return order > 0;
+  const long long order = first < point ? static_cast<long long>(point - first) - 1
+                                        : -static_cast<long long>(first - point);
+  return order + written_exponent(number) > 0;
 }
 
 // What a number token that simdjson could not read as a 64-bit integer or double is: an
-// integer beyond 64 bits (valid; kept as written, read downstream as the nearest double), a
-// number too large for a double (NUMBER_OUT_OF_RANGE: the JSON libraries downstream would read
-// it as infinity, which JSON cannot write back), or not a number (NUMBER_ERROR).
-simdjson::error_code unreadable_number(std::string_view token) {
+// integer beyond 64 bits (valid; kept as written, read downstream as the nearest double, which
+// goes to `read`), a number too large for a double (NUMBER_OUT_OF_RANGE: the JSON libraries
+// downstream would read it as infinity, which JSON cannot write back), or not a number
+// (NUMBER_ERROR).
+simdjson::error_code unreadable_number(std::string_view token, double& read) {
   if (!is_json_number(token)) return simdjson::NUMBER_ERROR;
-  double value = 0;
-  const auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), value);
+  const auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), read);
   if (error == std::errc() && end == token.data() + token.size()) return simdjson::SUCCESS;
+  read = 0;  // out of range: too large, or so small that it is 0
   return overflows(token) ? simdjson::NUMBER_OUT_OF_RANGE : simdjson::SUCCESS;
 }
 
-// Checks a number value; see unreadable_number.
-simdjson::error_code check_number(od::value value) {
+// Checks a number value and reads it as a double (see unreadable_number). Zero written with
+// an exponent over 308 (`0e999`) is refused as out of range too: Boost.JSON reads it as NaN.
+simdjson::error_code check_number(od::value value, double& read) {
   od::number number;
   const auto error = value.get_number().get(number);
+  if (!error) {
+    read = number.as_double();
+    if (read == 0 && number.is_double() &&
+        written_exponent(token_text(value.raw_json_token())) > 308) {
+      return simdjson::NUMBER_OUT_OF_RANGE;
+    }
+    return simdjson::SUCCESS;
+  }
   if (error != simdjson::NUMBER_ERROR && error != simdjson::NUMBER_OUT_OF_RANGE) return error;
-  return unreadable_number(token_text(value.raw_json_token()));
+  return unreadable_number(token_text(value.raw_json_token()), read);
+}
+
+simdjson::error_code check_number(od::value value) {
+  double read = 0;
+  return check_number(value, read);
 }
 
 // Reads an envelope field that must be text (strings; numbers and booleans as written).
@@ -140,15 +159,12 @@ std::optional<std::string> field_time(od::value value, std::string_view name, st
                        text.substr(0, 64));
   }
   if (type == od::json_type::number) {
-    double number;
-    syntax = value.get_double().get(number);
-    if (syntax == simdjson::NUMBER_ERROR || syntax == simdjson::NUMBER_OUT_OF_RANGE) {
-      const auto text = token_text(value.raw_json_token());
-      const auto read = unreadable_number(text);
-      if (read == simdjson::NUMBER_ERROR) return std::nullopt;
+    double number = 0;
+    syntax = check_number(value, number);
+    if (syntax == simdjson::NUMBER_OUT_OF_RANGE) {
       syntax = simdjson::SUCCESS;
-      too_large = read == simdjson::NUMBER_OUT_OF_RANGE;
-      return fmt::format("field \"{}\": {} is not a valid epoch time", name, text.substr(0, 64));
+      too_large = true;
+      return too_large_message(name, token_text(value.raw_json_token()));
     }
     if (syntax) return std::nullopt;
     if (auto ms = epoch_number_to_ms(number)) {
@@ -180,7 +196,8 @@ simdjson::error_code check_non_object(od::document& doc, od::json_type type, boo
       if (e != simdjson::NUMBER_ERROR && e != simdjson::NUMBER_OUT_OF_RANGE) return e;
       std::string_view token;
       if (auto raw = doc.raw_json_token().get(token)) return raw;
-      const auto read = unreadable_number(token_text(token));
+      double value = 0;
+      const auto read = unreadable_number(token_text(token), value);
       too_large = read == simdjson::NUMBER_OUT_OF_RANGE;
       return read == simdjson::NUMBER_ERROR ? simdjson::NUMBER_ERROR : simdjson::SUCCESS;
     }
@@ -279,7 +296,8 @@ simdjson::error_code walk(od::value value, int depth) {
 
 std::string too_large_message(std::string_view field, std::string_view number) {
   return fmt::format(
-      "field \"{}\" holds the number {}, too large for a 64-bit float (at most about 1.8e308)",
+      "field \"{}\" holds the number {}, outside a 64-bit float's range (magnitude at most "
+      "about 1.8e308, exponent at most 308)",
       field, number.substr(0, 64));
 }
 
