@@ -6,7 +6,6 @@
 // letters) decodes, and that its payload is a JSON object that Boost.JSON (what the processor,
 // sinks and API use) reads with finite numbers only.
 #include <boost/json.hpp>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -14,6 +13,7 @@
 #include <string>
 
 #include "core/bytes.h"
+#include "core/json_finite.h"
 #include "log/log_format.h"
 #include "sources/http/dead_letter.h"
 #include "sources/http/decompress.h"
@@ -53,25 +53,12 @@ const StreamConfig& ruled_stream() {
   return stream;
 }
 
-bool finite(const boost::json::value& value) {
-  if (value.is_double()) return std::isfinite(value.get_double());
-  if (value.is_array()) {
-    for (const auto& element : value.get_array())
-      if (!finite(element)) return false;
-  }
-  if (value.is_object()) {
-    for (const auto& field : value.get_object())
-      if (!finite(field.value())) return false;
-  }
-  return true;
-}
-
 void check_payload(std::string_view payload) {
   boost::system::error_code ec;
   boost::json::parse_options options;
   options.max_depth = 128;
   const auto value = boost::json::parse(payload, ec, {}, options);
-  if (ec || !value.is_object() || !finite(value)) {
+  if (ec || !value.is_object() || !finite_numbers(value)) {
     std::fprintf(stderr, "stored payload Boost.JSON cannot read (%s): %.*s\n",
                  ec ? ec.message().c_str() : "not an object of finite numbers",
                  static_cast<int>(payload.size()), payload.data());

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <cmath>
 #include <optional>
 
+#include "core/json_finite.h"
 #include "core/json_text.h"
 #include "core/time.h"
 #include "core/uuid.h"
@@ -18,21 +18,6 @@ namespace sluice::http {
 namespace {
 
 namespace json = boost::json;
-
-// False when a number in `value` is infinite: Boost.JSON reads a number too large for a double
-// (1e400) as infinity, and cannot write it back as JSON.
-bool finite_numbers(const json::value& value) {
-  if (value.is_double()) return std::isfinite(value.get_double());
-  if (value.is_array()) {
-    return std::all_of(value.get_array().begin(), value.get_array().end(),
-                       [](const json::value& element) { return finite_numbers(element); });
-  }
-  if (value.is_object()) {
-    return std::all_of(value.get_object().begin(), value.get_object().end(),
-                       [](const auto& field) { return finite_numbers(field.value()); });
-  }
-  return true;
-}
 
 std::string malformed(std::size_t offset, std::string_view what) {
   return fmt::format("malformed JSON at byte {}: {}", offset, what);
