@@ -404,11 +404,49 @@ class Parser {
     auto root = parse_or();
     if (!root) return root.error();
     if (current_.kind != Tok::kEnd) return error("unexpected " + describe(current_));
+    // Evaluation recurses once per level of the tree, and a chain of operators (a or b or
+    // c ...) is a level each: bounded, so no expression can run the stack out.
+    if (depth_of(*root.value()) > kMaxTreeDepth) {
+      return make_error(Errc::kInvalidInput,
+                        fmt::format("the expression is over {} operators deep; write long lists "
+                                    "of alternatives as `field in [a, b, ...]`",
+                                    kMaxTreeDepth));
+    }
     return root;
   }
 
  private:
   using NodeResult = Result<std::unique_ptr<Node>>;
+
+  // Parentheses, lists, calls, `not` and unary minus nest: parsing recurses through each level.
+  // Expressions come from URLs too (GET /v1/tail?filter=), so the nesting is bounded before it
+  // can run the stack out.
+  static constexpr int kMaxNesting = 64;
+  static constexpr std::size_t kMaxTreeDepth = 256;
+
+  // Counts one level of nesting for as long as it lives.
+  class Level {
+   public:
+    explicit Level(int& nesting) : nesting_(nesting) { ++nesting_; }
+    Level(const Level&) = delete;
+    Level& operator=(const Level&) = delete;
+    ~Level() { --nesting_; }
+    bool too_deep() const { return nesting_ > kMaxNesting; }
+
+   private:
+    int& nesting_;
+  };
+
+  Error too_deep() const {
+    return error(fmt::format("the expression nests deeper than {} levels", kMaxNesting));
+  }
+
+  static std::size_t depth_of(const Node& node) {
+    std::size_t deepest = 0;
+    for (const auto& child : node.children)
+      deepest = std::max(deepest, depth_of(*child));
+    return deepest + 1;
+  }
 
   Error error(const std::string& what) const {
     return make_error(Errc::kInvalidInput, fmt::format("column {}: {}", current_.column, what));
@@ -439,6 +477,8 @@ class Parser {
   }
 
   NodeResult parse_or() {
+    const Level level(nesting_);
+    if (level.too_deep()) return too_deep();
     auto left = parse_and();
     if (!left) return left;
     while (is("||") || is("or")) {
@@ -464,6 +504,8 @@ class Parser {
 
   NodeResult parse_not() {
     if (is("!") || is("not")) {
+      const Level level(nesting_);
+      if (level.too_deep()) return too_deep();
       if (auto e = advance()) return *e;
       auto operand = parse_not();
       if (!operand) return operand;
@@ -534,6 +576,8 @@ class Parser {
 
   NodeResult parse_unary() {
     if (is("-")) {
+      const Level level(nesting_);
+      if (level.too_deep()) return too_deep();
       if (auto e = advance()) return *e;
       auto operand = parse_unary();
       if (!operand) return operand;
@@ -816,6 +860,7 @@ class Parser {
   std::string_view text_;
   std::size_t pos_ = 0;
   Token current_;
+  int nesting_ = 0;
 };
 
 }  // namespace

@@ -101,6 +101,36 @@ TEST(Expression, ArithmeticAndFunctions) {
   EXPECT_TRUE(check(R"(number(reading) == null)"));
 }
 
+// Filters come from URLs too (GET /v1/tail?filter=): no text may run the stack out, in
+// parsing or evaluation.
+TEST(Expression, NestingAndDepthAreBounded) {
+  const std::string deep_parens = std::string(10000, '(') + "1" + std::string(10000, ')');
+  EXPECT_THAT(error_of(deep_parens), HasSubstr("nests deeper than 64 levels"));
+  EXPECT_THAT(error_of(std::string(10000, '[') + std::string(10000, ']')),
+              HasSubstr("nests deeper than 64 levels"));
+  EXPECT_THAT(error_of(std::string(10000, '-') + "1"), HasSubstr("nests deeper than 64 levels"));
+  std::string nots;
+  for (int i = 0; i < 5000; ++i)
+    nots += "not ";
+  EXPECT_THAT(error_of(nots + "true"), HasSubstr("nests deeper than 64 levels"));
+  std::string calls;
+  for (int i = 0; i < 5000; ++i)
+    calls += "len(";
+  EXPECT_THAT(error_of(calls + "x" + std::string(5000, ')')),
+              HasSubstr("nests deeper than 64 levels"));
+  std::string chain = "value";
+  for (int i = 0; i < 5000; ++i)
+    chain += " + 1";
+  EXPECT_THAT(error_of(chain), HasSubstr("over 256 operators deep"));
+
+  // At the limits, it parses and evaluates.
+  EXPECT_EQ(value_of(std::string(60, '(') + "quantity" + std::string(60, ')')), json::value(4));
+  std::string sum = "quantity";
+  for (int i = 0; i < 200; ++i)
+    sum += " + 1";
+  EXPECT_EQ(value_of(sum), json::value(204));
+}
+
 TEST(Expression, ErrorsPointAtTheColumn) {
   EXPECT_EQ(error_of("value >"),
             "column 8: expected a value, a field or '(' but found end of expression");
