@@ -186,9 +186,10 @@ TEST(Ingest, NumbersTooLargeForADoubleRejectTheirEventAlone) {
   EXPECT_EQ(kept[1].id, "z");
 
   Parsed not_objects;
-  parse_into(not_objects, "[1e400]\n{\"id\":{\"n\":1e400}}\n2e400", "application/x-ndjson");
+  parse_into(not_objects, "[1e400]\n{\"id\":{\"n\":1e400}}\n2e400\n0E-4023456789",
+             "application/x-ndjson");
   ASSERT_TRUE(not_objects.result);
-  ASSERT_EQ(not_objects.result.value().rejected.size(), 3u);
+  ASSERT_EQ(not_objects.result.value().rejected.size(), 4u);
   for (const auto& rejection : not_objects.result.value().rejected) {
     EXPECT_FALSE(rejection.event_is_json) << rejection.event;
   }
@@ -215,7 +216,9 @@ TEST(Ingest, NumbersTooLargeForADoubleRejectTheirEventAlone) {
 
   // Zero with an exponent over 308 is zero, but Boost.JSON (the processor's reader) takes it
   // for NaN: refused the same way. Beyond 308 below zero, and at 308, it reads as it should.
-  for (const char* zero : {R"({"a": 0e999})", R"({"a": -0.0E+309})", R"({"timestamp": 0e400})"}) {
+  // Nor can it read any exponent beyond ±(2^31 - 1).
+  for (const char* zero : {R"({"a": 0e999})", R"({"a": -0.0E+309})", R"({"timestamp": 0e400})",
+                           R"({"a": 1e-2147483648})", R"({"a": [0E-4023456789]})"}) {
     Parsed z;
     parse_into(z, zero);
     ASSERT_TRUE(z.result) << zero;
@@ -223,7 +226,7 @@ TEST(Ingest, NumbersTooLargeForADoubleRejectTheirEventAlone) {
     EXPECT_THAT(z.result.value().rejected[0].error, HasSubstr("outside a 64-bit float's range"));
   }
   Parsed fine;
-  parse_into(fine, R"({"a": 0e308, "b": 0e-999, "c": 1e-400, "d": 1.7e308})");
+  parse_into(fine, R"({"a": 0e308, "b": 0e-999, "c": 1e-400, "d": 1.7e308, "e": 1e-2147483647})");
   ASSERT_TRUE(fine.result);
   EXPECT_EQ(fine.result.value().accepted(), 1u);
 

@@ -48,7 +48,7 @@ bool is_json_number(std::string_view text) {
 }
 
 // The exponent a valid JSON number is written with (0 without one), saturated far beyond any
-// double's range.
+// double's range and Boost.JSON's.
 long long written_exponent(std::string_view number) {
   const std::size_t at = number.find_first_of("eE");
   if (at == std::string_view::npos) return 0;
@@ -57,7 +57,7 @@ long long written_exponent(std::string_view number) {
   if (digits.front() == '+' || negative) digits.remove_prefix(1);
   long long value = 0;
   for (char c : digits)
-    value = std::min(value * 10 + (c - '0'), 1'000'000'000LL);
+    value = std::min(value * 10 + (c - '0'), 1'000'000'000'000LL);
   return negative ? -value : value;
 }
 
@@ -73,34 +73,40 @@ bool overflows(std::string_view number) {
   return order + written_exponent(number) > 0;
 }
 
-// What a number token that simdjson could not read as a 64-bit integer or double is: an
-// integer beyond 64 bits (valid; kept as written, read downstream as the nearest double, which
-// goes to `read`), a number too large for a double (NUMBER_OUT_OF_RANGE: the JSON libraries
-// downstream would read it as infinity, which JSON cannot write back), or not a number
-// (NUMBER_ERROR).
-simdjson::error_code unreadable_number(std::string_view token, double& read) {
-  if (!is_json_number(token)) return simdjson::NUMBER_ERROR;
-  const auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), read);
-  if (error == std::errc() && end == token.data() + token.size()) return simdjson::SUCCESS;
-  read = 0;  // out of range: too large, or so small that it is 0
-  return overflows(token) ? simdjson::NUMBER_OUT_OF_RANGE : simdjson::SUCCESS;
+// A number that reads as 0 but that Boost.JSON 1.81 (what the processor, sinks and API read
+// events with) cannot read back as 0: zero written with an exponent over 308 (it reads NaN),
+// or any exponent beyond ±(2^31 - 1) (it refuses the text).
+bool zero_misread(std::string_view number) {
+  const long long exponent = written_exponent(number);
+  return exponent > 308 || exponent < -2'147'483'647LL;
 }
 
-// Checks a number value and reads it as a double (see unreadable_number). Zero written with
-// an exponent over 308 (`0e999`) is refused as out of range too: Boost.JSON reads it as NaN.
+// What a number token is, given simdjson's reading of it (`error`, and `read`, the value as a
+// double, when there is none): valid (SUCCESS; an integer beyond 64 bits too, which simdjson
+// cannot read: kept as written, and `read` is the nearest double), outside what a double or
+// Boost.JSON can take (NUMBER_OUT_OF_RANGE: 1e400 would be read downstream as infinity, which
+// JSON cannot write back; 0e999 as NaN), or not a number (NUMBER_ERROR).
+simdjson::error_code classify_number(std::string_view token, simdjson::error_code error,
+                                     double& read) {
+  if (!error) {
+    return read == 0 && zero_misread(token) ? simdjson::NUMBER_OUT_OF_RANGE : simdjson::SUCCESS;
+  }
+  if (error != simdjson::NUMBER_ERROR && error != simdjson::NUMBER_OUT_OF_RANGE) return error;
+  if (!is_json_number(token)) return simdjson::NUMBER_ERROR;
+  const auto [end, parse] = std::from_chars(token.data(), token.data() + token.size(), read);
+  if (parse != std::errc() || end != token.data() + token.size()) {
+    if (overflows(token)) return simdjson::NUMBER_OUT_OF_RANGE;
+    read = 0;  // so small that it is 0
+  }
+  return read == 0 && zero_misread(token) ? simdjson::NUMBER_OUT_OF_RANGE : simdjson::SUCCESS;
+}
+
+// Checks a number value and reads it as a double (see classify_number).
 simdjson::error_code check_number(od::value value, double& read) {
   od::number number;
   const auto error = value.get_number().get(number);
-  if (!error) {
-    read = number.as_double();
-    if (read == 0 && number.is_double() &&
-        written_exponent(token_text(value.raw_json_token())) > 308) {
-      return simdjson::NUMBER_OUT_OF_RANGE;
-    }
-    return simdjson::SUCCESS;
-  }
-  if (error != simdjson::NUMBER_ERROR && error != simdjson::NUMBER_OUT_OF_RANGE) return error;
-  return unreadable_number(token_text(value.raw_json_token()), read);
+  read = error ? 0 : number.as_double();
+  return classify_number(token_text(value.raw_json_token()), error, read);
 }
 
 simdjson::error_code check_number(od::value value) {
@@ -190,16 +196,15 @@ simdjson::error_code check_non_object(od::document& doc, od::json_type type, boo
       too_large = !large.empty();
       return e;
     }
-    case od::json_type::number: {  // refused as a non-object whatever its size
+    case od::json_type::number: {  // refused as a non-object whatever its value
       od::number number;
       const auto e = doc.get_number().get(number);
-      if (e != simdjson::NUMBER_ERROR && e != simdjson::NUMBER_OUT_OF_RANGE) return e;
       std::string_view token;
       if (auto raw = doc.raw_json_token().get(token)) return raw;
-      double value = 0;
-      const auto read = unreadable_number(token_text(token), value);
+      double value = e ? 0 : number.as_double();
+      const auto read = classify_number(token_text(token), e, value);
       too_large = read == simdjson::NUMBER_OUT_OF_RANGE;
-      return read == simdjson::NUMBER_ERROR ? simdjson::NUMBER_ERROR : simdjson::SUCCESS;
+      return too_large ? simdjson::SUCCESS : read;
     }
     case od::json_type::string: {
       std::string_view text;
