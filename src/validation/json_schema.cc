@@ -4,7 +4,9 @@
 #define VALIJSON_USE_EXCEPTIONS 1
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
+#include <cmath>
 #include <stdexcept>
 #include <valijson/adapters/boost_json_adapter.hpp>
 #include <valijson/schema.hpp>
@@ -107,6 +109,47 @@ std::optional<std::string> check_formats(const json::value& schema, const json::
   return std::nullopt;
 }
 
+// Draft 6 and later count a number with a zero fractional part (1.0) as an integer; valijson
+// counts, as draft 4 did, only numbers written without one (and only within int64, which is
+// as far as this goes too).
+bool integral_double(const json::value& value) {
+  if (!value.is_double()) return false;
+  const double d = value.get_double();
+  return std::trunc(d) == d && std::fabs(d) < 9223372036854775808.0;
+}
+
+bool holds_integral_double(const json::value& value) {
+  if (integral_double(value)) return true;
+  if (const auto* array = value.if_array()) {
+    return std::any_of(array->begin(), array->end(), holds_integral_double);
+  }
+  if (const auto* object = value.if_object()) {
+    return std::any_of(object->begin(), object->end(),
+                       [](const auto& field) { return holds_integral_double(field.value()); });
+  }
+  return false;
+}
+
+// `value` with every integral double made an integer, for valijson.
+json::value integers_as_integers(const json::value& value) {
+  if (integral_double(value)) return json::value(static_cast<std::int64_t>(value.get_double()));
+  if (const auto* array = value.if_array()) {
+    json::array out;
+    out.reserve(array->size());
+    for (const auto& element : *array)
+      out.push_back(integers_as_integers(element));
+    return out;
+  }
+  if (const auto* object = value.if_object()) {
+    json::object out;
+    out.reserve(object->size());
+    for (const auto& [name, child] : *object)
+      out.emplace(name, integers_as_integers(child));
+    return out;
+  }
+  return value;
+}
+
 }  // namespace
 
 bool is_email(std::string_view text) {
@@ -187,7 +230,10 @@ std::optional<std::string> JsonSchema::validate(const json::value& value) const 
   // The validator caches compiled `pattern` regexes; one per thread keeps that cache warm.
   thread_local valijson::Validator validator;
   valijson::ValidationResults results;
-  valijson::adapters::BoostJsonAdapter adapter(value);
+  // A copy only for the rare event that holds a number such as 3.0: 3.0 is an integer.
+  const json::value normalised =
+      holds_integral_double(value) ? integers_as_integers(value) : json::value();
+  valijson::adapters::BoostJsonAdapter adapter(normalised.is_null() ? value : normalised);
   bool valid = false;
   try {
     valid = validator.validate(*schema_, adapter, &results);

@@ -57,6 +57,25 @@ INSTANTIATE_TEST_SUITE_P(Draft7, SuiteFile,
                            return name;
                          });
 
+// Draft 7: "integer" is any number with a zero fractional part. (The Debian suite predates the
+// test case that says so.)
+TEST(JsonSchema, ANumberWithAZeroFractionalPartIsAnInteger) {
+  auto schema = JsonSchema::compile(
+      R"({"type":"object","properties":{"n":{"type":"integer","minimum":2},
+          "list":{"type":"array","items":{"type":"integer"}},"one":{"const":1}}})");
+  ASSERT_TRUE(schema);
+  EXPECT_FALSE(schema.value()->validate(json::parse(R"({"n":3.0})")));
+  EXPECT_FALSE(schema.value()->validate(json::parse(R"({"n":1e18, "list":[1.0, -2e3]})")));
+  EXPECT_FALSE(schema.value()->validate(json::parse(R"({"one":1.0})")));
+  auto fraction = schema.value()->validate(json::parse(R"({"n":3.5})"));
+  ASSERT_TRUE(fraction);
+  EXPECT_EQ(*fraction, "field \"n\": value type not permitted by 'type' constraint");
+  auto small = schema.value()->validate(json::parse(R"({"n":1.0})"));
+  ASSERT_TRUE(small);
+  EXPECT_EQ(*small, "field \"n\": expected number greater than or equal to 2");
+  EXPECT_TRUE(schema.value()->validate(json::parse(R"({"list":[1, 0.5]})")));
+}
+
 TEST(JsonSchema, ErrorsNameTheFieldAndTheLimit) {
   auto schema = JsonSchema::compile(
       R"({"type":"object","properties":{"tags":{"type":"array","maxItems":2,
