@@ -11,4 +11,8 @@ namespace sluice {
 // Appends `value` as a JSON string literal, quotes included, escaping as RFC 8259 requires.
 void append_json_string(std::string& out, std::string_view value);
 
+// Whether `text` is exactly one JSON number (RFC 8259:
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?).
+bool is_json_number(std::string_view text);
+
 }  // namespace sluice

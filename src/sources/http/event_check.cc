@@ -6,6 +6,7 @@
 #include <charconv>
 #include <optional>
 
+#include "core/json_text.h"
 #include "core/time.h"
 
 namespace sluice::http {
@@ -18,33 +19,6 @@ std::string_view token_text(std::string_view raw) {
     raw.remove_suffix(1);
   }
   return raw;
-}
-
-// RFC 8259's number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-bool is_json_number(std::string_view text) {
-  std::size_t i = 0;
-  auto digits = [&] {
-    const std::size_t from = i;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9')
-      ++i;
-    return i - from;
-  };
-  if (i < text.size() && text[i] == '-') ++i;
-  if (i < text.size() && text[i] == '0') {
-    ++i;
-  } else if (digits() == 0) {
-    return false;
-  }
-  if (i < text.size() && text[i] == '.') {
-    ++i;
-    if (digits() == 0) return false;
-  }
-  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
-    ++i;
-    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
-    if (digits() == 0) return false;
-  }
-  return i == text.size();
 }
 
 // The exponent a valid JSON number is written with (0 without one), saturated far beyond any
