@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -91,7 +92,7 @@ Accumulator& WindowOperator::window(std::string_view key, std::int64_t start, st
       if (window_start == start) return it->second;
     }
   } else {
-    found = by_key_.emplace(std::string(key), 0).first;
+    found = by_key_.try_emplace(std::string(key)).first;
   }
   auto it =
       windows_.emplace(WindowId{end, std::string(key), start}, Accumulator(spec_.aggregates)).first;
@@ -102,8 +103,11 @@ Accumulator& WindowOperator::window(std::string_view key, std::int64_t start, st
 void WindowOperator::unindex(const WindowId& id) {
   auto found = by_key_.find(id.key);
   if (found == by_key_.end()) return;
-  std::erase_if(found->second, [&](const auto& entry) { return entry.first == id.start; });
-  if (found->second.empty()) by_key_.erase(found);
+  auto& windows = found->second;
+  windows.erase(std::remove_if(windows.begin(), windows.end(),
+                               [&](const auto& entry) { return entry.first == id.start; }),
+                windows.end());
+  if (windows.empty()) by_key_.erase(found);
 }
 
 std::optional<std::string> WindowOperator::add(const std::string& partition, std::int64_t ts,

@@ -12,13 +12,14 @@
 // Lateness is judged by the event's own partition, whose order the log fixes, so a
 // replay after a crash accepts and refuses exactly the same events.
 
+#include <boost/container/small_vector.hpp>
 #include <boost/json/value.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
@@ -107,10 +108,11 @@ class WindowOperator {
 
   WindowSpec spec_;
   Windows windows_;  // by end first: closing takes from the front
-  // Tumbling and hopping windows by key, for the per-event lookup (hash, not string compares).
-  std::unordered_map<std::string, std::vector<std::pair<std::int64_t, Windows::iterator>>, TextHash,
-                     std::equal_to<>>
-      by_key_;
+  // Tumbling and hopping windows by key, for the per-event lookup. Open addressing with the key
+  // and its (usually one or two) open windows in the slot: a lookup touches a slot rather than a
+  // bucket, a node and a vector, each a cache miss once there are thousands of keys.
+  using KeyWindows = boost::container::small_vector<std::pair<std::int64_t, Windows::iterator>, 2>;
+  boost::unordered_flat_map<std::string, KeyWindows, TextHash, std::equal_to<>> by_key_;
   std::string key_buffer_;
   std::map<std::string, std::map<std::int64_t, std::int64_t>> sessions_;  // key -> start -> end
   std::map<std::string, PartitionClock> partitions_;
