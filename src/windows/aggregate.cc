@@ -264,6 +264,11 @@ Accumulator::Accumulator(const std::vector<AggregateSpec>& specs) {
 
 void Accumulator::add(const std::vector<AggregateSpec>& specs, const json::value& event,
                       std::string_view id) {
+  // With thousands of keys the state is rarely in cache: ask for all its lines at once rather
+  // than one miss after another as the aggregates reach them.
+  const char* bytes = reinterpret_cast<const char*>(this);
+  for (std::size_t at = 0; at < sizeof(*this); at += 64)
+    __builtin_prefetch(bytes + at, 1);
   ++events_;
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const AggregateSpec& spec = specs[i];
