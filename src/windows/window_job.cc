@@ -69,14 +69,14 @@ WindowJob::WindowJob(WindowConfig config, log::Log& log, std::string store_path,
       results_stream_(std::move(results_stream)),
       spec_(spec_of(config_)),
       definition_(config_.source),
-      operator_(spec_) {
+      operator_(std::in_place, spec_) {
   if (!rules_.empty()) {
     spec_.aggregates.push_back({.name = std::string(kEventIds),
                                 .kind = AggregateKind::kCollectSet,
                                 .limit = kAlertEventIds,
                                 .of_event_ids = true});
     definition_ += "\n+event ids for alerts";
-    operator_ = WindowOperator(spec_);
+    operator_.emplace(spec_);
   }
   if (!config_.filter.empty()) {
     filter_.emplace(expr::Expression::parse(config_.filter).value());
@@ -121,7 +121,7 @@ Result<void> WindowJob::restore() {
   auto loaded = store_->load(config_.name);
   if (!loaded) return loaded.error();
   // Everything since the checkpoint is made again by reading on from it.
-  operator_ = WindowOperator(spec_);
+  operator_.emplace(spec_);
   pending_.clear();
   outbox_ = Outbox();
   fired_.clear();
@@ -133,7 +133,7 @@ Result<void> WindowJob::restore() {
     if (ec) return make_error(Errc::kCorrupt, "windows.db: unreadable state of " + config_.name);
     auto restored = WindowOperator::load(spec_, state);
     if (!restored) return restored.error();
-    operator_ = std::move(restored.value());
+    operator_.emplace(std::move(restored.value()));
     positions = loaded.value()->positions;
   } else if (loaded.value()) {
     // Another definition's state and results cannot be carried over: start from the beginning.
@@ -177,11 +177,11 @@ Result<bool> WindowJob::read_once() {
       if (log_.end_offset(partition) > from) {
         // Events are there but not fetched yet (Kafka): not idle, and until this partition has
         // shown an event, nothing closes.
-        operator_.hold(name);
+        operator_->hold(name);
         last_event_[partition] = now;
       } else if (now - last_event_[partition] >= config_.idle_timeout) {
         // Nothing to read for idle_timeout: this partition stops holding the watermark back.
-        operator_.set_idle(name, true);
+        operator_->set_idle(name, true);
       }
       continue;
     }
@@ -196,13 +196,13 @@ Result<bool> WindowJob::read_once() {
       ++read;
       pipeline::PipelineEvent event(partition.stream, partition.index, record.offset, *envelope);
       if (filter_ && !filter_->matches(event.json())) {
-        operator_.observe(name, envelope->ts_ms);
+        operator_->observe(name, envelope->ts_ms);
         ++filtered;
         continue;
       }
       const json::value* fields = projection_ ? projection_->project(envelope->payload) : nullptr;
       auto reason =
-          operator_.add(name, envelope->ts_ms, fields ? *fields : event.json(), envelope->id);
+          operator_->add(name, envelope->ts_ms, fields ? *fields : event.json(), envelope->id);
       if (!reason) continue;
       ++late;
       if (!late_stream_) continue;
@@ -230,7 +230,7 @@ Result<bool> WindowJob::read_once() {
     positions_[partition] = batch.value().next_offset;
   }
   if (read > 0) dirty_ = early_dirty_ = true;
-  auto closed = operator_.close_ready();
+  auto closed = operator_->close_ready();
   if (!closed.empty()) dirty_ = true;
   check_alerts(closed, /*final=*/true);
   drop_event_ids(closed);
@@ -244,16 +244,16 @@ Result<bool> WindowJob::read_once() {
   status_.read += read;
   status_.filtered += filtered;
   status_.late += late;
-  status_.open_windows = operator_.open_windows();
+  status_.open_windows = operator_->open_windows();
   status_.pending_results = pending_.size();
-  const std::int64_t w = operator_.watermark();
+  const std::int64_t w = operator_->watermark();
   status_.watermark_ms = w == INT64_MIN ? std::nullopt : std::optional<std::int64_t>(w);
   return any;
 }
 
 void WindowJob::check_alerts(const std::vector<WindowResult>& results, bool final) {
   if (rules_.empty()) return;
-  const auto& key_fields = operator_.spec().key_fields;
+  const auto& key_fields = operator_->spec().key_fields;
   for (const auto& result : results) {
     // What a rule sees: the key fields, the aggregates, events, start and end.
     json::object seen;
@@ -308,7 +308,7 @@ void WindowJob::check_alerts(const std::vector<WindowResult>& results, bool fina
 
 void WindowJob::publish(const std::vector<WindowResult>& results, bool final) {
   if (!results_stream_) return;
-  const auto& key_fields = operator_.spec().key_fields;
+  const auto& key_fields = operator_->spec().key_fields;
   for (const auto& result : results) {
     json::object key;
     const json::value key_values = json::parse(result.key);
@@ -339,12 +339,12 @@ Result<void> WindowJob::checkpoint(bool early_due) {
   if (auto written = finish_writing(); !written) return written.error();
   std::vector<WindowResult> early;
   if (early_due) {
-    early = operator_.open_results();
+    early = operator_->open_results();
     check_alerts(early, /*final=*/false);
     drop_event_ids(early);
     publish(early, /*final=*/false);
   }
-  Checkpoint checkpoint{definition_, json::serialize(operator_.save()), {}};
+  Checkpoint checkpoint{definition_, json::serialize(operator_->save()), {}};
   {
     std::lock_guard lock(mutex_);
     checkpoint.positions = positions_;

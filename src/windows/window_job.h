@@ -100,7 +100,7 @@ class WindowJob : public Worker {
   std::optional<expr::Expression> filter_;
   std::optional<FieldProjection> projection_;  // without a filter: only the fields used
   std::unique_ptr<WindowStore> store_;
-  WindowOperator operator_;
+  std::optional<WindowOperator> operator_;  // always set; emplaced anew on a restore
   std::map<log::Partition, log::Offset> positions_;
   std::map<log::Partition, std::chrono::steady_clock::time_point> last_event_;
   std::vector<WindowResult> pending_;  // closed since the last checkpoint

@@ -49,6 +49,14 @@ struct WindowResult {
 class WindowOperator {
  public:
   explicit WindowOperator(WindowSpec spec) : spec_(std::move(spec)) {}
+  // The per-key index holds iterators into the windows: a copy would point into the original,
+  // while a move takes the map's nodes and the iterators stay good. There is no move
+  // assignment, as the flat map's may allocate: emplace a new operator instead.
+  WindowOperator(const WindowOperator&) = delete;
+  WindowOperator& operator=(const WindowOperator&) = delete;
+  WindowOperator(WindowOperator&&) noexcept = default;
+  WindowOperator& operator=(WindowOperator&&) = delete;
+  ~WindowOperator() = default;
 
   // Adds one event read from `partition` ("stream/index") with event time `ts_ms` and id `id`.
   // The reason it is late, if it is.
