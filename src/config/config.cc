@@ -67,6 +67,9 @@ const Table& server_table() {
                            "Time allowed to receive a request's body once its headers are in."),
           duration_setting("idle_timeout", &ServerConfig::idle_timeout, "60s", 100, 3'600'000,
                            "How long a keep-alive connection may wait for its next request."),
+          duration_setting("stop_timeout", &ServerConfig::stop_timeout, "10s", 0, 3'600'000,
+                           "On SIGTERM, how long requests in progress may take to be answered "
+                           "before their connections are closed anyway."),
           bool_setting("trust_forwarded_for", &ServerConfig::trust_forwarded_for, false,
                        "Take the client address from the last entry of X-Forwarded-For (set "
                        "this behind a reverse proxy only: clients can forge the header)."),

@@ -31,6 +31,7 @@ struct ServerConfig {
   std::chrono::milliseconds header_timeout{};
   std::chrono::milliseconds body_timeout{};
   std::chrono::milliseconds idle_timeout{};
+  std::chrono::milliseconds stop_timeout{};
 };
 
 struct StorageConfig {

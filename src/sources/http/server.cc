@@ -28,6 +28,7 @@
 #include "query/tail_cursor.h"
 #include "query/window_results.h"
 #include "sources/http/completion_inbox.h"
+#include "sources/http/connection_drain.h"
 #include "sources/http/dead_letter.h"
 #include "sources/http/decompress.h"
 #include "sources/http/ingest.h"
@@ -820,15 +821,18 @@ struct Server::Impl {
 
   // `remote` is the peer's address as accept() returned it (asking the socket costs a system
   // call per connection).
-  Task<void> session(Socket socket, tcp::endpoint remote) {
+  // `drain` is the one of the connection's I/O thread.
+  Task<void> session(Socket socket, tcp::endpoint remote, ConnectionDrain& drain) {
     const std::string peer = remote.address().to_string();
     // A plain socket, not beast::tcp_stream: its per-operation timer machinery costs more
     // than the deadline below, which covers reads and writes alike.
     Socket& stream = socket;
+    ConnectionDrain::Member member(drain, stream);
     ReadDeadline deadline(stream.get_executor(), stream);
     beast::flat_buffer buffer;
     bool first = true;
     for (;;) {
+      if (drain.draining()) break;  // stopping: no further requests on this connection
       RequestParser parser;
       parser.body_limit(config.server.max_body_bytes);
       parser.header_limit(kHeaderLimit);
@@ -836,8 +840,10 @@ struct Server::Impl {
       // between requests on a kept-alive one. Silence then just closes the connection.
       if (buffer.size() == 0) {
         deadline.arm(first ? config.server.header_timeout : config.server.idle_timeout);
+        member.set_idle(true);
         auto [read_error, n] = co_await stream.async_read_some(
             buffer.prepare(beast::read_size(buffer, 65536)), kTuple);
+        member.set_idle(false);
         deadline.disarm();
         if (read_error) co_return;
         buffer.commit(n);
@@ -925,11 +931,12 @@ struct Server::Impl {
       Request req = parser.release();
       if (is_tail(req.target())) {
         // The connection becomes the event stream; it ends with the tail.
-        co_await tail(stream, deadline, req, started);
+        co_await tail(stream, deadline, req, started, drain);
         co_return;
       }
       std::size_t route_id = 0;
       Response res = co_await route(req, peer, route_id);
+      if (drain.draining()) res.keep_alive = false;  // the answer, then the connection closes
       deadline.arm(config.server.body_timeout);
       const std::string answer = res.serialize();
       auto [write_error, written] =
@@ -991,7 +998,7 @@ struct Server::Impl {
   // Counted in the request metrics when the answer's head is written (the stream's length says
   // nothing about latency).
   Task<void> tail(Socket& stream, ReadDeadline& deadline, Request& req,
-                  std::chrono::steady_clock::time_point started) {
+                  std::chrono::steady_clock::time_point started, const ConnectionDrain& drain) {
     constexpr std::uint64_t kMaxTailLag = 100'000;
     constexpr std::size_t kEventsPerWrite = 1000;
     const std::string_view target(req.target().data(), req.target().size());
@@ -1093,6 +1100,7 @@ struct Server::Impl {
         last_sent = now;
       }
       if (chunk.read >= kEventsPerWrite) continue;  // more is waiting
+      if (drain.draining()) co_return;              // the client reconnects (`retry`)
       timer.expires_after(std::chrono::milliseconds(100));
       co_await timer.async_wait(kTuple);
     }
@@ -1114,7 +1122,8 @@ struct Server::Impl {
       // Connections are dealt round-robin to the I/O threads, each with an io_context of its
       // own: a connection's coroutine, its read deadline and its log completions all run on
       // one thread, without locks.
-      auto& context = *contexts[next_context++ % contexts.size()];
+      const std::size_t index = next_context++ % contexts.size();
+      auto& context = *contexts[index];
       tcp::endpoint remote;
       auto [error, socket] = co_await acceptor.async_accept(context.get_executor(), remote, kTuple);
       if (error == asio::error::operation_aborted) co_return;
@@ -1124,7 +1133,7 @@ struct Server::Impl {
       }
       socket.set_option(tcp::no_delay(true));
       auto executor = socket.get_executor();
-      asio::co_spawn(executor, session(std::move(socket), remote), asio::detached);
+      asio::co_spawn(executor, session(std::move(socket), remote, *drains[index]), asio::detached);
     }
   }
 
@@ -1165,6 +1174,9 @@ struct Server::Impl {
   std::map<std::string, CompatRoute, std::less<>> routes;  // by path
   RateLimiter per_ip;
   RateLimiter per_key;
+  // One per I/O thread, outliving the contexts: the sessions a stopped context still holds
+  // leave their drain when the context is destroyed.
+  std::vector<std::unique_ptr<ConnectionDrain>> drains = make_drains(config.server.io_threads);
   // One io_context per I/O thread (concurrency hint 1); the first also runs the acceptor and
   // the signal handler.
   std::vector<std::unique_ptr<asio::io_context>> contexts = make_contexts(config.server.io_threads);
@@ -1173,6 +1185,43 @@ struct Server::Impl {
   asio::io_context& io = *contexts.front();
   tcp::acceptor acceptor;
   asio::signal_set signals;
+  // Stopping, on the first context's thread: how many contexts have no connection left, and
+  // the limit on waiting for them (server.stop_timeout).
+  bool stopping = false;
+  std::size_t drained_contexts = 0;
+  Timer stop_timer{io.get_executor()};
+
+  // Stops taking connections and lets each I/O thread drain its own; the threads stop when
+  // all are drained or the timeout passes. On the first context's thread.
+  void begin_stop() {
+    if (stopping) return;
+    stopping = true;
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    signals.cancel(ignored);
+    for (std::size_t i = 0; i < contexts.size(); ++i) {
+      asio::post(*contexts[i], [this, i] {
+        drains[i]->begin([this] { asio::post(io, [this] { context_drained(); }); });
+      });
+    }
+    stop_timer.expires_after(config.server.stop_timeout);
+    stop_timer.async_wait([this](const boost::system::error_code& error) {
+      if (error) return;  // every context drained in time
+      logger("http")->warn(
+          "server.stop_timeout ({} ms) passed with requests still in progress: closing their "
+          "connections",
+          config.server.stop_timeout.count());
+      stop_contexts();
+    });
+  }
+  void context_drained() {
+    if (++drained_contexts == contexts.size()) stop_contexts();
+  }
+  void stop_contexts() {
+    stop_timer.cancel();
+    for (auto& context : contexts)
+      context->stop();
+  }
 
   // Each context runs on one thread and its sockets are used from that thread only (the
   // acceptor on the first thread only registers a new socket with its context, and that
@@ -1182,6 +1231,13 @@ struct Server::Impl {
     std::vector<std::unique_ptr<asio::io_context>> out;
     for (int i = 0; i < std::max(count, 1); ++i)
       out.push_back(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
+    return out;
+  }
+
+  static std::vector<std::unique_ptr<ConnectionDrain>> make_drains(int count) {
+    std::vector<std::unique_ptr<ConnectionDrain>> out;
+    for (int i = 0; i < std::max(count, 1); ++i)
+      out.push_back(std::make_unique<ConnectionDrain>());
     return out;
   }
 
@@ -1246,6 +1302,10 @@ void Server::run() {
   impl.io.run();
   for (auto& t : threads)
     t.join();
+  // Connections a timed-out stop left open go when their context is destroyed, with no
+  // thread left to tell.
+  for (auto& drain : impl.drains)
+    drain->cancel();
   // A tail's read in progress finishes before the I/O contexts go away.
   impl.blocking_pool.stop();
   impl.blocking_pool.join();
@@ -1254,13 +1314,7 @@ void Server::run() {
 }
 
 void Server::stop() {
-  asio::post(impl_->io, [impl = impl_.get()] {
-    beast::error_code ignored;
-    impl->acceptor.close(ignored);
-    impl->signals.cancel(ignored);
-    for (auto& context : impl->contexts)
-      context->stop();
-  });
+  asio::post(impl_->io, [impl = impl_.get()] { impl->begin_stop(); });
 }
 
 }  // namespace sluice::http

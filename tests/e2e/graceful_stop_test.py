@@ -1,0 +1,141 @@
+"""SIGTERM against the running binary: the server stops taking connections, closes the idle ones
+and ends tails at once, answers the request still in progress (202, `Connection: close`),
+stores its event and exits 0; with `server.stop_timeout` passed, a request that never
+completes no longer holds the stop up.
+
+usage: graceful_stop_test.py SLUICE_BINARY
+"""
+
+import json
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from harness import Checks, Server, SseClient, all_events, wait_for  # noqa: E402
+
+IDLE_CONNECTIONS = 5  # dealt round-robin: every I/O thread holds some
+
+
+def keep_alive_post(port, body):
+    """A connection that has had one request answered (so the server holds it) and is idle."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(post_head(len(body)) + body)
+    head = read_head(sock)
+    assert head.startswith(b"HTTP/1.1 202"), head
+    return sock
+
+
+def post_head(length, extra=b""):
+    return (b"POST /v1/streams/events/events HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n" % length + extra + b"\r\n")
+
+
+def read_head(sock):
+    """Reads one answer (head and its Content-Length body); returns the head."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "closed before an answer: %r" % data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "closed within an answer"
+        rest += chunk
+    return head
+
+
+def closes(sock, timeout=10):
+    """Whether the server closes `sock` (EOF or reset) within `timeout` seconds; what it sends
+    before that (a tail's last events) is read and dropped."""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            sock.settimeout(max(deadline - time.monotonic(), 0.01))
+            if sock.recv(65536) == b"":
+                return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        pass
+    return False
+
+
+def in_flight_request_is_answered(binary):
+    server = Server(binary).start()
+    try:
+        idle = [keep_alive_post(server.port, b'{"n": %d}' % i) for i in range(IDLE_CONNECTIONS)]
+        tail = SseClient(server.port, "/v1/tail?stream=events")
+        tail.wait_started()
+        # A request in progress: its headers are in (the server said 100 Continue), its body
+        # is not.
+        body = json.dumps({"marker": "sent-while-stopping"}).encode()
+        busy = keep_alive_post(server.port, b'{"n": "busy"}')
+        busy.sendall(post_head(len(body), b"Expect: 100-continue\r\n"))
+        busy.settimeout(10)
+        assert busy.recv(65536).startswith(b"HTTP/1.1 100"), "no 100 Continue"
+
+        server.proc.send_signal(15)
+        for sock in idle:
+            assert closes(sock), "an idle keep-alive connection stayed open after SIGTERM"
+        assert closes(tail.sock), "a tail stayed open after SIGTERM"
+        assert server.proc.poll() is None, "exited with a request in progress"
+        try:
+            socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+            raise AssertionError("a new connection was accepted after SIGTERM")
+        except ConnectionRefusedError:
+            pass
+
+        busy.sendall(body)
+        head = read_head(busy)
+        assert head.startswith(b"HTTP/1.1 202"), head
+        assert b"connection: close" in head.lower(), head
+        assert closes(busy), "the connection stayed open after its last answer"
+        assert server.proc.wait(timeout=20) == 0, "".join(server.stderr_lines)
+
+        # Every acknowledged event is there after a restart, the last one included.
+        server.start()
+        wait_for(lambda: len(all_events(server, "stream=events")) >= IDLE_CONNECTIONS + 2, 20,
+                 "the events sent before and during the stop")
+        payloads = [e["payload"] for e in all_events(server, "stream=events")]
+        assert {"marker": "sent-while-stopping"} in payloads, payloads
+        assert len(payloads) == IDLE_CONNECTIONS + 2, payloads
+    finally:
+        server.cleanup()
+
+
+def stop_timeout_ends_the_wait(binary):
+    server = Server(binary, config_text="server: {stop_timeout: 300ms, body_timeout: 1h}\n")
+    server.start()
+    try:
+        stuck = keep_alive_post(server.port, b'{"n": 1}')
+        stuck.sendall(post_head(100, b"Expect: 100-continue\r\n"))  # a body that never comes
+        stuck.settimeout(10)
+        assert stuck.recv(65536).startswith(b"HTTP/1.1 100"), "no 100 Continue"
+        server.proc.send_signal(15)
+        # Without the timeout this would wait for the body (server.body_timeout: 1h).
+        assert server.proc.wait(timeout=20) == 0, "".join(server.stderr_lines)
+        wait_for(lambda: any("stop_timeout" in line for line in server.stderr_lines), 5,
+                 "the warning naming server.stop_timeout")
+        assert closes(stuck), "the stuck connection stayed open"
+    finally:
+        server.cleanup()
+
+
+def main():
+    binary = sys.argv[1]
+    checks = Checks()
+    checks.run("in_flight_request_is_answered", in_flight_request_is_answered, binary)
+    checks.run("stop_timeout_ends_the_wait", stop_timeout_ends_the_wait, binary)
+    checks.finish()
+
+
+if __name__ == "__main__":
+    main()
