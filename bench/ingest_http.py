@@ -8,6 +8,8 @@ Shapes:
   batch    100 events per POST (NDJSON), 64 connections (wrk)
   half     single-event POSTs at half of sluice's measured single-event rate: latency (hey -q)
   burst    1000 concurrent clients x 5 requests each (hey -n 5000 -c 1000)
+  more     single-event POSTs at 128 and 256 connections, collector and nginx (no target: how
+           the single-event ratio moves with concurrency)
 
 usage: bench/ingest_http.py BUILD_DIR [SECONDS]   (seconds per wrk/hey run, default 5)
 """
@@ -235,6 +237,24 @@ def main():
                   "ms, p99 %.2f ms (target < 10 ms), statuses %s %s" % (
                       name, per_worker * connections, connections, per_worker, r["avg_ms"],
                       r["p99_ms"], r["statuses"], r["errors"]))
+
+        print("single events at more connections (collector and nginx, %d rounds):" % ROUNDS)
+        for connections in (128, 256):
+            more = {}
+            for round_no in range(ROUNDS):
+                for name in ("nginx 204", "collector"):
+                    r = wrk(urls[name], EVENT, "application/json", seconds, connections)
+                    wait_idle(procs[name].pid)
+                    more.setdefault(name, []).append(r)
+            ratios = [ours["rps"] / base["rps"] for ours, base in
+                      zip(more["collector"], more["nginx 204"])]
+            print("  %d conns: collector %s req/s (p99 %s ms), nginx %s; ratio per round %s, "
+                  "median %.2f" % (
+                      connections, " ".join("%.0f" % r["rps"] for r in more["collector"]),
+                      " ".join("%.1f" % r["p99_ms"] for r in more["collector"]),
+                      " ".join("%.0f" % r["rps"] for r in more["nginx 204"]),
+                      " ".join("%.2f" % x for x in ratios), statistics.median(ratios)),
+                  flush=True)
 
         print("1000 concurrent clients x 5 requests (hey -n 5000 -c 1000), %d rounds:" % ROUNDS)
         burst = {}
