@@ -105,6 +105,29 @@ TEST_F(KafkaLogTest, UnreachableBrokersFailAppendsAfterTheTimeout) {
     rd_kafka_mock_broker_set_up(cluster_, broker);
 }
 
+// Closing waits for the delivery timeout at most; what the brokers have not taken by then
+// is answered with an error, not left waiting (the request that waits for it is told).
+TEST_F(KafkaLogTest, CloseAnswersAppendsTheBrokersNeverTook) {
+  config_.delivery_timeout = std::chrono::seconds(1);
+  std::optional<KafkaLog> log(std::in_place, config_, std::vector<StreamSpec>{{"a", 2}});
+  for (int broker = 1; broker <= 3; ++broker)
+    rd_kafka_mock_broker_set_down(cluster_, broker);
+  std::vector<std::string> storage;
+  std::atomic<int> answers = 0;
+  std::atomic<bool> failed = false;
+  log->append(Partition("a", 0), make_batch("x", 3, storage), [&](Result<Offset> r) {
+    failed = !r;
+    ++answers;
+  });
+  log->close();
+  EXPECT_EQ(answers.load(), 1);
+  EXPECT_TRUE(failed.load());
+  log.reset();
+  EXPECT_EQ(answers.load(), 1);
+  for (int broker = 1; broker <= 3; ++broker)
+    rd_kafka_mock_broker_set_up(cluster_, broker);
+}
+
 // Past log.kafka.max_in_flight_bytes an append fails at once (HTTP 503) instead of buffering
 // without bound while the brokers are away.
 TEST_F(KafkaLogTest, AppendsPastTheInFlightLimitFailAtOnce) {

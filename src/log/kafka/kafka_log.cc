@@ -15,6 +15,8 @@ namespace {
 
 constexpr int kMetadataTimeoutMs = 10'000;
 constexpr int kQueryTimeoutMs = 5'000;
+// Purged messages' delivery reports are queued locally: serving them takes no broker.
+constexpr int kPurgedReportsWaitMs = 1'000;
 
 void set(rd_kafka_conf_t* conf, const char* name, const std::string& value) {
   char error[512];
@@ -423,6 +425,12 @@ void KafkaLog::close() {
   if (poller_.joinable()) poller_.join();
   // Wait for the delivery reports of what is in flight (bounded by the delivery timeout).
   rd_kafka_flush(producer_.get(), static_cast<int>(config_.delivery_timeout.count()));
+  // What the brokers have still not taken fails rather than staying unanswered: purged
+  // messages get delivery reports (RD_KAFKA_RESP_ERR__PURGE_*), which the flush serves.
+  if (rd_kafka_outq_len(producer_.get()) > 0) {
+    rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(producer_.get(), kPurgedReportsWaitMs);
+  }
 }
 
 }  // namespace sluice::log

@@ -52,26 +52,30 @@ using Response = Reply;
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 
 // What an append's callbacks share: the suspended coroutine's handler and the answer for it.
-// One allocation per append; the callbacks hold only its address, which std::function keeps
-// without allocating (a shared_ptr or a captured result made each of them allocate).
+// One allocation per append; the log's callbacks hold only its address, which std::function
+// keeps without allocating (a shared_ptr or a captured result made each of them allocate).
 template <class Handler>
-struct AppendWait {
+struct AppendWait final : InboxWork {
+  AppendWait(Handler handler, CompletionInbox* inbox, metrics::Histogram* latency)
+      : handler(std::move(handler)),
+        inbox(inbox),
+        latency(latency),
+        started(std::chrono::steady_clock::now()) {}
+
   Handler handler;
   CompletionInbox* inbox;
   metrics::Histogram* latency;
   std::chrono::steady_clock::time_point started;
   Result<void> result = boost::outcome_v2::success();
 
-  // On the log's thread: notes the result and hands the resumption to the request's thread,
-  // which frees the wait.
+  // On the log's thread: notes the result and hands the wait to the request's thread, which
+  // resumes the request and frees it.
   static void finish(AppendWait* wait, Result<void>&& result) {
     wait->latency->observe_since(wait->started);
     wait->result = std::move(result);
-    wait->inbox->push([wait] {
-      std::unique_ptr<AppendWait> owned(wait);
-      std::move(owned->handler)(std::move(owned->result));
-    });
+    wait->inbox->push(std::unique_ptr<InboxWork>(wait));
   }
+  void run() override { std::move(handler)(std::move(result)); }
 };
 
 // Appends the batches (one per partition) to the log and resumes the calling coroutine on its
@@ -83,10 +87,7 @@ auto async_append(log::Log& log, const std::string& stream, std::vector<log::Rec
   return asio::async_initiate<Token, void(Result<void>)>(
       [&log, &stream, &latency, batches = std::move(batches)](auto handler) mutable {
         using Wait = AppendWait<decltype(handler)>;
-        auto* wait = new Wait{.handler = std::move(handler),
-                              .inbox = CompletionInbox::current(),
-                              .latency = &latency,
-                              .started = std::chrono::steady_clock::now()};
+        auto* wait = new Wait(std::move(handler), CompletionInbox::current(), &latency);
         if (auto only = log::only_partition(batches)) {
           log.append(log::Partition(stream, *only), std::move(batches[*only]),
                      [wait](Result<log::Offset> offset) {
