@@ -1,7 +1,7 @@
 """SIGTERM against the running binary (`sluice run` and `sluice collector`): the server stops
 taking connections, closes the idle ones and ends tails at once, answers the request still in
 progress (202, `Connection: close`), stores its event and exits 0; with `server.stop_timeout`
-passed, a request that never completes no longer holds the stop up.
+passed, or at a second SIGTERM, a request that never completes no longer holds the stop up.
 
 usage: graceful_stop_test.py SLUICE_BINARY
 """
@@ -133,6 +133,32 @@ def stop_timeout_ends_the_wait(binary):
         server.cleanup()
 
 
+def second_signal_stops_at_once(binary):
+    server = Server(binary, config_text="server: {stop_timeout: 1h, body_timeout: 1h}\n")
+    server.start()
+    try:
+        stuck = keep_alive_post(server.port, b'{"n": 1}')
+        stuck.sendall(post_head(100, b"Expect: 100-continue\r\n"))  # a body that never comes
+        stuck.settimeout(10)
+        assert stuck.recv(65536).startswith(b"HTTP/1.1 100"), "no 100 Continue"
+        server.proc.send_signal(15)
+        # The first signal has begun the stop once new connections are refused.
+        def refused():
+            try:
+                socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+                return False
+            except ConnectionRefusedError:
+                return True
+        wait_for(refused, 10, "the listener to close")
+        assert server.proc.poll() is None, "exited with a request in progress"
+        server.proc.send_signal(15)  # again: without waiting for the stuck request (1 h)
+        assert server.proc.wait(timeout=20) == 0, "".join(server.stderr_lines)
+        assert closes(stuck), "the stuck connection stayed open"
+        assert any("again" in line for line in server.stderr_lines), server.stderr_lines
+    finally:
+        server.cleanup()
+
+
 def main():
     binary = sys.argv[1]
     checks = Checks()
@@ -140,6 +166,7 @@ def main():
         checks.run("in_flight_request_is_answered (%s)" % command, in_flight_request_is_answered,
                    binary, command)
     checks.run("stop_timeout_ends_the_wait", stop_timeout_ends_the_wait, binary)
+    checks.run("second_signal_stops_at_once", second_signal_stops_at_once, binary)
     checks.finish()
 
 

@@ -1199,7 +1199,14 @@ struct Server::Impl {
     stopping = true;
     beast::error_code ignored;
     acceptor.close(ignored);
-    signals.cancel(ignored);
+    // A second SIGINT or SIGTERM (Ctrl-C again) does not wait for the requests in progress.
+    signals.cancel(ignored);  // the first wait, if stop() came from elsewhere
+    signals.async_wait([this](const boost::system::error_code& error, int signal) {
+      if (error) return;
+      logger("http")->warn("signal={} again: closing the connections of requests in progress",
+                           signal);
+      stop_contexts();
+    });
     for (std::size_t i = 0; i < contexts.size(); ++i) {
       asio::post(*contexts[i], [this, i] {
         drains[i]->begin([this] { asio::post(io, [this] { context_drained(); }); });
@@ -1220,6 +1227,8 @@ struct Server::Impl {
   }
   void stop_contexts() {
     stop_timer.cancel();
+    beast::error_code ignored;
+    signals.cancel(ignored);
     for (auto& context : contexts)
       context->stop();
   }
