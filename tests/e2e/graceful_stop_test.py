@@ -52,6 +52,24 @@ def read_head(sock):
     return head
 
 
+def request_in_progress(port, length):
+    """A connection holding a request whose headers are in (the server said 100 Continue) and
+    whose body of `length` bytes is not sent yet."""
+    sock = keep_alive_post(port, b'{"n": "before"}')
+    sock.sendall(post_head(length, b"Expect: 100-continue\r\n"))
+    sock.settimeout(10)
+    assert sock.recv(65536).startswith(b"HTTP/1.1 100"), "no 100 Continue"
+    return sock
+
+
+def refuses_connections(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
 def closes(sock, timeout=10):
     """Whether the server closes `sock` (EOF or reset) within `timeout` seconds; what it sends
     before that (a tail's last events) is read and dropped."""
@@ -76,24 +94,15 @@ def in_flight_request_is_answered(binary, command):
         if command == "run":  # the collector role serves no tails
             tail = SseClient(server.port, "/v1/tail?stream=events")
             tail.wait_started()
-        # A request in progress: its headers are in (the server said 100 Continue), its body
-        # is not.
         body = json.dumps({"marker": "sent-while-stopping"}).encode()
-        busy = keep_alive_post(server.port, b'{"n": "busy"}')
-        busy.sendall(post_head(len(body), b"Expect: 100-continue\r\n"))
-        busy.settimeout(10)
-        assert busy.recv(65536).startswith(b"HTTP/1.1 100"), "no 100 Continue"
+        busy = request_in_progress(server.port, len(body))
 
         server.proc.send_signal(15)
         for sock in idle:
             assert closes(sock), "an idle keep-alive connection stayed open after SIGTERM"
         assert tail is None or closes(tail.sock), "a tail stayed open after SIGTERM"
         assert server.proc.poll() is None, "exited with a request in progress"
-        try:
-            socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
-            raise AssertionError("a new connection was accepted after SIGTERM")
-        except ConnectionRefusedError:
-            pass
+        assert refuses_connections(server.port), "a new connection was accepted after SIGTERM"
 
         busy.sendall(body)
         head = read_head(busy)
@@ -119,10 +128,7 @@ def stop_timeout_ends_the_wait(binary):
     server = Server(binary, config_text="server: {stop_timeout: 300ms, body_timeout: 1h}\n")
     server.start()
     try:
-        stuck = keep_alive_post(server.port, b'{"n": 1}')
-        stuck.sendall(post_head(100, b"Expect: 100-continue\r\n"))  # a body that never comes
-        stuck.settimeout(10)
-        assert stuck.recv(65536).startswith(b"HTTP/1.1 100"), "no 100 Continue"
+        stuck = request_in_progress(server.port, 100)  # a body that never comes
         server.proc.send_signal(15)
         # Without the timeout this would wait for the body (server.body_timeout: 1h).
         assert server.proc.wait(timeout=20) == 0, "".join(server.stderr_lines)
@@ -137,19 +143,10 @@ def second_signal_stops_at_once(binary):
     server = Server(binary, config_text="server: {stop_timeout: 1h, body_timeout: 1h}\n")
     server.start()
     try:
-        stuck = keep_alive_post(server.port, b'{"n": 1}')
-        stuck.sendall(post_head(100, b"Expect: 100-continue\r\n"))  # a body that never comes
-        stuck.settimeout(10)
-        assert stuck.recv(65536).startswith(b"HTTP/1.1 100"), "no 100 Continue"
+        stuck = request_in_progress(server.port, 100)  # a body that never comes
         server.proc.send_signal(15)
         # The first signal has begun the stop once new connections are refused.
-        def refused():
-            try:
-                socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
-                return False
-            except ConnectionRefusedError:
-                return True
-        wait_for(refused, 10, "the listener to close")
+        wait_for(lambda: refuses_connections(server.port), 10, "the listener to close")
         assert server.proc.poll() is None, "exited with a request in progress"
         server.proc.send_signal(15)  # again: without waiting for the stuck request (1 h)
         assert server.proc.wait(timeout=20) == 0, "".join(server.stderr_lines)
