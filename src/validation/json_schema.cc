@@ -14,19 +14,15 @@
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
 
+#include "validation/safe_keywords.h"
+
 namespace sluice::validation {
 namespace {
 
 namespace json = boost::json;
 
-bool is_alpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
-}
-bool is_hex(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 // "field \"tags\"[2]" from valijson's context {"<root>", "[tags]", "[2]"}.
@@ -70,45 +66,6 @@ std::string tidy_numbers(const std::string& text) {
   return out;
 }
 
-// Checks format email/uri along properties, additionalProperties and items.
-std::optional<std::string> check_formats(const json::value& schema, const json::value& value,
-                                         const std::string& path) {
-  const auto* s = schema.if_object();
-  if (!s) return std::nullopt;
-  auto where = [&] { return path.empty() ? std::string("the event") : "field \"" + path + "\""; };
-  if (const auto* format = s->if_contains("format"); format && format->is_string()) {
-    if (const auto* text = value.if_string()) {
-      const std::string_view f = format->get_string();
-      if (f == "email" && !is_email(*text)) return where() + ": is not a valid email address";
-      if (f == "uri" && !is_uri(*text)) return where() + ": is not a valid absolute URI";
-    }
-  }
-  if (const auto* object = value.if_object()) {
-    const json::object* properties = nullptr;
-    if (const auto* p = s->if_contains("properties")) properties = p->if_object();
-    const json::value* additional = s->if_contains("additionalProperties");
-    for (const auto& [name, child] : *object) {
-      const std::string child_path = path.empty() ? std::string(name) : path + "." + name.data();
-      const json::value* sub = properties ? properties->if_contains(name) : nullptr;
-      if (!sub) sub = additional;
-      if (sub) {
-        if (auto e = check_formats(*sub, child, child_path)) return e;
-      }
-    }
-  }
-  if (const auto* array = value.if_array()) {
-    const json::value* items = s->if_contains("items");
-    for (std::size_t i = 0; items && i < array->size(); ++i) {
-      const json::value* sub = items;
-      if (const auto* list = items->if_array()) sub = i < list->size() ? &(*list)[i] : nullptr;
-      if (sub) {
-        if (auto e = check_formats(*sub, (*array)[i], fmt::format("{}[{}]", path, i))) return e;
-      }
-    }
-  }
-  return std::nullopt;
-}
-
 // Draft 6 and later count a number with a zero fractional part (1.0) as an integer; valijson
 // counts, as draft 4 did, only numbers written without one (and only within int64, which is
 // as far as this goes too).
@@ -150,59 +107,30 @@ json::value integers_as_integers(const json::value& value) {
   return value;
 }
 
+// valijson matches `patternProperties` against property names with std::regex, whose matcher
+// recurses once per character: names are bounded before it sees them.
+std::optional<std::string> name_too_long(const json::value& value, const std::string& path) {
+  if (const auto* object = value.if_object()) {
+    for (const auto& [name, child] : *object) {
+      if (name.size() > kMaxPatternedName) {
+        return fmt::format(
+            "{}: a field name is {} bytes long; this stream's schema matches field names "
+            "against patterns (patternProperties), which takes names of at most {} bytes",
+            path.empty() ? std::string("the event") : "field \"" + path + "\"", name.size(),
+            kMaxPatternedName);
+      }
+      const std::string child_path = path.empty() ? std::string(name) : path + "." + name.data();
+      if (auto e = name_too_long(child, child_path)) return e;
+    }
+  } else if (const auto* array = value.if_array()) {
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      if (auto e = name_too_long((*array)[i], fmt::format("{}[{}]", path, i))) return e;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
-
-bool is_email(std::string_view text) {
-  auto at = text.rfind('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 >= text.size()) return false;
-  const std::string_view local = text.substr(0, at);
-  const std::string_view domain = text.substr(at + 1);
-  constexpr std::string_view kLocalSpecials = "!#$%&'*+/=?^_`{|}~-";
-  char previous = '.';
-  for (char c : local) {
-    if (c == '.') {
-      if (previous == '.') return false;  // leading or doubled dot
-    } else if (!is_alpha(c) && !is_digit(c) && kLocalSpecials.find(c) == std::string_view::npos) {
-      return false;
-    }
-    previous = c;
-  }
-  if (previous == '.') return false;
-  std::size_t label = 0;
-  previous = '.';
-  for (char c : domain) {
-    if (c == '.') {
-      if (label == 0 || previous == '-') return false;
-      label = 0;
-    } else if (is_alpha(c) || is_digit(c) || (c == '-' && label > 0)) {
-      ++label;
-    } else {
-      return false;
-    }
-    previous = c;
-  }
-  return label > 0 && previous != '-';
-}
-
-bool is_uri(std::string_view text) {
-  // RFC 3986 absolute URI: scheme ":" then only URI characters, with valid %-escapes.
-  auto colon = text.find(':');
-  if (colon == std::string_view::npos || colon == 0 || !is_alpha(text[0])) return false;
-  for (char c : text.substr(0, colon)) {
-    if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.') return false;
-  }
-  constexpr std::string_view kAllowed = "-._~:/?#[]@!$&'()*+,;=";
-  for (std::size_t i = colon + 1; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '%') {
-      if (i + 2 >= text.size() || !is_hex(text[i + 1]) || !is_hex(text[i + 2])) return false;
-      i += 2;
-    } else if (!is_alpha(c) && !is_digit(c) && kAllowed.find(c) == std::string_view::npos) {
-      return false;
-    }
-  }
-  return true;
-}
 
 JsonSchema::JsonSchema() : schema_(std::make_unique<valijson::Schema>()) {}
 JsonSchema::~JsonSchema() = default;
@@ -214,11 +142,16 @@ Result<std::shared_ptr<const JsonSchema>> JsonSchema::compile(std::string_view j
   if (!document.is_object() && !document.is_bool()) {
     return make_error(Errc::kInvalidInput, "a schema must be an object (or true/false)");
   }
+  auto safe = with_safe_keywords(document);
+  if (!safe)
+    return make_error(Errc::kInvalidInput, "the schema is invalid: " + safe.error().message);
   std::shared_ptr<JsonSchema> compiled(new JsonSchema());
+  compiled->bounded_names_ = uses_pattern_properties(document);
   compiled->document_ = std::move(document);
   try {
     valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
-    valijson::adapters::BoostJsonAdapter adapter(compiled->document_);
+    add_safe_keyword_builders(parser);
+    valijson::adapters::BoostJsonAdapter adapter(safe.value());
     parser.populateSchema(adapter, *compiled->schema_);
   } catch (const std::exception& e) {
     return make_error(Errc::kInvalidInput, fmt::format("the schema is invalid: {}", e.what()));
@@ -227,7 +160,10 @@ Result<std::shared_ptr<const JsonSchema>> JsonSchema::compile(std::string_view j
 }
 
 std::optional<std::string> JsonSchema::validate(const json::value& value) const {
-  // The validator caches compiled `pattern` regexes; one per thread keeps that cache warm.
+  if (bounded_names_) {
+    if (auto name = name_too_long(value, "")) return name;
+  }
+  // The validator caches compiled `patternProperties` regexes; one per thread keeps it warm.
   thread_local valijson::Validator validator;
   valijson::ValidationResults results;
   // A copy only for the rare event that holds a number such as 3.0: 3.0 is an integer.
@@ -251,7 +187,7 @@ std::optional<std::string> JsonSchema::validate(const json::value& value) const 
     const std::string where = path.empty() ? "the event" : "field \"" + path + "\"";
     return fmt::format("{}: {}", where, tidy_numbers(deepest.description));
   }
-  return check_formats(document_, value, "");
+  return std::nullopt;
 }
 
 std::string JsonSchema::property_type(std::string_view name) const {

@@ -157,6 +157,40 @@ TEST(Ingest, IntegersBeyond64BitsAreKeptAsSent) {
 
 // A number no double can hold would be read downstream as infinity, which JSON cannot write:
 // the event is refused with the field named, and the events around it are kept.
+// A NUL (\u0000) in an id, key or type, or anywhere in the event, cannot be kept in a SQL text
+// column (PostgreSQL refused it, and retried the batch for ever): the event is rejected alone,
+// naming the field, and kept for the dead letters as text.
+TEST(Ingest, NulCharactersRejectTheirEventAlone) {
+  Parsed array;
+  parse_into(array, R"([{"id":"a"}, {"id":"a\u0000b"}, {"type":"T\u0000"}, {"user":"\u0000"},
+      {"note":{"deep":["x\u0000"]}}, {"k\u0000ey":1}, {"id":"z", "text":"\\u0000 is fine"}])");
+  ASSERT_TRUE(array.result) << array.result.error().message;
+  const auto& rejected = array.result.value().rejected;
+  ASSERT_EQ(rejected.size(), 5u);
+  const char* fields[] = {"id", "type", "user", "note", "k"};
+  for (std::size_t i = 0; i < rejected.size(); ++i) {
+    EXPECT_EQ(rejected[i].index, i + 1);
+    EXPECT_THAT(rejected[i].error,
+                HasSubstr(std::string("field \"") + fields[i] + "\" holds a NUL"));
+    EXPECT_FALSE(rejected[i].event_is_json) << rejected[i].event;
+  }
+  auto kept = events_of(array.result.value());
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[1].id, "z");
+
+  // Form values are cleaned of control characters; a name is not, and is refused.
+  std::string form = "na%00me=a&x=1";
+  auto posted = ingest(form, "application/x-www-form-urlencoded", kStream, true);
+  ASSERT_TRUE(posted) << posted.error().message;
+  ASSERT_EQ(posted.value().rejected.size(), 1u);
+  EXPECT_THAT(posted.value().rejected[0].error, HasSubstr("field \"na\" holds a NUL"));
+  std::string value = "name=a%00b";
+  auto cleaned = ingest(value, "application/x-www-form-urlencoded", kStream, true);
+  ASSERT_TRUE(cleaned);
+  ASSERT_EQ(cleaned.value().accepted(), 1u);
+  EXPECT_EQ(events_of(cleaned.value())[0].payload, R"({"name":"ab"})");
+}
+
 TEST(Ingest, NumbersTooLargeForADoubleRejectTheirEventAlone) {
   const std::string message =
       "field \"a\" holds the number 1.5e400, outside a 64-bit float's range (magnitude at most "

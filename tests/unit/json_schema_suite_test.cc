@@ -40,22 +40,24 @@ TEST_P(SuiteFile, EveryCasePasses) {
   EXPECT_GT(cases, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Draft7, SuiteFile,
-                         ::testing::Values("type.json", "required.json", "properties.json",
-                                           "additionalProperties.json", "enum.json", "const.json",
-                                           "minimum.json", "maximum.json", "minLength.json",
-                                           "maxLength.json", "pattern.json", "items.json",
-                                           "maxItems.json", "optional/format/email.json",
-                                           "optional/format/uri.json",
-                                           "optional/format/date-time.json"),
-                         [](const auto& info) {
-                           std::string name = info.param.substr(info.param.rfind('/') + 1);
-                           name = name.substr(0, name.find('.'));
-                           for (char& c : name) {
-                             if (c == '-') c = '_';
-                           }
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Draft7, SuiteFile,
+    ::testing::Values("type.json", "required.json", "properties.json", "additionalProperties.json",
+                      "enum.json", "const.json", "minimum.json", "maximum.json", "minLength.json",
+                      "maxLength.json", "pattern.json", "items.json", "maxItems.json",
+                      "patternProperties.json", "propertyNames.json", "allOf.json", "anyOf.json",
+                      "oneOf.json", "not.json", "if-then-else.json", "dependencies.json",
+                      "optional/format/email.json", "optional/format/uri.json",
+                      "optional/format/date-time.json", "optional/format/date.json",
+                      "optional/format/time.json"),
+    [](const auto& info) {
+      std::string name = info.param.substr(info.param.rfind('/') + 1);
+      name = name.substr(0, name.find('.'));
+      for (char& c : name) {
+        if (c == '-') c = '_';
+      }
+      return name;
+    });
 
 // Draft 7: "integer" is any number with a zero fractional part. (The Debian suite predates the
 // test case that says so.)
@@ -92,6 +94,63 @@ TEST(JsonSchema, ErrorsNameTheFieldAndTheLimit) {
   EXPECT_EQ(*error, "field \"site\": is not a valid absolute URI");
   EXPECT_FALSE(JsonSchema::compile("{nope"));
   EXPECT_FALSE(JsonSchema::compile("[1]"));
+}
+
+// valijson matched `pattern` and `format` with std::regex, which recursed once per character:
+// a string of 100 000 characters ended the process. Each check here is linear and flat.
+TEST(JsonSchema, LongValuesAreCheckedWithoutRecursion) {
+  auto schema = JsonSchema::compile(
+      R"({"type":"object","properties":{"device":{"type":"string","pattern":"^sensor-[0-9]+$"},
+          "at":{"type":"string","format":"date-time"},"day":{"format":"date"},
+          "tags":{"type":"array","items":{"anyOf":[{"pattern":"^[a-z]+$"},{"type":"null"}]}}}})");
+  ASSERT_TRUE(schema);
+  const std::string digits(1'000'000, '7');
+  EXPECT_FALSE(schema.value()->validate(json::value{{"device", "sensor-" + digits}}));
+  auto error = schema.value()->validate(json::value{{"device", "sensor-" + digits + "x"}});
+  ASSERT_TRUE(error);
+  EXPECT_EQ(*error, "field \"device\": does not match the pattern \"^sensor-[0-9]+$\"");
+  error = schema.value()->validate(json::value{{"at", digits + "-01-01T00:00:00Z"}});
+  ASSERT_TRUE(error);
+  EXPECT_EQ(*error, "field \"at\": is not a valid date-time (RFC 3339)");
+  error = schema.value()->validate(json::value{{"day", "2023-02-29"}});
+  ASSERT_TRUE(error);
+  EXPECT_EQ(*error, "field \"day\": is not a valid date (RFC 3339)");
+  EXPECT_FALSE(schema.value()->validate(json::value{{"day", "2024-02-29"}}));
+  EXPECT_FALSE(schema.value()->validate(json::parse(R"({"tags":["abc",null]})")));
+  EXPECT_FALSE(
+      schema.value()->validate(json::value{{"tags", json::array{std::string(500'000, 'q')}}}));
+  EXPECT_TRUE(schema.value()->validate(json::value{{"tags", json::array{digits}}}));
+}
+
+// A property called "pattern" or "format" is a property, not a keyword.
+TEST(JsonSchema, PropertiesNamedLikeKeywordsStayProperties) {
+  auto schema = JsonSchema::compile(
+      R"({"properties":{"pattern":{"type":"string"},"format":{"type":"integer"}},
+          "required":["pattern"],"const":{"format":"x"}})");
+  ASSERT_TRUE(schema);
+  auto error = schema.value()->validate(json::parse(R"({"pattern":"a","format":"b"})"));
+  ASSERT_TRUE(error);
+  EXPECT_EQ(*error, "field \"format\": value type not permitted by 'type' constraint");
+}
+
+// Patterns RE2 cannot run in linear time are refused when the schema is compiled.
+TEST(JsonSchema, PatternsWithBackreferencesAreRefusedAtCompile) {
+  auto refused = JsonSchema::compile(R"({"properties":{"a":{"pattern":"(x)\\1"}}})");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("#/properties/a/pattern"), std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("RE2"), std::string::npos);
+}
+
+// patternProperties is matched by valijson's std::regex: field names are bounded first.
+TEST(JsonSchema, LongFieldNamesAreRefusedWherePatternPropertiesApply) {
+  auto schema = JsonSchema::compile(R"({"patternProperties":{"^x_":{"type":"integer"}}})");
+  ASSERT_TRUE(schema);
+  EXPECT_FALSE(schema.value()->validate(json::parse(R"({"x_a":1,"b":"c"})")));
+  EXPECT_TRUE(schema.value()->validate(json::parse(R"({"x_a":"no"})")));
+  auto error = schema.value()->validate(json::value{{"x_" + std::string(200'000, 'a'), 1}});
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->find("at most 1024 bytes"), std::string::npos) << *error;
 }
 
 }  // namespace

@@ -92,7 +92,7 @@ simdjson::error_code check_number(od::value value) {
 // Returns the error message, if any.
 std::optional<std::string> field_text(od::value value, std::string_view name, std::size_t limit,
                                       std::optional<std::string_view>& out,
-                                      simdjson::error_code& syntax, bool& too_large) {
+                                      simdjson::error_code& syntax, bool& as_text) {
   od::json_type type;
   syntax = value.type().get(type);
   if (syntax) return std::nullopt;
@@ -105,25 +105,29 @@ std::optional<std::string> field_text(od::value value, std::string_view name, st
     text = token_text(value.raw_json_token());
     if (syntax == simdjson::NUMBER_OUT_OF_RANGE) {
       syntax = simdjson::SUCCESS;
-      too_large = true;
+      as_text = true;
       return too_large_message(name, text);
     }
     if (syntax) return std::nullopt;
   } else {
-    std::string_view large;
-    syntax = walk(value, 1, large);
-    too_large = too_large || !large.empty();
+    WalkFindings found;
+    syntax = walk(value, 1, found);
+    as_text = as_text || !found.too_large.empty() || found.nul;
     return fmt::format("field \"{}\" must be a string or a number", name);
   }
   if (text.size() > limit) {
     return fmt::format("field \"{}\" is {} bytes long; the limit is {}", name, text.size(), limit);
+  }
+  if (text.find('\0') != std::string_view::npos) {
+    as_text = true;
+    return nul_message(name);
   }
   out = text;
   return std::nullopt;
 }
 
 std::optional<std::string> field_time(od::value value, std::string_view name, std::int64_t& out_ms,
-                                      simdjson::error_code& syntax, bool& too_large) {
+                                      simdjson::error_code& syntax, bool& as_text) {
   od::json_type type;
   syntax = value.type().get(type);
   if (syntax) return std::nullopt;
@@ -143,7 +147,7 @@ std::optional<std::string> field_time(od::value value, std::string_view name, st
     syntax = check_number(value, number);
     if (syntax == simdjson::NUMBER_OUT_OF_RANGE) {
       syntax = simdjson::SUCCESS;
-      too_large = true;
+      as_text = true;
       return too_large_message(name, token_text(value.raw_json_token()));
     }
     if (syntax) return std::nullopt;
@@ -153,21 +157,21 @@ std::optional<std::string> field_time(od::value value, std::string_view name, st
     }
     return fmt::format("field \"{}\": {} is not a valid epoch time", name, number);
   }
-  std::string_view large;
-  syntax = walk(value, 1, large);
-  too_large = too_large || !large.empty();
+  WalkFindings found;
+  syntax = walk(value, 1, found);
+  as_text = as_text || !found.too_large.empty() || found.nul;
   return fmt::format("field \"{}\" must be an ISO-8601 string or an epoch number", name);
 }
 
 // Validates a document that is not an object (an array or a scalar) completely.
-simdjson::error_code check_non_object(od::document& doc, od::json_type type, bool& too_large) {
+simdjson::error_code check_non_object(od::document& doc, od::json_type type, bool& as_text) {
   switch (type) {
     case od::json_type::array: {
       od::value value;
       if (auto e = doc.get_value().get(value)) return e;
-      std::string_view large;
-      const auto e = walk(value, 1, large);
-      too_large = !large.empty();
+      WalkFindings found;
+      const auto e = walk(value, 1, found);
+      as_text = !found.too_large.empty() || found.nul;
       return e;
     }
     case od::json_type::number: {  // refused as a non-object whatever its value
@@ -177,12 +181,14 @@ simdjson::error_code check_non_object(od::document& doc, od::json_type type, boo
       if (auto raw = doc.raw_json_token().get(token)) return raw;
       double value = e ? 0 : number.as_double();
       const auto read = classify_number(token_text(token), e, value);
-      too_large = read == simdjson::NUMBER_OUT_OF_RANGE;
-      return too_large ? simdjson::SUCCESS : read;
+      as_text = read == simdjson::NUMBER_OUT_OF_RANGE;
+      return as_text ? simdjson::SUCCESS : read;
     }
     case od::json_type::string: {
       std::string_view text;
-      return doc.get_string().get(text);
+      if (auto e = doc.get_string().get(text)) return e;
+      as_text = text.find('\0') != std::string_view::npos;
+      return simdjson::SUCCESS;
     }
     case od::json_type::boolean: {
       bool flag;
@@ -218,7 +224,7 @@ std::string_view trim(std::string_view s) {
   return s.substr(begin, end - begin);
 }
 
-simdjson::error_code walk(od::value value, int depth, std::string_view& too_large) {
+simdjson::error_code walk(od::value value, int depth, WalkFindings& found) {
   if (depth > kMaxJsonDepth) return simdjson::DEPTH_ERROR;
   od::json_type type;
   if (auto e = value.type().get(type)) return e;
@@ -229,9 +235,10 @@ simdjson::error_code walk(od::value value, int depth, std::string_view& too_larg
       for (auto field : object) {
         std::string_view key;
         if (auto e = field.unescaped_key().get(key)) return e;
+        found.nul = found.nul || key.find('\0') != std::string_view::npos;
         od::value child;
         if (auto e = field.value().get(child)) return e;
-        if (auto e = walk(child, depth + 1, too_large)) return e;
+        if (auto e = walk(child, depth + 1, found)) return e;
       }
       return simdjson::SUCCESS;
     }
@@ -241,19 +248,21 @@ simdjson::error_code walk(od::value value, int depth, std::string_view& too_larg
       for (auto element : array) {
         od::value child;
         if (auto e = element.get(child)) return e;
-        if (auto e = walk(child, depth + 1, too_large)) return e;
+        if (auto e = walk(child, depth + 1, found)) return e;
       }
       return simdjson::SUCCESS;
     }
     case od::json_type::number: {
       const auto e = check_number(value);
       if (e != simdjson::NUMBER_OUT_OF_RANGE) return e;
-      if (too_large.empty()) too_large = token_text(value.raw_json_token());
+      if (found.too_large.empty()) found.too_large = token_text(value.raw_json_token());
       return simdjson::SUCCESS;
     }
     case od::json_type::string: {
       std::string_view text;
-      return value.get_string().get(text);
+      if (auto e = value.get_string().get(text)) return e;
+      found.nul = found.nul || text.find('\0') != std::string_view::npos;
+      return simdjson::SUCCESS;
     }
     case od::json_type::boolean: {
       bool flag;
@@ -269,8 +278,15 @@ simdjson::error_code walk(od::value value, int depth, std::string_view& too_larg
 }
 
 simdjson::error_code walk(od::value value, int depth) {
-  std::string_view too_large;
-  return walk(value, depth, too_large);
+  WalkFindings found;
+  return walk(value, depth, found);
+}
+
+std::string nul_message(std::string_view field) {
+  return fmt::format(
+      "field \"{}\" holds a NUL character (\\u0000), which Sluice does not store (no SQL text "
+      "column can hold it)",
+      field.substr(0, field.find('\0')).substr(0, 256));
 }
 
 std::string too_large_message(std::string_view field, std::string_view number) {
@@ -347,7 +363,7 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
   if (auto e = doc.type().get(type)) return syntax_error(e, location_offset(doc, body, span_start));
   if (type != od::json_type::object) {
     // Not an event, but it must still be valid JSON for the rest of the body to be trusted.
-    if (auto e = check_non_object(doc, type, check.too_large)) {
+    if (auto e = check_non_object(doc, type, check.keep_as_text)) {
       return syntax_error(e, location_offset(doc, body, span_start));
     }
     if (!at_end(doc)) {  // `"text"}` is not one JSON value: it cannot be kept as JSON either
@@ -381,21 +397,24 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
     simdjson::error_code e = simdjson::SUCCESS;
     std::optional<std::string> problem;
     if (!stream.id_field.empty() && name == stream.id_field) {
-      problem = field_text(value, name, kMaxIdBytes, id, e, check.too_large);
+      problem = field_text(value, name, kMaxIdBytes, id, e, check.keep_as_text);
     } else if (!stream.key_field.empty() && name == stream.key_field) {
-      problem = field_text(value, name, kMaxKeyBytes, check.event.key, e, check.too_large);
+      problem = field_text(value, name, kMaxKeyBytes, check.event.key, e, check.keep_as_text);
     } else if (!stream.type_field.empty() && name == stream.type_field) {
-      problem = field_text(value, name, kMaxTypeBytes, check.event.type, e, check.too_large);
+      problem = field_text(value, name, kMaxTypeBytes, check.event.type, e, check.keep_as_text);
     } else if (!stream.time_field.empty() && name == stream.time_field) {
       std::int64_t ms = 0;
-      problem = field_time(value, name, ms, e, check.too_large);
+      problem = field_time(value, name, ms, e, check.keep_as_text);
       if (!problem && !e) ts = ms;
     } else {
-      std::string_view too_large;
-      e = walk(value, 2, too_large);
-      if (!too_large.empty()) {
-        problem = too_large_message(name, too_large);
-        check.too_large = true;
+      WalkFindings found;
+      e = walk(value, 2, found);
+      if (!found.too_large.empty()) {
+        problem = too_large_message(name, found.too_large);
+        check.keep_as_text = true;
+      } else if (found.nul || name.find('\0') != std::string_view::npos) {
+        problem = nul_message(name);
+        check.keep_as_text = true;
       }
     }
     if (e) return syntax_error(e, location_offset(doc, body, span_start));

@@ -25,13 +25,13 @@ namespace od = simdjson::ondemand;
 // What checking one event produced.
 struct EventCheck {
   enum class Outcome { kOk, kRejected, kSyntax } outcome = Outcome::kOk;
-  std::string error;       // kRejected / kSyntax
-  std::size_t offset = 0;  // kSyntax: byte offset in the body
-  bool trailing = false;   // kSyntax: valid JSON followed by more text
-  EventView event;         // kOk: strings point into the body or the parser's buffer
-  bool has_time = false;   // kOk: event.ts_ms came from the event's time field
-  bool too_large = false;  // kRejected: holds a number too large for a double (not JSON to
-                           // readers that would take it as infinity: keep it as text)
+  std::string error;          // kRejected / kSyntax
+  std::size_t offset = 0;     // kSyntax: byte offset in the body
+  bool trailing = false;      // kSyntax: valid JSON followed by more text
+  EventView event;            // kOk: strings point into the body or the parser's buffer
+  bool has_time = false;      // kOk: event.ts_ms came from the event's time field
+  bool keep_as_text = false;  // kRejected: holds what readers cannot take back as JSON (a
+                              // number too large for a double, a NUL): kept as text
 };
 
 // Checks one event whose text is `span`, a view into `body`, whose buffer (`capacity` bytes
@@ -39,16 +39,27 @@ struct EventCheck {
 EventCheck check_event(od::parser& parser, std::string_view body, std::size_t capacity,
                        std::string_view span, const StreamConfig& stream);
 
+// What a walk found that is valid JSON but cannot be kept.
+struct WalkFindings {
+  // A number too large for a double: read downstream it would become infinity, which JSON
+  // cannot write. The first one's text.
+  std::string_view too_large;
+  // A string or a name holding U+0000 (`\u0000`): no SQL text column can hold it, and
+  // PostgreSQL refuses it in json it reads.
+  bool nul = false;
+};
+
 // Walks a value completely so every token is checked; `depth` is the value's nesting level.
-// Integers beyond 64 bits are valid JSON and pass. A number too large for a double is not a
-// syntax error but cannot be kept (read downstream, it would become infinity, which JSON cannot
-// write): the first one's text goes to `too_large` and the walk goes on.
-simdjson::error_code walk(od::value value, int depth, std::string_view& too_large);
+// Integers beyond 64 bits are valid JSON and pass. What cannot be kept is not a syntax error:
+// it goes to `found` and the walk goes on.
+simdjson::error_code walk(od::value value, int depth, WalkFindings& found);
 // The same, for a value that is refused anyway: only its syntax matters.
 simdjson::error_code walk(od::value value, int depth);
 
 // The rejection of an event whose field `field` holds the number `number`, too large to keep.
 std::string too_large_message(std::string_view field, std::string_view number);
+// The rejection of an event whose field `field` holds a NUL character.
+std::string nul_message(std::string_view field);
 
 // What a simdjson error means, in words for the client.
 std::string describe(simdjson::error_code e);

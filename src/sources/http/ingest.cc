@@ -177,7 +177,7 @@ class BodyParser {
       return;
     }
     if (check.outcome == EventCheck::Outcome::kRejected) {
-      reject(span, !check.too_large, std::move(check.error));
+      reject(span, !check.keep_as_text, std::move(check.error));
       return;
     }
     if (!context_.policy.rewrites(context_.form) && extras_.empty()) {

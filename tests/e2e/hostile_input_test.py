@@ -1,0 +1,106 @@
+"""Requests an attacker would send, against the running binary: each must leave the process up,
+get its documented answer and leave other events stored. Run against each store, since what a
+store can hold differs.
+
+usage: hostile_input_test.py SLUICE_BINARY [sqlite|postgres]
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from harness import Checks, Server, Store, all_events, wait_for  # noqa: E402
+
+CONFIG = """
+streams:
+  events: {dead_letter: dead_letters}
+  sensors:
+    key_field: device
+    dead_letter: dead_letters
+    schema:
+      type: object
+      required: [device]
+      properties:
+        code: {type: string, pattern: "^sensor-[0-9]+$"}
+        at: {type: string, format: date-time}
+  dead_letters: {id_field: "", time_field: "", type_field: stream}
+"""
+
+
+def post(server, path, body, status, contains=None, headers=None):
+    got, hdrs, reply = server.request("POST", path, body, headers or {})
+    assert got == status, (path, got, reply)
+    if contains is not None:
+        assert contains in json.dumps(reply), (contains, reply)
+    return reply
+
+
+def stored_ids(server, stream):
+    return {e["id"] for e in all_events(server, "stream=" + stream)}
+
+
+def wait_stored(server, stream, ids):
+    wait_for(lambda: set(ids) <= stored_ids(server, stream), 30,
+             "%s stored in %s" % (sorted(ids), stream))
+
+
+def long_values_against_patterns(server):
+    """A 100 000-character value against a schema `pattern` ended the process (std::regex
+    recursed once per character); a million-digit year did the same through `format`."""
+    digits = "7" * 100_000
+    reply = post(server, "/v1/streams/sensors/events",
+                 {"device": "d", "code": "sensor-" + digits + "x"}, 400)
+    assert reply["rejected"][0]["error"] == \
+        'field "code": does not match the pattern "^sensor-[0-9]+$"', reply
+    post(server, "/v1/streams/sensors/events",
+         {"device": "d", "at": "1" * 1_000_000 + "-01-01T00:00:00Z"}, 400,
+         contains='field \\"at\\": is not a valid date-time')
+    post(server, "/v1/streams/sensors/events",
+         [{"id": "long-ok", "device": "d", "code": "sensor-" + digits},
+          {"id": "after", "device": "d", "code": "sensor-2"}],
+         202, contains='"accepted": 2')
+    assert server.proc.poll() is None, "the server ended"
+    wait_stored(server, "sensors", {"long-ok", "after"})
+
+
+def nul_characters(server):
+    """A NUL in an id was accepted (202) and wedged the PostgreSQL store: its COPY failed and
+    was retried for ever, and nothing posted after it was stored."""
+    for body, field in ((r'{"id":"a\u0000b"}', "id"), (r'{"type":"T\u0000"}', "type"),
+                        (r'{"id":"n1","note":{"x":["\u0000"]}}', "note")):
+        reply = post(server, "/v1/streams/events/events", body, 400)
+        assert reply["rejected"][0]["error"].startswith('field "%s" holds a NUL' % field), reply
+    reply = post(server, "/v1/streams/events/events",
+                 r'[{"id":"nul-1","k":"\u0000"},{"id":"nul-ok"}]', 202)
+    assert reply["accepted"] == 1 and reply["rejected"][0]["index"] == 0, reply
+    wait_stored(server, "events", {"nul-ok"})
+    # The rejected events are in the dead letters, as text.
+    def kept():
+        return [e for e in all_events(server, "stream=dead_letters")
+                if "nul-1" in json.dumps(e["payload"])]
+    wait_for(lambda: kept(), 30, "the NUL event in the dead letters")
+    assert "holds a NUL" in kept()[0]["payload"]["error"], kept()
+    status, _, streams = server.request("GET", "/v1/streams")
+    assert status == 200, streams
+
+
+def main():
+    binary = sys.argv[1]
+    store = Store(sys.argv[2] if len(sys.argv) > 2 else "sqlite")
+    checks = Checks()
+    server = Server(binary, config_text=store.config() + CONFIG)
+    try:
+        server.start()
+        checks.run("a 100 000-character value against a pattern: 400, the process stays up",
+                   long_values_against_patterns, server)
+        checks.run("NUL in an id, a type or a field: 400 naming it; the store keeps storing",
+                   nul_characters, server)
+    finally:
+        server.cleanup()
+        store.cleanup()
+    checks.finish()
+
+
+if __name__ == "__main__":
+    main()
