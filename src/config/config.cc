@@ -310,6 +310,16 @@ const Table& stream_table() {
                               "batch envelope: each array element is an event, and the "
                               "envelope's other fields are added to every event (the event's "
                               "own fields win)."),
+          string_setting(
+              "ingest", &StreamConfig::ingest, "auto",
+              "Whether clients may post to this stream over HTTP: `true`, `false`, or `auto`: "
+              "yes, except for the streams Sluice writes itself (a dead-letter stream, an alert "
+              "rule's stream, a window's `late` and `results_stream`), so that no one can forge "
+              "an alert or a dead letter. A post to a closed stream is answered 403.",
+              [](const Scalar& v) -> std::optional<std::string> {
+                if (v.text == "auto" || v.text == "true" || v.text == "false") return std::nullopt;
+                return "must be auto, true or false";
+              }),
           section_setting("sanitize", &StreamConfig::sanitize, sanitize_table()),
           section_setting("privacy", &StreamConfig::privacy, privacy_table()),
           section_setting("form", &StreamConfig::form, form_table()),
@@ -1072,6 +1082,28 @@ std::string reference_markdown() {
 }
 
 }  // namespace config
+
+std::set<std::string> Config::internal_streams() const {
+  std::set<std::string> names;
+  for (const auto& [name, stream] : streams) {
+    if (!stream.dead_letter.empty()) names.insert(stream.dead_letter);
+  }
+  for (const auto& [name, pipeline] : pipelines) {
+    if (!pipeline.dead_letter.empty()) names.insert(pipeline.dead_letter);
+  }
+  for (const auto& [name, window] : windows) {
+    names.insert(window.late);
+    if (!window.to.empty()) names.insert(window.results_stream);
+  }
+  for (const auto& [name, alert] : alerts)
+    names.insert(alert.stream);
+  return names;
+}
+
+bool Config::accepts_posts(const StreamConfig& stream) const {
+  if (stream.ingest != "auto") return stream.ingest == "true";
+  return !internal_streams().contains(stream.name);
+}
 
 std::string StreamConfig::allowed_origin(std::string_view origin) const {
   for (const auto& allowed : cors_origins) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,7 @@ struct StreamConfig {
   SanitizeConfig sanitize;
   PrivacyConfig privacy;
   FormConfig form;
+  std::string ingest = "auto";  // auto | true | false: whether clients may post here over HTTP
 
   // The value for Access-Control-Allow-Origin when a browser page at `origin` posts here, or
   // empty if that origin is not allowed.
@@ -204,6 +206,12 @@ struct Config {
 
   // The SQLite database file, resolved against data_dir.
   std::string store_path() const;
+
+  // The streams Sluice writes itself: dead letters, alerts, late events and window results.
+  std::set<std::string> internal_streams() const;
+  // Whether clients may post to `stream` over HTTP: `ingest: true`, or `auto` for a stream
+  // that is not internal. Internal streams are closed so no one can forge an alert.
+  bool accepts_posts(const StreamConfig& stream) const;
 };
 
 namespace config {

@@ -24,7 +24,18 @@ streams:
       properties:
         code: {type: string, pattern: "^sensor-[0-9]+$"}
         at: {type: string, format: date-time}
+  private:
+    dead_letter: dead_letters
+    privacy: {drop_fields: [password], hash_fields: [email], hash_key: k}
+    schema: {properties: {age: {type: integer}}}
   dead_letters: {id_field: "", time_field: "", type_field: stream}
+  alerts: {id_field: "", time_field: "", type_field: rule}
+  audit: {ingest: true, dead_letter: dead_letters}
+alerts:
+  hot:
+    from: [events]
+    when: 'value > 90'
+    message: 'hot: {value}'
 """
 
 
@@ -85,6 +96,37 @@ def nul_characters(server):
     assert status == 200, streams
 
 
+def internal_streams_take_no_posts(server):
+    """A forged alert posted to `alerts` reached the rule's notify sinks."""
+    for stream in ("alerts", "dead_letters"):
+        reply = post(server, "/v1/streams/%s/events" % stream,
+                     {"rule": "hot", "message": "forged"}, 403)
+        assert "streams.%s.ingest: true" % stream in reply["error"], reply
+    post(server, "/v1/streams/events/events", {"id": "real-hot", "value": 95}, 202)
+    post(server, "/v1/streams/audit/events", {"id": "audit-1"}, 202)
+    wait_stored(server, "audit", {"audit-1"})
+    def alerts():
+        return all_events(server, "stream=alerts")
+    wait_for(lambda: alerts(), 30, "the real alert")
+    assert all(a["payload"].get("message") != "forged" for a in alerts()), alerts()
+
+
+def privacy_before_dead_letters(server):
+    """A field the stream drops or hashes was kept in clear in the dead letters when its event
+    failed the schema, and GET /v1/dead-letters served it."""
+    post(server, "/v1/streams/private/events",
+         [{"id": "p1", "email": "ann@example.com", "password": "hunter2", "age": "old"},
+          {"id": "p2", "email": "bob@example.com"}], 202, contains='"accepted": 1')
+    def letters():
+        status, _, body = server.request("GET", "/v1/dead-letters?source=private")
+        assert status == 200, body
+        return body["events"]
+    wait_for(lambda: letters(), 30, "the rejected event in the dead letters")
+    text = json.dumps(letters())
+    assert "hunter2" not in text and "ann@example.com" not in text, text
+    assert '"age": "old"' in text, text
+
+
 def main():
     binary = sys.argv[1]
     store = Store(sys.argv[2] if len(sys.argv) > 2 else "sqlite")
@@ -96,6 +138,10 @@ def main():
                    long_values_against_patterns, server)
         checks.run("NUL in an id, a type or a field: 400 naming it; the store keeps storing",
                    nul_characters, server)
+        checks.run("internal streams (alerts, dead letters) answer 403 to posts",
+                   internal_streams_take_no_posts, server)
+        checks.run("privacy rules apply before dead-lettering", privacy_before_dead_letters,
+                   server)
     finally:
         server.cleanup()
         store.cleanup()

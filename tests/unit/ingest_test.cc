@@ -593,6 +593,35 @@ TEST(Ingest, PrivacyRulesApplyBeforeStoring) {
   }
 }
 
+// A rejected event goes to the dead letters, which GET /v1/dead-letters serves: the privacy
+// rules apply to it as to a stored one (the dropped field was kept in clear before).
+TEST(Ingest, PrivacyRulesApplyToRejectedEventsToo) {
+  StreamConfig stream = kStream;
+  stream.privacy.hash_fields = {"user"};
+  stream.privacy.drop_fields = {"password"};
+  stream.privacy.hash_key = "secret";
+  stream.schema = R"({"properties":{"age":{"type":"integer"}}})";
+  std::string body =
+      "{\"user\":\"u1\",\"password\":\"p\",\"age\":\"x\"}\n"  // fails the schema
+      "{\"id\":\"\",\"user\":\"u2\",\"password\":\"p2\"}\n"   // an empty id
+      "{\"password\":\"p3\" nope}\n"                          // malformed
+      "{\"user\":\"ok\"}";
+  auto r = ingest(body, "application/x-ndjson", stream);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r.value().accepted(), 1u);
+  const auto& rejected = r.value().rejected;
+  ASSERT_EQ(rejected.size(), 3u);
+  const std::string hashed = hmac_sha256_hex("secret", "u1");
+  EXPECT_EQ(rejected[0].event, R"({"user":")" + hashed + R"(","age":"x"})");
+  EXPECT_TRUE(rejected[0].event_is_json);
+  EXPECT_EQ(rejected[1].event, R"({"id":"","user":")" + hmac_sha256_hex("secret", "u2") + "\"}");
+  EXPECT_EQ(rejected[2].event, "(withheld: not a JSON object, and streams.events.privacy applies)");
+  for (const auto& rejection : rejected) {
+    EXPECT_EQ(rejection.event.find("\"p"), std::string::npos) << rejection.event;
+    EXPECT_EQ(rejection.event.find("u1"), std::string::npos) << rejection.event;
+  }
+}
+
 TEST(Ingest, DeadLetterRecordsCarryTheReasonAndTheEvent) {
   StreamConfig dead{
       .name = "dead_letters", .id_field = "", .time_field = "", .type_field = "stream"};

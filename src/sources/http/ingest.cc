@@ -207,7 +207,12 @@ class BodyParser {
     }
     EventContext event_context{.client_ip = context_.client_ip, .form = context_.form};
     if (auto error = context_.policy.apply(event, event_context)) {
-      reject(original, original_is_json, std::move(*error));
+      if (context_.policy.has_privacy()) {
+        // apply() has run the privacy rules on `event`: that is what the dead letters keep.
+        reject(json::serialize(event), true, std::move(*error), false, true);
+      } else {
+        reject(original, original_is_json, std::move(*error));
+      }
       return;
     }
     std::string text = json::serialize(event);
@@ -222,11 +227,16 @@ class BodyParser {
 
   static constexpr bool kMalformed = true;
 
-  void reject(std::string_view text, bool is_json, std::string error, bool malformed = false) {
+  // `is_protected`: `text` has been through the stream's privacy rules already.
+  void reject(std::string_view text, bool is_json, std::string error, bool malformed = false,
+              bool is_protected = false) {
     Rejection rejection{.index = index_++, .error = std::move(error), .malformed = malformed};
     if (context_.keep_rejected) {
-      rejection.event = std::string(text);
-      rejection.event_is_json = is_json;
+      rejection.event = is_protected ? std::string(text)
+                                     : context_.policy.for_dead_letters(text, context_.client_ip);
+      // Embedded as JSON, a \u0000 would make the dead letter unreadable to PostgreSQL's JSON
+      // functions: such text is kept as a string.
+      rejection.event_is_json = is_json && rejection.event.find("\\u0000") == std::string::npos;
     }
     batch_.rejected.push_back(std::move(rejection));
   }

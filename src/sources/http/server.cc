@@ -312,7 +312,8 @@ struct Server::Impl {
     for (const auto& [name, stream] : config.streams) {
       ingest_targets.emplace(name, IngestTarget{.stream = &stream,
                                                 .policy = policies.at(name).get(),
-                                                .counters = http_metrics.stream(name)});
+                                                .counters = http_metrics.stream(name),
+                                                .accepts_posts = config.accepts_posts(stream)});
     }
     for (const auto& [name, route] : config.routes) {
       routes.emplace(route.path, CompatRoute{route.stream, http_metrics.route_index(route.path)});
@@ -394,6 +395,14 @@ struct Server::Impl {
     }
     const StreamConfig& config_of_stream = *target->second.stream;
     metrics::StreamCounters& counters = *target->second.counters;
+    if (!target->second.accepts_posts) {
+      return error_response(
+          req, make_error(Errc::kForbidden,
+                          fmt::format("stream \"{0}\" is written by Sluice itself (dead letters, "
+                                      "alerts, late events or window results) and takes no "
+                                      "posts; set streams.{0}.ingest: true to allow them",
+                                      stream_name)));
+    }
     if (auto refused = admit(req, config_of_stream)) return std::move(*refused);
     counters.bytes.fetch_add(req.body().size(), std::memory_order_relaxed);
     auto content_type = req[bhttp::field::content_type];
@@ -1166,6 +1175,7 @@ struct Server::Impl {
     const StreamConfig* stream;
     const StreamPolicy* policy;
     metrics::StreamCounters* counters;
+    bool accepts_posts;  // false for the streams Sluice writes itself (Config::accepts_posts)
   };
   std::unordered_map<std::string, IngestTarget> ingest_targets;  // by stream
   struct CompatRoute {

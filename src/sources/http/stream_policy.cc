@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "sources/http/privacy.h"
@@ -29,6 +30,8 @@ Result<std::shared_ptr<const StreamPolicy>> StreamPolicy::build(const StreamConf
   const auto& sanitize = stream.sanitize;
   const auto& privacy = stream.privacy;
   policy->clean_all_ = listed(sanitize.fields, "*");
+  policy->private_ =
+      !privacy.ip_field.empty() || !privacy.hash_fields.empty() || !privacy.drop_fields.empty();
   policy->rewrites_ = policy->schema_ || !sanitize.fields.empty() ||
                       !sanitize.lowercase_fields.empty() || !privacy.ip_field.empty() ||
                       !privacy.hash_fields.empty() || !privacy.drop_fields.empty();
@@ -90,10 +93,28 @@ std::optional<std::string> StreamPolicy::apply(json::object& event,
     json::value whole(std::move(event));
     auto error = schema_->validate(whole);
     event = std::move(whole.get_object());
-    if (error) return error;
+    if (error) {
+      protect(event, context.client_ip);
+      return error;
+    }
   }
   protect(event, context.client_ip);
   return std::nullopt;
+}
+
+std::string StreamPolicy::for_dead_letters(std::string_view text,
+                                           std::string_view client_ip) const {
+  if (!private_) return std::string(text);
+  json::parse_options options;
+  options.max_depth = 80;
+  boost::system::error_code ec;
+  json::value parsed = json::parse(text, ec, {}, options);
+  if (ec || !parsed.is_object()) {
+    return fmt::format("(withheld: not a JSON object, and streams.{}.privacy applies)",
+                       stream_.name);
+  }
+  protect(parsed.get_object(), client_ip);
+  return json::serialize(parsed);
 }
 
 }  // namespace sluice::http

@@ -32,10 +32,18 @@ class StreamPolicy {
   // false lets the collector store their original bytes untouched.
   bool rewrites(bool form) const { return form || rewrites_; }
 
-  // Applies the rules to `event`; the error names the field and the rule.
+  // Applies the rules to `event`; the error names the field and the rule. A rejected event
+  // has had the privacy rules applied all the same: it may be kept in the dead letters.
   std::optional<std::string> apply(boost::json::object& event, const EventContext& context) const;
 
+  // What of a rejected event's text may be kept in the dead letters: the text itself when the
+  // stream has no privacy rules; else the event with them applied, or, when the text is no
+  // JSON object they could be applied to, a note that it was withheld.
+  std::string for_dead_letters(std::string_view text, std::string_view client_ip) const;
+
   const validation::JsonSchema* schema() const { return schema_.get(); }
+  // The stream has privacy rules (an IP field, fields to hash or to drop).
+  bool has_privacy() const { return private_; }
 
  private:
   explicit StreamPolicy(const StreamConfig& stream) : stream_(stream) {}
@@ -46,6 +54,7 @@ class StreamPolicy {
   std::shared_ptr<const validation::JsonSchema> schema_;
   bool clean_all_ = false;
   bool rewrites_ = false;
+  bool private_ = false;  // the stream has privacy rules
 };
 
 }  // namespace sluice::http
