@@ -20,10 +20,12 @@ import time
 
 class Server:
     def __init__(self, binary, data_dir=None, config=None, extra_args=(), command="run",
-                 config_text=None):
+                 config_text=None, listen="127.0.0.1:0"):
         """`config_text`: YAML written to a temporary file (removed by cleanup) and used as the
-        configuration instead of `config`."""
+        configuration instead of `config`. Requests always go to 127.0.0.1, whatever `listen`
+        says (0.0.0.0:0 listens there too)."""
         self.binary = binary
+        self.listen = listen
         self.own_config = None
         if config_text is not None:
             with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
@@ -39,7 +41,7 @@ class Server:
         self.stderr_lines = []
 
     def start(self, timeout=30):
-        args = [self.binary, self.command, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir]
+        args = [self.binary, self.command, "--listen", self.listen, "--data-dir", self.data_dir]
         if self.config:
             args += ["--config", self.config]
         args += self.extra_args

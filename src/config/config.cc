@@ -76,10 +76,16 @@ const Table& server_table() {
           string_list_setting(
               "read_tokens", &ServerConfig::read_tokens, "[]",
               "Tokens that may read events, statistics, streams, dead letters, alerts, windows "
-              "and pipelines (`Authorization: Bearer <token>`, or `?token=<token>` for a "
-              "browser's EventSource). Empty: reading needs no token. Write keys never read. "
-              "`/metrics`, `/healthz` and `/readyz` stay open. Use `${ENV_VAR}` rather than "
-              "literal tokens."),
+              "and pipelines, and `/metrics` (`Authorization: Bearer <token>`, or "
+              "`?token=<token>` for a browser's EventSource). Empty: reads are open on a "
+              "loopback listener (`127.0.0.1`, `::1`, `localhost`) and closed (401) on any "
+              "other, unless `public_reads` is set. Write keys never read. `/healthz` and "
+              "`/readyz` stay open. Use `${ENV_VAR}` rather than literal tokens."),
+          bool_setting("public_reads", &ServerConfig::public_reads, false,
+                       "Serve every read endpoint to anyone, with no token, even on a listener "
+                       "that is not a loopback address. Stored events may hold personal data: "
+                       "set this only when something in front of Sluice controls who reads. "
+                       "Logged at start."),
           section_setting("rate_limit", &ServerConfig::rate_limit, rate_limit_table()),
       }};
   return table;
@@ -1082,6 +1088,15 @@ std::string reference_markdown() {
 }
 
 }  // namespace config
+
+bool is_loopback_listen(std::string_view listen) {
+  const auto colon = listen.rfind(':');
+  std::string_view host = colon == std::string_view::npos ? listen : listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
 
 std::set<std::string> Config::internal_streams() const {
   std::set<std::string> names;

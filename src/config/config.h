@@ -25,7 +25,8 @@ struct RateLimitConfig {
 struct ServerConfig {
   std::string listen;
   bool trust_forwarded_for = false;
-  std::vector<std::string> read_tokens;  // empty: the read endpoints are open
+  std::vector<std::string> read_tokens;  // empty: reads are open on a loopback listener only
+  bool public_reads = false;             // reads open to anyone, whatever the listener
   RateLimitConfig rate_limit;
   int io_threads = 0;
   std::uint64_t max_body_bytes = 0;
@@ -34,6 +35,9 @@ struct ServerConfig {
   std::chrono::milliseconds idle_timeout{};
   std::chrono::milliseconds stop_timeout{};
 };
+
+// Whether a "host:port" listen address is a loopback one (127.0.0.0/8, ::1, localhost).
+bool is_loopback_listen(std::string_view listen);
 
 struct StorageConfig {
   std::string data_dir;

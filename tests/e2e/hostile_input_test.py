@@ -30,7 +30,7 @@ streams:
     schema: {properties: {age: {type: integer}}}
   dead_letters: {id_field: "", time_field: "", type_field: stream}
   alerts: {id_field: "", time_field: "", type_field: rule}
-  audit: {ingest: true, dead_letter: dead_letters}
+  audit: {ingest: true, dead_letter: dead_letters, write_keys: [audit-key]}
 alerts:
   hot:
     from: [events]
@@ -103,7 +103,8 @@ def internal_streams_take_no_posts(server):
                      {"rule": "hot", "message": "forged"}, 403)
         assert "streams.%s.ingest: true" % stream in reply["error"], reply
     post(server, "/v1/streams/events/events", {"id": "real-hot", "value": 95}, 202)
-    post(server, "/v1/streams/audit/events", {"id": "audit-1"}, 202)
+    post(server, "/v1/streams/audit/events", {"id": "audit-1"}, 202,
+         headers={"Authorization": "Bearer audit-key"})
     wait_stored(server, "audit", {"audit-1"})
     def alerts():
         return all_events(server, "stream=alerts")
@@ -127,6 +128,46 @@ def privacy_before_dead_letters(server):
     assert '"age": "old"' in text, text
 
 
+READS = ["/v1/events", "/v1/events/x?stream=events", "/v1/streams", "/v1/dead-letters",
+         "/v1/alerts", "/v1/pipelines", "/v1/windows", "/v1/stats?stream=events", "/metrics",
+         "/v1/tail?stream=events"]
+
+
+def reads_closed_off_loopback(binary, store):
+    """`sluice run --listen 0.0.0.0:PORT` without read tokens served every stored event to
+    whoever reached the port."""
+    server = Server(binary, config_text=store.config() + CONFIG, listen="0.0.0.0:0")
+    try:
+        server.start()
+        post(server, "/v1/streams/events/events", {"id": "pii", "email": "a@b.c"}, 202)
+        for path in READS:
+            status, _, body = server.request("GET", path)
+            assert status == 401, (path, status, body)
+            assert "server.read_tokens" in body["error"], body
+        assert server.request("GET", "/healthz")[0] == 200
+        assert any("reads need a read token" in line for line in server.stderr_lines), \
+            server.stderr_lines
+    finally:
+        server.cleanup()
+    public = Server(binary, config_text=store.config() + "server: {public_reads: true}\n" + CONFIG,
+                    listen="0.0.0.0:0")
+    try:
+        public.start()
+        post(public, "/v1/streams/events/events", {"id": "open"}, 202)
+        wait_stored(public, "events", {"open"})
+        assert any("public_reads" in line for line in public.stderr_lines), public.stderr_lines
+    finally:
+        public.cleanup()
+
+
+def no_write_key_oracle(server):
+    """With reads open (loopback, no read tokens), a write key got 403 and a guess 200: any GET
+    told whether a string was a write key. Now credentials do not matter where none is needed."""
+    guess = server.request("GET", "/v1/streams", None, {"Authorization": "Bearer guess"})
+    key = server.request("GET", "/v1/streams", None, {"Authorization": "Bearer audit-key"})
+    assert guess[0] == key[0] == 200, (guess, key)
+
+
 def main():
     binary = sys.argv[1]
     store = Store(sys.argv[2] if len(sys.argv) > 2 else "sqlite")
@@ -142,6 +183,9 @@ def main():
                    internal_streams_take_no_posts, server)
         checks.run("privacy rules apply before dead-lettering", privacy_before_dead_letters,
                    server)
+        checks.run("reads do not tell a write key from a guess", no_write_key_oracle, server)
+        checks.run("off loopback, reads need a read token unless server.public_reads",
+                   reads_closed_off_loopback, binary, store)
     finally:
         server.cleanup()
         store.cleanup()

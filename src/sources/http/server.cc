@@ -302,8 +302,21 @@ struct Server::Impl {
         alert_streams(alert_view(config)),
         per_ip(config.server.rate_limit.per_ip, config.server.rate_limit.burst),
         per_key(config.server.rate_limit.per_key, config.server.rate_limit.burst),
+        reads_open(config.server.public_reads ||
+                   (config.server.read_tokens.empty() && is_loopback_listen(config.server.listen))),
         acceptor(io),
         signals(io, SIGINT, SIGTERM) {
+    if (config.server.public_reads) {
+      logger("http")->warn(
+          "server.public_reads: true: every read endpoint answers anyone who reaches {}",
+          config.server.listen);
+    } else if (!reads_open && config.server.read_tokens.empty()) {
+      logger("http")->warn(
+          "reads need a read token: {} is not a loopback address and server.read_tokens is "
+          "empty, so every read endpoint answers 401 (set server.read_tokens or "
+          "server.public_reads)",
+          config.server.listen);
+    }
     for (const auto& [name, stream] : config.streams) {
       auto policy = StreamPolicy::build(stream);
       if (!policy) throw std::runtime_error("streams." + name + ": " + policy.error().message);
@@ -544,34 +557,33 @@ struct Server::Impl {
     res.set("Vary", "Origin");
   }
 
-  // The read endpoints: a read token when server.read_tokens lists any (401 without one, 403
-  // for another); write keys never read. nullopt lets the request in.
+  // The read endpoints: open when reads_open; else a read token (401 without one, 403 for
+  // anything else: a write key gets the same answer as a guess, so reads do not tell them
+  // apart). nullopt lets the request in.
   std::optional<Response> authorize_read(const Request& req, const boost::urls::url_view& url) {
-    std::string token = read_token(req, url);
-    for (const auto& [name, stream] : config.streams) {
-      for (const auto& allowed : stream.write_keys) {
-        if (!token.empty() && same_key(token, allowed)) {
-          return error_response(
-              req, make_error(Errc::kForbidden,
-                              "write keys cannot be used to read events; reading takes a read "
-                              "token (server.read_tokens)"));
-        }
-      }
-    }
+    if (reads_open) return std::nullopt;
+    const std::string token = read_token(req, url);
     const auto& tokens = config.server.read_tokens;
-    if (tokens.empty()) return std::nullopt;
     if (token.empty()) {
+      if (tokens.empty()) {
+        return error_response(
+            req, make_error(Errc::kUnauthorized,
+                            fmt::format("reading needs a read token: this server listens on {}, "
+                                        "not a loopback address, and server.read_tokens is "
+                                        "empty; set it (or server.public_reads: true)",
+                                        config.server.listen)));
+      }
       return error_response(
           req, make_error(Errc::kUnauthorized,
                           "reading needs a read token: send Authorization: Bearer <token> (or "
                           "?token=<token>)"));
     }
-    for (const auto& allowed : tokens) {
-      if (same_key(token, allowed)) return std::nullopt;
-    }
-    return error_response(req, make_error(Errc::kForbidden,
-                                          "the token is not a read token "
-                                          "(server.read_tokens)"));
+    bool known = false;
+    for (const auto& allowed : tokens)
+      known = same_key(token, allowed) || known;  // every token compared: no early exit
+    if (known) return std::nullopt;
+    return error_response(
+        req, make_error(Errc::kForbidden, "the token is not a read token (server.read_tokens)"));
   }
 
   // A collector path: POST stores events, OPTIONS answers the CORS preflight.
@@ -797,6 +809,7 @@ struct Server::Impl {
     if (path == "/metrics") {
       route_id = kMetricsRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
+      if (auto refused = authorize_read(req, *url)) co_return std::move(*refused);
       auto text = co_await off_io_thread([this] {
         return metrics::render({.log = log,
                                 .http = &http_metrics,
@@ -1185,6 +1198,8 @@ struct Server::Impl {
   std::map<std::string, CompatRoute, std::less<>> routes;  // by path
   RateLimiter per_ip;
   RateLimiter per_key;
+  // Reads need no token: server.public_reads, or no read tokens on a loopback listener.
+  bool reads_open;
   // One per I/O thread, outliving the contexts: the sessions a stopped context still holds
   // leave their drain when the context is destroyed.
   std::vector<std::unique_ptr<ConnectionDrain>> drains = make_drains(config.server.io_threads);
