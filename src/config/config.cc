@@ -316,6 +316,21 @@ const Table& stream_table() {
                               "batch envelope: each array element is an event, and the "
                               "envelope's other fields are added to every event (the event's "
                               "own fields win)."),
+          duration_setting(
+              "max_future", &StreamConfig::max_future, "1h", 0, 366LL * 24 * 3'600'000,
+              "How far an event's time (`time_field`) may be ahead of its arrival. A clock "
+              "that is wrong, or a forged time, must not carry a window's watermark into the "
+              "future: past this, `future_time` applies, and windows never let an event move "
+              "a watermark further than arrival + max_future."),
+          string_setting("future_time", &StreamConfig::future_time, "clamp",
+                         "What happens to an event whose time is more than `max_future` ahead: "
+                         "`clamp` keeps it with its envelope time (`ts`) set to its arrival "
+                         "time, its payload keeping the time as sent; `dead_letter` rejects it "
+                         "(400 when alone; kept in the dead-letter stream).",
+                         [](const Scalar& v) -> std::optional<std::string> {
+                           if (v.text == "clamp" || v.text == "dead_letter") return std::nullopt;
+                           return "must be clamp or dead_letter";
+                         }),
           string_setting(
               "ingest", &StreamConfig::ingest, "auto",
               "Whether clients may post to this stream over HTTP: `true`, `false`, or `auto`: "

@@ -102,6 +102,10 @@ struct StreamConfig {
   PrivacyConfig privacy;
   FormConfig form;
   std::string ingest = "auto";  // auto | true | false: whether clients may post here over HTTP
+  // How far an event's time may be ahead of its arrival, and what happens beyond: clamp (the
+  // envelope's time becomes the arrival time; the payload keeps the original) or dead_letter.
+  std::chrono::milliseconds max_future{3'600'000};
+  std::string future_time = "clamp";
 
   // The value for Access-Control-Allow-Origin when a browser page at `origin` posts here, or
   // empty if that origin is not allowed.

@@ -194,6 +194,11 @@ Result<bool> WindowJob::read_once() {
                           fmt::format("undecodable record {} at offset {}", name, record.offset));
       }
       ++read;
+      // Records written before the collector bounded event times (or by other producers) are
+      // bounded here: no event carries the watermark past its arrival + max_future.
+      if (auto limit = max_future_ms_.find(partition.stream); limit != max_future_ms_.end()) {
+        envelope->ts_ms = std::min(envelope->ts_ms, envelope->received_at_ms + limit->second);
+      }
       pipeline::PipelineEvent event(partition.stream, partition.index, record.offset, *envelope);
       if (filter_ && !filter_->matches(event.json())) {
         operator_->observe(name, envelope->ts_ms);
@@ -478,10 +483,13 @@ std::map<std::string, WindowSet::Job> WindowSet::jobs_of(const Config& config) c
     }
     std::optional<StreamConfig> results;
     if (!window.to.empty()) results = config.streams.at(window.results_stream);
-    jobs["windows." + name] = {fingerprint,
-                               std::make_unique<WindowJob>(window, log_, location_, late,
-                                                           std::move(rules), std::move(results)),
-                               nullptr};
+    auto job = std::make_unique<WindowJob>(window, log_, location_, late, std::move(rules),
+                                           std::move(results));
+    std::map<std::string, std::int64_t> max_future;
+    for (const auto& stream : window.from)
+      max_future[stream] = config.streams.at(stream).max_future.count();
+    job->limit_future(std::move(max_future));
+    jobs["windows." + name] = {fingerprint, std::move(job), nullptr};
   }
   for (const auto& [name, alert] : config.alerts) {
     if (alert.from.empty()) continue;

@@ -66,6 +66,12 @@ class WindowJob : public Worker {
             std::optional<StreamConfig> results_stream = std::nullopt);
   ~WindowJob() override;  // stops after the batch in progress, with a last checkpoint
 
+  // How far ahead of its arrival each source stream's event time may be (streams.<name>.
+  // max_future): no event moves a watermark past that. Set before start().
+  void limit_future(std::map<std::string, std::int64_t> max_future_ms) {
+    max_future_ms_ = std::move(max_future_ms);
+  }
+
   void start() { start_thread("sluice-window"); }
   const WindowConfig& config() const { return config_; }
   WindowStatus status() const;
@@ -93,6 +99,7 @@ class WindowJob : public Worker {
   std::optional<StreamConfig> late_stream_;
   std::vector<AlertRule> rules_;
   std::optional<StreamConfig> results_stream_;
+  std::map<std::string, std::int64_t> max_future_ms_;  // by source stream
   // The definition's operator, plus a sample of event ids for alerts when rules watch it; and
   // what a checkpoint must have been taken with to be restored.
   WindowSpec spec_;

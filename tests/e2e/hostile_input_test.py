@@ -8,9 +8,10 @@ usage: hostile_input_test.py SLUICE_BINARY [sqlite|postgres]
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Server, Store, all_events, wait_for  # noqa: E402
+from harness import Checks, Server, Store, all_events, parse_ms, wait_for  # noqa: E402
 
 CONFIG = """
 streams:
@@ -31,6 +32,15 @@ streams:
   dead_letters: {id_field: "", time_field: "", type_field: stream}
   alerts: {id_field: "", time_field: "", type_field: rule}
   audit: {ingest: true, dead_letter: dead_letters, write_keys: [audit-key]}
+  readings: {key_field: city}
+  strict: {future_time: dead_letter, max_future: 10m, dead_letter: dead_letters}
+windows:
+  per_city:
+    from: [readings]
+    key: [city]
+    tumbling: 2s
+    allowed_lateness: 0s
+    aggregates: {n: count()}
 alerts:
   hot:
     from: [events]
@@ -128,6 +138,40 @@ def privacy_before_dead_letters(server):
     assert '"age": "old"' in text, text
 
 
+def iso(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+
+
+def far_future_times(server):
+    """One event dated 9999-12-31 moved the partition's watermark to year 9999: every later event
+    was late and no window result was produced again."""
+    reply = post(server, "/v1/streams/readings/events",
+                 {"id": "future", "city": "X", "timestamp": "9999-12-31T00:00:00Z"}, 202)
+    assert reply["accepted"] == 1, reply
+    now = int(time.time() * 1000)
+    # The envelope's time is the arrival time; the payload keeps the time as sent.
+    wait_stored(server, "readings", {"future"})
+    [kept] = [e for e in all_events(server, "stream=readings") if e["id"] == "future"]
+    assert kept["payload"]["timestamp"] == "9999-12-31T00:00:00Z", kept
+    assert abs(parse_ms(kept["ts"]) - now) < 60_000, kept
+    start = (now // 2000 + 5) * 2000  # a window well after the clamped event
+    post(server, "/v1/streams/readings/events",
+         [{"id": "r1", "city": "Y", "timestamp": iso(start + 100)},
+          {"id": "r2", "city": "Y", "timestamp": iso(start + 900)},
+          {"id": "r3", "city": "Y", "timestamp": iso(start + 30_000)}], 202,
+         contains='"accepted": 3')
+    def closed():
+        status, _, body = server.request("GET", "/v1/windows/per_city?key=Y&final=true")
+        assert status == 200, body
+        return body["results"]
+    wait_for(lambda: closed(), 30, "the window of r1 and r2 closed")
+    assert closed()[-1]["values"]["n"] == 2, closed()
+    # A stream that dead-letters such events instead: 400 naming the limit.
+    reply = post(server, "/v1/streams/strict/events",
+                 {"id": "s1", "timestamp": "9999-12-31T00:00:00Z"}, 400)
+    assert "streams.strict.max_future" in reply["rejected"][0]["error"], reply
+
+
 READS = ["/v1/events", "/v1/events/x?stream=events", "/v1/streams", "/v1/dead-letters",
          "/v1/alerts", "/v1/pipelines", "/v1/windows", "/v1/stats?stream=events", "/metrics",
          "/v1/tail?stream=events"]
@@ -184,6 +228,8 @@ def main():
         checks.run("privacy rules apply before dead-lettering", privacy_before_dead_letters,
                    server)
         checks.run("reads do not tell a write key from a guess", no_write_key_oracle, server)
+        checks.run("an event dated 9999 is clamped; windows still close", far_future_times,
+                   server)
         checks.run("off loopback, reads need a read token unless server.public_reads",
                    reads_closed_off_loopback, binary, store)
     finally:

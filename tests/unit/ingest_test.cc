@@ -191,6 +191,38 @@ TEST(Ingest, NulCharactersRejectTheirEventAlone) {
   EXPECT_EQ(events_of(cleaned.value())[0].payload, R"({"name":"ab"})");
 }
 
+// An event time far ahead of the arrival would carry windows' watermarks into the future.
+TEST(Ingest, EventTimesTooFarAheadAreClampedOrRejected) {
+  Parsed p;
+  parse_into(
+      p,
+      R"([{"id":"a","timestamp":"9999-12-31T00:00:00Z"},{"id":"b","timestamp":"2025-10-13T11:30:00Z"},{"id":"c","timestamp":"2025-10-13T12:29:00Z"}])");
+  ASSERT_TRUE(p.result) << p.result.error().message;
+  auto events = events_of(p.result.value());
+  ASSERT_EQ(events.size(), 3u);
+  std::map<std::string, std::int64_t> ts;
+  for (const auto& e : events)
+    ts[std::string(e.id)] = e.ts_ms;
+  EXPECT_EQ(ts["a"], kNow);  // clamped to the arrival; the payload keeps what was sent
+  EXPECT_EQ(ts["c"], kNow + 59 * 60'000);  // 59 minutes ahead: within the default hour
+  for (const auto& e : events) {
+    if (e.id == "a") {
+      EXPECT_THAT(std::string(e.payload), HasSubstr("9999-12-31"));
+    }
+  }
+
+  StreamConfig strict = kStream;
+  strict.future_time = "dead_letter";
+  strict.max_future = std::chrono::minutes(10);
+  std::string body = R"([{"id":"a","timestamp":"2025-10-13T12:29:00Z"},{"id":"b"}])";
+  auto r = ingest(body, "application/json", strict);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r.value().rejected.size(), 1u);
+  EXPECT_EQ(r.value().rejected[0].index, 0u);
+  EXPECT_THAT(r.value().rejected[0].error, HasSubstr("limit is 600 s (streams.events.max_future)"));
+  EXPECT_EQ(events_of(r.value()).size(), 1u);
+}
+
 TEST(Ingest, NumbersTooLargeForADoubleRejectTheirEventAlone) {
   const std::string message =
       "field \"a\" holds the number 1.5e400, outside a 64-bit float's range (magnitude at most "

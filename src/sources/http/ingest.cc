@@ -227,6 +227,12 @@ class BodyParser {
 
   static constexpr bool kMalformed = true;
 
+  static std::string describe_ahead(std::int64_t ms) {
+    constexpr std::int64_t kDay = 86'400'000;
+    if (ms >= 2 * kDay) return fmt::format("{} days", ms / kDay);
+    return fmt::format("{} s", ms / 1000);
+  }
+
   // `is_protected`: `text` has been through the stream's privacy rules already.
   void reject(std::string_view text, bool is_json, std::string error, bool malformed = false,
               bool is_protected = false) {
@@ -242,10 +248,22 @@ class BodyParser {
   }
 
   void add(EventCheck& check) {
-    ++index_;
     EventView& event = check.event;
     event.received_at_ms = context_.received_at_ms;
     if (!check.has_time) event.ts_ms = context_.received_at_ms;
+    const auto& stream = context_.stream;
+    if (event.ts_ms - context_.received_at_ms > stream.max_future.count()) {
+      if (stream.future_time == "dead_letter") {
+        reject(event.payload, true,
+               fmt::format("field \"{}\": the time is {} ahead of the server's clock; the "
+                           "limit is {} s (streams.{}.max_future)",
+                           stream.time_field, describe_ahead(event.ts_ms - context_.received_at_ms),
+                           stream.max_future.count() / 1000, stream.name));
+        return;
+      }
+      event.ts_ms = context_.received_at_ms;  // the payload keeps the time as sent
+    }
+    ++index_;
     UuidText generated;
     if (event.id.empty()) {
       generated = uuid_v7_text(context_.received_at_ms);
