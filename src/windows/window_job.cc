@@ -135,6 +135,18 @@ Result<void> WindowJob::restore() {
     if (!restored) return restored.error();
     operator_.emplace(std::move(restored.value()));
     positions = loaded.value()->positions;
+    // A checkpoint from before event times were bounded may hold a watermark years ahead.
+    if (!max_future_ms_.empty()) {
+      std::int64_t most = 0;
+      for (const auto& [stream, ms] : max_future_ms_)
+        most = std::max(most, ms);
+      if (operator_->cap_event_time(now_ms() + most)) {
+        logger("windows")->warn(
+            "window={} its checkpoint held event times more than max_future ahead: brought back "
+            "to now + {} ms",
+            config_.name, most);
+      }
+    }
   } else if (loaded.value()) {
     // Another definition's state and results cannot be carried over: start from the beginning.
     logger("windows")->warn(

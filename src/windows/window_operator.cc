@@ -69,6 +69,17 @@ std::int64_t WindowOperator::watermark() const {
   return lowest_active.value_or(highest);
 }
 
+bool WindowOperator::cap_event_time(std::int64_t limit_ms) {
+  bool capped = false;
+  for (auto& [name, clock] : partitions_) {
+    if (clock.max_ts > limit_ms) {
+      clock.max_ts = limit_ms;
+      capped = true;
+    }
+  }
+  return capped;
+}
+
 void WindowOperator::observe(const std::string& partition, std::int64_t ts) {
   PartitionClock& clock = partitions_[partition];
   clock.idle = false;

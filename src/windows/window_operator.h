@@ -69,6 +69,8 @@ class WindowOperator {
   void hold(const std::string& partition);
   // Whether a partition has had nothing to read for the idle timeout (the caller's clock).
   void set_idle(const std::string& partition, bool idle);
+  // Brings every partition's event time back to at most `limit_ms`; whether any was beyond.
+  bool cap_event_time(std::int64_t limit_ms);
   // The combined watermark; INT64_MIN before any event.
   std::int64_t watermark() const;
   // Closes every window the combined watermark has passed; their results, ordered by end.

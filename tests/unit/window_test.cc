@@ -327,6 +327,22 @@ TEST(WindowOperator, CheckpointAndReplayInAnotherOrderGiveTheSameResults) {
   }
 }
 
+// A checkpoint saved while one event dated 9999 held the watermark: once restored and capped,
+// windows of events at today's times close again.
+TEST(WindowOperator, ACappedEventTimeLetsWindowsCloseAgain) {
+  WindowOperator poisoned(tumbling());
+  const std::int64_t now = 1'760'355'000'000;
+  (void)poisoned.add("s/0", 253'370'764'800'000, json::parse(R"({"city":"X"})"));  // 9999-12-31
+  auto restored = WindowOperator::load(tumbling(), json::parse(json::serialize(poisoned.save())));
+  ASSERT_TRUE(restored);
+  WindowOperator& op = restored.value();
+  EXPECT_TRUE(op.add("s/0", now, json::parse(R"({"city":"Y"})")).has_value());  // late
+  EXPECT_TRUE(op.cap_event_time(now + 3'600'000));
+  EXPECT_FALSE(op.cap_event_time(now + 3'600'000));
+  EXPECT_EQ(op.watermark(), now + 3'600'000 - kLateness);
+  EXPECT_FALSE(op.add("s/0", now + 3'600'000 - 1, json::parse(R"({"city":"Y"})")).has_value());
+}
+
 TEST(Alerts, MessageTemplateTakesTheResultsValues) {
   const json::value context = json::parse(R"({"city":"NYC","events":7,"p99":98.5,"tags":["a"]})");
   EXPECT_EQ(pipeline::render_message("{events} critical in {city} (p99 {p99}, {tags}) {missing} {",
