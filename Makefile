@@ -12,7 +12,7 @@ build: setup
 
 build-debug: setup
 	@cmake --preset debug >/dev/null
-	@cmake --build --preset debug -j $(JOBS) --target sluice_unit_tests
+	@cmake --build --preset debug -j $(JOBS) --target sluice_unit_tests sluice
 
 build-fuzz: setup
 	@cmake --preset fuzz >/dev/null
@@ -22,8 +22,8 @@ build-fuzz: setup
 run: build
 	@scripts/run-demo build/release/sluice
 
-# Unit tests under ASan+UBSan first, the body-decoder fuzzer for a minute, then every test
-# (unit, integration, e2e, lint) on the release build.
+# Unit tests and the hostile-input e2e suites under ASan+UBSan first, the fuzzers briefly,
+# then every test (unit, integration, e2e, lint) on the release build.
 test: build build-debug build-fuzz
 	@ctest --preset debug-unit
 	@ctest --preset fuzz

@@ -7,6 +7,7 @@ usage: hostile_input_test.py SLUICE_BINARY [sqlite|postgres]
 
 import json
 import os
+import socket
 import sys
 import time
 
@@ -172,6 +173,30 @@ def far_future_times(server):
     assert "streams.strict.max_future" in reply["rejected"][0]["error"], reply
 
 
+def key_checked_before_body(server):
+    """A 5 MiB body with a wrong key was read to the end (8 s when sent slowly) before the 403.
+    Now the answer comes on the headers alone: the body is never sent here."""
+    for key, status in (("wrong", 403), (None, 401)):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            head = ("POST /v1/streams/audit/events HTTP/1.1\r\nHost: x\r\n"
+                    "Content-Type: application/json\r\nContent-Length: %d\r\n" % (5 << 20))
+            if key:
+                head += "Authorization: Bearer %s\r\n" % key
+            s.sendall((head + "\r\n").encode())
+            started = time.monotonic()
+            answer = s.recv(65536).decode(errors="replace")
+            assert answer.startswith("HTTP/1.1 %d" % status), answer
+            assert time.monotonic() - started < 5, "answered only after a timeout"
+            assert "connection: close" in answer.lower(), answer
+    # A stream that takes no posts, and an unknown one, are refused on the headers too.
+    for path, status in (("/v1/streams/alerts/events", 403), ("/v1/streams/nope/events", 404)):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+                       % path).encode())
+            answer = s.recv(65536).decode(errors="replace")
+            assert answer.startswith("HTTP/1.1 %d" % status), answer
+
+
 READS = ["/v1/events", "/v1/events/x?stream=events", "/v1/streams", "/v1/dead-letters",
          "/v1/alerts", "/v1/pipelines", "/v1/windows", "/v1/stats?stream=events", "/metrics",
          "/v1/tail?stream=events"]
@@ -229,6 +254,8 @@ def main():
                    server)
         checks.run("reads do not tell a write key from a guess", no_write_key_oracle, server)
         checks.run("an event dated 9999 is clamped; windows still close", far_future_times,
+                   server)
+        checks.run("the write key is checked before the body is read", key_checked_before_body,
                    server)
         checks.run("off loopback, reads need a read token unless server.public_reads",
                    reads_closed_off_loopback, binary, store)

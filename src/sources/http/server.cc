@@ -345,6 +345,67 @@ struct Server::Impl {
     return make_response(req, status_for(error.code), error_json(error.message));
   }
 
+  // The stream a POST to `req`'s target goes to, and whether as a form; nullopt for a path that
+  // is no collector path.
+  std::optional<std::pair<std::string, bool>> collector_stream(const Request& req) const {
+    const std::string_view target(req.target().data(), req.target().size());
+    std::string_view path = target;
+    boost::urls::url_view url;
+    if (!is_plain_path(target)) {
+      auto parsed = boost::urls::parse_origin_form(target);
+      if (!parsed) return std::nullopt;
+      url = *parsed;
+      path = url.encoded_path();
+    }
+    constexpr std::string_view kStreamsPrefix = "/v1/streams/";
+    constexpr std::string_view kEventsSuffix = "/events";
+    if (path.starts_with(kStreamsPrefix) && path.ends_with(kEventsSuffix) &&
+        path.size() > kStreamsPrefix.size() + kEventsSuffix.size()) {
+      std::string stream(path.substr(kStreamsPrefix.size(),
+                                     path.size() - kStreamsPrefix.size() - kEventsSuffix.size()));
+      if (stream.find('/') == std::string::npos) return std::pair{std::move(stream), false};
+    }
+    constexpr std::string_view kFormsPrefix = "/v1/forms/";
+    if (path.starts_with(kFormsPrefix) && path.size() > kFormsPrefix.size() &&
+        path.find('/', kFormsPrefix.size()) == std::string::npos) {
+      return std::pair{std::string(path.substr(kFormsPrefix.size())), true};
+    }
+    if (auto compat = routes.find(path); compat != routes.end()) {
+      return std::pair{compat->second.stream, false};
+    }
+    return std::nullopt;
+  }
+
+  // On a POST's headers, before its body is read: an unknown stream (404), a stream that takes
+  // no posts (403), a missing or wrong write key (401, 403), a key over its rate (429).
+  // nullopt lets the body be read.
+  std::optional<Response> refuse_before_body(const Request& header) {
+    if (header.method() != bhttp::verb::post || !serves_ingest) return std::nullopt;
+    auto destination = collector_stream(header);
+    if (!destination) return std::nullopt;  // routing answers
+    const auto& [stream_name, form] = *destination;
+    auto target = ingest_targets.find(stream_name);
+    if (target == ingest_targets.end() || (form && !target->second.stream->form.enabled)) {
+      return error_response(
+          header, make_error(Errc::kNotFound, fmt::format("unknown {} \"{}\"",
+                                                          form ? "form" : "stream", stream_name)));
+    }
+    std::optional<Response> refused;
+    if (!target->second.accepts_posts) {
+      refused = error_response(
+          header, make_error(Errc::kForbidden,
+                             fmt::format("stream \"{0}\" is written by Sluice itself (dead "
+                                         "letters, alerts, late events or window results) and "
+                                         "takes no posts; set streams.{0}.ingest: true to allow "
+                                         "them",
+                                         stream_name)));
+    } else {
+      refused = admit(header, *target->second.stream);
+    }
+    if (refused) finish_collect(header, stream_name, *refused);
+    return refused;
+  }
+
   // Who may post: the stream's write keys and the rate limits. nullopt lets the request in.
   std::optional<Response> admit(const Request& req, const StreamConfig& stream) {
     // Most streams take anonymous posts: their requests need no key, so none is looked for.
@@ -368,7 +429,9 @@ struct Server::Impl {
                        fmt::format("the key is not a write key of stream \"{}\"", stream.name)));
       }
     }
-    if (!key.empty()) {
+    // Only keys that were checked are counted: any other string would be a new entry in the
+    // limiter's table, and a stranger could grow it without bound.
+    if (!key.empty() && !stream.write_keys.empty()) {
       if (int wait = per_key.take(key)) return too_many(req, wait, "this key");
     }
     return std::nullopt;
@@ -408,15 +471,7 @@ struct Server::Impl {
     }
     const StreamConfig& config_of_stream = *target->second.stream;
     metrics::StreamCounters& counters = *target->second.counters;
-    if (!target->second.accepts_posts) {
-      return error_response(
-          req, make_error(Errc::kForbidden,
-                          fmt::format("stream \"{0}\" is written by Sluice itself (dead letters, "
-                                      "alerts, late events or window results) and takes no "
-                                      "posts; set streams.{0}.ingest: true to allow them",
-                                      stream_name)));
-    }
-    if (auto refused = admit(req, config_of_stream)) return std::move(*refused);
+    // Who may post was settled before the body was read (refuse_before_body).
     counters.bytes.fetch_add(req.body().size(), std::memory_order_relaxed);
     auto content_type = req[bhttp::field::content_type];
     std::string* body = &req.body();
@@ -915,6 +970,12 @@ struct Server::Impl {
           co_return;
         }
       }
+      if (auto refused = refuse_before_body(parser.get())) {
+        // A post that may not be made is answered before its body is read: a wrong key does
+        // not get to send megabytes first.
+        co_await send_and_close(stream, deadline, std::move(*refused));
+        co_return;
+      }
       if (header.method() == bhttp::verb::post && !parser.content_length() && !parser.chunked()) {
         co_await send_error(stream, deadline, 411,
                             "a POST needs a Content-Length header or chunked Transfer-Encoding");
@@ -983,10 +1044,18 @@ struct Server::Impl {
   Task<void> send_error(Socket& stream, ReadDeadline& deadline, unsigned status,
                         const std::string& message,
                         std::vector<std::pair<std::string, std::string>> headers = {}) {
-    const Response res{.status = status,
-                       .keep_alive = false,
-                       .headers = std::move(headers),
-                       .body = error_json(message)};
+    // A named local, not a temporary in the co_await: GCC 12 destroyed such a temporary twice.
+    Response res{.status = status,
+                 .keep_alive = false,
+                 .headers = std::move(headers),
+                 .body = error_json(message)};
+    co_await send_and_close(stream, deadline, std::move(res));
+  }
+
+  // Answers a request whose body is not read, then closes (see send_error).
+  Task<void> send_and_close(Socket& stream, ReadDeadline& deadline, Response res) {
+    res.keep_alive = false;
+    const unsigned status = res.status;
     const std::string answer = res.serialize();
     const auto started = std::chrono::steady_clock::now();
     deadline.arm(config.server.body_timeout);

@@ -109,6 +109,7 @@ std::string StreamPolicy::for_dead_letters(std::string_view text,
   options.max_depth = 80;
   boost::system::error_code ec;
   json::value parsed = json::parse(text, ec, {}, options);
+  if (!ec && !parsed.is_object() && !parsed.is_array()) return std::string(text);  // no fields
   if (ec || !parsed.is_object()) {
     return fmt::format("(withheld: not a JSON object, and streams.{}.privacy applies)",
                        stream_.name);
