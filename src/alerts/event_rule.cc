@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "core/logging.h"
+#include "core/redact.h"
 #include "core/time.h"
 #include "pipeline/field_path.h"
 #include "pipeline/message_template.h"
@@ -54,7 +55,7 @@ EventRuleStatus EventRuleJob::status() const {
 void EventRuleJob::set_state(const char* state, const std::string& error) {
   std::lock_guard lock(mutex_);
   status_.state = state;
-  if (!error.empty()) status_.last_error = error;
+  if (!error.empty()) status_.last_error = redact_urls(error);
 }
 
 std::string EventRuleJob::save_state() const {

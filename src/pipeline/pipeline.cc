@@ -9,6 +9,7 @@
 #include "components/registry.h"
 #include "core/json_text.h"
 #include "core/logging.h"
+#include "core/redact.h"
 #include "core/time.h"
 #include "core/uuid.h"
 #include "pipeline/event_json.h"
@@ -66,7 +67,7 @@ PipelineStatus Pipeline::status() const {
 void Pipeline::set_state(const char* state, const std::string& error) {
   std::lock_guard lock(mutex_);
   status_.state = state;
-  if (!error.empty()) status_.last_error = error;
+  if (!error.empty()) status_.last_error = redact_urls(error);
 }
 
 Result<void> Pipeline::load_positions() {
@@ -257,6 +258,8 @@ bool Pipeline::deliver(std::size_t sink_index, const SinkBatch& batch) {
     const auto write_started = std::chrono::steady_clock::now();
     WriteOutcome outcome = slot.sink->write(batch);
     write_latency_[sink_index].observe_since(write_started);
+    // Reasons are shown (status, logs, dead letters): a URL in one may carry a secret.
+    outcome.reason = redact_urls(outcome.reason);
     switch (outcome.status) {
       case WriteOutcome::Status::kDelivered:
         if (backoff.count() > 0) {

@@ -8,6 +8,7 @@
 
 #include "core/json_text.h"
 #include "core/logging.h"
+#include "core/redact.h"
 #include "core/thread_name.h"
 #include "core/time.h"
 #include "pipeline/event_json.h"
@@ -107,7 +108,7 @@ WindowStatus WindowJob::status() const {
 void WindowJob::set_state(const char* state, const std::string& error) {
   std::lock_guard lock(mutex_);
   status_.state = state;
-  if (!error.empty()) status_.last_error = error;
+  if (!error.empty()) status_.last_error = redact_urls(error);
 }
 
 Result<void> WindowJob::restore() {

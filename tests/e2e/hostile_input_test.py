@@ -42,6 +42,10 @@ windows:
     tumbling: 2s
     allowed_lateness: 0s
     aggregates: {n: count()}
+sinks:
+  slack: {webhook: {url: "http://127.0.0.1:9/services/T0001/B0001/s3cr3t-token", timeout: 1s}}
+pipelines:
+  to_slack: {from: [readings], to: [slack]}
 alerts:
   hot:
     from: [events]
@@ -197,6 +201,24 @@ def key_checked_before_body(server):
             assert answer.startswith("HTTP/1.1 %d" % status), answer
 
 
+def secrets_not_echoed(server):
+    """A webhook URL that carries a token (Slack-style) appeared in GET /v1/pipelines'
+    last_error and in the process log."""
+    post(server, "/v1/streams/readings/events", {"id": "to-slack", "city": "Z"}, 202)
+    def failing():
+        status, _, body = server.request("GET", "/v1/pipelines")
+        assert status == 200, body
+        [pipeline] = [p for p in body["pipelines"] if p["name"] == "to_slack"]
+        return pipeline["last_error"]
+    wait_for(lambda: failing(), 30, "the webhook failing")
+    error = failing()
+    assert "http://127.0.0.1:9/…" in error, error
+    assert "s3cr3t" not in error and "services" not in error, error
+    wait_for(lambda: any("to_slack" in line for line in server.stderr_lines), 10, "a log line")
+    leaked = [line for line in server.stderr_lines if "s3cr3t" in line]
+    assert not leaked, leaked
+
+
 READS = ["/v1/events", "/v1/events/x?stream=events", "/v1/streams", "/v1/dead-letters",
          "/v1/alerts", "/v1/pipelines", "/v1/windows", "/v1/stats?stream=events", "/metrics",
          "/v1/tail?stream=events"]
@@ -256,6 +278,8 @@ def main():
         checks.run("an event dated 9999 is clamped; windows still close", far_future_times,
                    server)
         checks.run("the write key is checked before the body is read", key_checked_before_body,
+                   server)
+        checks.run("a webhook URL's token is not echoed in statuses or logs", secrets_not_echoed,
                    server)
         checks.run("off loopback, reads need a read token unless server.public_reads",
                    reads_closed_off_loopback, binary, store)

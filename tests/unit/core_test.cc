@@ -7,6 +7,7 @@
 #include "core/crc32c.h"
 #include "core/event.h"
 #include "core/json_text.h"
+#include "core/redact.h"
 #include "core/time.h"
 #include "core/uuid.h"
 
@@ -109,6 +110,24 @@ TEST(Event, EncodesAndDecodes) {
   for (std::size_t cut = 0; cut < record.size(); ++cut) {
     EXPECT_FALSE(decode_event(std::string_view(record).substr(0, cut))) << cut;
   }
+}
+
+// Slack-style webhook URLs carry their secret in the path; DSNs carry passwords.
+TEST(Redact, UrlsKeepOnlySchemeHostAndPort) {
+  EXPECT_EQ(redact_url("https://hooks.slack.com/services/T000/B000/XXXXsecret"),
+            "https://hooks.slack.com/…");
+  EXPECT_EQ(redact_url("postgresql://app:pa55@db.internal:5432/sluice?sslmode=require"),
+            "postgresql://db.internal:5432/…");
+  EXPECT_EQ(redact_url("http://127.0.0.1:9/"), "http://127.0.0.1:9");
+  EXPECT_EQ(redact_url("http://h?token=abc"), "http://h/…");
+  EXPECT_EQ(redact_url("not a url"), "not a url");
+  const std::string text = redact_urls(
+      "https://hooks.slack.com/services/T1/B2/s3cr3t: connection refused; then "
+      "\"http://u:pw@h:8/x?sig=1\" answered 500: see https://h2/a/b");
+  EXPECT_EQ(text,
+            "https://hooks.slack.com/…: connection refused; then \"http://h:8/…\" answered 500: "
+            "see https://h2/…");
+  EXPECT_EQ(redact_urls("no urls :// here"), "no urls :// here");
 }
 
 }  // namespace

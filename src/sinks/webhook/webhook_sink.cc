@@ -11,6 +11,7 @@
 #include <charconv>
 #include <thread>
 
+#include "core/redact.h"
 #include "pipeline/event_json.h"
 
 namespace sluice::sinks {
@@ -241,7 +242,7 @@ pipeline::WriteOutcome WebhookSink::write(const pipeline::SinkBatch& batch) {
   if (error) {
     close();
     return pipeline::WriteOutcome::retry(
-        fmt::format("{}: {}", settings_.url,
+        fmt::format("{}: {}", redact_url(settings_.url),
                     error == beast::error::timeout
                         ? fmt::format("no answer within {} ms", settings_.timeout.count())
                         : error.message()));
@@ -250,7 +251,8 @@ pipeline::WriteOutcome WebhookSink::write(const pipeline::SinkBatch& batch) {
   const unsigned status = response.result_int();
   if (status >= 200 && status < 300) return pipeline::WriteOutcome::delivered();
   const std::string answer = response.body().substr(0, 200);
-  const std::string reason = fmt::format("{} answered {}: {}", settings_.url, status, answer);
+  const std::string reason =
+      fmt::format("{} answered {}: {}", redact_url(settings_.url), status, answer);
   if (status == 429 || status == 408 || status >= 500) {
     return pipeline::WriteOutcome::retry(reason, retry_after(response[http::field::retry_after]));
   }
