@@ -140,7 +140,12 @@ int run_server(const Config& config, const ConfigReloader& reload) {
     std::filesystem::create_directories(config.storage.data_dir);
     auto log_backend = open_log(config);
     log::Log& event_log = *log_backend;
-    Processor processor(event_log, config.store, store::open_store_writer(config));
+    std::map<std::string, StreamConfig> dead_letters;
+    for (const auto& [name, stream] : config.streams) {
+      if (!stream.dead_letter.empty()) dead_letters[name] = config.streams.at(stream.dead_letter);
+    }
+    Processor processor(event_log, config.store, store::open_store_writer(config),
+                        std::move(dead_letters));
     auto built = pipeline::PipelineSet::build(config, event_log);
     if (!built) {
       log->error("cannot start the pipelines: {}", built.error().message);

@@ -1,20 +1,27 @@
 #include "processor/processor.h"
 
+#include <fmt/format.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
 #include <thread>
 
+#include "core/event.h"
+#include "core/json_text.h"
 #include "core/logging.h"
 #include "core/thread_name.h"
+#include "core/time.h"
 
 namespace sluice {
 
 Processor::Processor(log::Log& log, const StoreConfig& config,
-                     std::unique_ptr<store::StoreWriter> store)
+                     std::unique_ptr<store::StoreWriter> store,
+                     std::map<std::string, StreamConfig> dead_letters)
     : log_(log),
       store_(std::move(store)),
+      dead_letters_(std::move(dead_letters)),
       batch_max_events_(static_cast<std::size_t>(config.batch_max_events)),
       batch_max_wait_(config.batch_max_wait) {
   for (const auto& stream : log_.streams()) {
@@ -122,7 +129,7 @@ Result<Processor::PassResult> Processor::process_once() {
     auto batch = log_.read(partition, from, batch_max_events_);
     if (!batch) return batch.error();
     if (batch.value().records.empty()) continue;
-    if (auto written = store_->write(kConsumer, partition, batch.value()); !written) {
+    if (auto written = write_isolating(partition, batch.value()); !written) {
       return written.error();
     }
     const bool full = batch.value().records.size() >= batch_max_events_;
@@ -135,6 +142,72 @@ Result<Processor::PassResult> Processor::process_once() {
     }
   }
   return result;
+}
+
+Result<void> Processor::write_isolating(const log::Partition& partition,
+                                        const log::ReadBatch& batch) {
+  auto written = store_->write(kConsumer, partition, batch);
+  if (written || written.error().code != Errc::kInvalidInput) return written;
+  if (batch.records.size() <= 1) {
+    if (!batch.records.empty()) {
+      if (auto kept = dead_letter(partition, batch.records.front(), written.error().message);
+          !kept) {
+        return kept;
+      }
+    }
+    // Past the event at fault: the offset alone.
+    return store_->write(kConsumer, partition, log::ReadBatch{.next_offset = batch.next_offset});
+  }
+  const std::size_t half = batch.records.size() / 2;
+  log::ReadBatch first{.records = {batch.records.begin(), batch.records.begin() + half},
+                       .next_offset = batch.records[half].offset};
+  log::ReadBatch second{.records = {batch.records.begin() + half, batch.records.end()},
+                        .next_offset = batch.next_offset};
+  if (auto r = write_isolating(partition, first); !r) return r;
+  return write_isolating(partition, second);
+}
+
+Result<void> Processor::dead_letter(const log::Partition& partition,
+                                    const log::StoredRecord& record, const std::string& reason) {
+  refused_.fetch_add(1, std::memory_order_relaxed);
+  auto target = dead_letters_.find(partition.stream);
+  if (target == dead_letters_.end()) {
+    logger("processor")
+        ->error(
+            "store refused stream={} offset={} and the stream has no dead_letter stream: "
+            "skipped reason=\"{}\"",
+            partition.stream, record.offset, reason);
+    return boost::outcome_v2::success();
+  }
+  logger("processor")
+      ->warn("store refused stream={} offset={}: dead-lettered reason=\"{}\"", partition.stream,
+             record.offset, reason);
+  const std::int64_t now = now_ms();
+  std::string payload = "{\"stream\":";
+  append_json_string(payload, partition.stream);
+  payload += ",\"sink\":\"store\",\"error\":";
+  append_json_string(payload, reason);
+  payload += fmt::format(",\"offset\":{},\"event\":", record.offset);
+  if (auto event = decode_event(record.bytes)) {
+    // As text: what the store could not take may be what would spoil a JSON reader too.
+    append_json_string(payload, event->payload);
+  } else {
+    payload += "null";
+  }
+  payload += '}';
+  // The same refusal again after a crash before the offset was stored: the same id, kept once.
+  const std::string id =
+      fmt::format("store:{}:{}:{}", partition.stream, partition.index, record.offset);
+  const StreamConfig& dead = target->second;
+  std::vector<log::RecordBatch> batches(std::max<std::uint32_t>(dead.partitions, 1));
+  EventView view{
+      .id = id, .ts_ms = now, .received_at_ms = now, .type = partition.stream, .payload = payload};
+  batches[log::partition_for(id, static_cast<std::uint32_t>(batches.size()))].add(view);
+  std::promise<Result<void>> done;
+  auto future = done.get_future();
+  log::append_partitions(log_, dead.name, std::move(batches),
+                         [&done](Result<void> result) { done.set_value(std::move(result)); });
+  return future.get();
 }
 
 }  // namespace sluice

@@ -3,8 +3,11 @@
 // store (SQLite or PostgreSQL), in batches of up to store.batch_max_events, each batch in one
 // transaction with the consumer offset. It wakes when the log reports new durable records; when
 // the store fails (disk full, locked, server away) it logs, backs off and retries the same
-// batch, so nothing is skipped. The committed offsets are read in the thread too, retried the
-// same way, so a store that is not reachable yet does not stop the process starting.
+// batch, so nothing is skipped. A batch the store refuses for what it holds (kInvalidInput: a
+// value no column can take) is split in halves until the events at fault are alone; each goes
+// to its stream's dead-letter stream with the store's reason, and the rest are stored. The
+// committed offsets are read in the thread too, retried the same way, so a store that is not
+// reachable yet does not stop the process starting.
 
 #include <atomic>
 #include <chrono>
@@ -25,7 +28,10 @@ class Processor {
   // The consumer name under which offsets are committed in the store.
   static constexpr const char* kConsumer = "store";
 
-  Processor(log::Log& log, const StoreConfig& config, std::unique_ptr<store::StoreWriter> store);
+  // `dead_letters`: each stream's dead-letter stream, for the events the store refuses (a
+  // stream without one logs and skips them).
+  Processor(log::Log& log, const StoreConfig& config, std::unique_ptr<store::StoreWriter> store,
+            std::map<std::string, StreamConfig> dead_letters = {});
   ~Processor();  // stops the thread after the batch in progress
 
   void start();
@@ -34,6 +40,8 @@ class Processor {
   // Events stored so far, per partition, as the next log offset to read (0 until the store's
   // offsets are read).
   std::map<log::Partition, log::Offset> positions() const;
+  // Events the store refused and that went to the dead letters, since the start.
+  std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
   // Why the last write to the store failed while it is being retried; empty while writes work.
   std::string failing() const;
 
@@ -44,10 +52,16 @@ class Processor {
   // written; kIdle: nothing new.
   enum class PassResult { kIdle, kPartial, kFull };
   Result<PassResult> process_once();
+  // Writes `batch`; on a refusal for its content, halves it until the events at fault are
+  // alone and dead-letters them.
+  Result<void> write_isolating(const log::Partition& partition, const log::ReadBatch& batch);
+  Result<void> dead_letter(const log::Partition& partition, const log::StoredRecord& record,
+                           const std::string& reason);
 
   log::Log& log_;
   std::unique_ptr<store::StoreWriter> store_;
-  bool offsets_loaded_ = false;  // the processor thread's
+  std::map<std::string, StreamConfig> dead_letters_;  // by source stream
+  bool offsets_loaded_ = false;                       // the processor thread's
   std::size_t batch_max_events_;
   std::chrono::milliseconds batch_max_wait_;
 
@@ -57,6 +71,7 @@ class Processor {
   bool stopping_ = false;
   std::map<log::Partition, log::Offset> positions_;
   std::string failing_;
+  std::atomic<std::uint64_t> refused_{0};
   std::thread thread_;
 };
 

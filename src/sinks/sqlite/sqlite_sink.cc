@@ -208,10 +208,15 @@ Result<void> SqliteSink::write(const std::string& consumer, const log::Partition
   if (auto r = db_.try_exec("BEGIN IMMEDIATE"); !r) return r;
   auto fail = [&](const std::string& what) -> Result<void> {
     std::string message = "SQLite " + what + ": " + db_.error_message();
+    // A value too big or of the wrong kind fails again on every retry; busy, locked, I/O and
+    // full-disk errors may pass.
+    const int code = sqlite3_errcode(db_.handle()) & 0xff;
+    const bool about_the_data =
+        code == SQLITE_TOOBIG || code == SQLITE_MISMATCH || code == SQLITE_CONSTRAINT;
     insert_event_.reset();
     upsert_offset_.reset();
     (void)db_.try_exec("ROLLBACK");
-    return make_error(Errc::kUnavailable, message);
+    return make_error(about_the_data ? Errc::kInvalidInput : Errc::kUnavailable, message);
   };
   if (auto checked = check_rollup_fields(stream); !checked) {
     (void)db_.try_exec("ROLLBACK");
