@@ -442,7 +442,8 @@ Result<std::string> run_query(StoreReader& reader, const Filter& f) {
 
 }  // namespace
 
-Result<std::string> query_event(StoreReader& reader, const std::string& id, const Params& params) {
+Result<std::string> query_event(StoreReader& reader, const std::string& id, const Params& params,
+                                const std::vector<std::string>& streams) {
   std::optional<std::string> stream;
   std::vector<std::string> fields;
   for (const auto& [name, value] : params) {
@@ -461,7 +462,16 @@ Result<std::string> query_event(StoreReader& reader, const std::string& id, cons
   Sql sql = reader.sql();
   sql += "SELECT seq, stream, id, ts, received_at, key, payload FROM events WHERE id = ";
   sql.bind(id);
-  if (stream) sql += " AND stream = " + sql.param(*stream);
+  if (stream) {
+    sql += " AND stream = " + sql.param(*stream);
+  } else {
+    if (streams.empty())
+      return make_error(Errc::kNotFound, fmt::format("no event with id \"{}\"", id));
+    sql += " AND stream IN (";
+    for (std::size_t i = 0; i < streams.size(); ++i)
+      sql += (i > 0 ? ", " : "") + sql.param(streams[i]);
+    sql += ")";
+  }
   sql += " ORDER BY seq LIMIT 1";
   std::string out;
   auto read = reader.query(sql, [&](const Row& row) {

@@ -42,7 +42,11 @@ struct StreamView {
 Result<std::string> query_view(StoreReader& reader, const StreamView& view, const Params& params);
 
 // GET /v1/events/{id}: the event (the first stored, when streams share an id and no `stream`
-// parameter says which), or kNotFound. Parameters: stream, fields.
-Result<std::string> query_event(StoreReader& reader, const std::string& id, const Params& params);
+// parameter says which), or kNotFound. Parameters: stream, fields. Without `stream` the lookup
+// is one per stream of `streams` (the configured ones), each through the (stream, id) index:
+// an id alone has no index, and a scan of every event per request is what a stranger could
+// loop on.
+Result<std::string> query_event(StoreReader& reader, const std::string& id, const Params& params,
+                                const std::vector<std::string>& streams);
 
 }  // namespace sluice::query

@@ -202,27 +202,30 @@ TEST(EventsQuery, WhereConditionsOnPayloadFieldsAndKeys) {
 }
 
 TEST(EventsQuery, OneEventByIdAndFieldProjection) {
+  const std::vector<std::string> kStreams{"s1", "s2"};
   Fixture f;
   f.add_payloads("s1", {{"a/1", R"({"city":"NYC","geo":{"lat":40.7,"lon":-74},"n":1})"},
                         {"b", R"({"city":"LA"})"}});
   f.add_payloads("s2", {{"b", R"({"city":"SF"})"}});
   auto reader_ptr = query::open_sqlite_reader(f.db_path, 1);
   auto& reader = *reader_ptr;
-  auto one = query::query_event(reader, "a/1", {{"fields", "city,geo.lat,missing"}});
+  auto one = query::query_event(reader, "a/1", {{"fields", "city,geo.lat,missing"}}, kStreams);
   ASSERT_TRUE(one) << one.error().message;
   EXPECT_THAT(one.value(), HasSubstr(R"("id":"a/1","stream":"s1")"));
   EXPECT_THAT(one.value(), HasSubstr(R"("payload":{"city":"NYC","geo.lat":40.7}})"));
-  auto first = query::query_event(reader, "b", {});
+  auto first = query::query_event(reader, "b", {}, kStreams);
   ASSERT_TRUE(first);
   EXPECT_THAT(first.value(), HasSubstr(R"("payload":{"city":"LA"})"));  // first stored
-  auto in_s2 = query::query_event(reader, "b", {{"stream", "s2"}});
+  auto in_s2 = query::query_event(reader, "b", {{"stream", "s2"}}, kStreams);
   ASSERT_TRUE(in_s2);
   EXPECT_THAT(in_s2.value(), HasSubstr(R"("payload":{"city":"SF"})"));
-  auto missing = query::query_event(reader, "zzz", {});
+  auto missing = query::query_event(reader, "zzz", {}, kStreams);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, Errc::kNotFound);
-  EXPECT_FALSE(query::query_event(reader, "b", {{"fields", "a..b"}}));
-  EXPECT_FALSE(query::query_event(reader, "b", {{"limit", "1"}}));
+  EXPECT_FALSE(query::query_event(reader, "b", {{"fields", "a..b"}}, kStreams));
+  EXPECT_FALSE(query::query_event(reader, "b", {{"limit", "1"}}, kStreams));
+  // Without `stream`, only the streams given are looked in (each through its index).
+  EXPECT_FALSE(query::query_event(reader, "a/1", {}, {"s2"}));
 
   auto page = query::query_events(reader, {{"fields", "city"}, {"stream", "s1"}});
   ASSERT_TRUE(page);

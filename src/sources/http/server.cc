@@ -777,7 +777,8 @@ struct Server::Impl {
         // A local, not a lambda capture: GCC 12 destroys non-trivial captures of a lambda in a
         // co_await operand twice.
         const std::string decoded = id->decode();
-        body = co_await in_query_pool([&] { return query::query_event(*reader, decoded, params); });
+        body = co_await in_query_pool(
+            [&] { return query::query_event(*reader, decoded, params, all_streams); });
       }
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
@@ -1269,6 +1270,7 @@ struct Server::Impl {
   RateLimiter per_key;
   // Reads need no token: server.public_reads, or no read tokens on a loopback listener.
   bool reads_open;
+  std::vector<std::string> all_streams = stream_names(config);
   // One per I/O thread, outliving the contexts: the sessions a stopped context still holds
   // leave their drain when the context is destroyed.
   std::vector<std::unique_ptr<ConnectionDrain>> drains = make_drains(config.server.io_threads);
