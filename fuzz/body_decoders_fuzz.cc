@@ -39,7 +39,8 @@ const StreamConfig& ruled_stream() {
     StreamConfig s = plain_stream();
     s.schema = R"({"type":"object","properties":{"email":{"type":"string","format":"email"},
       "n":{"type":"integer","maximum":100},"tags":{"type":"array","maxItems":3,
-      "items":{"type":"string","maxLength":8}},"site":{"format":"uri"}}})";
+      "items":{"type":"string","maxLength":8}},"site":{"format":"uri"},
+      "code":{"type":"string","pattern":"^[a-z]+-[0-9]+$"},"at":{"format":"date-time"}}})";
     s.sanitize.fields = {"*"};
     s.sanitize.lowercase_fields = {"email"};
     s.sanitize.max_length = 64;

@@ -238,8 +238,9 @@ class BodyParser {
               bool is_protected = false) {
     Rejection rejection{.index = index_++, .error = std::move(error), .malformed = malformed};
     if (context_.keep_rejected) {
-      rejection.event = is_protected ? std::string(text)
-                                     : context_.policy.for_dead_letters(text, context_.client_ip);
+      rejection.event = is_protected
+                            ? std::string(text)
+                            : context_.policy.for_dead_letters(text, is_json, context_.client_ip);
       // Embedded as JSON, a \u0000 would make the dead letter unreadable to PostgreSQL's JSON
       // functions: such text is kept as a string.
       rejection.event_is_json = is_json && rejection.event.find("\\u0000") == std::string::npos;

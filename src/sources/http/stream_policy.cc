@@ -102,7 +102,7 @@ std::optional<std::string> StreamPolicy::apply(json::object& event,
   return std::nullopt;
 }
 
-std::string StreamPolicy::for_dead_letters(std::string_view text,
+std::string StreamPolicy::for_dead_letters(std::string_view text, bool& is_json,
                                            std::string_view client_ip) const {
   if (!private_) return std::string(text);
   json::parse_options options;
@@ -111,6 +111,7 @@ std::string StreamPolicy::for_dead_letters(std::string_view text,
   json::value parsed = json::parse(text, ec, {}, options);
   if (!ec && !parsed.is_object() && !parsed.is_array()) return std::string(text);  // no fields
   if (ec || !parsed.is_object()) {
+    is_json = false;
     return fmt::format("(withheld: not a JSON object, and streams.{}.privacy applies)",
                        stream_.name);
   }

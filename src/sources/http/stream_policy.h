@@ -39,7 +39,9 @@ class StreamPolicy {
   // What of a rejected event's text may be kept in the dead letters: the text itself when the
   // stream has no privacy rules; else the event with them applied, or, when the text is no
   // JSON object they could be applied to, a note that it was withheld.
-  std::string for_dead_letters(std::string_view text, std::string_view client_ip) const;
+  // `is_json` says whether `text` may be embedded as JSON, and is cleared for the note.
+  std::string for_dead_letters(std::string_view text, bool& is_json,
+                               std::string_view client_ip) const;
 
   const validation::JsonSchema* schema() const { return schema_.get(); }
   // The stream has privacy rules (an IP field, fields to hash or to drop).
