@@ -1,11 +1,12 @@
-"""Every curl example in docs/http-api.md, run as written against the example configuration it
-names (examples/collector.yaml), with its answer checked against the one the page shows.
+"""Every curl example of a page (docs/http-api.md by default), run as written against the
+example configuration it names (examples/collector.yaml by default), with its answer checked
+against the one the page shows.
 
 An example is a ```sh block followed directly by a plain ``` block: the first line shown must be
 the status line received, and every other line shown must be a line of the answer (headers or
 body).
 
-usage: docs_test.py SLUICE_BINARY SOURCE_DIR
+usage: docs_test.py SLUICE_BINARY SOURCE_DIR [PAGE CONFIG LISTEN MIN_EXAMPLES]
 """
 
 import os
@@ -21,11 +22,14 @@ EXAMPLE = re.compile(r"```sh\n(.*?)```\n```\n(.*?)```", re.S)
 
 def main():
     binary, source = sys.argv[1], sys.argv[2]
-    page = open(os.path.join(source, "docs", "http-api.md")).read()
+    name, config, listen, least = (sys.argv[3:7] if len(sys.argv) > 6 else
+                                   ("http-api.md", "collector.yaml", "127.0.0.1:0", "10"))
+    page = open(os.path.join(source, "docs", name)).read()
     examples = EXAMPLE.findall(page)
     checks = Checks()
-    checks.run("the page has examples", lambda: None if len(examples) >= 10 else 1 / 0)
-    server = Server(binary, config=os.path.join(source, "examples", "collector.yaml")).start()
+    checks.run("the page has examples", lambda: None if len(examples) >= int(least) else 1 / 0)
+    server = Server(binary, config=os.path.join(source, "examples", config),
+                    listen=listen).start()
     env = dict(os.environ, SLUICE="http://127.0.0.1:%d" % server.port)
     try:
         for command, shown in examples:
