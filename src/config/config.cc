@@ -70,6 +70,12 @@ const Table& server_table() {
           duration_setting("stop_timeout", &ServerConfig::stop_timeout, "10s", 0, 3'600'000,
                            "On SIGTERM, how long requests in progress may take to be answered "
                            "before their connections are closed anyway."),
+          int_setting("max_connections", &ServerConfig::max_connections, 10000, 0, 1'000'000,
+                      "Connections open at once; a connection beyond them is answered 503 with "
+                      "Retry-After and closed. 0: no limit but the open-file limit."),
+          int_setting("max_tails", &ServerConfig::max_tails, 100, 0, 100'000,
+                      "Live tails (`GET /v1/tail`) open at once; one more is answered 503. "
+                      "0: no limit."),
           bool_setting("trust_forwarded_for", &ServerConfig::trust_forwarded_for, false,
                        "Take the client address from the last entry of X-Forwarded-For (set "
                        "this behind a reverse proxy only: clients can forge the header)."),

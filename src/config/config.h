@@ -27,6 +27,8 @@ struct ServerConfig {
   bool trust_forwarded_for = false;
   std::vector<std::string> read_tokens;  // empty: reads are open on a loopback listener only
   bool public_reads = false;             // reads open to anyone, whatever the listener
+  int max_connections = 0;               // open connections; beyond: 503 (0: no limit)
+  int max_tails = 0;                     // live tails (GET /v1/tail); beyond: 503
   RateLimitConfig rate_limit;
   int io_threads = 0;
   std::uint64_t max_body_bytes = 0;

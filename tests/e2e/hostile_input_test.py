@@ -219,6 +219,47 @@ def secrets_not_echoed(server):
     assert not leaked, leaked
 
 
+def connection_and_tail_caps(binary, store):
+    """Nothing bounded the number of connections or live tails."""
+    server = Server(binary, config_text=store.config() +
+                    "server: {max_connections: 6, max_tails: 2}\n" + CONFIG)
+    held = []
+    try:
+        server.start()
+        def tail():
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            s.sendall(b"GET /v1/tail?stream=events HTTP/1.1\r\nHost: x\r\n\r\n")
+            return s, s.recv(4096).decode(errors="replace")
+        for _ in range(2):
+            s, head = tail()
+            held.append(s)
+            assert head.startswith("HTTP/1.1 200"), head
+        s, head = tail()
+        s.close()
+        assert head.startswith("HTTP/1.1 503") and "server.max_tails" in head, head
+        for _ in range(4):  # 6 open with the two tails
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            held.append(s)
+        # The server accepts in order: the four above are counted before the next one.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            answer = s.recv(4096).decode(errors="replace")
+        assert answer.startswith("HTTP/1.1 503") and "server.max_connections" in answer, answer
+        assert "retry-after: 1" in answer.lower(), answer
+        for s in held:
+            s.close()
+        held.clear()
+        def served():
+            try:
+                return server.request("GET", "/healthz")[0] == 200
+            except OSError:
+                return False
+        wait_for(served, 10, "a connection served once the others closed")
+    finally:
+        for s in held:
+            s.close()
+        server.cleanup()
+
+
 READS = ["/v1/events", "/v1/events/x?stream=events", "/v1/streams", "/v1/dead-letters",
          "/v1/alerts", "/v1/pipelines", "/v1/windows", "/v1/stats?stream=events", "/metrics",
          "/v1/tail?stream=events"]
@@ -283,6 +324,8 @@ def main():
                    server)
         checks.run("off loopback, reads need a read token unless server.public_reads",
                    reads_closed_off_loopback, binary, store)
+        checks.run("server.max_connections and server.max_tails answer 503 beyond them",
+                   connection_and_tail_caps, binary, store)
     finally:
         server.cleanup()
         store.cleanup()

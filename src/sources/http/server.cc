@@ -778,7 +778,7 @@ struct Server::Impl {
         // co_await operand twice.
         const std::string decoded = id->decode();
         body = co_await in_query_pool(
-            [&] { return query::query_event(*reader, decoded, params, all_streams); });
+            [&] { return query::query_event(*reader, decoded, params, stream_list); });
       }
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
@@ -901,7 +901,12 @@ struct Server::Impl {
   // `remote` is the peer's address as accept() returned it (asking the socket costs a system
   // call per connection).
   // `drain` is the one of the connection's I/O thread.
+  // open_connections was counted up for it by accept_loop.
   Task<void> session(Socket socket, tcp::endpoint remote, ConnectionDrain& drain) {
+    struct Closed {
+      std::atomic<int>& count;
+      ~Closed() { count.fetch_sub(1, std::memory_order_relaxed); }
+    } closed{open_connections};
     const std::string peer = remote.address().to_string();
     // A plain socket, not beast::tcp_stream: its per-operation timer machinery costs more
     // than the deadline below, which covers reads and writes alike.
@@ -1115,6 +1120,23 @@ struct Server::Impl {
       co_await answer(*refused);
       co_return;
     }
+    // A tail holds a connection and a cursor for as long as the client likes: their number is
+    // bounded.
+    auto& clients = http_metrics.tail_clients();
+    const auto before = clients.fetch_add(1, std::memory_order_relaxed);
+    struct Leave {
+      std::atomic<std::int64_t>& clients;
+      ~Leave() { clients.fetch_sub(1, std::memory_order_relaxed); }
+    } leave{clients};
+    const int max_tails = config.server.max_tails;
+    if (max_tails > 0 && before >= max_tails) {
+      co_await answer(error_response(
+          req, make_error(Errc::kUnavailable,
+                          fmt::format("{} live tails are open, the most this server keeps "
+                                      "(server.max_tails); try again later",
+                                      max_tails))));
+      co_return;
+    }
     const query::Params params = query_params(*parsed);
     auto opened = co_await off_io_thread(
         [this, &params] { return query::TailCursor::open(log, stream_list, params); });
@@ -1123,12 +1145,6 @@ struct Server::Impl {
       co_return;
     }
     query::TailCursor& cursor = opened.value();
-    auto& clients = http_metrics.tail_clients();
-    clients.fetch_add(1, std::memory_order_relaxed);
-    struct Leave {
-      std::atomic<std::int64_t>& clients;
-      ~Leave() { clients.fetch_sub(1, std::memory_order_relaxed); }
-    } leave{clients};
 
     auto send = [&](const std::string& text) -> Task<bool> {
       deadline.arm(config.server.body_timeout);
@@ -1210,6 +1226,25 @@ struct Server::Impl {
     }
   }
 
+  // Over server.max_connections: a 503 written at once (a new socket's send buffer takes it
+  // whole, so this does not wait), then closed without reading anything.
+  void refuse_connection(Socket& socket) {
+    const Response res{
+        .status = 503,
+        .keep_alive = false,
+        .headers = {{"Retry-After", "1"}},
+        .body = error_json(fmt::format("{} connections are open, the most this server keeps "
+                                       "(server.max_connections); try again later",
+                                       config.server.max_connections))};
+    const std::string answer = res.serialize();
+    beast::error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(asio::buffer(answer), ignored);
+    socket.shutdown(Socket::shutdown_send, ignored);
+    socket.close(ignored);
+    http_metrics.observe(kRefusedEarly, 503, std::chrono::nanoseconds(0));
+  }
+
   Task<void> accept_loop() {
     for (;;) {
       // Connections are dealt round-robin to the I/O threads, each with an io_context of its
@@ -1225,6 +1260,14 @@ struct Server::Impl {
         continue;
       }
       socket.set_option(tcp::no_delay(true));
+      const int max_connections = config.server.max_connections;
+      if (max_connections > 0 &&
+          open_connections.load(std::memory_order_relaxed) >= max_connections) {
+        refuse_connection(socket);
+        continue;
+      }
+      // Counted here, in accept order, not when the session starts on its thread.
+      open_connections.fetch_add(1, std::memory_order_relaxed);
       auto executor = socket.get_executor();
       asio::co_spawn(executor, session(std::move(socket), remote, *drains[index]), asio::detached);
     }
@@ -1270,7 +1313,7 @@ struct Server::Impl {
   RateLimiter per_key;
   // Reads need no token: server.public_reads, or no read tokens on a loopback listener.
   bool reads_open;
-  std::vector<std::string> all_streams = stream_names(config);
+  std::atomic<int> open_connections{0};  // sessions running, on every I/O thread
   // One per I/O thread, outliving the contexts: the sessions a stopped context still holds
   // leave their drain when the context is destroyed.
   std::vector<std::unique_ptr<ConnectionDrain>> drains = make_drains(config.server.io_threads);
