@@ -2,8 +2,11 @@
 
 #include "log/embedded/partition_log.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
 #include <set>
 
 #include "log/embedded/embedded_log.h"
@@ -40,6 +43,65 @@ void fill(Log& log, int batches) {
   for (int b = 0; b < batches; ++b) {
     ASSERT_TRUE(append_sync(log, "a", make_batch("b" + std::to_string(b), 50, storage)));
   }
+}
+
+// Fails fsync on directories once told to, as a disk that errs would.
+class DirSyncFails : public FileIo {
+ public:
+  int open(const std::string& path, int flags, mode_t mode) override {
+    const int fd = FileIo::open(path, flags, mode);
+    std::lock_guard lock(mutex_);
+    if (fd >= 0 && (flags & O_DIRECTORY)) directories_.insert(fd);
+    return fd;
+  }
+  int close(int fd) override {
+    {
+      std::lock_guard lock(mutex_);
+      directories_.erase(fd);
+    }
+    return FileIo::close(fd);
+  }
+  int fsync(int fd) override {
+    std::unique_lock lock(mutex_);
+    const bool directory = directories_.contains(fd);
+    lock.unlock();
+    if (failing && directory) {
+      errno = EIO;
+      return -1;
+    }
+    return FileIo::fsync(fd);
+  }
+  std::atomic<bool> failing{false};
+
+ private:
+  std::mutex mutex_;
+  std::set<int> directories_;
+};
+
+// The directory sync after a segment roll made the new file durable; its error was ignored and
+// events were acknowledged into a file whose entry might not survive a power cut.
+TEST(PartitionLog, ADirectorySyncErrorFailsTheRollAndTheAppend) {
+  TempDir dir;
+  DirSyncFails io;
+  EmbeddedLog log(dir.str(), {"a"}, small_segments(), io);
+  std::vector<std::string> storage;
+  io.failing = true;
+  bool refused = false;
+  for (int b = 0; b < 100 && !refused; ++b) {
+    auto appended = append_sync(log, "a", make_batch("b" + std::to_string(b), 50, storage));
+    if (!appended) {
+      EXPECT_EQ(appended.error().code, Errc::kUnavailable);
+      EXPECT_NE(appended.error().message.find("cannot sync directory"), std::string::npos)
+          << appended.error().message;
+      refused = true;
+    }
+  }
+  EXPECT_TRUE(refused) << "a segment rolled with its directory sync failing";
+  EXPECT_EQ(log.partition_log("a")->segment_count(), 1u);
+  EXPECT_GE(log.stats().failed_appends, 1u);
+  io.failing = false;
+  EXPECT_TRUE(append_sync(log, "a", make_batch("after", 50, storage)));
+  EXPECT_EQ(log.partition_log("a")->segment_count(), 2u);
 }
 
 TEST(PartitionLog, RollsSegmentsAndReadsAcrossThem) {

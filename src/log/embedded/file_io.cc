@@ -55,7 +55,13 @@ std::string errno_text() {
 void fsync_dir(FileIo& io, const std::string& dir) {
   int fd = io.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("cannot open directory " + dir + ": " + errno_text());
-  io.fsync(fd);
+  // Ignored, a failed sync would leave a new segment's entry maybe not durable while events
+  // were acknowledged into it.
+  if (io.fsync(fd) != 0) {
+    const std::string error = errno_text();
+    io.close(fd);
+    throw std::runtime_error("cannot sync directory " + dir + ": " + error);
+  }
   io.close(fd);
 }
 
