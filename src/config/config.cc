@@ -745,6 +745,17 @@ void check_pipelines(const Config& config, std::vector<ConfigError>& errors) {
       errors.push_back({.path = path + ".dead_letter",
                         .message = fmt::format("no stream named \"{}\"", pipeline.dead_letter)});
     }
+    // A pipeline that reads its own dead-letter stream would read each event it rejects again,
+    // reject it again, and so on without end.
+    if (std::find(pipeline.from.begin(), pipeline.from.end(), pipeline.dead_letter) !=
+        pipeline.from.end()) {
+      errors.push_back(
+          {.path = path + ".dead_letter",
+           .message = fmt::format("\"{0}\" is also in from: the events this pipeline rejects "
+                                  "would come back to it for ever; set dead_letter to another "
+                                  "stream (or \"\" to drop them)",
+                                  pipeline.dead_letter)});
+    }
     pipeline::TransformContext context{.pipeline = name, .sinks = pipeline.to};
     for (std::size_t i = 0; i < pipeline.steps.size(); ++i) {
       const auto& step = pipeline.steps[i];

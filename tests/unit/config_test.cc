@@ -75,6 +75,43 @@ routes:
   EXPECT_THAT(text, HasSubstr("routes.r2.stream: no stream named \"missing\""));
 }
 
+// A pipeline reading its own dead-letter stream dead-lettered into it without end.
+TEST(Config, ADeadLetterLoopIsRefused) {
+  auto loaded = load_text(R"(
+streams:
+  events: {}
+  dead_letters: {id_field: "", time_field: "", type_field: stream}
+sinks:
+  out: {file: {path: out.ndjson}}
+pipelines:
+  retry: {from: [events, dead_letters], to: [out]}
+  ok: {from: [events], to: [out]}
+)");
+  const std::string text = format_errors(loaded.errors, "x");
+  EXPECT_THAT(text, HasSubstr("pipelines.retry.dead_letter: \"dead_letters\" is also in from"));
+  EXPECT_THAT(text, Not(HasSubstr("pipelines.ok")));
+}
+
+// Internal streams take no posts unless they opt in; any stream can opt out.
+TEST(Config, InternalStreamsAreClosedToPosts) {
+  auto loaded = load_text(R"(
+streams:
+  events: {dead_letter: dead_letters}
+  closed: {ingest: "false"}
+  dead_letters: {id_field: "", time_field: "", type_field: stream}
+  alerts: {id_field: "", time_field: "", type_field: rule, ingest: "true"}
+alerts:
+  hot: {from: [events], when: 'value > 90'}
+)");
+  ASSERT_TRUE(loaded.ok()) << format_errors(loaded.errors, "x");
+  const auto& c = loaded.config;
+  EXPECT_TRUE(c.accepts_posts(c.streams.at("events")));
+  EXPECT_FALSE(c.accepts_posts(c.streams.at("closed")));
+  EXPECT_FALSE(c.accepts_posts(c.streams.at("dead_letters")));
+  EXPECT_TRUE(c.accepts_posts(c.streams.at("alerts")));
+  EXPECT_FALSE(load_text("streams: {a: {ingest: maybe}}").ok());
+}
+
 TEST(Config, ReadsValuesWithUnits) {
   auto loaded = load_text(R"(
 server:
