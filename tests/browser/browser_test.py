@@ -29,6 +29,7 @@ streams:
     cors_origins: ["https://elsewhere.example"]
   signup:
     form: {{enabled: true, redirect: "{origin}/thanks"}}
+    cors_origins: ["{origin}"]
     sanitize: {{lowercase_fields: [email]}}
     schema: {{type: object, required: [email], properties: {{email: {{type: string, format: email}}}}}}
 """

@@ -260,6 +260,18 @@ def connection_and_tail_caps(binary, store):
         server.cleanup()
 
 
+def origins_checked_without_preflight(server):
+    """cors_origins was enforced on preflights only: a page anywhere could post a form or a
+    sendBeacon (no preflight) to any stream."""
+    reply = post(server, "/v1/streams/events/events", {"id": "from-evil"}, 403,
+                 headers={"Origin": "https://evil.example"})
+    assert "streams.events.cors_origins" in reply["error"], reply
+    # The server's own pages, and clients that send no Origin, post as before.
+    post(server, "/v1/streams/events/events", {"id": "same-origin"}, 202,
+         headers={"Origin": "http://127.0.0.1:%d" % server.port})
+    post(server, "/v1/streams/events/events", {"id": "no-origin"}, 202)
+
+
 READS = ["/v1/events", "/v1/events/x?stream=events", "/v1/streams", "/v1/dead-letters",
          "/v1/alerts", "/v1/pipelines", "/v1/windows", "/v1/stats?stream=events", "/metrics",
          "/v1/tail?stream=events"]
@@ -322,6 +334,8 @@ def main():
                    server)
         checks.run("a webhook URL's token is not echoed in statuses or logs", secrets_not_echoed,
                    server)
+        checks.run("cors_origins is enforced on posts without a preflight",
+                   origins_checked_without_preflight, server)
         checks.run("off loopback, reads need a read token unless server.public_reads",
                    reads_closed_off_loopback, binary, store)
         checks.run("server.max_connections and server.max_tails answer 503 beyond them",

@@ -399,11 +399,36 @@ struct Server::Impl {
                                          "takes no posts; set streams.{0}.ingest: true to allow "
                                          "them",
                                          stream_name)));
+    } else if (auto origin = foreign_origin(header, *target->second.stream)) {
+      // A browser's simple POST (a form, sendBeacon's text/plain) has no preflight: the
+      // origin is checked here, or any page on the web could post.
+      refused = error_response(
+          header,
+          make_error(Errc::kForbidden, fmt::format("origin \"{}\" may not post to stream "
+                                                   "\"{}\"; add it to streams.{}.cors_origins",
+                                                   *origin, stream_name, stream_name)));
     } else {
       refused = admit(header, *target->second.stream);
     }
     if (refused) finish_collect(header, stream_name, *refused);
     return refused;
+  }
+
+  // The request's Origin when it names a page that the stream's cors_origins do not allow and
+  // that is not this server itself (browsers send Origin on same-origin POSTs too).
+  static std::optional<std::string> foreign_origin(const Request& header,
+                                                   const StreamConfig& stream) {
+    const auto origin = header[bhttp::field::origin];
+    if (origin.empty()) return std::nullopt;
+    const std::string_view text(origin.data(), origin.size());
+    if (!stream.allowed_origin(text).empty()) return std::nullopt;
+    const auto host = header[bhttp::field::host];
+    const auto scheme_end = text.find("://");
+    if (!host.empty() && scheme_end != std::string_view::npos &&
+        text.substr(scheme_end + 3) == std::string_view(host.data(), host.size())) {
+      return std::nullopt;
+    }
+    return std::string(text.substr(0, 256));
   }
 
   // Who may post: the stream's write keys and the rate limits. nullopt lets the request in.
