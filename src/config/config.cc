@@ -390,6 +390,10 @@ const Table& store_table() {
                            "events before the next transaction (a full batch goes on at once). "
                            "The time after its 202 until an event shows in queries is at most "
                            "about this much more."),
+          duration_setting("query_timeout", &StoreConfig::query_timeout, "10s", 0, 3'600'000,
+                           "A read query (the query API, statistics, dead letters, alerts) that "
+                           "runs longer is stopped and answered 503 naming this setting, so no "
+                           "request can hold a read connection for long. 0: no limit."),
           int_setting("read_connections", &StoreConfig::read_connections, 4, 1, 64,
                       "Database connections kept open for queries, and as many threads to run them "
                       "on (a query never holds up an HTTP I/O thread)."),

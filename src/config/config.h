@@ -121,6 +121,7 @@ struct StoreConfig {
   int batch_max_events = 0;
   std::chrono::milliseconds batch_max_wait{};
   int read_connections = 0;
+  std::chrono::milliseconds query_timeout{};  // a read query running longer is stopped
 };
 
 // An extra path that posts into a stream, for clients that cannot change their URLs.

@@ -34,9 +34,11 @@ class ResultRow : public Row {
 
 class PostgresReader : public StoreReader {
  public:
-  PostgresReader(const std::string& url, const std::string& schema, int connections) {
+  PostgresReader(const std::string& url, const std::string& schema, int connections,
+                 std::chrono::milliseconds timeout)
+      : timeout_(timeout) {
     for (int i = 0; i < connections; ++i)
-      pool_.add(std::make_unique<pg::Connection>(url, schema));
+      pool_.add(std::make_unique<pg::Connection>(url, schema, timeout.count()));
   }
   Dialect dialect() const override { return Dialect::kPostgres; }
 
@@ -64,6 +66,10 @@ class PostgresReader : public StoreReader {
       }
       auto result = connection.exec(sql.text(), params, "query");
       if (!result) {
+        if (timeout_.count() > 0 &&
+            result.error().message.find("statement timeout") != std::string::npos) {
+          return make_error(Errc::kUnavailable, query_timeout_message(timeout_));
+        }
         return make_error(Errc::kUnavailable, "store query failed: " + result.error().message);
       }
       PGresult* rows = result.value().get();
@@ -75,13 +81,15 @@ class PostgresReader : public StoreReader {
   }
 
   ConnectionPool<pg::Connection> pool_;
+  std::chrono::milliseconds timeout_;
 };
 
 }  // namespace
 
 std::unique_ptr<StoreReader> open_postgres_reader(const std::string& url, const std::string& schema,
-                                                  int connections) {
-  return std::make_unique<PostgresReader>(url, schema, connections);
+                                                  int connections,
+                                                  std::chrono::milliseconds timeout) {
+  return std::make_unique<PostgresReader>(url, schema, connections, timeout);
 }
 
 }  // namespace sluice::query

@@ -1,5 +1,7 @@
 #include "query/store_reader.h"
 
+#include <fmt/format.h>
+
 #include "config/config.h"
 
 namespace sluice::query {
@@ -17,9 +19,17 @@ Result<void> StoreReader::query(const Sql& sql, const std::function<bool(const R
 std::unique_ptr<StoreReader> open_store_reader(const Config& config) {
   if (!config.store.url.empty()) {
     return open_postgres_reader(config.store.url, config.store.schema,
-                                config.store.read_connections);
+                                config.store.read_connections, config.store.query_timeout);
   }
-  return open_sqlite_reader(config.store_path(), config.store.read_connections);
+  return open_sqlite_reader(config.store_path(), config.store.read_connections,
+                            config.store.query_timeout);
+}
+
+std::string query_timeout_message(std::chrono::milliseconds timeout) {
+  return fmt::format(
+      "the query took longer than {} ms and was stopped (store.query_timeout); "
+      "narrow it with stream, type, from and to",
+      timeout.count());
 }
 
 }  // namespace sluice::query

@@ -3,6 +3,7 @@
 // database. Queries are built in the store's dialect (query/sql.h); a pool of connections is
 // shared by the HTTP threads, each waiting for a free one when all are busy.
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -34,12 +35,18 @@ class StoreReader {
   virtual Result<void> run(const Sql& sql, const std::function<bool(const Row&)>& on_row) = 0;
 };
 
-// Read-only connections to an existing SQLite store.
-std::unique_ptr<StoreReader> open_sqlite_reader(const std::string& path, int connections);
+// Read-only connections to an existing SQLite store. A query that runs longer than `timeout`
+// (0: no limit) is stopped and answered kUnavailable naming store.query_timeout.
+std::unique_ptr<StoreReader> open_sqlite_reader(
+    const std::string& path, int connections,
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
 // Connections to a PostgreSQL store (made on first use, and again after a lost connection);
-// `schema` holds the store's tables.
-std::unique_ptr<StoreReader> open_postgres_reader(const std::string& url, const std::string& schema,
-                                                  int connections);
+// `schema` holds the store's tables. `timeout` as above (the server's statement_timeout).
+std::unique_ptr<StoreReader> open_postgres_reader(
+    const std::string& url, const std::string& schema, int connections,
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+// The message of a query stopped by store.query_timeout.
+std::string query_timeout_message(std::chrono::milliseconds timeout);
 // The store the configuration names (store.url, else the SQLite file).
 std::unique_ptr<StoreReader> open_store_reader(const Config& config);
 

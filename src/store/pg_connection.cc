@@ -57,6 +57,13 @@ Result<void> Connection::connect() {
   }
   // Notices ("already exists, skipping") would go to standard error.
   if (auto quiet = exec("SET client_min_messages TO warning", "settings"); !quiet) return quiet;
+  if (statement_timeout_ms_ > 0) {
+    if (auto limited =
+            exec(fmt::format("SET statement_timeout = {}", statement_timeout_ms_), "settings");
+        !limited) {
+      return limited;
+    }
+  }
   return exec(fmt::format("SET search_path TO {}", schema_), "search_path");
 }
 

@@ -25,8 +25,11 @@ bool plain_identifier(std::string_view name);
 
 class Connection {
  public:
-  Connection(std::string url, std::string schema)
-      : url_(std::move(url)), schema_(std::move(schema)) {}
+  // `statement_timeout_ms` > 0: the server cancels any statement that runs longer.
+  Connection(std::string url, std::string schema, std::int64_t statement_timeout_ms = 0)
+      : url_(std::move(url)),
+        schema_(std::move(schema)),
+        statement_timeout_ms_(statement_timeout_ms) {}
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -53,6 +56,7 @@ class Connection {
 
   std::string url_;
   std::string schema_;
+  std::int64_t statement_timeout_ms_ = 0;
   PGconn* conn_ = nullptr;
 };
 

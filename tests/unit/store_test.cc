@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -199,6 +200,34 @@ TEST(EventsQuery, WhereConditionsOnPayloadFieldsAndKeys) {
   auto r = query::query_events(reader, nine);
   ASSERT_FALSE(r);
   EXPECT_THAT(r.error().message, HasSubstr("at most 8"));
+}
+
+// No request may hold a read connection for long: a query past store.query_timeout is stopped.
+TEST(StoreReader, AQueryPastTheTimeoutIsStopped) {
+  Fixture f;
+  f.add("s1", {{"a", "t", 1}});
+  auto reader = query::open_sqlite_reader(f.db_path, 1, std::chrono::milliseconds(50));
+  query::Sql slow = reader->sql();
+  slow +=
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) "
+      "SELECT count(*) FROM c";
+  const auto started = std::chrono::steady_clock::now();
+  auto stopped = reader->query(slow, [](const query::Row&) { return true; });
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(stopped.error().code, Errc::kUnavailable);
+  EXPECT_THAT(stopped.error().message, HasSubstr("store.query_timeout"));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  // The connection serves the next query, and many distinct query texts (each cached) too.
+  for (int i = 0; i < 200; ++i) {
+    query::Sql quick = reader->sql();
+    quick += fmt::format("SELECT count(*) + {} FROM events", i);
+    std::int64_t count = -1;
+    ASSERT_TRUE(reader->query(quick, [&](const query::Row& row) {
+      count = row.integer(0);
+      return false;
+    }));
+    EXPECT_EQ(count, 1 + i);
+  }
 }
 
 TEST(EventsQuery, OneEventByIdAndFieldProjection) {
