@@ -85,7 +85,11 @@ PostgresWindowStore::~PostgresWindowStore() {
 Result<void> PostgresWindowStore::connect() {
   if (conn_ && PQstatus(conn_) == CONNECTION_OK) return boost::outcome_v2::success();
   if (conn_) PQfinish(conn_);
-  conn_ = PQconnectdb(url_.c_str());
+  // A server that does not answer is given up on after 10 s unless the URL sets its own
+  // connect_timeout (the URL's keywords come later, and win).
+  const char* keywords[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {"10", url_.c_str(), nullptr};
+  conn_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (PQstatus(conn_) != CONNECTION_OK) {
     return make_error(Errc::kUnavailable,
                       std::string("window store: PostgreSQL: ") + PQerrorMessage(conn_));

@@ -883,7 +883,11 @@ struct Server::Impl {
             req, make_error(Errc::kNotFound, fmt::format("no window named \"{}\"", name)));
       }
       const query::Params params = query_params(*url);
-      auto body = query::query_window_results(config.storage.windows_location(), *window, params);
+      // On the query pool: the window store may be a PostgreSQL server that is slow or away,
+      // which must never hold up an I/O thread (and the collector's requests on it).
+      const std::string location = config.storage.windows_location();
+      auto body = co_await in_query_pool(
+          [&] { return query::query_window_results(location, *window, params); });
       if (!body) co_return error_response(req, body.error());
       co_return make_response(req, 200, std::move(body.value()));
     }
