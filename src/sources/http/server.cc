@@ -220,6 +220,13 @@ constexpr std::array<const char*, kFixedRoutes> kRouteLabels = {"/v1/streams/{st
                                                                 "/readyz",
                                                                 "(refused early)"};
 
+// A collector path: the stream it posts to, whether as a form, and its metrics label.
+struct CollectorPath {
+  std::string stream;
+  bool form = false;
+  std::size_t route_id = 0;
+};
+
 std::vector<std::string> route_labels(const Config& config) {
   std::vector<std::string> labels(kRouteLabels.begin(), kRouteLabels.end());
   for (const auto& [name, route] : config.routes)
@@ -345,35 +352,13 @@ struct Server::Impl {
     return make_response(req, status_for(error.code), error_json(error.message));
   }
 
-  // The stream a POST to `req`'s target goes to, and whether as a form; nullopt for a path that
-  // is no collector path.
-  std::optional<std::pair<std::string, bool>> collector_stream(const Request& req) const {
+  // The collector path a POST to `req`'s target is, if any.
+  std::optional<CollectorPath> collector_stream(const Request& req) const {
     const std::string_view target(req.target().data(), req.target().size());
-    std::string_view path = target;
-    boost::urls::url_view url;
-    if (!is_plain_path(target)) {
-      auto parsed = boost::urls::parse_origin_form(target);
-      if (!parsed) return std::nullopt;
-      url = *parsed;
-      path = url.encoded_path();
-    }
-    constexpr std::string_view kStreamsPrefix = "/v1/streams/";
-    constexpr std::string_view kEventsSuffix = "/events";
-    if (path.starts_with(kStreamsPrefix) && path.ends_with(kEventsSuffix) &&
-        path.size() > kStreamsPrefix.size() + kEventsSuffix.size()) {
-      std::string stream(path.substr(kStreamsPrefix.size(),
-                                     path.size() - kStreamsPrefix.size() - kEventsSuffix.size()));
-      if (stream.find('/') == std::string::npos) return std::pair{std::move(stream), false};
-    }
-    constexpr std::string_view kFormsPrefix = "/v1/forms/";
-    if (path.starts_with(kFormsPrefix) && path.size() > kFormsPrefix.size() &&
-        path.find('/', kFormsPrefix.size()) == std::string::npos) {
-      return std::pair{std::string(path.substr(kFormsPrefix.size())), true};
-    }
-    if (auto compat = routes.find(path); compat != routes.end()) {
-      return std::pair{compat->second.stream, false};
-    }
-    return std::nullopt;
+    if (is_plain_path(target)) return collector_path(target);
+    auto parsed = boost::urls::parse_origin_form(target);
+    if (!parsed) return std::nullopt;
+    return collector_path(parsed->encoded_path());
   }
 
   // On a POST's headers, before its body is read: an unknown stream (404), a stream that takes
@@ -383,7 +368,8 @@ struct Server::Impl {
     if (header.method() != bhttp::verb::post || !serves_ingest) return std::nullopt;
     auto destination = collector_stream(header);
     if (!destination) return std::nullopt;  // routing answers
-    const auto& [stream_name, form] = *destination;
+    const std::string& stream_name = destination->stream;
+    const bool form = destination->form;
     auto target = ingest_targets.find(stream_name);
     if (target == ingest_targets.end() || (form && !target->second.stream->form.enabled)) {
       return error_response(
@@ -749,6 +735,15 @@ struct Server::Impl {
                                                   "events are posted to a collector")));
     };
 
+    if (auto collector = collector_path(path)) {
+      route_id = collector->route_id;
+      if (!serves_ingest) return no_ingest();
+      return collect(req, std::move(collector->stream), peer, collector->form);
+    }
+    return serve_reads(req, path, route_id);
+  }
+
+  std::optional<CollectorPath> collector_path(std::string_view path) const {
     constexpr std::string_view kStreamsPrefix = "/v1/streams/";
     constexpr std::string_view kEventsSuffix = "/events";
     if (path.starts_with(kStreamsPrefix) && path.ends_with(kEventsSuffix) &&
@@ -756,24 +751,18 @@ struct Server::Impl {
       std::string stream(path.substr(kStreamsPrefix.size(),
                                      path.size() - kStreamsPrefix.size() - kEventsSuffix.size()));
       if (stream.find('/') == std::string::npos) {
-        route_id = kStreamEventsRoute;
-        if (!serves_ingest) return no_ingest();
-        return collect(req, std::move(stream), peer, false);
+        return CollectorPath{std::move(stream), false, kStreamEventsRoute};
       }
     }
     constexpr std::string_view kFormsPrefix = "/v1/forms/";
     if (path.starts_with(kFormsPrefix) && path.size() > kFormsPrefix.size() &&
         path.find('/', kFormsPrefix.size()) == std::string::npos) {
-      route_id = kFormRoute;
-      if (!serves_ingest) return no_ingest();
-      return collect(req, std::string(path.substr(kFormsPrefix.size())), peer, true);
+      return CollectorPath{std::string(path.substr(kFormsPrefix.size())), true, kFormRoute};
     }
     if (auto compat = routes.find(path); compat != routes.end()) {
-      route_id = compat->second.metric;
-      if (!serves_ingest) return no_ingest();
-      return collect(req, compat->second.stream, peer, false);
+      return CollectorPath{compat->second.stream, false, compat->second.metric};
     }
-    return serve_reads(req, path, route_id);
+    return std::nullopt;
   }
 
   // The read, status and health endpoints. `path` views the request's target.
