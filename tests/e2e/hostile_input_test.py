@@ -221,7 +221,7 @@ def secrets_not_echoed(server):
 
 def connection_and_tail_caps(binary, store):
     """Nothing bounded the number of connections or live tails."""
-    server = Server(binary, config_text=store.config() +
+    server = Server(binary, config_text=own_store(store, "capped") +
                     "server: {max_connections: 6, max_tails: 2}\n" + CONFIG)
     held = []
     try:
@@ -277,10 +277,19 @@ READS = ["/v1/events", "/v1/events/x?stream=events", "/v1/streams", "/v1/dead-le
          "/v1/tail?stream=events"]
 
 
+def own_store(store, schema):
+    """The store's configuration with a schema of its own: a server with a data directory of its
+    own must not take another's committed offsets in a shared PostgreSQL database."""
+    if not store.postgres:
+        return store.config()
+    return "store: {url: '%s', schema: %s}\n" % (store.postgres.url, schema)
+
+
 def reads_closed_off_loopback(binary, store):
     """`sluice run --listen 0.0.0.0:PORT` without read tokens served every stored event to
     whoever reached the port."""
-    server = Server(binary, config_text=store.config() + CONFIG, listen="0.0.0.0:0")
+    server = Server(binary, config_text=own_store(store, "closed_reads") + CONFIG,
+                    listen="0.0.0.0:0")
     try:
         server.start()
         post(server, "/v1/streams/events/events", {"id": "pii", "email": "a@b.c"}, 202)
@@ -293,8 +302,8 @@ def reads_closed_off_loopback(binary, store):
             server.stderr_lines
     finally:
         server.cleanup()
-    public = Server(binary, config_text=store.config() + "server: {public_reads: true}\n" + CONFIG,
-                    listen="0.0.0.0:0")
+    public = Server(binary, config_text=own_store(store, "public_reads") +
+                    "server: {public_reads: true}\n" + CONFIG, listen="0.0.0.0:0")
     try:
         public.start()
         post(public, "/v1/streams/events/events", {"id": "open"}, 202)

@@ -33,9 +33,10 @@ BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 STREAMS = """
 streams:
   city: {partitions: 2, key_field: city, time_field: timestamp}
-  dead_letters: {id_field: "", time_field: "", type_field: stream}
-  alerts: {id_field: "", time_field: "", type_field: rule}
-  window_results: {id_field: "", time_field: "", type_field: window}
+  # ingest: true: the test posts a marker to each to know the store has caught up with it.
+  dead_letters: {id_field: "", time_field: "", type_field: stream, ingest: true}
+  alerts: {id_field: "", time_field: "", type_field: rule, ingest: true}
+  window_results: {id_field: "", time_field: "", type_field: window, ingest: true}
 """
 
 SINKS = """
