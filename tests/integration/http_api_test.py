@@ -141,7 +141,9 @@ def main():
             _, hdrs = expect(server, "POST", "/v1/streams/events/events", {"type": "cors"}, 202,
                              headers={"Origin": "https://shop.example.com"})
             assert hdrs["access-control-allow-origin"] == "https://shop.example.com", hdrs
-            _, hdrs = expect(server, "POST", "/v1/streams/events/events", {"type": "cors"}, 202,
+            # A POST needs no preflight (a form, sendBeacon): its Origin is checked too.
+            _, hdrs = expect(server, "POST", "/v1/streams/events/events", {"type": "cors"}, 403,
+                             "add it to streams.events.cors_origins",
                              headers={"Origin": "https://evil.example"})
             assert "access-control-allow-origin" not in hdrs, hdrs
 
