@@ -39,6 +39,11 @@ EventRuleJob::EventRuleJob(AlertConfig config, log::Log& log, std::string store_
       when_(expr::Expression::parse(config_.when).value()) {
   status_.name = config_.name;
   status_.state = "starting";
+  // Under log.retention_policy protect nothing is deleted until the checkpoint is read.
+  for (const auto& stream : config_.from) {
+    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p)
+      log_.hold(checkpoint_name_, log::Partition(stream, p), 0);
+  }
 }
 
 EventRuleJob::~EventRuleJob() {
@@ -131,6 +136,7 @@ Result<void> EventRuleJob::restore() {
         positions_[partition] = config_.start == "latest" ? log_.end_offset(partition) : 0;
         dirty_ = true;  // a new rule's starting positions are kept from the first checkpoint
       }
+      log_.hold(checkpoint_name_, partition, positions_[partition]);
     }
   }
   return boost::outcome_v2::success();
@@ -199,6 +205,11 @@ Result<bool> EventRuleJob::read_once() {
     auto batch = log_.read(partition, from, kReadBatch);
     if (!batch) return batch.error();
     if (batch.value().records.empty()) continue;
+    if (batch.value().skipped > 0) {
+      log_.report_skipped(checkpoint_name_, partition, from, batch.value().skipped);
+      std::lock_guard lock(mutex_);
+      status_.skipped += batch.value().skipped;
+    }
     any = true;
     auto [latest, added] =
         latest_ms_.try_emplace(fmt::format("{}/{}", partition.stream, partition.index), INT64_MIN);
@@ -248,6 +259,8 @@ Result<void> EventRuleJob::checkpoint() {
     return saved.error();
   }
   dirty_ = false;
+  for (const auto& [partition, position] : checkpoint.positions)
+    log_.hold(checkpoint_name_, partition, position);
   // Saved: from here on a crash sends them again at start rather than deciding again.
   if (auto sent = outbox_.send(log_); !sent) {
     dirty_ = true;  // the next checkpoint saves them again and retries

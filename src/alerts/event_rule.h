@@ -34,6 +34,7 @@ struct EventRuleStatus {
   std::uint64_t alerts = 0;
   std::uint64_t suppressed = 0;
   std::size_t pending_alerts = 0;  // decided, not yet in the alerts stream
+  std::uint64_t skipped = 0;       // deleted by retention before read (log.retention_policy)
   std::optional<std::uint64_t> lag;
   std::string last_error;
 };

@@ -118,6 +118,11 @@ std::optional<std::string> check_backend(const Scalar& v) {
   return "\"" + v.text + "\" is not a log backend; use embedded or kafka";
 }
 
+std::optional<std::string> check_retention_policy(const Scalar& v) {
+  if (v.text == "protect" || v.text == "drop_oldest") return std::nullopt;
+  return "\"" + v.text + "\" is not a retention policy; use protect or drop_oldest";
+}
+
 std::optional<std::string> check_store_url(const Scalar& v) {
   if (v.text.empty() || v.text.starts_with("postgresql://") || v.text.starts_with("postgres://")) {
     return std::nullopt;
@@ -192,6 +197,17 @@ const Table& log_table() {
                            100LL * 365 * 86'400'000,
                            "Delete a segment once its newest data is older than this (checked "
                            "after writes and every 10 s). 0 keeps everything."),
+          string_setting(
+              "retention_policy", &LogConfig::retention_policy, "protect",
+              "What retention may delete. `protect`: only segments every consumer (the store, "
+              "pipelines, windows, alert rules) has processed; once a partition is at "
+              "retention_bytes and the oldest segment is still needed, ingest answers 503 until "
+              "the consumer catches up (retention_age waits the same way, without refusing). "
+              "`drop_oldest`: the limits win; a consumer that finds events deleted before it read "
+              "them skips them, logs the range and counts them "
+              "(sluice_log_skipped_events_total). Embedded log only: with Kafka the brokers' "
+              "retention applies.",
+              check_retention_policy),
           section_setting("kafka", &LogConfig::kafka, kafka_table()),
       }};
   return table;

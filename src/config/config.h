@@ -65,6 +65,7 @@ struct LogConfig {
   std::uint64_t segment_bytes = 128 << 20;
   std::uint64_t retention_bytes = 0;           // per partition; 0: keep everything
   std::chrono::milliseconds retention_age{0};  // 0: keep everything
+  std::string retention_policy = "protect";    // or "drop_oldest"
 };
 
 struct SanitizeConfig {

@@ -76,17 +76,22 @@ struct ReadBatch {
   std::deque<std::string> buffers;  // own the bytes the records point into
   std::vector<StoredRecord> records;
   Offset next_offset = 0;  // where the next read continues
+  // Records between the offset asked for and the first one read that retention had deleted
+  // (embedded log, log.retention_policy drop_oldest): the reader skipped them.
+  std::uint64_t skipped = 0;
 };
 
 // Counters since the log was opened; /metrics exports them (docs/http-api.md).
 struct LogStats {
-  std::uint64_t appends = 0;                // batches made durable
-  std::uint64_t failed_appends = 0;         // batches refused: a write, sync or delivery failed
-  std::uint64_t bytes = 0;                  // bytes made durable
-  std::uint64_t syncs = 0;                  // embedded: fdatasync calls (one per file per group)
-  std::uint64_t corrupt_regions = 0;        // embedded: damaged stretches skipped at open
-  std::uint64_t segments_deleted = 0;       // embedded: by retention
-  std::uint64_t in_flight = 0;              // kafka: events waiting for the brokers
+  std::uint64_t appends = 0;           // batches made durable
+  std::uint64_t failed_appends = 0;    // batches refused: a write, sync or delivery failed
+  std::uint64_t bytes = 0;             // bytes made durable
+  std::uint64_t syncs = 0;             // embedded: fdatasync calls (one per file per group)
+  std::uint64_t corrupt_regions = 0;   // embedded: damaged stretches skipped at open
+  std::uint64_t segments_deleted = 0;  // embedded: by retention
+  std::uint64_t in_flight = 0;         // kafka: events waiting for the brokers
+  // embedded: records consumers found deleted by retention before they read them, by consumer
+  std::map<std::string, std::uint64_t> skipped;
   metrics::HistogramSnapshot sync_seconds;  // embedded: write + fdatasync of a group to a file
   std::string failing;  // why appends fail now (the last error); empty while they succeed
 };
@@ -125,6 +130,20 @@ class Log {
   // The committed offset, or nullopt if the group never committed on this partition.
   virtual Result<std::optional<Offset>> committed(const std::string& group,
                                                   const Partition& partition) const = 0;
+
+  // Retention. `consumer` still needs the partition's records from `from` on; under
+  // log.retention_policy protect the embedded log keeps them (and refuses appends once the
+  // partition is at retention_bytes) until the consumer holds a later offset. A consumer holds
+  // each partition it reads from 0 when it is made, then its committed position. Kafka: the
+  // brokers' retention applies, this does nothing. Thread-safe.
+  virtual void hold(const std::string& /*consumer*/, const Partition& /*partition*/,
+                    Offset /*from*/) {}
+  // `consumer` is gone (removed by a reload): it holds nothing any more. Thread-safe.
+  virtual void release(const std::string& /*consumer*/) {}
+  // `consumer` found `count` records of the partition from `from` on deleted by retention
+  // (ReadBatch::skipped): counted in LogStats::skipped and logged. Thread-safe.
+  virtual void report_skipped(const std::string& /*consumer*/, const Partition& /*partition*/,
+                              Offset /*from*/, std::uint64_t /*count*/) {}
 
   // Called on a log thread each time new records became durable. Set before appending.
   virtual void set_on_durable(std::function<void()> callback) = 0;

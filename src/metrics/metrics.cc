@@ -92,6 +92,12 @@ void add_log(Families& f, const log::Log& log) {
               as_double(stats.corrupt_regions));
     f.counter("sluice_log_segments_deleted_total", "Embedded log segments deleted by retention.",
               backend, as_double(stats.segments_deleted));
+    for (const auto& [consumer, count] : stats.skipped) {
+      f.counter("sluice_log_skipped_events_total",
+                "Events retention deleted before a consumer read them (log.retention_policy "
+                "drop_oldest), by consumer.",
+                {{"consumer", consumer}}, as_double(count));
+    }
   } else {
     f.gauge("sluice_log_in_flight_events", "Events waiting for the Kafka brokers.", backend,
             as_double(stats.in_flight));

@@ -38,6 +38,12 @@ Pipeline::Pipeline(PipelineConfig config, log::Log& log, std::vector<SinkSlot> s
   status_.from = config_.from;
   status_.to = config_.to;
   status_.state = "starting";
+  // Nothing is deleted under log.retention_policy protect until the committed positions are
+  // known.
+  for (const auto& stream : config_.from) {
+    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p)
+      log_.hold(group(), log::Partition(stream, p), 0);
+  }
 }
 
 Pipeline::~Pipeline() {
@@ -99,6 +105,7 @@ Result<void> Pipeline::load_log_positions() {
         position = config_.start == "latest" ? log_.end_offset(partition) : 0;
         if (auto saved = log_.commit(group, partition, position); !saved) return saved.error();
       }
+      log_.hold(group, partition, position);
       std::lock_guard lock(mutex_);
       positions_[partition] = position;
     }
@@ -236,8 +243,11 @@ Result<Pipeline::Pass> Pipeline::process_partition(const log::Partition& partiti
   if (auto committed = log_.commit(group(), partition, next); !committed) {
     return committed.error();
   }
+  log_.hold(group(), partition, next);
+  log_.report_skipped(group(), partition, from, batch.skipped);
   std::lock_guard lock(mutex_);
   positions_[partition] = next;
+  status_.skipped += batch.skipped;
   status_.read += events.size();
   status_.dropped += dropped;
   status_.delivered += delivered;
@@ -416,8 +426,8 @@ std::string statuses_json(const std::vector<PipelineStatus>& statuses) {
     list(out, s.to);
     out += fmt::format(
         ",\"lag\":{},\"read\":{},\"dropped\":{},\"delivered\":{},\"dead_lettered\":{},"
-        "\"retries\":{},\"last_error\":",
-        s.lag, s.read, s.dropped, s.delivered, s.dead_lettered, s.retries);
+        "\"retries\":{},\"skipped\":{},\"last_error\":",
+        s.lag, s.read, s.dropped, s.delivered, s.dead_lettered, s.retries, s.skipped);
     if (s.last_error.empty()) {
       out += "null";
     } else {
@@ -518,6 +528,8 @@ Result<PipelineSet::ReloadSummary> PipelineSet::reload(const Config& config) {
     }
   }
   retired.clear();  // stops them
+  for (const auto& name : summary.removed)
+    log_.release("pipeline." + name);  // no longer holds back retention
   std::lock_guard lock(mutex_);
   for (auto& [name, pipeline] : fresh) {
     if (started_) pipeline->start();

@@ -36,7 +36,8 @@ struct PipelineStatus {
   std::uint64_t delivered = 0;      // event deliveries (an event to two sinks counts twice)
   std::uint64_t dead_lettered = 0;  // events in batches a sink rejected
   std::uint64_t retries = 0;
-  std::uint64_t lag = 0;  // events in the log not yet processed
+  std::uint64_t skipped = 0;  // deleted by retention before read (log.retention_policy)
+  std::uint64_t lag = 0;      // events in the log not yet processed
   // How long the oldest waiting event has waited, estimated: 0 when caught up, else the time
   // since the newest event read was received or since nothing was left to read, whichever is
   // shorter.

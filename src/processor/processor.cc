@@ -25,8 +25,11 @@ Processor::Processor(log::Log& log, const StoreConfig& config,
       batch_max_events_(static_cast<std::size_t>(config.batch_max_events)),
       batch_max_wait_(config.batch_max_wait) {
   for (const auto& stream : log_.streams()) {
-    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p)
-      positions_[log::Partition(stream, p)] = 0;
+    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p) {
+      const log::Partition partition(stream, p);
+      positions_[partition] = 0;
+      log_.hold(kConsumer, partition, 0);  // until the store says where it is
+    }
   }
 }
 
@@ -57,6 +60,16 @@ void Processor::notify() {
 std::map<log::Partition, log::Offset> Processor::positions() const {
   std::lock_guard lock(mutex_);
   return positions_;
+}
+
+std::map<log::Partition, std::uint64_t> Processor::stored() const {
+  std::lock_guard lock(mutex_);
+  std::map<log::Partition, std::uint64_t> out;
+  for (const auto& [partition, position] : positions_) {
+    const auto skipped = skipped_.find(partition);
+    out[partition] = position - (skipped == skipped_.end() ? 0 : skipped->second);
+  }
+  return out;
 }
 
 std::string Processor::failing() const {
@@ -106,11 +119,15 @@ Result<Processor::PassResult> Processor::process_once() {
   if (!offsets_loaded_) {
     auto committed = store_->committed_offsets(kConsumer);
     if (!committed) return committed.error();
+    auto skipped = store_->skipped(kConsumer);
+    if (!skipped) return skipped.error();
     std::lock_guard lock(mutex_);
     for (auto& [partition, offset] : positions_) {
       auto it = committed.value().find(partition);
       if (it != committed.value().end()) offset = it->second;
+      log_.hold(kConsumer, partition, offset);
     }
+    skipped_ = std::move(skipped.value());
     offsets_loaded_ = true;
   }
   PassResult result = PassResult::kIdle;
@@ -128,13 +145,17 @@ Result<Processor::PassResult> Processor::process_once() {
     }
     auto batch = log_.read(partition, from, batch_max_events_);
     if (!batch) return batch.error();
-    if (batch.value().records.empty()) continue;
+    if (batch.value().records.empty() && batch.value().skipped == 0) continue;
     if (auto written = write_isolating(partition, batch.value()); !written) {
       return written.error();
     }
+    // Reported once stored: the count is in the store with the offset.
+    log_.report_skipped(kConsumer, partition, from, batch.value().skipped);
+    log_.hold(kConsumer, partition, batch.value().next_offset);
     const bool full = batch.value().records.size() >= batch_max_events_;
     std::lock_guard lock(mutex_);
     positions_[partition] = batch.value().next_offset;
+    skipped_[partition] += batch.value().skipped;
     if (full) {
       result = PassResult::kFull;
     } else if (result == PassResult::kIdle) {
@@ -156,11 +177,14 @@ Result<void> Processor::write_isolating(const log::Partition& partition,
       }
     }
     // Past the event at fault: the offset alone.
-    return store_->write(kConsumer, partition, log::ReadBatch{.next_offset = batch.next_offset});
+    return store_->write(
+        kConsumer, partition,
+        log::ReadBatch{.next_offset = batch.next_offset, .skipped = batch.skipped});
   }
   const std::size_t half = batch.records.size() / 2;
   log::ReadBatch first{.records = {batch.records.begin(), batch.records.begin() + half},
-                       .next_offset = batch.records[half].offset};
+                       .next_offset = batch.records[half].offset,
+                       .skipped = batch.skipped};
   log::ReadBatch second{.records = {batch.records.begin() + half, batch.records.end()},
                         .next_offset = batch.next_offset};
   if (auto r = write_isolating(partition, first); !r) return r;

@@ -7,7 +7,9 @@
 // value no column can take) is split in halves until the events at fault are alone; each goes
 // to its stream's dead-letter stream with the store's reason, and the rest are stored. The
 // committed offsets are read in the thread too, retried the same way, so a store that is not
-// reachable yet does not stop the process starting.
+// reachable yet does not stop the process starting. The processor holds what it has not stored
+// in the log (log.retention_policy protect); under drop_oldest, events retention deleted before
+// it read them are counted in the store with the offsets, so `stored` stays what it holds.
 
 #include <atomic>
 #include <chrono>
@@ -40,6 +42,9 @@ class Processor {
   // Events stored so far, per partition, as the next log offset to read (0 until the store's
   // offsets are read).
   std::map<log::Partition, log::Offset> positions() const;
+  // Events the store holds or refused, per partition: the position less the events retention
+  // deleted before the processor read them.
+  std::map<log::Partition, std::uint64_t> stored() const;
   // Events the store refused and that went to the dead letters, since the start.
   std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
   // Why the last write to the store failed while it is being retried; empty while writes work.
@@ -70,6 +75,7 @@ class Processor {
   std::uint64_t generation_ = 0;  // bumped by notify()
   bool stopping_ = false;
   std::map<log::Partition, log::Offset> positions_;
+  std::map<log::Partition, std::uint64_t> skipped_;  // deleted by retention before read
   std::string failing_;
   std::atomic<std::uint64_t> refused_{0};
   std::thread thread_;

@@ -34,15 +34,16 @@ void append_counters(std::string& out, const metrics::StreamCounters& c) {
 }
 
 // The stream's newest stored event by event time: {"id":…,"ts":…,"received_at":…} or null.
-// The processor's committed offsets, as the store keeps them.
-Result<std::map<log::Partition, log::Offset>> stored_offsets(StoreReader& reader) {
+// What the processor stored (or dead-lettered), per partition, as the store keeps it: its
+// committed offsets less the events retention deleted before it read them.
+Result<std::map<log::Partition, std::uint64_t>> stored_counts(StoreReader& reader) {
   auto sql = reader.sql();
-  sql += "SELECT stream, partition, next_offset FROM consumer_offsets WHERE consumer = ";
+  sql += "SELECT stream, partition, next_offset - skipped FROM consumer_offsets WHERE consumer = ";
   sql.bind(std::string(Processor::kConsumer));
-  std::map<log::Partition, log::Offset> out;
+  std::map<log::Partition, std::uint64_t> out;
   auto read = reader.query(sql, [&](const Row& row) {
     out[log::Partition(std::string(row.text(0)), static_cast<std::uint32_t>(row.integer(1)))] =
-        static_cast<log::Offset>(row.integer(2));
+        static_cast<std::uint64_t>(row.integer(2));
     return true;
   });
   if (!read) return read.error();
@@ -80,13 +81,13 @@ Result<std::string> query_streams(const StreamsSources& sources, const Params& p
     }
     only = value;
   }
-  std::map<log::Partition, log::Offset> positions;
+  std::map<log::Partition, std::uint64_t> stored_by_partition;
   if (sources.store) {
-    positions = sources.store->positions();
+    stored_by_partition = sources.store->stored();
   } else if (sources.reader) {  // an API replica: what the processors committed to the store
-    auto committed = stored_offsets(*sources.reader);
+    auto committed = stored_counts(*sources.reader);
     if (!committed) return committed.error();
-    positions = std::move(committed.value());
+    stored_by_partition = std::move(committed.value());
   }
   const bool with_stored = sources.store || sources.reader;
   std::string out = "{\"streams\":[";
@@ -99,7 +100,9 @@ Result<std::string> query_streams(const StreamsSources& sources, const Params& p
     for (std::uint32_t p = 0; p < stream.partitions; ++p) {
       const log::Partition partition(name, p);
       in_log += sources.log.end_offset(partition);
-      if (auto it = positions.find(partition); it != positions.end()) stored += it->second;
+      if (auto it = stored_by_partition.find(partition); it != stored_by_partition.end()) {
+        stored += it->second;
+      }
     }
     out += "{\"name\":";
     append_json_string(out, name);

@@ -42,6 +42,8 @@ constexpr const char* kSchema = R"sql(
     next_offset bigint NOT NULL,
     PRIMARY KEY (consumer, stream, partition)
   );
+  -- Events retention deleted before the consumer read them.
+  ALTER TABLE consumer_offsets ADD COLUMN IF NOT EXISTS skipped bigint NOT NULL DEFAULT 0;
 )sql";
 
 constexpr const char* kRollupSchema = R"sql(
@@ -111,6 +113,24 @@ Result<void> PostgresStore::connect() {
   if (auto made = conn_.exec(kStaging, "staging tables"); !made) return made;
   ready_ = true;
   return boost::outcome_v2::success();
+}
+
+Result<std::map<log::Partition, std::uint64_t>> PostgresStore::skipped(
+    const std::string& consumer) {
+  if (auto connected = connect(); !connected) return connected.error();
+  auto rows = conn_.exec(
+      "SELECT stream, partition, skipped FROM consumer_offsets WHERE consumer = $1 AND "
+      "skipped > 0",
+      {consumer}, "skipped counts");
+  if (!rows) return rows.error();
+  std::map<log::Partition, std::uint64_t> out;
+  PGresult* r = rows.value().get();
+  for (int i = 0; i < PQntuples(r); ++i) {
+    out[log::Partition(PQgetvalue(r, i, 0),
+                       static_cast<std::uint32_t>(std::stoul(PQgetvalue(r, i, 1))))] =
+        std::stoull(PQgetvalue(r, i, 2));
+  }
+  return out;
 }
 
 Result<std::map<log::Partition, log::Offset>> PostgresStore::committed_offsets(
@@ -205,10 +225,12 @@ Result<void> PostgresStore::write_in_transaction(const std::string& consumer,
   if (auto counted = add_rollup(stream, rollup); !counted) return counted;
 
   auto offset = conn_.exec(
-      "INSERT INTO consumer_offsets (consumer, stream, partition, next_offset) "
-      "VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, stream, partition) "
-      "DO UPDATE SET next_offset = excluded.next_offset",
-      {consumer, stream, std::to_string(partition.index), std::to_string(batch.next_offset)},
+      "INSERT INTO consumer_offsets (consumer, stream, partition, next_offset, skipped) "
+      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consumer, stream, partition) "
+      "DO UPDATE SET next_offset = excluded.next_offset, "
+      "skipped = consumer_offsets.skipped + excluded.skipped",
+      {consumer, stream, std::to_string(partition.index), std::to_string(batch.next_offset),
+       std::to_string(batch.skipped)},
       "offset update");
   if (!offset) return offset.error();
   return boost::outcome_v2::success();

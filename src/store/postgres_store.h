@@ -31,6 +31,7 @@ class PostgresStore : public StoreWriter {
 
   Result<std::map<log::Partition, log::Offset>> committed_offsets(
       const std::string& consumer) override;
+  Result<std::map<log::Partition, std::uint64_t>> skipped(const std::string& consumer) override;
   Result<void> write(const std::string& consumer, const log::Partition& partition,
                      const log::ReadBatch& batch) override;
 

@@ -28,8 +28,12 @@ class StoreWriter {
   // absent.
   virtual Result<std::map<log::Partition, log::Offset>> committed_offsets(
       const std::string& consumer) = 0;
+  // Per partition, the events retention deleted before `consumer` read them (batch.skipped,
+  // summed); partitions without any are absent.
+  virtual Result<std::map<log::Partition, std::uint64_t>> skipped(const std::string& consumer) = 0;
   // Stores the batch's events and sets `consumer`'s offset for the partition to
-  // batch.next_offset. Failures are kUnavailable: the same batch is tried again.
+  // batch.next_offset, adding batch.skipped to its skipped count. Failures are kUnavailable:
+  // the same batch is tried again.
   virtual Result<void> write(const std::string& consumer, const log::Partition& partition,
                              const log::ReadBatch& batch) = 0;
 };

@@ -91,6 +91,12 @@ WindowJob::WindowJob(WindowConfig config, log::Log& log, std::string store_path,
   status_.name = config_.name;
   status_.from = config_.from;
   status_.state = "starting";
+  // Under log.retention_policy protect nothing is deleted until the checkpoint says where the
+  // definition is.
+  for (const auto& stream : config_.from) {
+    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p)
+      log_.hold(consumer(), log::Partition(stream, p), 0);
+  }
 }
 
 WindowJob::~WindowJob() {
@@ -161,6 +167,7 @@ Result<void> WindowJob::restore() {
       log::Partition partition(stream, p);
       auto it = positions.find(partition);
       positions_[partition] = it == positions.end() ? 0 : it->second;
+      log_.hold(consumer(), partition, positions_[partition]);
       last_event_[partition] = std::chrono::steady_clock::now();
     }
   }
@@ -185,6 +192,11 @@ Result<bool> WindowJob::read_once() {
     }
     auto batch = log_.read(partition, from, kReadBatch);
     if (!batch) return batch.error();
+    if (batch.value().skipped > 0 && !batch.value().records.empty()) {
+      log_.report_skipped(consumer(), partition, from, batch.value().skipped);
+      std::lock_guard lock(mutex_);
+      status_.skipped += batch.value().skipped;
+    }
     const std::string name = partition_name(partition);
     if (batch.value().records.empty()) {
       if (log_.end_offset(partition) > from) {
@@ -384,6 +396,9 @@ Result<void> WindowJob::checkpoint(bool early_due) {
                    std::vector<WindowResult>().swap(final_results);
                    std::vector<WindowResult>().swap(early);
                    if (!written) return written;
+                   // What the checkpoint moved past is no longer needed from the log.
+                   for (const auto& [partition, position] : checkpoint.positions)
+                     log_.hold(consumer(), partition, position);
                    std::lock_guard lock(mutex_);
                    status_.results += stored;
                    status_.checkpoint_ms = now_ms();
@@ -561,6 +576,9 @@ WindowSet::ReloadSummary WindowSet::reload(const Config& config) {
   for (auto& job : retired)
     job.worker().stop();
   retired.clear();
+  // A removed definition or rule no longer holds back retention (its name is its consumer's).
+  for (const auto& name : summary.removed)
+    log_.release(name);
   std::lock_guard lock(mutex_);
   for (auto& [name, job] : fresh) {
     if (std::ranges::find(summary.changed, name) == summary.changed.end()) {
@@ -615,6 +633,7 @@ std::string statuses_json(const std::vector<WindowStatus>& statuses,
         {"results", s.results},
         {"pending_results", s.pending_results},
         {"alerts", s.alerts},
+        {"skipped", s.skipped},
         {"open_windows", s.open_windows},
         {"watermark",
          s.watermark_ms ? json::value(format_iso8601_ms(*s.watermark_ms)) : json::value(nullptr)},
@@ -634,6 +653,7 @@ std::string statuses_json(const std::vector<WindowStatus>& statuses,
         {"alerts", r.alerts},
         {"suppressed", r.suppressed},
         {"pending_alerts", r.pending_alerts},
+        {"skipped", r.skipped},
         {"last_error", r.last_error.empty() ? json::value(nullptr) : json::value(r.last_error)},
     });
   }

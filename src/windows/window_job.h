@@ -40,6 +40,7 @@ struct WindowStatus {
   std::uint64_t results = 0;        // final results stored since start
   std::size_t pending_results = 0;  // closed windows waiting for the next checkpoint
   std::uint64_t alerts = 0;         // alerts raised since start
+  std::uint64_t skipped = 0;        // deleted by retention before read (log.retention_policy)
   std::size_t open_windows = 0;
   std::optional<std::int64_t> watermark_ms;
   std::optional<std::uint64_t> lag;  // events in the log not yet read; unknown while starting
@@ -77,6 +78,8 @@ class WindowJob : public Worker {
   WindowStatus status() const;
 
  private:
+  // Its name where the log keeps what it still needs (retention).
+  std::string consumer() const { return "windows." + config_.name; }
   void run() override;
   Result<void> restore();
   // Reads one batch of each partition; whether any had events.

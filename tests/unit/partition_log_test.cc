@@ -151,6 +151,72 @@ TEST(PartitionLog, RetentionBySizeDeletesTheOldestSegments) {
   EXPECT_EQ(offsets.size(), 7500u - start);
 }
 
+// Retention deleted segments a pipeline had not read while its receiver was down: acknowledged
+// events were never delivered, without a word.
+TEST(PartitionLog, UnderProtectRetentionKeepsWhatAConsumerNeedsAndRefusesAtTheBudget) {
+  TempDir dir;
+  LogConfig config = small_segments();
+  config.retention_bytes = 150 * 1024;
+  ASSERT_EQ(config.retention_policy, "protect");  // the default
+  EmbeddedLog log(dir.str(), {"a"}, config);
+  log.hold("pipeline.slow", "a", 0);
+  log.hold("store", "a", 0);
+  std::vector<std::string> storage;
+  std::optional<Error> refused;
+  int accepted = 0;
+  for (int b = 0; b < 200 && !refused; ++b) {
+    auto appended = append_sync(log, "a", make_batch("b" + std::to_string(b), 50, storage));
+    if (appended) {
+      ++accepted;
+    } else {
+      refused = appended.error();
+    }
+  }
+  ASSERT_TRUE(refused) << "the budget never stopped appends";
+  EXPECT_EQ(refused->code, Errc::kUnavailable);
+  EXPECT_NE(refused->message.find("log.retention_bytes"), std::string::npos) << refused->message;
+  EXPECT_NE(refused->message.find("pipeline.slow"), std::string::npos) << refused->message;
+  EXPECT_EQ(log.stats().segments_deleted, 0u);
+  // Every acknowledged event is still there for the consumer.
+  auto offsets = offsets_from(log, 0);
+  ASSERT_EQ(offsets.size(), static_cast<std::size_t>(accepted) * 50);
+  EXPECT_EQ(offsets.front(), 0u);
+
+  // One consumer catching up is not enough; the other catching up (or being removed) is.
+  const Offset end = log.end_offset("a");
+  log.hold("store", "a", end);
+  EXPECT_FALSE(append_sync(log, "a", make_batch("still", 50, storage)));
+  log.release("pipeline.slow");
+  EXPECT_TRUE(append_sync(log, "a", make_batch("after", 50, storage)));
+  // Retention runs before each write: the next one deletes what nobody needs any more.
+  EXPECT_TRUE(append_sync(log, "a", make_batch("next", 50, storage)));
+  EXPECT_GT(log.stats().segments_deleted, 0u);
+  EXPECT_GT(log.partition_log("a")->start_offset(), 0u);
+}
+
+TEST(PartitionLog, UnderDropOldestAReaderLearnsHowManyEventsItSkipped) {
+  TempDir dir;
+  LogConfig config = small_segments();
+  config.retention_bytes = 150 * 1024;
+  config.retention_policy = "drop_oldest";
+  EmbeddedLog log(dir.str(), {"a"}, config);
+  log.hold("store", "a", 0);  // ignored under drop_oldest
+  fill(log, 150);
+  const Offset start = log.partition_log("a")->start_offset();
+  ASSERT_GT(start, 0u);
+  auto batch = log.read("a", 10, 5);
+  ASSERT_TRUE(batch);
+  EXPECT_EQ(batch.value().skipped, start - 10);
+  ASSERT_FALSE(batch.value().records.empty());
+  EXPECT_EQ(batch.value().records.front().offset, start);
+  auto caught_up = log.read("a", start, 5);
+  ASSERT_TRUE(caught_up);
+  EXPECT_EQ(caught_up.value().skipped, 0u);
+  log.report_skipped("store", "a", 10, batch.value().skipped);
+  log.report_skipped("store", "a", 10, 0);
+  EXPECT_EQ(log.stats().skipped.at("store"), start - 10);
+}
+
 TEST(PartitionLog, RetentionByAgeDeletesOldSegmentsButNeverTheNewest) {
   TempDir dir;
   LogConfig config = small_segments();

@@ -28,6 +28,9 @@ class RefusingStore : public store::StoreWriter {
     std::lock_guard lock(mutex_);
     return offsets_;
   }
+  Result<std::map<log::Partition, std::uint64_t>> skipped(const std::string&) override {
+    return std::map<log::Partition, std::uint64_t>{};
+  }
   Result<void> write(const std::string&, const log::Partition& partition,
                      const log::ReadBatch& batch) override {
     std::lock_guard lock(mutex_);

@@ -33,9 +33,9 @@ EmbeddedLog::EmbeddedLog(const std::string& dir, const std::vector<StreamSpec>& 
     }
     for (std::uint32_t p = 0; p < spec.partitions; ++p) {
       Partition partition(spec.name, p);
-      files_.emplace(partition,
-                     std::make_unique<PartitionLog>(io_, partition_dir(dir, partition),
-                                                    spec.name + "/" + std::to_string(p), config));
+      files_.emplace(partition, std::make_unique<PartitionLog>(
+                                    io_, partition_dir(dir, partition), partition, config,
+                                    config.retention_policy == "protect" ? &holds_ : nullptr));
     }
     partition_counts_[spec.name] = spec.partitions;
     fsync_dir(io_, stream_dir.string());  // the partition directories just created
@@ -266,7 +266,24 @@ LogStats EmbeddedLog::stats() const {
                  .failing = failures_.failing()};
   for (const auto& [name, file] : files_)
     stats.corrupt_regions += file->corrupt_regions();
+  std::lock_guard lock(skipped_mutex_);
+  stats.skipped = skipped_;
   return stats;
+}
+
+void EmbeddedLog::hold(const std::string& consumer, const Partition& partition, Offset from) {
+  holds_.hold(consumer, partition, from);
+}
+
+void EmbeddedLog::report_skipped(const std::string& consumer, const Partition& partition,
+                                 Offset from, std::uint64_t count) {
+  if (count == 0) return;
+  logger("log")->warn(
+      "retention deleted events before {} read them: stream={} partition={} offsets={}..{} "
+      "count={} (log.retention_policy: drop_oldest)",
+      consumer, partition.stream, partition.index, from, from + count - 1, count);
+  std::lock_guard lock(skipped_mutex_);
+  skipped_[consumer] += count;
 }
 
 Result<void> EmbeddedLog::commit(const std::string& group, const Partition& partition,

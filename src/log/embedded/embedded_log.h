@@ -22,6 +22,7 @@
 #include "log/embedded/file_io.h"
 #include "log/embedded/parallel_runner.h"
 #include "log/embedded/partition_log.h"
+#include "log/embedded/retention_holds.h"
 #include "log/failure_reporter.h"
 #include "log/log.h"
 
@@ -63,6 +64,10 @@ class EmbeddedLog final : public Log {
                                           const Partition& partition) const override;
   void set_on_durable(std::function<void()> callback) override;
   void close() override;
+  void hold(const std::string& consumer, const Partition& partition, Offset from) override;
+  void release(const std::string& consumer) override { holds_.release(consumer); }
+  void report_skipped(const std::string& consumer, const Partition& partition, Offset from,
+                      std::uint64_t count) override;
 
   const char* backend() const override { return "embedded"; }
   LogStats stats() const override;
@@ -95,6 +100,7 @@ class EmbeddedLog final : public Log {
   void enforce_retention();
 
   FileIo& io_;
+  RetentionHolds holds_;  // what consumers still need (log.retention_policy protect)
   std::map<Partition, std::unique_ptr<PartitionLog>> files_;
   std::map<std::string, std::uint32_t> partition_counts_;
   // Writes the files of one group at once; its helpers start when a group spans several files.
@@ -113,6 +119,8 @@ class EmbeddedLog final : public Log {
   std::atomic<std::uint64_t> appends_{0}, syncs_{0}, bytes_{0}, failed_appends_{0},
       segments_deleted_{0};
   FailureReporter failures_;
+  mutable std::mutex skipped_mutex_;
+  std::map<std::string, std::uint64_t> skipped_;  // by consumer
   metrics::Histogram sync_latency_;
   // Answers to appends, run by the completion thread.
   std::mutex completion_mutex_;

@@ -32,13 +32,16 @@ std::string PartitionLog::segment_name(Offset base_offset) {
   return fmt::format("{:020}{}", base_offset, kSegmentSuffix);
 }
 
-PartitionLog::PartitionLog(FileIo& io, std::string dir, std::string name, const LogConfig& config)
+PartitionLog::PartitionLog(FileIo& io, std::string dir, Partition partition,
+                           const LogConfig& config, const RetentionHolds* holds)
     : io_(io),
       dir_(std::move(dir)),
-      name_(std::move(name)),
+      partition_(std::move(partition)),
+      name_(fmt::format("{}/{}", partition_.stream, partition_.index)),
       segment_bytes_(config.segment_bytes),
       retention_bytes_(config.retention_bytes),
-      retention_age_(config.retention_age) {
+      retention_age_(config.retention_age),
+      holds_(holds) {
   std::filesystem::create_directories(dir_);
   std::vector<Offset> bases;
   for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
@@ -67,7 +70,34 @@ std::shared_ptr<LogFile> PartitionLog::active() const {
   return segments_.rbegin()->second;
 }
 
+std::optional<std::string> PartitionLog::over_budget(std::uint64_t incoming) const {
+  if (holds_ == nullptr || retention_bytes_ == 0) return std::nullopt;
+  Offset oldest_end = 0;
+  std::uint64_t total = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (segments_.size() <= 1) return std::nullopt;  // the newest segment is never deleted
+    for (const auto& [base, segment] : segments_)
+      total += segment->size();
+    oldest_end = segments_.begin()->second->end_offset();
+  }
+  if (total + incoming <= retention_bytes_) return std::nullopt;
+  const auto holder = holds_->oldest(partition_);
+  if (!holder || holder->from >= oldest_end) return std::nullopt;  // deleted by the next pass
+  return fmt::format(
+      "stream {} partition {} is at log.retention_bytes ({} bytes) and {} still needs its "
+      "events from offset {} (log.retention_policy: protect); accepting more would delete "
+      "events it has not processed",
+      partition_.stream, partition_.index, retention_bytes_, holder->consumer, holder->from);
+}
+
 Result<Offset> PartitionLog::append(const std::vector<RecordBatch*>& frames) {
+  if (holds_ != nullptr && retention_bytes_ > 0) {
+    std::uint64_t incoming = 0;
+    for (const auto* frame : frames)
+      incoming += frame->frame().size();
+    if (auto full = over_budget(incoming)) return make_error(Errc::kUnavailable, *full);
+  }
   auto segment = active();
   if (segment->size() >= segment_bytes_) {
     if (!segment->trim_reserve()) {
@@ -88,6 +118,8 @@ Result<Offset> PartitionLog::append(const std::vector<RecordBatch*>& frames) {
 std::size_t PartitionLog::enforce_retention() {
   if (retention_bytes_ == 0 && retention_age_.count() == 0) return 0;
   const auto now = std::filesystem::file_time_type::clock::now();
+  // Under protect, nothing some consumer has not processed yet.
+  const auto holder = holds_ ? holds_->oldest(partition_) : std::nullopt;
   std::size_t deleted = 0;
   for (;;) {
     std::shared_ptr<LogFile> oldest;
@@ -104,6 +136,7 @@ std::size_t PartitionLog::enforce_retention() {
     const bool too_big = retention_bytes_ > 0 && total > retention_bytes_;
     const bool too_old = retention_age_.count() > 0 && !ec && now - modified > retention_age_;
     if (!too_big && !too_old) break;
+    if (holder && oldest->end_offset() > holder->from) break;
     {
       std::lock_guard lock(mutex_);
       segments_.erase(oldest->base_offset());
@@ -121,14 +154,17 @@ std::size_t PartitionLog::enforce_retention() {
 
 Result<ReadBatch> PartitionLog::read(Offset from, std::size_t max_records) const {
   std::vector<std::shared_ptr<LogFile>> segments;
+  ReadBatch out;
   {
     std::lock_guard lock(mutex_);
+    // Records before the oldest segment were deleted by retention.
+    const Offset oldest = segments_.begin()->first;
+    if (from < oldest) out.skipped = oldest - from;
     auto it = segments_.upper_bound(from);
     if (it != segments_.begin()) --it;
     for (; it != segments_.end(); ++it)
       segments.push_back(it->second);
   }
-  ReadBatch out;
   out.next_offset = from;
   for (const auto& segment : segments) {
     if (out.records.size() >= max_records) break;
