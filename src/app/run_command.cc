@@ -55,7 +55,8 @@ std::unique_ptr<log::Log> open_log(const Config& config) {
 void serve(const Config& config, http::Server& server, std::string_view role) {
   const auto port = server.bind();
   const auto& listen = config.server.listen;
-  const auto url = fmt::format("http://{}:{}", listen.substr(0, listen.rfind(':')), port);
+  const auto url = fmt::format("{}://{}:{}", config.server.tls.enabled() ? "https" : "http",
+                               listen.substr(0, listen.rfind(':')), port);
   logger("app")->info("listening on {} role={} data_dir={}", url, role, config.storage.data_dir);
   // A stable line on stdout for scripts and tests that start sluice on port 0.
   fmt::print("sluice: listening on {}\n", url);
@@ -98,8 +99,10 @@ class OnHangup {
   std::thread thread_;
 };
 
-// The roles that have nothing to reload say so and keep serving.
-void ignore_hangup(std::string_view role) {
+// The roles that have nothing else to reload take the TLS certificate again (server.tls), or
+// say they reload nothing, and keep serving.
+void ignore_hangup(std::string_view role, http::Server& server) {
+  if (server.reload_tls()) return;
   logger("app")->info(
       "SIGHUP ignored: the {} role reloads nothing; restart it to apply a changed configuration",
       role);
@@ -166,13 +169,6 @@ int run_server(const Config& config, const ConfigReloader& reload) {
     processor.start();
     pipelines.start();
     windows->start();
-    OnHangup hangup([&] {
-      if (reload) {
-        reload_on_hangup(reload, pipelines, *windows);
-      } else {
-        ignore_hangup("all-in-one");
-      }
-    });
     auto reader = query::open_store_reader(config);
 
     http::Server server(config, event_log,
@@ -180,6 +176,14 @@ int run_server(const Config& config, const ConfigReloader& reload) {
                          .store = &processor,
                          .pipelines = &pipelines,
                          .windows = windows.get()});
+    OnHangup hangup([&] {
+      if (reload) {
+        server.reload_tls();
+        reload_on_hangup(reload, pipelines, *windows);
+      } else {
+        ignore_hangup("all-in-one", server);
+      }
+    });
     serve(config, server, "all");
     // The server has stopped taking requests: the pipelines finish their batches (a sink
     // being retried is left for the next start), the log finishes its queued appends, then the
@@ -202,7 +206,7 @@ int run_collector(const Config& config) {
     std::filesystem::create_directories(config.storage.data_dir);
     auto log_backend = open_log(config);
     http::Server server(config, *log_backend);
-    OnHangup hangup([] { ignore_hangup("collector"); });
+    OnHangup hangup([&server] { ignore_hangup("collector", server); });
     serve(config, server, "collector");
     log_backend->close();  // every accepted append finishes before the process exits
     log->info("stopped");
@@ -232,7 +236,7 @@ int run_api(const Config& config) {
     auto log_backend = open_log(config);
     auto reader = query::open_store_reader(config);
     http::Server server(config, *log_backend, {.reader = reader.get(), .ingest = false});
-    OnHangup hangup([] { ignore_hangup("api"); });
+    OnHangup hangup([&server] { ignore_hangup("api", server); });
     serve(config, server, "api");
     log_backend->close();
     log->info("stopped");

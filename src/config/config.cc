@@ -47,6 +47,22 @@ const Table& rate_limit_table() {
   return table;
 }
 
+const Table& tls_table() {
+  static const Table table{
+      "server.tls",
+      "HTTPS on the listener (TLS 1.2 and 1.3), with a certificate and its key in PEM files. "
+      "SIGHUP reads them again (after a renewal): new connections get the new certificate. "
+      "Unset: plain HTTP (put TLS in front of Sluice off loopback).",
+      {
+          string_setting("cert_file", &TlsConfig::cert_file, "",
+                         "The certificate, followed by any intermediate certificates (PEM)."),
+          string_setting("key_file", &TlsConfig::key_file, "",
+                         "The certificate's private key (PEM, not encrypted). Keep it readable "
+                         "by the Sluice user only."),
+      }};
+  return table;
+}
+
 const Table& server_table() {
   static const Table table{
       "server",
@@ -93,6 +109,7 @@ const Table& server_table() {
                        "set this only when something in front of Sluice controls who reads. "
                        "Logged at start."),
           section_setting("rate_limit", &ServerConfig::rate_limit, rate_limit_table()),
+          section_setting("tls", &ServerConfig::tls, tls_table()),
       }};
   return table;
 }

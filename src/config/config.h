@@ -22,6 +22,12 @@ struct RateLimitConfig {
   int burst = 0;    // requests a client may send at once above the rate
 };
 
+struct TlsConfig {
+  std::string cert_file;  // PEM: the certificate, then any intermediates
+  std::string key_file;   // PEM private key
+  bool enabled() const { return !cert_file.empty() || !key_file.empty(); }
+};
+
 struct ServerConfig {
   std::string listen;
   bool trust_forwarded_for = false;
@@ -30,6 +36,7 @@ struct ServerConfig {
   int max_connections = 0;               // open connections; beyond: 503 (0: no limit)
   int max_tails = 0;                     // live tails (GET /v1/tail); beyond: 503
   RateLimitConfig rate_limit;
+  TlsConfig tls;
   int io_threads = 0;
   std::uint64_t max_body_bytes = 0;
   std::chrono::milliseconds header_timeout{};

@@ -40,8 +40,10 @@ inline boost::beast::error_code parse_buffered(RequestParser& parser,
 // Reads from the socket and parses until `until` is reached. What the socket's end means
 // follows beast::http::async_read: end_of_stream before any byte of the request, the parser's
 // verdict (partial_message) after some.
-inline Task<boost::beast::error_code> read_rest(Socket& socket, boost::beast::flat_buffer& buffer,
-                                                RequestParser& parser, ReadUntil until) {
+// `Stream`: the connection's Socket, or a TLS stream over it.
+template <class Stream>
+Task<boost::beast::error_code> read_rest(Stream& socket, boost::beast::flat_buffer& buffer,
+                                         RequestParser& parser, ReadUntil until) {
   for (;;) {
     auto [read_error, n] = co_await socket.async_read_some(
         buffer.prepare(boost::beast::read_size(buffer, 65536)), kTuple);

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
 #include <boost/url.hpp>
 #include <cstdio>
@@ -38,6 +39,7 @@
 #include "sources/http/reply.h"
 #include "sources/http/request_reader.h"
 #include "sources/http/stream_policy.h"
+#include "sources/http/tls_context.h"
 
 namespace sluice::http {
 namespace {
@@ -45,6 +47,16 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
+
+// A connection is a Socket, or a TLS stream over one (server.tls).
+using TlsStream = asio::ssl::stream<Socket>;
+// The TCP socket under a connection, for its deadline, its drain and its shutdown.
+Socket& tcp_of(Socket& stream) {
+  return stream;
+}
+Socket& tcp_of(TlsStream& stream) {
+  return stream.next_layer();
+}
 using tcp = asio::ip::tcp;
 using Request = bhttp::request<bhttp::string_body>;
 using Response = Reply;
@@ -926,11 +938,35 @@ struct Server::Impl {
       ~Closed() { count.fetch_sub(1, std::memory_order_relaxed); }
     } closed{open_connections};
     const std::string peer = remote.address().to_string();
+    if (!tls) {
+      co_await serve(socket, peer, drain);
+      co_return;
+    }
+    // The context stays alive with the connection, whatever a reload does meanwhile.
+    const std::shared_ptr<asio::ssl::context> context = tls->current();
+    TlsStream stream(std::move(socket), *context);
+    {
+      // The handshake is bounded like a request's headers (a client that never finishes it).
+      ConnectionDrain::Member member(drain, tcp_of(stream));
+      ReadDeadline deadline(stream.get_executor(), tcp_of(stream));
+      deadline.arm(config.server.header_timeout);
+      auto [error] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+      deadline.disarm();
+      if (error) {
+        logger("http")->debug("TLS handshake failed peer={} error=\"{}\"", peer, error.message());
+        co_return;
+      }
+    }
+    co_await serve(stream, peer, drain);
+  }
+
+  // The requests of one connection, until it closes.
+  template <class Stream>
+  Task<void> serve(Stream& stream, const std::string& peer, ConnectionDrain& drain) {
     // A plain socket, not beast::tcp_stream: its per-operation timer machinery costs more
     // than the deadline below, which covers reads and writes alike.
-    Socket& stream = socket;
-    ConnectionDrain::Member member(drain, stream);
-    ReadDeadline deadline(stream.get_executor(), stream);
+    ConnectionDrain::Member member(drain, tcp_of(stream));
+    ReadDeadline deadline(stream.get_executor(), tcp_of(stream));
     beast::flat_buffer buffer;
     bool first = true;
     for (;;) {
@@ -1054,7 +1090,7 @@ struct Server::Impl {
       if (write_error || !res.keep_alive) break;
     }
     beast::error_code ignored;
-    stream.shutdown(Socket::shutdown_send, ignored);
+    tcp_of(stream).shutdown(Socket::shutdown_send, ignored);
   }
 
   std::string body_limit_message() const {
@@ -1065,7 +1101,8 @@ struct Server::Impl {
   // Answers and closes. The client may still be sending (a body over the limit): what it
   // sends is read and dropped for a moment, so that closing does not reset the connection and
   // destroy the answer before the client has read it.
-  Task<void> send_error(Socket& stream, ReadDeadline& deadline, unsigned status,
+  template <class Stream>
+  Task<void> send_error(Stream& stream, ReadDeadline& deadline, unsigned status,
                         const std::string& message,
                         std::vector<std::pair<std::string, std::string>> headers = {}) {
     // A named local, not a temporary in the co_await: GCC 12 destroyed such a temporary twice.
@@ -1077,7 +1114,8 @@ struct Server::Impl {
   }
 
   // Answers a request whose body is not read, then closes (see send_error).
-  Task<void> send_and_close(Socket& stream, ReadDeadline& deadline, Response res) {
+  template <class Stream>
+  Task<void> send_and_close(Stream& stream, ReadDeadline& deadline, Response res) {
     res.keep_alive = false;
     const unsigned status = res.status;
     const std::string answer = res.serialize();
@@ -1089,7 +1127,7 @@ struct Server::Impl {
     http_metrics.observe(kRefusedEarly, status, std::chrono::steady_clock::now() - started);
     if (write_error) co_return;
     beast::error_code ignored;
-    stream.shutdown(Socket::shutdown_send, ignored);
+    tcp_of(stream).shutdown(Socket::shutdown_send, ignored);
     constexpr std::size_t kMaxDiscard = 64 << 20;
     std::array<char, 16384> sink{};
     std::size_t discarded = 0;
@@ -1113,7 +1151,8 @@ struct Server::Impl {
   // server.body_timeout, is dropped with a last `event: dropped`; ingest never waits for it.
   // Counted in the request metrics when the answer's head is written (the stream's length says
   // nothing about latency).
-  Task<void> tail(Socket& stream, ReadDeadline& deadline, Request& req,
+  template <class Stream>
+  Task<void> tail(Stream& stream, ReadDeadline& deadline, Request& req,
                   std::chrono::steady_clock::time_point started, const ConnectionDrain& drain) {
     constexpr std::uint64_t kMaxTailLag = 100'000;
     constexpr std::size_t kEventsPerWrite = 1000;
@@ -1247,6 +1286,12 @@ struct Server::Impl {
   // Over server.max_connections: a 503 written at once (a new socket's send buffer takes it
   // whole, so this does not wait), then closed without reading anything.
   void refuse_connection(Socket& socket) {
+    beast::error_code ignored;
+    if (tls) {  // no handshake for it: closed
+      socket.close(ignored);
+      http_metrics.observe(kRefusedEarly, 503, std::chrono::nanoseconds(0));
+      return;
+    }
     const Response res{
         .status = 503,
         .keep_alive = false,
@@ -1255,7 +1300,6 @@ struct Server::Impl {
                                        "(server.max_connections); try again later",
                                        config.server.max_connections))};
     const std::string answer = res.serialize();
-    beast::error_code ignored;
     socket.non_blocking(true, ignored);
     socket.write_some(asio::buffer(answer), ignored);
     socket.shutdown(Socket::shutdown_send, ignored);
@@ -1332,6 +1376,9 @@ struct Server::Impl {
   // Reads need no token: server.public_reads, or no read tokens on a loopback listener.
   bool reads_open;
   std::atomic<int> open_connections{0};  // sessions running, on every I/O thread
+  // server.tls: the certificate new connections get; null for plain HTTP.
+  std::unique_ptr<TlsContext> tls =
+      config.server.tls.enabled() ? std::make_unique<TlsContext>(config.server.tls) : nullptr;
   // One per I/O thread, outliving the contexts: the sessions a stopped context still holds
   // leave their drain when the context is destroyed.
   std::vector<std::unique_ptr<ConnectionDrain>> drains = make_drains(config.server.io_threads);
@@ -1478,6 +1525,17 @@ void Server::run() {
   impl.blocking_pool.join();
   impl.query_pool.stop();
   impl.query_pool.join();
+}
+
+bool Server::reload_tls() {
+  if (!impl_->tls) return false;
+  if (auto reloaded = impl_->tls->reload(); !reloaded) {
+    logger("http")->error("TLS certificate not reloaded, the current one stays: {}",
+                          reloaded.error().message);
+    return false;
+  }
+  logger("http")->info("TLS certificate reloaded cert_file={}", impl_->config.server.tls.cert_file);
+  return true;
 }
 
 void Server::stop() {

@@ -48,6 +48,9 @@ class Server {
   // Serves until stop() or SIGINT/SIGTERM; returns after every I/O thread has finished.
   void run();
   void stop();
+  // server.tls: reads the certificate and key again (SIGHUP); new connections get them. False
+  // (and logged) when TLS is off or the files do not load; the current certificate stays.
+  bool reload_tls();
 
  private:
   struct Impl;
