@@ -345,6 +345,17 @@ const Table& stream_table() {
                               "<key>`, `X-Sluice-Key: <key>` or `?key=<key>`); empty: no key "
                               "needed. Use `${ENV_VAR}` rather than literal keys."),
           string_list_setting(
+              "hmac_secrets", &StreamConfig::hmac_secrets, "[]",
+              "Shared secrets (16 characters or more) for signed posts: each POST must carry "
+              "`X-Sluice-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.\" + the "
+              "body as sent>` made with one of them, within `hmac_tolerance` of the server's "
+              "clock (401 otherwise). Several secrets let a new one be rolled out before the old "
+              "one is removed. Empty: posts are not signed. Use `${ENV_VAR}`."),
+          duration_setting("hmac_tolerance", &StreamConfig::hmac_tolerance, "5m", 1000,
+                           24LL * 3'600'000,
+                           "How far a signed post's timestamp may be from the server's clock, "
+                           "either way: a captured request cannot be replayed after it."),
+          string_list_setting(
               "stats_fields", &StreamConfig::stats_fields, "[]",
               "Up to 3 payload fields (nested ones joined by dots) that `GET /v1/stats` can group "
               "and filter by, besides the type and time: the store keeps per-minute counts by "
@@ -1009,6 +1020,14 @@ void check_references(Config& config, bool routes_given, std::vector<ConfigError
     }
     if (stream.stats_fields.size() > 3) {
       errors.push_back({.path = path + ".stats_fields", .message = "at most 3 fields"});
+    }
+    for (const auto& secret : stream.hmac_secrets) {
+      if (secret.size() < 16) {
+        errors.push_back({.path = path + ".hmac_secrets",
+                          .message = "a secret has at least 16 characters (32 random bytes, "
+                                     "hex-encoded, is what `openssl rand -hex 32` makes)"});
+        break;
+      }
     }
     for (const auto& field : stream.stats_fields) {
       const bool plain = !field.empty() && field.size() <= 256 && field.front() != '.' &&

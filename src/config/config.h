@@ -106,6 +106,8 @@ struct StreamConfig {
   std::string schema_file;
   std::string dead_letter;
   std::vector<std::string> write_keys;
+  std::vector<std::string> hmac_secrets;  // signed posts (core/signature.h); empty: unsigned
+  std::chrono::milliseconds hmac_tolerance{300'000};
   std::vector<std::string> envelope_fields;
   std::vector<std::string> stats_fields;  // payload fields GET /v1/stats can group by (<= 3)
   SanitizeConfig sanitize;

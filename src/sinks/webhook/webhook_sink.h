@@ -32,7 +32,8 @@ class WebhookSink : public pipeline::Sink {
     std::chrono::milliseconds timeout{};
     int rate_limit = 0;  // requests per second; 0: no limit
     bool payload_only = false;
-    std::string ca_file;  // https: trusted certificates (PEM); empty: the system's
+    std::string ca_file;      // https: trusted certificates (PEM); empty: the system's
+    std::string hmac_secret;  // signs each request (core/signature.h); empty: unsigned
   };
   static const config::Table& settings_table();
   static Result<std::unique_ptr<pipeline::Sink>> open(const pipeline::SinkContext& context,

@@ -18,6 +18,7 @@
 
 #include "core/json_text.h"
 #include "core/logging.h"
+#include "core/signature.h"
 #include "core/thread_name.h"
 #include "core/time.h"
 #include "health/readiness.h"
@@ -407,9 +408,43 @@ struct Server::Impl {
                                                    *origin, stream_name, stream_name)));
     } else {
       refused = admit(header, *target->second.stream);
+      if (!refused) refused = refuse_signature_time(header, *target->second.stream);
     }
     if (refused) finish_collect(header, stream_name, *refused);
     return refused;
+  }
+
+  // A stream with hmac_secrets, on the headers: the signature header is there, well formed,
+  // and its time within hmac_tolerance. The HMAC itself needs the body (signature_matches).
+  std::optional<Response> refuse_signature_time(const Request& header, const StreamConfig& stream) {
+    if (stream.hmac_secrets.empty()) return std::nullopt;
+    const auto value = header[signature::kHeader];
+    if (value.empty()) {
+      return error_response(
+          header, make_error(Errc::kUnauthorized,
+                             fmt::format("stream \"{0}\" takes signed posts only: send {1}: "
+                                         "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.\" + "
+                                         "the body> (streams.{0}.hmac_secrets)",
+                                         stream.name, signature::kHeader)));
+    }
+    const auto parsed = signature::parse(std::string_view(value.data(), value.size()));
+    if (!parsed) {
+      return error_response(header, make_error(Errc::kUnauthorized,
+                                               fmt::format("{}: expected t=<unix seconds>,v1=<64 "
+                                                           "hex digits>",
+                                                           signature::kHeader)));
+    }
+    const std::int64_t skew = parsed->unix_seconds - now_ms() / 1000;
+    const std::int64_t tolerance = stream.hmac_tolerance.count() / 1000;
+    if (skew > tolerance || skew < -tolerance) {
+      return error_response(
+          header,
+          make_error(Errc::kUnauthorized,
+                     fmt::format("{}: the timestamp is {} s from the server's clock, more than "
+                                 "streams.{}.hmac_tolerance ({} s)",
+                                 signature::kHeader, skew, stream.name, tolerance)));
+    }
+    return std::nullopt;
   }
 
   // The request's Origin when it names a page that the stream's cors_origins do not allow and
@@ -494,7 +529,18 @@ struct Server::Impl {
     }
     const StreamConfig& config_of_stream = *target->second.stream;
     metrics::StreamCounters& counters = *target->second.counters;
-    // Who may post was settled before the body was read (refuse_before_body).
+    // Who may post was settled before the body was read (refuse_before_body), but for the
+    // HMAC of a signed post, which covers the body as sent.
+    if (!config_of_stream.hmac_secrets.empty()) {
+      const auto value = req[signature::kHeader];
+      const auto parsed = signature::parse(std::string_view(value.data(), value.size()));
+      if (!parsed || !signature::matches(*parsed, config_of_stream.hmac_secrets, req.body())) {
+        return error_response(req, make_error(Errc::kUnauthorized,
+                                              fmt::format("{} does not match the body under any of "
+                                                          "streams.{}.hmac_secrets",
+                                                          signature::kHeader, stream_name)));
+      }
+    }
     counters.bytes.fetch_add(req.body().size(), std::memory_order_relaxed);
     auto content_type = req[bhttp::field::content_type];
     std::string* body = &req.body();
