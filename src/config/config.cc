@@ -33,13 +33,16 @@ std::optional<std::string> check_field_name(const Scalar& v) {
 const Table& rate_limit_table() {
   static const Table table{
       "server.rate_limit",
-      "Token-bucket limits on collector requests (POSTs). A client over a limit gets 429 with "
-      "Retry-After. 0 turns a limit off.",
+      "Token-bucket limits per client. A client over a limit gets 429 with Retry-After, before "
+      "its body is read. 0 turns a limit off.",
       {
           int_setting("per_ip", &RateLimitConfig::per_ip, 0, 0, 10'000'000,
-                      "Requests per second from one client address."),
+                      "Posts per second from one client address."),
           int_setting("per_key", &RateLimitConfig::per_key, 0, 0, 10'000'000,
-                      "Requests per second with one write key."),
+                      "Posts per second with one write key."),
+          int_setting("reads_per_ip", &RateLimitConfig::reads_per_ip, 0, 0, 10'000'000,
+                      "Reads (every GET but `/healthz` and `/readyz`: events, stats, tails, "
+                      "`/metrics`...) per second from one client address."),
           int_setting("burst", &RateLimitConfig::burst, 0, 0, 10'000'000,
                       "Requests a client may send at once on top of the rate (the bucket size "
                       "is rate + burst)."),

@@ -17,9 +17,10 @@ namespace sluice {
 
 // Token buckets; 0 turns a limit off.
 struct RateLimitConfig {
-  int per_ip = 0;   // requests per second from one client address
-  int per_key = 0;  // requests per second with one write key
-  int burst = 0;    // requests a client may send at once above the rate
+  int per_ip = 0;        // requests per second from one client address
+  int per_key = 0;       // requests per second with one write key
+  int reads_per_ip = 0;  // reads per second from one client address (probes excluded)
+  int burst = 0;         // requests a client may send at once above the rate
 };
 
 struct TlsConfig {

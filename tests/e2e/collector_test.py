@@ -118,9 +118,33 @@ def main():
                    rate_limits, limited)
     finally:
         limited.cleanup()
+    checks.run("429 over reads_per_ip for reads; probes and posts are not counted",
+               read_rate_limit, binary)
     checks.run("sluice collector: ingest only, one process per data directory, sluice run "
                "stores what it collected", collector_role, binary)
     checks.finish()
+
+
+def read_rate_limit(binary):
+    server = Server(binary, config_text="server: {rate_limit: {reads_per_ip: 3}}\n"
+                    "streams: {events: {}}\n").start()
+    try:
+        for i in range(20):  # probes and posts do not count against reads
+            assert server.request("GET", "/readyz")[0] == 200
+            assert server.request("GET", "/healthz")[0] == 200
+            post(server, "/v1/streams/events/events", {"id": "p%d" % i}, 202)
+        statuses = []
+        for _ in range(10):
+            status, headers, reply = server.request("GET", "/v1/events?limit=1")
+            statuses.append(status)
+            if status == 429:
+                assert int(headers["retry-after"]) >= 1, headers
+                assert "server.rate_limit.reads_per_ip: 3 requests per second" in \
+                    reply["error"], reply
+        assert statuses.count(429) >= 5 and statuses[0] == 200, statuses
+        wait_for(lambda: server.request("GET", "/v1/events?limit=1")[0] == 200, 5, "refill")
+    finally:
+        server.cleanup()
 
 
 def collector_role(binary):

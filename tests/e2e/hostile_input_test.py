@@ -8,6 +8,7 @@ usage: hostile_input_test.py SLUICE_BINARY [sqlite|postgres]
 import json
 import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -321,6 +322,32 @@ def no_write_key_oracle(server):
     assert guess[0] == key[0] == 200, (guess, key)
 
 
+def readyz_within_its_deadline(server, store):
+    """/readyz waited for a store read for as long as the store took: a probe hung behind a
+    locked table (or a busy read pool) instead of saying "not ready"."""
+    psql = subprocess.Popen(["psql", store.postgres.url, "-XqAt"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        psql.stdin.write("BEGIN; LOCK TABLE sluice.events IN ACCESS EXCLUSIVE MODE; "
+                         "SELECT 'locked';\n")
+        psql.stdin.flush()
+        assert psql.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        status, _, body = server.request("GET", "/readyz")
+        took = time.monotonic() - started
+        assert status == 503, (status, body)
+        assert "did not finish within 2000 ms" in body["error"], body
+        assert took < 4, "/readyz took %.1f s" % took
+        assert server.request("GET", "/healthz")[0] == 200
+    finally:
+        psql.stdin.write("ROLLBACK;\n")
+        psql.stdin.close()
+        psql.wait(timeout=30)
+    # (A pipeline of this suite retries a receiver that is not there: the store check only.)
+    wait_for(lambda: server.request("GET", "/readyz")[2]["checks"].get("store", {}).get("ok"),
+             30, "the store check passing again")
+
+
 def main():
     binary = sys.argv[1]
     store = Store(sys.argv[2] if len(sys.argv) > 2 else "sqlite")
@@ -349,6 +376,9 @@ def main():
                    reads_closed_off_loopback, binary, store)
         checks.run("server.max_connections and server.max_tails answer 503 beyond them",
                    connection_and_tail_caps, binary, store)
+        if store.postgres:
+            checks.run("/readyz answers within its deadline while the store does not",
+                       readyz_within_its_deadline, server, store)
     finally:
         server.cleanup()
         store.cleanup()

@@ -322,6 +322,7 @@ struct Server::Impl {
         alert_streams(alert_view(config)),
         per_ip(config.server.rate_limit.per_ip, config.server.rate_limit.burst),
         per_key(config.server.rate_limit.per_key, config.server.rate_limit.burst),
+        read_per_ip(config.server.rate_limit.reads_per_ip, config.server.rate_limit.burst),
         reads_open(config.server.public_reads ||
                    (config.server.read_tokens.empty() && is_loopback_listen(config.server.listen))),
         acceptor(io),
@@ -495,16 +496,22 @@ struct Server::Impl {
     return std::nullopt;
   }
 
-  std::string rate_limit_message(const std::string& who, int wait_seconds) const {
+  // `setting`: per_ip, per_key or reads_per_ip.
+  std::string rate_limit_message(const std::string& who, std::string_view setting,
+                                 int wait_seconds) const {
     const auto& limit = config.server.rate_limit;
+    const int rate = setting == "per_ip"    ? limit.per_ip
+                     : setting == "per_key" ? limit.per_key
+                                            : limit.reads_per_ip;
     return fmt::format(
-        "rate limit exceeded for {} (server.rate_limit: {} requests per second, burst {}); "
+        "rate limit exceeded for {} (server.rate_limit.{}: {} requests per second, burst {}); "
         "retry in {} s",
-        who, who.starts_with("address") ? limit.per_ip : limit.per_key, limit.burst, wait_seconds);
+        who, setting, rate, limit.burst, wait_seconds);
   }
 
   Response too_many(const Request& req, int wait_seconds, const std::string& who) {
-    auto res = make_response(req, 429, error_json(rate_limit_message(who, wait_seconds)));
+    auto res =
+        make_response(req, 429, error_json(rate_limit_message(who, "per_key", wait_seconds)));
     res.set("Retry-After", std::to_string(wait_seconds));
     return res;
   }
@@ -739,6 +746,57 @@ struct Server::Impl {
     return res;
   }
 
+  // /readyz answers within this, whatever the store, the log or the other pools are doing: a
+  // probe that hangs is worse than one that says "not ready".
+  static constexpr std::chrono::milliseconds kReadyzDeadline{2000};
+  static constexpr int kMaxReadinessChecks = 4;  // running or queued at once
+
+  // The readiness checks, on a thread of their own, or "not ready" once `deadline` passes (the
+  // check goes on and is dropped when done).
+  Task<health::Readiness> check_readiness_within(std::chrono::milliseconds deadline) {
+    auto not_ready = [](const std::string& why) {
+      std::string json = "{\"checks\":{},\"status\":\"not ready\",\"error\":";
+      append_json_string(json, why);
+      json += '}';
+      return health::Readiness{false, std::move(json)};
+    };
+    if (readiness_checks.fetch_add(1, std::memory_order_relaxed) >= kMaxReadinessChecks) {
+      readiness_checks.fetch_sub(1, std::memory_order_relaxed);
+      co_return not_ready(
+          fmt::format("{} readiness checks are still running (the store or the "
+                      "log is not answering)",
+                      kMaxReadinessChecks));
+    }
+    // The result reaches this coroutine's thread and cancels the wait; the shared state
+    // outlives a coroutine that gave up.
+    struct Wait {
+      explicit Wait(const IoExecutor& executor) : timer(executor) {}
+      Timer timer;
+      std::optional<health::Readiness> result;
+    };
+    const IoExecutor executor = co_await asio::this_coro::executor;
+    auto wait = std::make_shared<Wait>(executor);
+    asio::post(readiness_pool, [this, wait, executor] {
+      auto result = health::check_readiness({.log = log,
+                                             .reader = reader,
+                                             .store = store,
+                                             .pipelines = pipelines,
+                                             .windows = windows});
+      readiness_checks.fetch_sub(1, std::memory_order_relaxed);
+      asio::post(executor, [wait, result = std::move(result)]() mutable {
+        wait->result = std::move(result);
+        wait->timer.cancel();
+      });
+    });
+    wait->timer.expires_after(deadline);
+    co_await wait->timer.async_wait(kTuple);
+    if (wait->result) co_return std::move(*wait->result);
+    co_return not_ready(
+        fmt::format("the readiness checks did not finish within {} ms (the store or the log is not "
+                    "answering)",
+                    deadline.count()));
+  }
+
   // Runs `f` on the blocking pool and resumes the caller on its own I/O thread with the result.
   template <class F>
   auto off_io_thread(F f) {
@@ -962,13 +1020,7 @@ struct Server::Impl {
     if (path == "/readyz") {
       route_id = kReadyzRoute;
       if (method != bhttp::verb::get) co_return not_allowed("GET");
-      auto readiness = co_await off_io_thread([this] {
-        return health::check_readiness({.log = log,
-                                        .reader = reader,
-                                        .store = store,
-                                        .pipelines = pipelines,
-                                        .windows = windows});
-      });
+      auto readiness = co_await check_readiness_within(kReadyzDeadline);
       co_return make_response(req, readiness.ready ? 200 : 503, std::move(readiness.json));
     }
     co_return error_response(req, make_error(Errc::kNotFound, fmt::format("no route {}", path)));
@@ -1065,13 +1117,17 @@ struct Server::Impl {
       }
       const auto started = std::chrono::steady_clock::now();
       const auto& header = parser.get();
-      if (header.method() == bhttp::verb::post) {
-        // Before the body is read: a client over its limit does not get to send it.
+      // Before the body is read: a client over its limit does not get to send it. Posts
+      // count against per_ip; reads (all but the probes) against reads_per_ip.
+      const bool post = header.method() == bhttp::verb::post;
+      RateLimiter& limiter = post ? per_ip : read_per_ip;
+      if (limiter.enabled() && (post || !is_probe(header.target()))) {
         const std::string address = client_ip(header, peer);
-        if (int wait = per_ip.take(address)) {
+        if (int wait = limiter.take(address)) {
           std::vector<std::pair<std::string, std::string>> retry_after;
           retry_after.emplace_back(std::string("Retry-After"), std::to_string(wait));
-          const std::string message = rate_limit_message("address " + address, wait);
+          const std::string message =
+              rate_limit_message("address " + address, post ? "per_ip" : "reads_per_ip", wait);
           co_await send_error(stream, deadline, 429, message, std::move(retry_after));
           co_return;
         }
@@ -1186,6 +1242,11 @@ struct Server::Impl {
     deadline.disarm();
   }
 
+  // Orchestrators probe these often, from one address: never rate-limited.
+  static bool is_probe(beast::string_view target) {
+    return target == "/healthz" || target == "/readyz";
+  }
+
   static bool is_tail(std::string_view target) {
     constexpr std::string_view kTail = "/v1/tail";
     return target.starts_with(kTail) &&
@@ -1241,8 +1302,8 @@ struct Server::Impl {
       co_return;
     }
     const query::Params params = query_params(*parsed);
-    auto opened = co_await off_io_thread(
-        [this, &params] { return query::TailCursor::open(log, stream_list, params); });
+    auto opened = co_await run_on(
+        tail_pool, [this, &params] { return query::TailCursor::open(log, stream_list, params); });
     if (!opened) {
       co_await answer(error_response(req, opened.error()));
       co_return;
@@ -1280,7 +1341,7 @@ struct Server::Impl {
         std::size_t read = 0;
         std::uint64_t lag = 0;
       };
-      Chunk chunk = co_await off_io_thread([&cursor] {
+      Chunk chunk = co_await run_on(tail_pool, [&cursor] {
         Chunk c{std::string()};
         c.text = cursor.next(kEventsPerWrite, c.read);
         c.lag = cursor.lag();
@@ -1401,6 +1462,11 @@ struct Server::Impl {
   // Work that may wait on the network (a Kafka read or end-offset query): tails, metrics,
   // readiness and status pages run there, so an I/O thread never waits for the brokers.
   asio::thread_pool blocking_pool{1};
+  // Live tails' reads, apart: however many tails are open, metrics and status pages go on.
+  asio::thread_pool tail_pool{2};
+  // The readiness checks, apart from everything else (check_readiness_within).
+  asio::thread_pool readiness_pool{1};
+  std::atomic<int> readiness_checks{0};
   // Store queries: as many threads as the store has read connections.
   asio::thread_pool query_pool{static_cast<std::size_t>(config.store.read_connections)};
   std::map<std::string, std::shared_ptr<const StreamPolicy>> policies;  // by stream
@@ -1419,6 +1485,7 @@ struct Server::Impl {
   std::map<std::string, CompatRoute, std::less<>> routes;  // by path
   RateLimiter per_ip;
   RateLimiter per_key;
+  RateLimiter read_per_ip;  // GETs but /healthz and /readyz
   // Reads need no token: server.public_reads, or no read tokens on a loopback listener.
   bool reads_open;
   std::atomic<int> open_connections{0};  // sessions running, on every I/O thread
@@ -1569,6 +1636,10 @@ void Server::run() {
   // A tail's read in progress finishes before the I/O contexts go away.
   impl.blocking_pool.stop();
   impl.blocking_pool.join();
+  impl.tail_pool.stop();
+  impl.tail_pool.join();
+  impl.readiness_pool.stop();
+  impl.readiness_pool.join();
   impl.query_pool.stop();
   impl.query_pool.join();
 }
