@@ -33,7 +33,7 @@ test: build build-debug build-fuzz
 # to build/fuzz/ as crash-* files.
 FUZZ_SECONDS ?= 600
 fuzz: build-fuzz
-	@for t in body_decoders:body expression:expression schema:schema; do \
+	@for t in body_decoders:body expression:expression schema:schema query_params:query; do \
 		name=$${t%%:*}; seeds=$${t##*:}; mkdir -p build/fuzz/fuzz/corpus_$$name; \
 		build/fuzz/fuzz/sluice_fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 			-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build/fuzz/ \

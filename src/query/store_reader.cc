@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "config/config.h"
-
 namespace sluice::query {
 
 Result<void> StoreReader::query(const Sql& sql, const std::function<bool(const Row&)>& on_row) {
@@ -14,15 +12,6 @@ Result<void> StoreReader::query(const Sql& sql, const std::function<bool(const R
     }
   }
   return run(sql, on_row);
-}
-
-std::unique_ptr<StoreReader> open_store_reader(const Config& config) {
-  if (!config.store.url.empty()) {
-    return open_postgres_reader(config.store.url, config.store.schema,
-                                config.store.read_connections, config.store.query_timeout);
-  }
-  return open_sqlite_reader(config.store_path(), config.store.read_connections,
-                            config.store.query_timeout);
 }
 
 std::string query_timeout_message(std::chrono::milliseconds timeout) {
