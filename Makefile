@@ -1,5 +1,5 @@
 # The entry points. Each target first installs whatever Debian packages are missing.
-.PHONY: setup build build-debug build-fuzz run test fuzz bench format lint clean
+.PHONY: setup build build-debug build-fuzz run test fuzz chaos soak bench format lint clean
 
 JOBS ?= $(shell nproc)
 
@@ -39,6 +39,18 @@ fuzz: build-fuzz
 			-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build/fuzz/ \
 			build/fuzz/fuzz/corpus_$$name fuzz/corpus/$$seeds || exit 1; \
 	done
+
+# SIGKILL every 0.5-3.5 s for CHAOS_SECONDS (default 300) under load, PostgreSQL and a webhook
+# receiver going away and coming back; then every acknowledged event must be stored once.
+CHAOS_SECONDS ?= 300
+chaos: build
+	@python3 tests/e2e/chaos_test.py build/release/sluice $(CHAOS_SECONDS)
+
+# `sluice run` held at half its measured capacity for SOAK_MINUTES (default 30): RSS growth,
+# p99 and the store's lag per minute (bench/soak.py).
+SOAK_MINUTES ?= 30
+soak: build
+	@python3 bench/soak.py build/release $(SOAK_MINUTES)
 
 bench: build
 	@bench/run build/release
