@@ -355,7 +355,11 @@ TEST(Ingest, NdjsonLinesThatAreNotObjects) {
                                                 {"{\"a\":1}\n{\"b\":tru}\n", 13},
                                                 // a value and more text: not one JSON value
                                                 {"{\"a\":1}\n\"{x\"}\n", 12},
-                                                {"{\"a\":1}\n[1] 2\n", 12}}) {
+                                                {"{\"a\":1}\n[1] 2\n", 12},
+                                                // an atom with more letters: not null or true
+                                                {"{\"a\":1}\nnulle\n", 8},
+                                                {"{\"a\":1}\ntruex\n", 8},
+                                                {"{\"a\":1}\nfalsey\n", 8}}) {
     auto r = parse(bad, "application/x-ndjson");
     ASSERT_TRUE(r) << bad;
     EXPECT_EQ(r.value().accepted(), 1u);

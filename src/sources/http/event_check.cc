@@ -190,14 +190,16 @@ simdjson::error_code check_non_object(od::document& doc, od::json_type type, boo
       as_text = text.find('\0') != std::string_view::npos;
       return simdjson::SUCCESS;
     }
-    case od::json_type::boolean: {
-      bool flag;
-      return doc.get_bool().get(flag);
-    }
+    // A document that is one atom: simdjson takes "nulle" or "truex" for null and true (the
+    // atom's first letters), so the whole token is compared; the text is embedded as JSON.
+    case od::json_type::boolean:
     case od::json_type::null: {
-      bool is_null;
-      if (auto e = doc.is_null().get(is_null)) return e;
-      return is_null ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
+      std::string_view token;
+      if (auto e = doc.raw_json_token().get(token)) return e;
+      const std::string_view text = token_text(token);
+      const bool exact =
+          type == od::json_type::null ? text == "null" : text == "true" || text == "false";
+      return exact ? simdjson::SUCCESS : simdjson::T_ATOM_ERROR;
     }
     case od::json_type::object:
       break;
