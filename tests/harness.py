@@ -6,6 +6,7 @@ data directory; its chosen port is read from the line it prints on stdout.
 
 import calendar
 import http.client
+import http.server
 import json
 import os
 import shutil
@@ -103,6 +104,41 @@ class Server:
         except ValueError:
             data = raw.decode(errors="replace")
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+
+
+class Receiver(http.server.ThreadingHTTPServer):
+    """A webhook receiver on a free loopback port, serving from its own thread. Each POST's
+    body goes to `answer(path, headers, body)`, which returns the status to send (200, 503...).
+    A sender killed mid-request is not reported."""
+    daemon_threads = True
+
+    def __init__(self, answer):
+        super().__init__(("127.0.0.1", 0), _ReceiverHandler)
+        self.answer = answer
+        self.lock = threading.Lock()
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def port(self):
+        return self.server_address[1]
+
+    def handle_error(self, request, client_address):
+        pass
+
+
+class _ReceiverHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        status = self.server.answer(self.path, self.headers, body)
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
 
 
 class SseClient:

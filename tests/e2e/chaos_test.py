@@ -15,7 +15,6 @@ usage: chaos_test.py SLUICE_BINARY [DURATION_SECONDS]
 """
 
 import http.client
-import http.server
 import json
 import os
 import random
@@ -27,7 +26,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Postgres, Server, wait_for  # noqa: E402
+from harness import Checks, Postgres, Receiver, Server, wait_for  # noqa: E402
 
 CLIENTS = 3
 BATCH = 20
@@ -47,39 +46,21 @@ pipelines:
 """
 
 
-class Receiver(http.server.ThreadingHTTPServer):
-    daemon_threads = True
+class HookReceiver(Receiver):
+    """Records the uid of every event delivered; answers 503 while `down`."""
 
     def __init__(self):
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.lock = threading.Lock()
-        self.uids = set()
-        self.down = False
-        self.requests = 0
+        self.uids, self.down, self.requests = set(), False, 0
+        super().__init__(self.take)
 
-    def handle_error(self, request, client_address):
-        pass  # a sender killed mid-request: nothing to report
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        r = self.server
-        status = 503 if r.down else 200
-        if status == 200:
-            uids = [e["payload"].get("uid") for e in json.loads(body)]
-            with r.lock:
-                r.uids.update(uids)
-                r.requests += 1
-        self.send_response(status)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
+    def take(self, path, headers, body):
+        if self.down:
+            return 503
+        uids = [e["payload"].get("uid") for e in json.loads(body)]
+        with self.lock:
+            self.uids.update(uids)
+            self.requests += 1
+        return 200
 
 
 class Client(threading.Thread):
@@ -151,12 +132,11 @@ def main():
     rng = random.Random(seed)
     checks = Checks()
     pg = Postgres().start()
-    receiver = Receiver()
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    receiver = HookReceiver()
     data_dir = tempfile.mkdtemp(prefix="sluice-chaos-")
     port = free_port()
     server = Server(binary, data_dir=data_dir, listen="127.0.0.1:%d" % port,
-                    config_text=CONFIG % {"pg": pg.url, "hook": receiver.server_address[1]})
+                    config_text=CONFIG % {"pg": pg.url, "hook": receiver.port})
     acked, refused = [], []
     figures = {"kills": 0, "pg_outages": 0, "receiver_outages": 0, "requests": 0,
                "failed_requests": 0}

@@ -11,48 +11,32 @@ receiver that is down, and (under drop_oldest) the store held busy.
 usage: retention_test.py SLUICE_BINARY [sqlite|postgres]
 """
 
-import http.server
 import json
 import os
 import sqlite3
 import subprocess
 import sys
-import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Server, Store, wait_for  # noqa: E402
+from harness import Checks, Receiver, Server, Store, wait_for  # noqa: E402
 
 PAD = "x" * 120  # about 250 bytes per event in the log
 BATCH = 200
 
 
-class Receiver(http.server.ThreadingHTTPServer):
-    daemon_threads = True
+class HookReceiver(Receiver):
+    """Keeps the ids delivered; answers 503 while `down` (it starts down)."""
 
     def __init__(self):
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.lock = threading.Lock()
-        self.ids = set()
-        self.down = True
+        self.ids, self.down = set(), True
+        super().__init__(self.take)
 
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        events = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        r = self.server
-        status = 503 if r.down else 200
-        if status == 200:
-            with r.lock:
-                r.ids.update(e["id"] for e in events)
-        self.send_response(status)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
+    def take(self, path, headers, body):
+        if self.down:
+            return 503
+        with self.lock:
+            self.ids.update(e["id"] for e in json.loads(body))
+        return 200
 
 
 def store_config(store, schema):
@@ -73,7 +57,7 @@ sinks:
   hook: {webhook: {url: 'http://127.0.0.1:%d/in'}}
 pipelines:
   out: {from: [events], to: [hook], batch: {max_events: 500}}
-%s""" % (policy, receiver.server_address[1], store_config(store, policy))
+%s""" % (policy, receiver.port, store_config(store, policy))
 
 
 def post(server, conn, first):
@@ -103,8 +87,7 @@ def skipped_metric(server, consumer):
 
 
 def check_protect(binary, store):
-    receiver = Receiver()
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    receiver = HookReceiver()
     server = Server(binary, config_text=config(receiver, store, "protect")).start()
     try:
         conn = server.connection()
@@ -175,8 +158,7 @@ class BusyStore:
 
 
 def check_drop_oldest(binary, store):
-    receiver = Receiver()
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    receiver = HookReceiver()
     server = Server(binary, config_text=config(receiver, store, "drop_oldest")).start()
     busy = None
     try:

@@ -14,16 +14,14 @@ usage: signed_requests_test.py SLUICE_BINARY
 import gzip
 import hashlib
 import hmac
-import http.server
 import json
 import os
 import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, Server, all_events, wait_for  # noqa: E402
+from harness import Checks, Receiver, Server, all_events, wait_for  # noqa: E402
 
 OLD, NEW = "old-secret-0123456789", "new-secret-9876543210"
 
@@ -88,39 +86,26 @@ def accepted_under_either_secret(server):
              {"signed-0", "signed-1", "signed-gz"}, 10, "the signed events stored")
 
 
-class Receiver(http.server.ThreadingHTTPServer):
-    daemon_threads = True
+class VerifyingReceiver(Receiver):
+    """Verifies each request's signature with Python's hmac: 200 and the ids kept, or 401."""
 
     def __init__(self):
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.lock = threading.Lock()
         self.verified, self.failed = set(), 0
+        super().__init__(self.take)
 
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        header = self.headers.get("X-Sluice-Signature", "")
+    def take(self, path, headers, body):
+        header = headers.get("X-Sluice-Signature", "")
         ok = bool(header) and verify(header, body, NEW)
-        with self.server.lock:
+        with self.lock:
             if ok:
-                self.server.verified.update(e["id"] for e in json.loads(body))
+                self.verified.update(e["id"] for e in json.loads(body))
             else:
-                self.server.failed += 1
-        self.send_response(200 if ok else 401)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
+                self.failed += 1
+        return 200 if ok else 401
 
 
 def webhook_signs(binary, downstream):
-    receiver = Receiver()
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    receiver = VerifyingReceiver()
     upstream = Server(binary, config_text="""
 streams: {events: {}, dead_letters: {}}
 sinks:
@@ -130,7 +115,7 @@ sinks:
 pipelines:
   verify: {from: [events], to: [checked], batch: {max_events: 7}}
   forward: {from: [events], to: [onward], batch: {max_events: 7}}
-""" % (receiver.server_address[1], NEW, downstream.port, OLD)).start()
+""" % (receiver.port, NEW, downstream.port, OLD)).start()
     try:
         ids = ["w%d" % n for n in range(50)]
         status, _, answer = upstream.request("POST", "/v1/streams/events/events",
