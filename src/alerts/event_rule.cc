@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/json_write.h"
 #include "core/logging.h"
 #include "core/redact.h"
 #include "core/time.h"
@@ -182,7 +183,7 @@ void EventRuleJob::check(const log::Partition& partition, const EventView& envel
                      {"event_ids", json::array{json::value(envelope.id)}},
                      {"suppressed", suppressed},
                      {"event", event}};
-  const std::string payload = json::serialize(alert);
+  const std::string payload = json_text(alert);
   const std::string id = fmt::format("alert:{}:{}:{}", config_.name, partition.stream, envelope.id);
   outbox_.add(alerts_stream_, EventView{.id = id,
                                         .ts_ms = envelope.ts_ms,

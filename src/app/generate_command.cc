@@ -70,6 +70,12 @@ void worker(const GenerateOptions& options, const Target& target, int index, Tal
     if (due >= end) break;
     std::this_thread::sleep_until(due);
     auto request = preset->next(random, per_request, now_ms());
+    if (!options.path.empty()) {
+      request.path = options.path;
+    } else if (!options.stream.empty()) {
+      request.path = options.preset == "forms" ? "/v1/forms/" + options.stream
+                                               : "/v1/streams/" + options.stream + "/events";
+    }
     bhttp::request<bhttp::string_body> req{bhttp::verb::post, target.prefix + request.path, 11};
     req.set(bhttp::field::host, target.host);
     req.set(bhttp::field::user_agent, "sluice-generate");

@@ -13,10 +13,12 @@ struct GenerateOptions {
   double rate = 100;  // events per second, over all connections
   std::chrono::milliseconds duration{10'000};
   std::uint64_t seed = 1;
-  std::string target = "http://127.0.0.1:7070";
+  std::string target;      // resolved as for the other commands (app/server_client.h)
   std::size_t batch = 20;  // events per request, for presets that send batches
   int connections = 2;
-  std::string key;  // write key, sent as Authorization: Bearer
+  std::string key;     // write key, sent as Authorization: Bearer
+  std::string stream;  // post to this stream's endpoint rather than the preset's path
+  std::string path;    // or to this path (a route)
 };
 
 // Returns the process exit code: 0 when every request was accepted.

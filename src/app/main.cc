@@ -113,8 +113,8 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str();
   generate->add_option("--seed", generate_options.seed, "Random seed (same seed, same events)")
       ->capture_default_str();
-  generate->add_option("--target", generate_options.target, "Collector base URL")
-      ->capture_default_str();
+  generate->add_option("--target", generate_options.target,
+                       "Collector base URL (default: $SLUICE_URL, else http://127.0.0.1:7070)");
   generate->add_option("--batch", generate_options.batch, "Events per request (web preset)")
       ->check(CLI::Range(1, 10'000))
       ->capture_default_str();
@@ -122,18 +122,63 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   generate->add_option("--key", generate_options.key, "Write key (sent as Bearer)");
-  std::string pipelines_url = "http://127.0.0.1:7070";
-  bool pipelines_json = false;
+  auto* generate_stream = generate->add_option(
+      "--stream", generate_options.stream,
+      "Post to this stream (/v1/streams/NAME/events, or /v1/forms/NAME with the forms preset) "
+      "instead of the preset's path");
+  generate
+      ->add_option("--path", generate_options.path,
+                   "Post to this path (a route such as /ingest) instead of the preset's path")
+      ->excludes(generate_stream)
+      ->check([](const std::string& path) {
+        return path.starts_with("/") ? std::string() : std::string("a path starts with /");
+      });
+  // The commands that ask a running server share how they find it (app/server_client.h).
+  sluice::ServerTarget server_target;
+  std::string server_config;
+  bool as_json = false;
+  auto server_options = [&](CLI::App* command) {
+    command->add_option("--url", server_target.url,
+                        "The server's base URL (default: $SLUICE_URL, else server.listen of "
+                        "--config, else http://127.0.0.1:7070)");
+    command->add_option("--token", server_target.token,
+                        "Read token (default: $SLUICE_TOKEN, else the first of "
+                        "server.read_tokens of --config)");
+    command->add_option("-c,--config", server_config, "The server's configuration file")
+        ->check(CLI::ExistingFile);
+  };
   auto* pipelines = app.add_subcommand(
       "pipelines", "Show the pipelines of a running server: state, lag, counts, last error.");
-  pipelines->add_option("--url", pipelines_url, "The server's base URL")->capture_default_str();
-  pipelines->add_flag("--json", pipelines_json, "Print GET /v1/pipelines' JSON as it is");
-  std::string windows_url = "http://127.0.0.1:7070";
-  bool windows_json = false;
+  server_options(pipelines);
+  pipelines->add_flag("--json", as_json, "Print GET /v1/pipelines' JSON as it is");
   auto* windows = app.add_subcommand(
-      "windows", "Show the window definitions of a running server: state, lag, watermark, counts.");
-  windows->add_option("--url", windows_url, "The server's base URL")->capture_default_str();
-  windows->add_flag("--json", windows_json, "Print GET /v1/windows' JSON as it is");
+      "windows",
+      "Show the window definitions and per-event alert rules of a running server: state, lag, "
+      "watermark, counts.");
+  server_options(windows);
+  windows->add_flag("--json", as_json, "Print GET /v1/windows' JSON as it is");
+  std::string alerts_rule;
+  int alerts_limit = 20;
+  auto* alerts = app.add_subcommand("alerts", "Show the latest alerts of a running server.");
+  server_options(alerts);
+  alerts->add_option("--rule", alerts_rule, "Only this rule's alerts");
+  alerts->add_option("--limit", alerts_limit, "How many, newest first")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  alerts->add_flag("--json", as_json, "Print each alert as JSON, one per line");
+  std::vector<std::string> tail_streams;
+  std::string tail_filter;
+  bool tail_payload = false;
+  auto* tail = app.add_subcommand(
+      "tail",
+      "Follow streams of a running server: one line per event as it arrives, until "
+      "interrupted.");
+  server_options(tail);
+  tail->add_option("streams", tail_streams, "Streams to follow")->required();
+  tail->add_option("--filter", tail_filter,
+                   "Only events whose payload matches this expression, such as "
+                   "'value > 90' (docs/expressions.md)");
+  tail->add_flag("--payload", tail_payload, "Print only each event's payload");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -152,8 +197,23 @@ int run_cli(int argc, char** argv) {
   if (*validate) {
     sluice::Config config;
     if (!load_config(validate_file, "", "", config)) return sluice::kExitInvalidConfig;
-    fmt::print("{}: ok ({} streams)\n", validate_file, config.streams.size());
+    // The streams as they will be, defaults and implied ones included: a name added by a typo
+    // in a dead_letter or stream setting shows here.
+    std::string declared, implied;
+    for (const auto& [name, stream] : config.streams) {
+      std::string& list = config.implied_streams.contains(name) ? implied : declared;
+      list += (list.empty() ? "" : ", ") + name;
+    }
+    fmt::print("{}: ok ({} streams: {}{})\n", validate_file, config.streams.size(), declared,
+               implied.empty() ? "" : "; added because settings write to them: " + implied);
     return sluice::kExitOk;
+  }
+  if (*pipelines || *windows || *alerts || *tail || *generate) {
+    if (*generate) server_target.url = generate_options.target;
+    if (auto error = sluice::resolve_target(server_target, server_config)) {
+      std::cerr << *error;
+      return sluice::kExitInvalidConfig;
+    }
   }
   if (*generate) {
     auto duration = sluice::config::parse_duration_ms(generate_duration);
@@ -163,10 +223,16 @@ int run_cli(int argc, char** argv) {
       return sluice::kExitUsage;
     }
     generate_options.duration = std::chrono::milliseconds(*duration);
+    generate_options.target = server_target.url;
     return sluice::run_generate(generate_options);
   }
-  if (*pipelines) return sluice::run_pipelines_command(pipelines_url, pipelines_json);
-  if (*windows) return sluice::run_windows_command(windows_url, windows_json);
+  if (*pipelines) return sluice::run_pipelines_command(server_target, as_json);
+  if (*windows) return sluice::run_windows_command(server_target, as_json);
+  if (*alerts) {
+    return sluice::run_alerts_command(server_target, alerts_rule, alerts_limit, as_json);
+  }
+  if (*tail)
+    return sluice::run_tail_command(server_target, tail_streams, tail_filter, tail_payload);
   if (*collector) {
     sluice::set_log_level(log_level);
     sluice::Config config;

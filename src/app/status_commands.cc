@@ -2,135 +2,221 @@
 
 #include <fmt/format.h>
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <algorithm>
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 #include <variant>
 #include <vector>
 
 #include "app/exit_codes.h"
+#include "app/server_client.h"
+#include "core/json_write.h"
 
 namespace sluice {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
 namespace json = boost::json;
 
-std::string text_of(const json::value& v) {
-  if (v.is_string()) return std::string(v.get_string());
-  if (v.is_null()) return "";
-  return json::serialize(v);
-}
-
-// GET base + path; the body, or the exit code after saying what went wrong.
-std::variant<std::string, int> get(const std::string& command, const std::string& base,
-                                   const std::string& path) {
-  auto url = boost::urls::parse_uri(base);
-  if (!url || url->scheme() != "http" || url->host().empty()) {
-    fmt::print(stderr, "sluice {}: --url: \"{}\" is not an http:// URL\n", command, base);
-    return kExitUsage;
-  }
-  const std::string host = url->host();
-  const std::string port = url->has_port() ? std::string(url->port()) : "80";
-  try {
-    asio::io_context io;
-    asio::ip::tcp::resolver resolver(io);
-    beast::tcp_stream stream(io);
-    stream.connect(resolver.resolve(host, port));
-    bhttp::request<bhttp::empty_body> req{bhttp::verb::get, std::string(url->path()) + path, 11};
-    req.set(bhttp::field::host, host);
-    req.set(bhttp::field::user_agent, "sluice-" + command);
-    bhttp::write(stream, req);
-    beast::flat_buffer buffer;
-    bhttp::response<bhttp::string_body> res;
-    bhttp::read(stream, buffer, res);
-    if (res.result_int() != 200) {
-      fmt::print(stderr, "sluice {}: {} answered {}: {}\n", command, base, res.result_int(),
-                 res.body());
-      return kExitFailure;
-    }
-    return std::move(res.body());
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "sluice {}: cannot reach {}: {}\n", command, base, e.what());
-    return kExitFailure;
-  }
+std::string text_of(const json::value* v) {
+  if (!v || v->is_null()) return "";
+  if (v->is_string()) return std::string(v->get_string());
+  return json_text(*v);
 }
 
 struct Column {
-  const char* header;
-  const char* field;
-  int width;  // negative: left-aligned
+  std::string header;
+  std::string field;   // a field of each item; "payload.x" reaches into the item's payload
+  bool right = false;  // numbers
 };
 
-// GET /v1/<what> and print its list as a table with `columns` (or the JSON as it is).
-int print_status(const std::string& base, const std::string& what, bool as_json,
-                 const std::vector<Column>& columns) {
-  auto answer = get(what, base, "/v1/" + what);
-  if (const int* code = std::get_if<int>(&answer)) return *code;
-  const std::string& body = std::get<std::string>(answer);
-  if (as_json) {
-    fmt::print("{}\n", body);
-    return kExitOk;
+std::string cell_of(const json::object& item, const std::string& field) {
+  const auto dot = field.find('.');
+  if (dot == std::string::npos) return text_of(item.if_contains(field));
+  const auto* inner = item.if_contains(field.substr(0, dot));
+  if (!inner || !inner->is_object()) return "";
+  return text_of(inner->get_object().if_contains(field.substr(dot + 1)));
+}
+
+// Each column as wide as its widest cell, so that long names do not push the others out of
+// line; the last column is not padded.
+void print_table(const json::array& items, const std::vector<Column>& columns) {
+  std::vector<std::vector<std::string>> rows;
+  rows.emplace_back();
+  for (const auto& c : columns)
+    rows.back().push_back(c.header);
+  for (const auto& item : items) {
+    rows.emplace_back();
+    for (const auto& c : columns)
+      rows.back().push_back(item.is_object() ? cell_of(item.get_object(), c.field) : "");
   }
-  const auto parsed = json::parse(body);
-  const auto& items = parsed.at(what).as_array();
-  if (items.empty()) {
-    fmt::print("no {0} (add them under `{0}:` in the configuration)\n", what);
-    return kExitOk;
+  std::vector<std::size_t> widths(columns.size(), 0);
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i)
+      widths[i] = std::max(widths[i], row[i].size());
   }
-  auto row = [&](auto cell) {
+  for (const auto& row : rows) {
     std::string line;
-    for (std::size_t i = 0; i < columns.size(); ++i) {
-      const int width = columns[i].width;
-      if (i > 0) line += ' ';
-      line += width < 0 ? fmt::format("{:<{}}", cell(columns[i]), -width)
-                        : fmt::format("{:>{}}", cell(columns[i]), width);
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (i > 0) line += "  ";
+      const bool last = i + 1 == row.size();
+      if (columns[i].right) {
+        line += fmt::format("{:>{}}", row[i], widths[i]);
+      } else {
+        line += last ? row[i] : fmt::format("{:<{}}", row[i], widths[i]);
+      }
     }
     while (!line.empty() && line.back() == ' ')
       line.pop_back();
     fmt::print("{}\n", line);
-  };
-  row([](const Column& c) { return std::string(c.header); });
-  for (const auto& item : items) {
-    const auto& object = item.as_object();
-    row([&](const Column& c) {
-      const auto* value = object.if_contains(c.field);
-      return value ? text_of(*value) : std::string();
-    });
   }
+}
+
+// GET the path; its JSON, or the exit code once the failure is printed.
+std::variant<json::value, int> get_json(const std::string& command, const ServerTarget& target,
+                                        const std::string& path) {
+  auto answer = get_from_server(command, target, path);
+  if (const int* code = std::get_if<int>(&answer)) return *code;
+  boost::system::error_code ec;
+  auto parsed = json::parse(std::get<std::string>(answer), ec);
+  if (ec || !parsed.is_object()) {
+    fmt::print(stderr, "sluice {}: {} answered something other than JSON\n", command, target.url);
+    return kExitFailure;
+  }
+  return parsed;
+}
+
+const json::array& list_in(const json::value& body, const char* name) {
+  static const json::array kEmpty;
+  const auto* list = body.as_object().if_contains(name);
+  return list && list->is_array() ? list->get_array() : kEmpty;
+}
+
+int print_json(const json::value& body) {
+  fmt::print("{}\n", json_text(body));
   return kExitOk;
 }
 
 }  // namespace
 
-int run_pipelines_command(const std::string& base, bool as_json) {
-  return print_status(base, "pipelines", as_json,
-                      {{"NAME", "name", -20},
-                       {"STATE", "state", -9},
-                       {"LAG", "lag", 10},
-                       {"READ", "read", 12},
-                       {"DELIVERED", "delivered", 12},
-                       {"DEAD", "dead_lettered", 8},
-                       {"RETRIES", "retries", 8},
-                       {"LAST ERROR", "last_error", -1}});
+int run_pipelines_command(const ServerTarget& target, bool as_json) {
+  auto body = get_json("pipelines", target, "/v1/pipelines");
+  if (const int* code = std::get_if<int>(&body)) return *code;
+  const auto& parsed = std::get<json::value>(body);
+  if (as_json) return print_json(parsed);
+  const auto& items = list_in(parsed, "pipelines");
+  if (items.empty()) {
+    fmt::print("no pipelines (add them under `pipelines:` in the configuration)\n");
+    return kExitOk;
+  }
+  print_table(items, {{"NAME", "name"},
+                      {"STATE", "state"},
+                      {"LAG", "lag", true},
+                      {"READ", "read", true},
+                      {"DELIVERED", "delivered", true},
+                      {"DEAD", "dead_lettered", true},
+                      {"RETRIES", "retries", true},
+                      {"LAST ERROR", "last_error"}});
+  return kExitOk;
 }
 
-int run_windows_command(const std::string& base, bool as_json) {
-  return print_status(base, "windows", as_json,
-                      {{"NAME", "name", -20},
-                       {"STATE", "state", -9},
-                       {"LAG", "lag", 10},
-                       {"READ", "read", 12},
-                       {"LATE", "late", 8},
-                       {"RESULTS", "results", 10},
-                       {"OPEN", "open_windows", 8},
-                       {"ALERTS", "alerts", 8},
-                       {"WATERMARK", "watermark", -24},
-                       {"LAST ERROR", "last_error", -1}});
+int run_windows_command(const ServerTarget& target, bool as_json) {
+  auto body = get_json("windows", target, "/v1/windows");
+  if (const int* code = std::get_if<int>(&body)) return *code;
+  const auto& parsed = std::get<json::value>(body);
+  if (as_json) return print_json(parsed);
+  const auto& windows = list_in(parsed, "windows");
+  const auto& rules = list_in(parsed, "rules");
+  if (windows.empty() && rules.empty()) {
+    fmt::print(
+        "no windows or rules (add them under `windows:` and `alerts:` in the "
+        "configuration)\n");
+    return kExitOk;
+  }
+  if (!windows.empty()) {
+    print_table(windows, {{"WINDOW", "name"},
+                          {"STATE", "state"},
+                          {"LAG", "lag", true},
+                          {"READ", "read", true},
+                          {"LATE", "late", true},
+                          {"RESULTS", "results", true},
+                          {"OPEN", "open_windows", true},
+                          {"ALERTS", "alerts", true},
+                          {"WATERMARK", "watermark"},
+                          {"LAST ERROR", "last_error"}});
+  }
+  if (!rules.empty()) {
+    if (!windows.empty()) fmt::print("\n");
+    print_table(rules, {{"RULE", "name"},
+                        {"STATE", "state"},
+                        {"LAG", "lag", true},
+                        {"READ", "read", true},
+                        {"MATCHED", "matched", true},
+                        {"ALERTS", "alerts", true},
+                        {"SUPPRESSED", "suppressed", true},
+                        {"LAST ERROR", "last_error"}});
+  }
+  return kExitOk;
+}
+
+int run_alerts_command(const ServerTarget& target, const std::string& rule, int limit,
+                       bool as_json) {
+  boost::urls::url path("/v1/alerts");
+  path.params().append({"limit", std::to_string(limit)});
+  if (!rule.empty()) path.params().append({"rule", rule});
+  auto body = get_json("alerts", target, std::string(path.buffer()));
+  if (const int* code = std::get_if<int>(&body)) return *code;
+  const auto& parsed = std::get<json::value>(body);
+  const auto& events = list_in(parsed, "events");
+  if (as_json) {
+    for (const auto& event : events)
+      fmt::print("{}\n", json_text(event));
+    return kExitOk;
+  }
+  if (events.empty()) {
+    fmt::print("no alerts{}\n", rule.empty() ? "" : " from rule " + rule);
+    return kExitOk;
+  }
+  print_table(events, {{"TIME", "ts"},
+                       {"RULE", "payload.rule"},
+                       {"SEVERITY", "payload.severity"},
+                       {"MESSAGE", "payload.message"}});
+  return kExitOk;
+}
+
+int run_tail_command(const ServerTarget& target, const std::vector<std::string>& streams,
+                     const std::string& filter, bool payload_only) {
+  boost::urls::url path("/v1/tail");
+  for (const auto& stream : streams)
+    path.params().append({"stream", stream});
+  if (!filter.empty()) path.params().append({"filter", filter});
+  int code = kExitOk;
+  const int followed = follow_events(
+      "tail", target, std::string(path.buffer()),
+      [&](const std::string& event, const std::string& data) {
+        if (event == "dropped") {
+          boost::system::error_code ec;
+          const auto parsed = json::parse(data, ec);
+          const auto* error =
+              !ec && parsed.is_object() ? parsed.as_object().if_contains("error") : nullptr;
+          fmt::print(stderr, "sluice tail: dropped by the server: {}\n",
+                     error ? text_of(error) : data);
+          code = kExitFailure;
+          return false;
+        }
+        if (event != "event") return true;
+        if (payload_only) {
+          boost::system::error_code ec;
+          const auto parsed = json::parse(data, ec);
+          const auto* payload =
+              !ec && parsed.is_object() ? parsed.as_object().if_contains("payload") : nullptr;
+          fmt::print("{}\n", payload ? json_text(*payload) : data);
+        } else {
+          fmt::print("{}\n", data);
+        }
+        std::fflush(stdout);  // one line as each event comes, also into a pipe
+        return true;
+      });
+  return followed != kExitOk ? followed : code;
 }
 
 }  // namespace sluice

@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "components/registry.h"
+#include "config/places.h"
 #include "expr/expression.h"
 #include "store/pg_connection.h"
 #include "validation/json_schema.h"
@@ -646,6 +647,13 @@ const Table& window_table() {
           duration_setting("idle_timeout", &WindowConfig::idle_timeout, "1m", 1, 86'400'000,
                            "A partition with nothing to read for this long stops holding the "
                            "watermark back."),
+          duration_setting(
+              "close_after_idle", &WindowConfig::close_after_idle, "0", 0, 366LL * 86'400'000,
+              "When no event has arrived on any of the definition's partitions for this long, "
+              "event time goes on with the wall clock from the latest event's time: the windows "
+              "it passes close, with their final results and alerts, so a device that goes "
+              "quiet gets its last window. An event that arrives later for a window closed this "
+              "way is late (see `late`). 0: windows close only when later events arrive."),
           duration_setting("checkpoint_every", &WindowConfig::checkpoint_every, "1s", 10, 3'600'000,
                            "How often state, positions and closed windows' results are saved "
                            "together; results appear at this pace."),
@@ -660,8 +668,7 @@ const Table& window_table() {
                               "`results-<window>` with `upsert`: SQL sinks keep one row per "
                               "window, key and start."),
           string_setting("results_stream", &WindowConfig::results_stream, "window_results",
-                         "With `to`: the stream results pass through (declare it under "
-                         "`streams`)."),
+                         "With `to`: the stream results pass through (added if not declared)."),
       }};
   return table;
 }
@@ -706,7 +713,7 @@ const Table& alert_table() {
                          "the result (key fields, aggregates) or event, such as `{events} "
                          "critical incidents in {city}`."),
           string_setting("stream", &AlertConfig::stream, "alerts",
-                         "Stream the alerts go to (it must be declared under `streams`)."),
+                         "Stream the alerts go to (added if not declared)."),
           string_list_setting("notify", &AlertConfig::notify, "[]",
                               "Sinks (names under `sinks`) that also get this rule's alerts, "
                               "through a pipeline `notify-<rule>` from the alerts stream; `log` "
@@ -724,10 +731,11 @@ const Table& root_table() {
           section_setting("storage", &Config::storage, storage_table()),
           section_setting("log", &Config::log, log_table()),
           map_setting("streams", &Config::streams, stream_table(), kDefaultStreams,
-                      "The streams events can be sent to, by name."),
+                      "The streams events can be sent to, by name. Declared streams are added "
+                      "to the defaults; `<name>: false` removes a default."),
           map_setting("routes", &Config::routes, route_table(), kDefaultRoutes,
-                      "Extra collector paths, by name. Given routes replace the defaults; "
-                      "`routes: {}` turns them off."),
+                      "Extra collector paths, by name. Declared routes are added to the "
+                      "defaults; `<name>: false` removes one, `routes: {}` all."),
           section_setting("store", &Config::store, store_table()),
           map_setting("sinks", &Config::sinks, sink_table(), "{}",
                       "Where pipelines deliver events, by name."),
@@ -758,70 +766,116 @@ std::string kind_names(bool sinks) {
   return out;
 }
 
-void check_pipelines(const Config& config, std::vector<ConfigError>& errors) {
+// Errors found once the file is loaded, placed at the setting they are about.
+class Checks {
+ public:
+  Checks(const YAML::Node& root, std::vector<ConfigError>& errors) : root_(root), errors_(errors) {}
+
+  // An error at root[keys...] (at the item `item` of that list); a key of digits is a list
+  // index, written [i] in the path.
+  void add(const std::vector<std::string_view>& keys, std::string message,
+           std::string_view item = {}) {
+    std::string path;
+    for (auto key : keys) {
+      const bool index = !key.empty() && std::all_of(key.begin(), key.end(),
+                                                     [](char c) { return c >= '0' && c <= '9'; });
+      if (index) {
+        path += fmt::format("[{}]", key);
+      } else {
+        path += (path.empty() ? "" : ".") + std::string(key);
+      }
+    }
+    const Place place = place_of(root_, keys, item);
+    errors_.push_back(
+        {.path = path, .line = place.line, .column = place.column, .message = std::move(message)});
+  }
+
+  // Whether an error is already reported at or under `path`: what it names is then not
+  // checked again, so one typo gives one error.
+  bool has_error_under(const std::string& path) const {
+    return std::any_of(errors_.begin(), errors_.end(), [&](const ConfigError& e) {
+      return e.path == path || e.path.starts_with(path + ".") || e.path.starts_with(path + "[");
+    });
+  }
+
+ private:
+  const YAML::Node& root_;
+  std::vector<ConfigError>& errors_;
+};
+
+template <typename Map>
+std::vector<std::string> names_of(const Map& map) {
+  std::vector<std::string> names;
+  for (const auto& [name, entry] : map)
+    names.push_back(name);
+  return names;
+}
+
+std::string no_stream(const Config& config, const std::string& name) {
+  return fmt::format("no stream named \"{}\"{}", name,
+                     did_you_mean(name, names_of(config.streams)));
+}
+
+std::string no_sink(const Config& config, const std::string& name) {
+  return fmt::format("no sink named \"{}\" under sinks{}", name,
+                     did_you_mean(name, names_of(config.sinks)));
+}
+
+void check_pipelines(const Config& config, Checks& checks) {
   for (const auto& [name, sink] : config.sinks) {
-    if (sink.kinds_given != 1) {
-      errors.push_back(
-          {.path = "sinks." + name,
-           .message = fmt::format("give exactly one sink kind: {}", kind_names(true))});
+    if (sink.kinds_given != 1 && !checks.has_error_under("sinks." + name)) {
+      checks.add({"sinks", name}, fmt::format("give exactly one sink kind: {}", kind_names(true)));
     }
   }
   for (const auto& [name, pipeline] : config.pipelines) {
     const std::string path = "pipelines." + name;
     if (name.size() > 55) {
-      errors.push_back({.path = path, .message = "pipeline names have at most 55 characters"});
+      checks.add({"pipelines", name}, "pipeline names have at most 55 characters");
     }
     if (pipeline.from.empty()) {
-      errors.push_back({.path = path + ".from", .message = "name at least one stream"});
+      checks.add({"pipelines", name, "from"}, "name at least one stream");
     }
     for (const auto& stream : pipeline.from) {
       if (!config.streams.contains(stream)) {
-        errors.push_back(
-            {.path = path + ".from", .message = fmt::format("no stream named \"{}\"", stream)});
+        checks.add({"pipelines", name, "from"}, no_stream(config, stream), stream);
       }
     }
     if (pipeline.to.empty()) {
-      errors.push_back({.path = path + ".to", .message = "name at least one sink"});
+      checks.add({"pipelines", name, "to"}, "name at least one sink");
     }
     if (pipeline.to.size() > 64) {
-      errors.push_back({.path = path + ".to", .message = "at most 64 sinks per pipeline"});
+      checks.add({"pipelines", name, "to"}, "at most 64 sinks per pipeline");
     }
     for (const auto& sink : pipeline.to) {
       if (!config.sinks.contains(sink)) {
-        errors.push_back({.path = path + ".to",
-                          .message = fmt::format("no sink named \"{}\" under sinks", sink)});
+        checks.add({"pipelines", name, "to"}, no_sink(config, sink), sink);
       }
-    }
-    if (!pipeline.dead_letter.empty() && !config.streams.contains(pipeline.dead_letter)) {
-      errors.push_back({.path = path + ".dead_letter",
-                        .message = fmt::format("no stream named \"{}\"", pipeline.dead_letter)});
     }
     // A pipeline that reads its own dead-letter stream would read each event it rejects again,
     // reject it again, and so on without end.
     if (std::find(pipeline.from.begin(), pipeline.from.end(), pipeline.dead_letter) !=
         pipeline.from.end()) {
-      errors.push_back(
-          {.path = path + ".dead_letter",
-           .message = fmt::format("\"{0}\" is also in from: the events this pipeline rejects "
-                                  "would come back to it for ever; set dead_letter to another "
-                                  "stream (or \"\" to drop them)",
-                                  pipeline.dead_letter)});
+      checks.add({"pipelines", name, "dead_letter"},
+                 fmt::format("\"{0}\" is also in from: the events this pipeline rejects "
+                             "would come back to it for ever; set dead_letter to another "
+                             "stream (or \"\" to drop them)",
+                             pipeline.dead_letter));
     }
     pipeline::TransformContext context{.pipeline = name, .sinks = pipeline.to};
     for (std::size_t i = 0; i < pipeline.steps.size(); ++i) {
       const auto& step = pipeline.steps[i];
-      const std::string here = fmt::format("{}.steps[{}]", path, i);
+      const std::string index = std::to_string(i);
+      if (checks.has_error_under(fmt::format("{}.steps[{}]", path, i))) continue;
       if (step.kinds_given != 1) {
-        errors.push_back(
-            {.path = here,
-             .message = fmt::format("give exactly one step kind: {}", kind_names(false))});
+        checks.add({"pipelines", name, "steps", index},
+                   fmt::format("give exactly one step kind: {}", kind_names(false)));
         continue;
       }
       // Building a step checks what its table cannot (route's sinks, for one).
       if (auto built =
               components::find_transform_kind(step.kind)->build(context, step.settings.get());
           !built) {
-        errors.push_back({.path = here + "." + step.kind, .message = built.error().message});
+        checks.add({"pipelines", name, "steps", index, step.kind}, built.error().message);
       }
     }
   }
@@ -834,103 +888,117 @@ bool plain_name(const std::string& name) {
   });
 }
 
-void check_windows(const Config& config, std::vector<ConfigError>& errors) {
+void check_windows(const Config& config, Checks& checks) {
   for (const auto& [name, window] : config.windows) {
     const std::string path = "windows." + name;
     if (!plain_name(name)) {
-      errors.push_back(
-          {.path = path, .message = "window names have 1 to 55 letters, digits, _ or -"});
+      checks.add({"windows", name}, "window names have 1 to 55 letters, digits, _ or -");
     }
     if (window.from.empty()) {
-      errors.push_back({.path = path + ".from", .message = "name at least one stream"});
+      checks.add({"windows", name, "from"}, "name at least one stream");
     }
     for (const auto& stream : window.from) {
       if (!config.streams.contains(stream)) {
-        errors.push_back(
-            {.path = path + ".from", .message = fmt::format("no stream named \"{}\"", stream)});
+        checks.add({"windows", name, "from"}, no_stream(config, stream), stream);
       }
     }
-    if (window.kinds_given != 1) {
-      errors.push_back({.path = path, .message = "give exactly one of tumbling, hopping, session"});
+    if (window.kinds_given != 1 && !checks.has_error_under(path)) {
+      checks.add({"windows", name}, "give exactly one of tumbling, hopping, session");
     }
     if (window.kind == "hopping" &&
         window.shape.size % window.shape.every != std::chrono::milliseconds{0}) {
-      errors.push_back({.path = path + ".hopping", .message = "size must be a multiple of every"});
+      checks.add({"windows", name, "hopping"}, "size must be a multiple of every");
     }
-    if (window.aggregates.empty()) {
-      errors.push_back({.path = path + ".aggregates", .message = "name at least one aggregate"});
-    }
-    if (!config.streams.contains(window.late)) {
-      errors.push_back(
-          {.path = path + ".late", .message = fmt::format("no stream named \"{}\"", window.late)});
+    if (window.aggregates.empty() && !checks.has_error_under(path + ".aggregates")) {
+      checks.add({"windows", name, "aggregates"}, "name at least one aggregate");
     }
     for (const auto& sink : window.to) {
       if (!config.sinks.contains(sink)) {
-        errors.push_back({.path = path + ".to",
-                          .message = fmt::format("no sink named \"{}\" under sinks", sink)});
+        checks.add({"windows", name, "to"}, no_sink(config, sink), sink);
       }
     }
-    if (!window.to.empty() && !config.streams.contains(window.results_stream)) {
-      errors.push_back(
-          {.path = path + ".results_stream",
-           .message = fmt::format("no stream named \"{0}\"; declare it under streams, such as "
-                                  "{0}: {{id_field: \"\", time_field: \"\", type_field: window}}",
-                                  window.results_stream)});
-    }
     if (!window.to.empty() && config.pipelines.contains("results-" + name)) {
-      errors.push_back({.path = path + ".to",
-                        .message = fmt::format("a pipeline is already named results-{}", name)});
+      checks.add({"windows", name, "to"},
+                 fmt::format("a pipeline is already named results-{}", name));
     }
   }
 }
 
-void check_alerts(const Config& config, std::vector<ConfigError>& errors) {
+// What a window rule's condition can name: the window's key fields, its aggregates, `events`,
+// `start` and `end`. A name that is none of them is null in every result, so the rule would
+// never fire.
+void check_window_rule_names(const Config& config, const std::string& rule,
+                             const AlertConfig& alert, Checks& checks) {
+  auto window = config.windows.find(alert.window);
+  // What the results hold is unknown when the window's aggregates or key are in error.
+  const std::string window_path = "windows." + alert.window;
+  if (window == config.windows.end() || checks.has_error_under(window_path + ".aggregates") ||
+      checks.has_error_under(window_path + ".key") ||
+      checks.has_error_under("alerts." + rule + ".when")) {
+    return;
+  }
+  auto when = expr::Expression::parse(alert.when);
+  if (!when) return;
+  std::vector<std::string> known;
+  for (const auto& field : window->second.key) {
+    known.push_back(field.substr(0, field.find('.')));
+  }
+  boost::system::error_code ec;
+  const auto aggregates = boost::json::parse(window->second.aggregates, ec);
+  if (!ec && aggregates.is_object()) {
+    for (const auto& [name, text] : aggregates.get_object())
+      known.emplace_back(name);
+  }
+  for (const char* name : {"events", "start", "end"})
+    known.emplace_back(name);
+  for (const auto& field : when.value().fields()) {
+    if (std::find(known.begin(), known.end(), field) != known.end()) continue;
+    std::string list;
+    for (const auto& name : known)
+      list += (list.empty() ? "" : ", ") + name;
+    checks.add({"alerts", rule, "when"},
+               fmt::format("\"{}\" is not in the results of window \"{}\" (they have {}){}", field,
+                           alert.window, list, did_you_mean(field, known)));
+  }
+}
+
+void check_alerts(const Config& config, Checks& checks) {
   for (const auto& [name, alert] : config.alerts) {
-    const std::string path = "alerts." + name;
     if (!plain_name(name) || name.size() > 48) {
-      errors.push_back(
-          {.path = path, .message = "rule names have 1 to 48 letters, digits, _ or -"});
+      checks.add({"alerts", name}, "rule names have 1 to 48 letters, digits, _ or -");
     }
     if (alert.window.empty() == alert.from.empty()) {
-      errors.push_back({.path = path,
-                        .message =
-                            "give either window (a rule over window results) or from (a rule over "
-                            "single events)"});
+      checks.add({"alerts", name},
+                 "give either window (a rule over window results) or from (a rule over single "
+                 "events)");
     } else if (!alert.window.empty() && !config.windows.contains(alert.window)) {
-      errors.push_back(
-          {.path = path + ".window",
-           .message = fmt::format("no window named \"{}\" under windows", alert.window)});
+      checks.add({"alerts", name, "window"},
+                 fmt::format("no window named \"{}\" under windows{}", alert.window,
+                             did_you_mean(alert.window, names_of(config.windows))));
+    } else if (!alert.window.empty()) {
+      check_window_rule_names(config, name, alert, checks);
     }
     if (!alert.window.empty() && (!alert.key.empty() || alert.cooldown.count() > 0)) {
-      errors.push_back({.path = path,
-                        .message = "key and cooldown are for rules over single events (from); a "
-                                   "window rule alerts once per key and window"});
+      checks.add({"alerts", name},
+                 "key and cooldown are for rules over single events (from); a window rule "
+                 "alerts once per key and window");
     }
     for (const auto& stream : alert.from) {
       if (!config.streams.contains(stream)) {
-        errors.push_back(
-            {.path = path + ".from", .message = fmt::format("no stream named \"{}\"", stream)});
+        checks.add({"alerts", name, "from"}, no_stream(config, stream), stream);
       }
     }
-    if (alert.when.empty()) {
-      errors.push_back({.path = path + ".when", .message = "a condition is required"});
-    }
-    if (!config.streams.contains(alert.stream)) {
-      errors.push_back(
-          {.path = path + ".stream",
-           .message = fmt::format("no stream named \"{0}\"; declare it under streams, such as "
-                                  "{0}: {{id_field: \"\", time_field: \"\", type_field: rule}}",
-                                  alert.stream)});
+    if (alert.when.empty() && !checks.has_error_under("alerts." + name + ".when")) {
+      checks.add({"alerts", name, "when"}, "a condition is required");
     }
     for (const auto& sink : alert.notify) {
       if (sink != "log" && !config.sinks.contains(sink)) {
-        errors.push_back({.path = path + ".notify",
-                          .message = fmt::format("no sink named \"{}\" under sinks", sink)});
+        checks.add({"alerts", name, "notify"}, no_sink(config, sink), sink);
       }
     }
     if (!alert.notify.empty() && config.pipelines.contains("notify-" + name)) {
-      errors.push_back({.path = path + ".notify",
-                        .message = fmt::format("a pipeline is already named notify-{}", name)});
+      checks.add({"alerts", name, "notify"},
+                 fmt::format("a pipeline is already named notify-{}", name));
     }
   }
 }
@@ -986,49 +1054,90 @@ void add_implied_pipelines(Config& config, std::vector<ConfigError>& errors) {
   }
 }
 
-// Rules that span settings: streams named elsewhere exist, schema files load, and so on.
-// Default routes whose stream is not declared are left out; given ones must name a stream.
-void check_references(Config& config, bool routes_given, std::vector<ConfigError>& errors) {
-  if (!routes_given) {
-    std::erase_if(config.routes,
-                  [&](const auto& item) { return !config.streams.contains(item.second.stream); });
+// Streams Sluice writes itself that a setting names but the file does not declare: dead
+// letters, late events, window results and alerts. They are added as such, so that a rule or
+// a window works without declaring where its output goes.
+void add_implied_streams(Config& config, Checks& checks, std::vector<ConfigError>& errors) {
+  struct Wanted {
+    std::string name;
+    std::string type_field;
+    std::vector<std::string> keys;  // the setting that names it
+  };
+  std::vector<Wanted> wanted;
+  for (const auto& [name, stream] : config.streams) {
+    if (!stream.dead_letter.empty())
+      wanted.push_back({stream.dead_letter, "stream", {"streams", name, "dead_letter"}});
   }
+  for (const auto& [name, pipeline] : config.pipelines) {
+    if (!pipeline.dead_letter.empty())
+      wanted.push_back({pipeline.dead_letter, "stream", {"pipelines", name, "dead_letter"}});
+  }
+  for (const auto& [name, window] : config.windows) {
+    if (!window.late.empty()) wanted.push_back({window.late, "stream", {"windows", name, "late"}});
+    if (!window.to.empty())
+      wanted.push_back({window.results_stream, "window", {"windows", name, "results_stream"}});
+  }
+  for (const auto& [name, alert] : config.alerts) {
+    if (!alert.stream.empty()) wanted.push_back({alert.stream, "rule", {"alerts", name, "stream"}});
+  }
+  for (const auto& w : wanted) {
+    if (config.streams.contains(w.name)) continue;
+    if (!valid_entry_name(w.name)) {
+      checks.add({w.keys[0], w.keys[1], w.keys[2]},
+                 fmt::format("\"{}\" cannot be a stream name: use 1 to 64 letters, digits, "
+                             "'_', '-', '.'",
+                             w.name));
+      continue;
+    }
+    YAML::Node node;
+    node["id_field"] = "";
+    node["time_field"] = "";
+    node["type_field"] = w.type_field;
+    StreamConfig& stream = config.streams[w.name];
+    stream.name = w.name;
+    apply_table(node, stream_table(), &stream, "streams." + w.name, errors);
+    config.implied_streams.insert(w.name);
+  }
+}
+
+// Rules that span settings: streams named elsewhere exist, schema files load, and so on.
+// Default routes whose stream is not declared are left out; declared ones must name a stream.
+void check_references(Config& config, Checks& checks, const YAML::Node& root) {
+  const YAML::Node given_routes =
+      root.IsMap() ? YAML::Node(static_cast<const YAML::Node&>(root)["routes"]) : YAML::Node();
+  std::erase_if(config.routes, [&](const auto& item) {
+    const bool declared =
+        given_routes.IsMap() && static_cast<const YAML::Node&>(given_routes)[item.first];
+    return !declared && !config.streams.contains(item.second.stream);
+  });
   for (auto& [name, stream] : config.streams) {
-    const std::string path = "streams." + name;
-    if (!stream.dead_letter.empty()) {
-      if (stream.dead_letter == name) {
-        errors.push_back({.path = path + ".dead_letter",
-                          .message = "a stream cannot be its own dead-letter stream"});
-      } else if (!config.streams.contains(stream.dead_letter)) {
-        errors.push_back({.path = path + ".dead_letter",
-                          .message = fmt::format("no stream named \"{}\"", stream.dead_letter)});
-      }
+    if (stream.dead_letter == name) {
+      checks.add({"streams", name, "dead_letter"}, "a stream cannot be its own dead-letter stream");
     }
     if (!stream.schema_file.empty()) {
       std::ifstream in(stream.schema_file);
       std::stringstream text;
       text << in.rdbuf();
       if (!in) {
-        errors.push_back({.path = path + ".schema_file",
-                          .message = fmt::format("cannot read \"{}\"", stream.schema_file)});
+        checks.add({"streams", name, "schema_file"},
+                   fmt::format("cannot read \"{}\"", stream.schema_file));
       } else if (!stream.schema.empty()) {
-        errors.push_back(
-            {.path = path + ".schema_file", .message = "give either schema or schema_file"});
+        checks.add({"streams", name, "schema_file"}, "give either schema or schema_file");
       } else if (auto compiled = validation::JsonSchema::compile(text.str()); !compiled) {
-        errors.push_back({.path = path + ".schema_file",
-                          .message = stream.schema_file + ": " + compiled.error().message});
+        checks.add({"streams", name, "schema_file"},
+                   stream.schema_file + ": " + compiled.error().message);
       } else {
         stream.schema = text.str();
       }
     }
     if (stream.stats_fields.size() > 3) {
-      errors.push_back({.path = path + ".stats_fields", .message = "at most 3 fields"});
+      checks.add({"streams", name, "stats_fields"}, "at most 3 fields");
     }
     for (const auto& secret : stream.hmac_secrets) {
       if (secret.size() < 16) {
-        errors.push_back({.path = path + ".hmac_secrets",
-                          .message = "a secret has at least 16 characters (32 random bytes, "
-                                     "hex-encoded, is what `openssl rand -hex 32` makes)"});
+        checks.add({"streams", name, "hmac_secrets"},
+                   "a secret has at least 16 characters (32 random bytes, hex-encoded, is what "
+                   "`openssl rand -hex 32` makes)");
         break;
       }
     }
@@ -1039,39 +1148,35 @@ void check_references(Config& config, bool routes_given, std::vector<ConfigError
                            return std::isalnum(c) || c == '_' || c == '.';
                          });
       if (!plain || field == "type" || field == "bucket" || field == "count") {
-        errors.push_back({.path = path + ".stats_fields",
-                          .message = fmt::format("\"{}\" is not a field name for statistics "
-                                                 "(letters, digits and _, nested fields joined "
-                                                 "by dots; not type, bucket or count)",
-                                                 field)});
+        checks.add({"streams", name, "stats_fields"},
+                   fmt::format("\"{}\" is not a field name for statistics (letters, digits and "
+                               "_, nested fields joined by dots; not type, bucket or count)",
+                               field),
+                   field);
       }
     }
     if (!stream.privacy.hash_fields.empty() && stream.privacy.hash_key.empty()) {
-      errors.push_back({.path = path + ".privacy.hash_key",
-                        .message = "required with hash_fields (a secret, such as "
-                                   "${SLUICE_HASH_KEY})"});
+      checks.add({"streams", name, "privacy", "hash_key"},
+                 "required with hash_fields (a secret, such as ${SLUICE_HASH_KEY})");
     }
   }
-  check_pipelines(config, errors);
-  check_windows(config, errors);
-  check_alerts(config, errors);
+  check_pipelines(config, checks);
+  check_windows(config, checks);
+  check_alerts(config, checks);
   std::map<std::string, std::string> paths;
   for (const auto& [name, route] : config.routes) {
-    const std::string path = "routes." + name;
     if (route.path.size() < 2 || route.path[0] != '/' || route.path.starts_with("/v1/") ||
-        route.path == "/metrics" || route.path == "/healthz") {
-      errors.push_back({.path = path + ".path",
-                        .message = fmt::format("\"{}\" is not a free path: it must start with "
-                                               "/ and not be /metrics, /healthz or under /v1/",
-                                               route.path)});
+        route.path == "/metrics" || route.path == "/healthz" || route.path == "/readyz") {
+      checks.add({"routes", name, "path"},
+                 fmt::format("\"{}\" is not a free path: it must start with / and not be "
+                             "/metrics, /healthz, /readyz or under /v1/",
+                             route.path));
     } else if (auto [it, added] = paths.emplace(route.path, name); !added) {
-      errors.push_back(
-          {.path = path + ".path",
-           .message = fmt::format("\"{}\" is also routes.{}.path", route.path, it->second)});
+      checks.add({"routes", name, "path"},
+                 fmt::format("\"{}\" is also routes.{}.path", route.path, it->second));
     }
     if (!config.streams.contains(route.stream)) {
-      errors.push_back({.path = path + ".stream",
-                        .message = fmt::format("no stream named \"{}\"", route.stream)});
+      checks.add({"routes", name, "stream"}, no_stream(config, route.stream));
     }
   }
 }
@@ -1079,18 +1184,12 @@ void check_references(Config& config, bool routes_given, std::vector<ConfigError
 LoadResult load_node(const YAML::Node& root) {
   LoadResult result;
   apply_table(root, root_table(), &result.config, "", result.errors);
-  // Report in file order; errors not tied to a line (defaults) come last.
-  std::stable_sort(result.errors.begin(), result.errors.end(),
-                   [](const ConfigError& a, const ConfigError& b) {
-                     auto rank = [](const ConfigError& e) {
-                       return std::make_tuple(e.line == 0, e.line, e.column);
-                     };
-                     return rank(a) < rank(b);
-                   });
   if (result.errors.empty() && result.config.streams.empty()) {
     result.errors.push_back({.path = "streams", .message = "at least one stream is required"});
   }
-  check_references(result.config, root.IsMap() && root["routes"].IsDefined(), result.errors);
+  Checks checks(root, result.errors);
+  add_implied_streams(result.config, checks, result.errors);
+  check_references(result.config, checks, root);
   // What each sink and pipeline was loaded from: a reload restarts only what changed.
   if (root.IsMap()) {
     for (auto& [name, sink] : result.config.sinks)
@@ -1114,6 +1213,14 @@ LoadResult load_node(const YAML::Node& root) {
     result.errors.push_back(
         {.path = "log.kafka.brokers", .message = "required with log.backend: kafka"});
   }
+  // Report in file order; errors not tied to a line (defaults) come last.
+  std::stable_sort(result.errors.begin(), result.errors.end(),
+                   [](const ConfigError& a, const ConfigError& b) {
+                     auto rank = [](const ConfigError& e) {
+                       return std::make_tuple(e.line == 0, e.line, e.column);
+                     };
+                     return rank(a) < rank(b);
+                   });
   return result;
 }
 

@@ -189,6 +189,7 @@ struct WindowConfig {
   std::string aggregates;  // JSON object: result name -> aggregate, such as "p99(latency)"
   std::chrono::milliseconds allowed_lateness{};
   std::chrono::milliseconds idle_timeout{};
+  std::chrono::milliseconds close_after_idle{};  // 0: windows close on event time only
   std::chrono::milliseconds checkpoint_every{};
   std::chrono::milliseconds early_updates{};
   std::string late;             // stream for late events
@@ -225,6 +226,9 @@ struct Config {
   std::map<std::string, PipelineConfig> pipelines;
   std::map<std::string, WindowConfig> windows;
   std::map<std::string, AlertConfig> alerts;
+  // Streams added because a setting names them as where Sluice writes (dead letters, late
+  // events, window results, alerts) and the file does not declare them.
+  std::set<std::string> implied_streams;
 
   // The SQLite database file, resolved against data_dir.
   std::string store_path() const;

@@ -4,7 +4,9 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <set>
 
+#include "config/places.h"
 #include "core/json_text.h"
 
 namespace sluice::config {
@@ -44,10 +46,12 @@ struct Unit {
   bool shown;  // used when printing bounds; the others are accepted on input only
 };
 
-// A bare number is milliseconds.
-constexpr Unit kDurationUnits[] = {{"d", 86'400'000, true}, {"h", 3'600'000, true},
-                                   {"m", 60'000, true},     {"s", 1000, true},
-                                   {"ms", 1, true},         {"", 1, false}};
+// A duration always carries its unit (is `600` seconds or milliseconds?); only 0 needs none.
+constexpr Unit kDurationUnits[] = {{"d", 86'400'000, true},
+                                   {"h", 3'600'000, true},
+                                   {"m", 60'000, true},
+                                   {"s", 1000, true},
+                                   {"ms", 1, true}};
 
 // Binary units are shown; decimal ones are accepted too. A bare number is bytes.
 constexpr Unit kSizeUnits[] = {{"GiB", 1LL << 30, true},     {"MiB", 1LL << 20, true},
@@ -140,7 +144,11 @@ std::optional<std::string> parse_scalar(const Setting& s, const std::string& tex
       if (!parse_int(text, out.number)) return fmt::format("expected an integer, got \"{}\"", text);
       break;
     case Kind::kDuration:
-      if (!parse_with_unit(text, kDurationUnits, out.number)) {
+      if (text == "0") {
+        out.number = 0;
+      } else if (std::int64_t bare; parse_int(text, bare)) {
+        return fmt::format("\"{0}\" has no unit: write {0}s, {0}ms, {0}m…", text);
+      } else if (!parse_with_unit(text, kDurationUnits, out.number)) {
         return fmt::format("expected a duration such as 250ms, 5s, 2m, 1h, got \"{}\"", text);
       }
       break;
@@ -164,14 +172,12 @@ std::optional<std::string> parse_scalar(const Setting& s, const std::string& tex
   return std::nullopt;
 }
 
-bool valid_entry_name(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
+// "; the defaults are a, b" for an error about a default that is not there.
+std::string default_names(const YAML::Node& defaults) {
+  std::string out;
+  for (const auto& item : defaults)
+    out += (out.empty() ? "; the defaults are " : ", ") + item.first.as<std::string>();
+  return out.empty() ? "; there are no defaults here" : out;
 }
 
 void yaml_to_json_into(const YAML::Node& node, std::string& out) {
@@ -225,8 +231,19 @@ void yaml_to_json_into(const YAML::Node& node, std::string& out) {
 
 }  // namespace
 
+bool valid_entry_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::optional<std::int64_t> parse_duration_ms(const std::string& text) {
   std::int64_t ms = 0;
+  if (text == "0") return 0;
   if (!parse_with_unit(text, kDurationUnits, ms)) return std::nullopt;
   return ms;
 }
@@ -298,8 +315,13 @@ void apply_table(const YAML::Node& given_node, const Table& table, void* target,
       for (const auto& s : table.settings)
         known = known || s.name == key;
       if (!known) {
+        std::vector<std::string> names;
+        for (const auto& setting : table.settings)
+          names.push_back(setting.name);
+        const std::string hint = did_you_mean(key, names);
         add_error(errors, join_path(path, key), &item.first,
-                  fmt::format("unknown key \"{}\"; valid keys: {}", key, valid_keys(table)));
+                  fmt::format("unknown key \"{}\"{} valid keys: {}", key, hint.empty() ? ";" : hint,
+                              valid_keys(table)));
       }
     }
   }
@@ -349,21 +371,46 @@ void apply_table(const YAML::Node& given_node, const Table& table, void* target,
         break;
       }
       case Kind::kMap: {
-        YAML::Node entries = given ? value : YAML::Load(s.default_text);
-        if (!entries.IsMap()) {
+        if (given && !value.IsMap()) {
           add_error(errors, here, &value, "expected a mapping of names to settings");
           break;
         }
-        for (const auto& item : entries) {
-          auto key = item.first.as<std::string>();
-          if (!valid_entry_name(key)) {
-            add_error(errors, join_path(here, key), &item.first,
-                      fmt::format("invalid name \"{}\": use 1 to 64 letters, digits, '_', '-', '.'",
-                                  key));
-            continue;
+        // Given entries add to the defaults and replace a default of the same name whole;
+        // `name: false` removes that default, and an empty mapping removes them all.
+        const YAML::Node defaults = YAML::Load(s.default_text);
+        std::set<std::string> given_names;
+        std::vector<std::pair<std::string, YAML::Node>> entries;
+        if (given) {
+          for (const auto& item : value) {
+            auto key = item.first.as<std::string>();
+            given_names.insert(key);
+            if (item.second.IsScalar() && item.second.Scalar() == "false") {
+              if (!defaults[key].IsDefined()) {
+                add_error(errors, join_path(here, key), &item.second,
+                          fmt::format("false removes a default entry, and there is none named "
+                                      "\"{}\"{}",
+                                      key, default_names(defaults)));
+              }
+              continue;
+            }
+            if (!valid_entry_name(key)) {
+              add_error(errors, join_path(here, key), &item.first,
+                        fmt::format("invalid name \"{}\": use 1 to 64 letters, digits, '_', "
+                                    "'-', '.'",
+                                    key));
+              continue;
+            }
+            entries.emplace_back(key, item.second);
           }
-          apply_table(item.second, *s.child, s.child_target(target, key), join_path(here, key),
-                      errors);
+        }
+        if (!given || value.size() > 0) {
+          for (const auto& item : defaults) {
+            auto key = item.first.as<std::string>();
+            if (!given_names.contains(key)) entries.emplace_back(key, item.second);
+          }
+        }
+        for (const auto& [key, entry] : entries) {
+          apply_table(entry, *s.child, s.child_target(target, key), join_path(here, key), errors);
         }
         break;
       }
@@ -428,8 +475,11 @@ std::string reference_markdown(const Table& table, const std::string& path) {
   out += "\n";
   for (const auto& [s, child_path] : children) {
     if (s->kind == Kind::kMap && s->default_text != "{}") {
-      out += fmt::format("Default `{}` when the key is absent:\n\n```yaml\n{}\n```\n\n",
-                         join_path(path, s->name), s->default_text);
+      out += fmt::format(
+          "Default `{}`. Entries you declare are added to these (one with the same name "
+          "replaces it); `<name>: false` removes one, and `{}: {{}}` removes them all:\n\n"
+          "```yaml\n{}\n```\n\n",
+          join_path(path, s->name), s->name, s->default_text);
     }
     out += reference_markdown(*s->child, child_path);
   }

@@ -82,11 +82,14 @@ struct ConfigError {
 void apply_table(const YAML::Node& node, const Table& table, void* target, const std::string& path,
                  std::vector<ConfigError>& errors);
 
+// A name of a map entry (stream, sink, pipeline...): 1 to 64 letters, digits, '_', '-', '.'.
+bool valid_entry_name(const std::string& name);
+
 // Expands ${NAME} and ${NAME:-default} in a scalar; "$$" is a literal "$".
 // Returns the error text when a variable is unset and has no default.
 std::optional<std::string> expand_env(const std::string& in, std::string& out);
 
-// "250ms", "30s", "5m", "1h", "2d" (a bare number is milliseconds) as milliseconds.
+// "250ms", "30s", "5m", "1h", "2d" (or "0": no other bare number) as milliseconds.
 std::optional<std::int64_t> parse_duration_ms(const std::string& text);
 
 // Markdown reference for a table and its children (sections and map entries).

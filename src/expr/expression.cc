@@ -8,6 +8,8 @@
 #include <cmath>
 #include <vector>
 
+#include "core/json_write.h"
+
 namespace sluice::expr {
 
 namespace json = boost::json;
@@ -205,7 +207,7 @@ std::string render(const Val& v) {
     case Val::Type::kNull:
       return "null";
     default:
-      return json::serialize(to_json(v));
+      return json_text(to_json(v));
   }
 }
 
@@ -775,6 +777,13 @@ class Parser {
       return std::nullopt;
     }
     if (c == '=') {
+      // `=>` and `=<` are `>=` and `<=` written the other way round.
+      const char next = pos_ + 1 < text_.size() ? text_[pos_ + 1] : '\0';
+      if (next == '>' || next == '<') {
+        return make_error(
+            Errc::kInvalidInput,
+            fmt::format("column {}: '={}' is not an operator; write '{}='", pos_ + 1, next, next));
+      }
       return make_error(
           Errc::kInvalidInput,
           fmt::format("column {}: '=' is not an operator; compare with '=='", pos_ + 1));
@@ -884,6 +893,25 @@ json::value Expression::evaluate(const json::value& event) const {
 
 bool Expression::matches(const json::value& event) const {
   return eval(*root_, event).is_true();
+}
+
+namespace {
+
+void collect_fields(const Node& node, std::set<std::string>& out) {
+  if ((node.op == Op::kPath || node.op == Op::kExists) && !node.path.empty() &&
+      !node.path.front().key.empty()) {
+    out.insert(node.path.front().key);
+  }
+  for (const auto& child : node.children)
+    collect_fields(*child, out);
+}
+
+}  // namespace
+
+std::set<std::string> Expression::fields() const {
+  std::set<std::string> out;
+  collect_fields(*root_, out);
+  return out;
 }
 
 }  // namespace sluice::expr

@@ -15,6 +15,7 @@
 #include <boost/json/value.hpp>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,9 @@ class Expression {
   boost::json::value evaluate(const boost::json::value& event) const;
   // True only when the value is the boolean true.
   bool matches(const boost::json::value& event) const;
+
+  // The top-level fields it reads: `user` for `user.country`.
+  std::set<std::string> fields() const;
 
   const std::string& text() const { return text_; }
 

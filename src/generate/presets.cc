@@ -58,9 +58,9 @@ class IotPreset : public Preset {
     // Mostly normal readings; about one in twenty is an alert over 90.
     const int value =
         between(random, 0, 19) == 0 ? between(random, 91, 120) : between(random, 15, 35);
-    std::string body =
-        fmt::format(R"({{"type":"TEMP","device":"sensor-{:03}","value":"{}{}","timestamp":"{}"}})",
-                    device, value > 90 ? "ALERT:" : "", value, format_iso8601_ms(now_ms));
+    std::string body = fmt::format(
+        R"({{"type":"TEMP","device":"sensor-{:03}","value":{},"alert":{},"timestamp":"{}"}})",
+        device, value, value > 90 ? "true" : "false", format_iso8601_ms(now_ms));
     return {"/publish", "application/json", std::move(body), 1};
   }
 };

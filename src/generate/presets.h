@@ -2,7 +2,8 @@
 // Realistic demo and load events for `sluice generate`: one preset per kind of sender.
 //
 //   web    browser tracker batches (page views, clicks, scrolls) in a batch envelope → /collect
-//   iot    device readings, one event per request, some over 90 degrees → /publish
+//   iot    device readings (type, device, value as a number, alert: value > 90, timestamp),
+//          one event per request, about one in twenty over 90 → /publish
 //   city   city incident reports (city, event_type, severity, description, timestamp)
 //          → /publish
 //   forms  contact-form posts, application/x-www-form-urlencoded → /v1/forms/contact

@@ -209,11 +209,16 @@ void add_windows(Families& f, const windows::WindowSet& windows) {
       f.gauge("sluice_window_lag_events", "Events in the log a window definition has not read.",
               window, as_double(*s.lag));
     }
-    f.counter("sluice_alerts_fired_total", "Alerts raised, by rule or window definition.",
-              {{"window", s.name}, {"rule", ""}}, as_double(s.alerts));
+    f.gauge("sluice_window_up",
+            "1 while a window definition is running (not starting, retrying or stopped).", window,
+            s.state == "running" ? 1 : 0);
+    for (const auto& [rule, alerts] : s.alerts_by_rule) {
+      f.counter("sluice_alerts_fired_total", "Alerts raised, by rule and window definition.",
+                {{"window", s.name}, {"rule", rule}}, as_double(alerts));
+    }
   }
   for (const auto& r : windows.rule_statuses()) {
-    f.counter("sluice_alerts_fired_total", "Alerts raised, by rule or window definition.",
+    f.counter("sluice_alerts_fired_total", "Alerts raised, by rule and window definition.",
               {{"window", ""}, {"rule", r.name}}, as_double(r.alerts));
     f.counter("sluice_alerts_suppressed_total",
               "Matches of a per-event rule held back by its cooldown.", {{"rule", r.name}},
@@ -238,6 +243,8 @@ void add_disk(Families& f, const std::string& data_dir) {
 }
 
 void add_process(Families& f) {
+  f.gauge("sluice_build_info", "Always 1; the labels say which Sluice this is.",
+          {{"version", SLUICE_VERSION}}, 1);
   const auto stats = read_process_stats();
   if (!stats) return;
   f.counter("process_cpu_seconds_total", "User and system CPU time spent, in seconds.", {},

@@ -8,8 +8,10 @@
 
 namespace sluice::pipeline {
 
-// Strings are inserted without quotes, numbers as written by a person (98.5, not 9.85E1), other
-// values as JSON. A `{name}` that names no field is left as it is.
+// Strings are inserted without quotes, numbers as the shortest decimal that reads back the same
+// (98.5, not 9.85E1; as in the JSON of results and alerts), other values as JSON. `{name:.1f}`
+// formats a number (or text) as fmt does (`.1f`, `.0f`, `>8`...). A `{name}` that names no
+// field, or a format that does not apply to its value, is left as it is.
 std::string render_message(std::string_view text, const boost::json::value& context);
 
 }  // namespace sluice::pipeline

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "core/json_write.h"
+
 namespace sluice::pipeline {
 
 const boost::json::value& PipelineEvent::json() {
@@ -22,7 +24,7 @@ boost::json::value& PipelineEvent::mutable_json() {
 
 std::string_view PipelineEvent::payload() {
   if (!changed_) return envelope_.payload;
-  if (rendered_.empty()) rendered_ = boost::json::serialize(*json_);
+  if (rendered_.empty()) rendered_ = json_text(*json_);
   return rendered_;
 }
 

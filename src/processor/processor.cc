@@ -117,6 +117,16 @@ void Processor::run() {
 
 Result<Processor::PassResult> Processor::process_once() {
   if (!offsets_loaded_) {
+    std::vector<std::string> streams;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [partition, offset] : positions_) {
+        if (streams.empty() || streams.back() != partition.stream)
+          streams.push_back(partition.stream);
+      }
+    }
+    if (auto prepared = store_->prepare_statistics(streams); !prepared) return prepared.error();
+    statistics_ready_ = true;
     auto committed = store_->committed_offsets(kConsumer);
     if (!committed) return committed.error();
     auto skipped = store_->skipped(kConsumer);

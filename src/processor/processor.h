@@ -49,6 +49,9 @@ class Processor {
   std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
   // Why the last write to the store failed while it is being retried; empty while writes work.
   std::string failing() const;
+  // Whether the store's statistics are counted by the configured stats_fields: false at start
+  // until a changed list has been recounted (GET /v1/stats answers 503 meanwhile).
+  bool statistics_ready() const { return statistics_ready_.load(); }
 
  private:
   void run();
@@ -67,6 +70,7 @@ class Processor {
   std::unique_ptr<store::StoreWriter> store_;
   std::map<std::string, StreamConfig> dead_letters_;  // by source stream
   bool offsets_loaded_ = false;                       // the processor thread's
+  std::atomic<bool> statistics_ready_{false};
   std::size_t batch_max_events_;
   std::chrono::milliseconds batch_max_wait_;
 

@@ -40,7 +40,7 @@ Result<TailCursor> TailCursor::open(log::Log& log, const std::vector<std::string
     } else {
       return make_error(Errc::kInvalidInput,
                         fmt::format("unknown parameter \"{}\"; valid parameters: stream, filter, "
-                                    "heartbeat",
+                                    "heartbeat, token",
                                     name));
     }
   }

@@ -8,7 +8,10 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <vector>
 
+#include "core/json_text.h"
+#include "core/json_write.h"
 #include "core/time.h"
 #include "sinks/sqlite/sqlite_db.h"
 #include "windows/postgres_window_store.h"
@@ -135,7 +138,9 @@ Result<std::string> query_window_results(const std::string& windows_db, const Wi
                         "keep the order they were made with)");
     }
   }
-  json::array results;
+  // Each result is written as text around its stored values, which are spliced in as they
+  // were written: parsing and writing them again could change a number's last digit.
+  std::vector<std::string> results;
   std::optional<windows::PostgresWindowStore::After> last;  // of the page
   bool more = false;
   auto add = [&](std::string_view key_text, std::int64_t start, std::int64_t end,
@@ -150,12 +155,27 @@ Result<std::string> query_window_results(const std::string& windows_db, const Wi
     const json::value key_values = json::parse(key_text);
     for (std::size_t i = 0; i < window.key.size() && i < key_values.as_array().size(); ++i)
       key_object[window.key[i]] = key_values.as_array()[i];
-    results.push_back(json::object{{"key", std::move(key_object)},
-                                   {"start", format_iso8601_ms(start)},
-                                   {"end", format_iso8601_ms(end)},
-                                   {"events", events},
-                                   {"final", is_final},
-                                   {"values", json::parse(value)}});
+    std::string result = "{\"key\":";
+    append_json(result, key_object);
+    result += fmt::format(R"(,"start":"{}","end":"{}","events":{},"final":{},"values":)",
+                          format_iso8601_ms(start), format_iso8601_ms(end), events,
+                          is_final ? "true" : "false");
+    result += value;
+    result += '}';
+    results.push_back(std::move(result));
+  };
+  auto page = [&](const json::value& next) {
+    std::string out = "{\"window\":";
+    append_json_string(out, window.name);
+    out += ",\"results\":[";
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (i > 0) out += ',';
+      out += results[i];
+    }
+    out += "],\"next_cursor\":";
+    append_json(out, next);
+    out += '}';
+    return out;
   };
   if (windows::is_postgres_url(windows_db)) {
     // One connection for every GET of the process, made on first use (it reconnects by itself
@@ -196,8 +216,7 @@ Result<std::string> query_window_results(const std::string& windows_db, const Wi
       stmt = db.prepare(sql);
     } catch (const std::exception&) {
       // No window has stored anything yet: the tables are made by the first checkpoint.
-      return json::serialize(
-          json::object{{"window", window.name}, {"results", results}, {"next_cursor", nullptr}});
+      return page(nullptr);
     }
     stmt.bind(1, std::string_view(window.name));
     if (key) stmt.bind(2, std::string_view(*key));
@@ -221,8 +240,7 @@ Result<std::string> query_window_results(const std::string& windows_db, const Wi
   }
   json::value next = nullptr;
   if (more && last) next = json::string(encode_cursor(ascending, *last));
-  return json::serialize(json::object{
-      {"window", window.name}, {"results", std::move(results)}, {"next_cursor", std::move(next)}});
+  return page(next);
 }
 
 }  // namespace sluice::query

@@ -151,6 +151,23 @@ Result<std::map<log::Partition, log::Offset>> PostgresStore::committed_offsets(
   return offsets;
 }
 
+Result<void> PostgresStore::prepare_statistics(const std::vector<std::string>& streams) {
+  if (auto connected = connect(); !connected) return connected;
+  if (auto begun = conn_.exec("BEGIN", "begin"); !begun) return begun;
+  Result<void> done = boost::outcome_v2::success();
+  for (const auto& stream : streams) {
+    done = check_rollup_fields(stream);
+    if (!done) break;
+  }
+  if (done) done = conn_.exec("COMMIT", "commit");
+  if (!done) {
+    if (conn_.connected()) (void)conn_.exec("ROLLBACK", "rollback");
+    // The checks are made again in the transaction of the next batch.
+    rollups_.forget_checked();
+  }
+  return done;
+}
+
 Result<void> PostgresStore::write(const std::string& consumer, const log::Partition& partition,
                                   const log::ReadBatch& batch) {
   if (auto connected = connect(); !connected) return connected;
@@ -159,6 +176,7 @@ Result<void> PostgresStore::write(const std::string& consumer, const log::Partit
   if (written) written = conn_.exec("COMMIT", "commit");
   if (!written) {
     if (conn_.connected()) (void)conn_.exec("ROLLBACK", "rollback");
+    rollups_.forget_checked();
     return written;
   }
   return boost::outcome_v2::success();

@@ -34,6 +34,7 @@ class PostgresStore : public StoreWriter {
   Result<std::map<log::Partition, std::uint64_t>> skipped(const std::string& consumer) override;
   Result<void> write(const std::string& consumer, const log::Partition& partition,
                      const log::ReadBatch& batch) override;
+  Result<void> prepare_statistics(const std::vector<std::string>& streams) override;
 
  private:
   // Connected, the tables made and this connection's temporary tables ready.

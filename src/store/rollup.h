@@ -69,6 +69,8 @@ class StreamRollups {
   std::string fields_json(const std::string& stream) const;
   bool checked(const std::string& stream) const { return checked_.contains(stream); }
   void set_checked(const std::string& stream) { checked_.insert(stream); }
+  // After a rollback: the recount a check made is undone with it.
+  void forget_checked() { checked_.clear(); }
 
  private:
   std::map<std::string, std::vector<std::string>> stats_fields_;

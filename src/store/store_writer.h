@@ -36,6 +36,10 @@ class StoreWriter {
   // the same batch is tried again.
   virtual Result<void> write(const std::string& consumer, const log::Partition& partition,
                              const log::ReadBatch& batch) = 0;
+  // Counts the statistics of each of `streams` anew from its stored events when its
+  // stats_fields differ from those they were counted by. The processor calls it at start, so
+  // that a changed list is in effect before the next event arrives.
+  virtual Result<void> prepare_statistics(const std::vector<std::string>& streams) = 0;
 };
 
 // The store the configuration names (store.url, else the SQLite file), with each stream's

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 #include <valijson/adapters/boost_json_adapter.hpp>
 #include <valijson/schema.hpp>
@@ -14,6 +16,7 @@
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
 
+#include "core/json_write.h"
 #include "validation/safe_keywords.h"
 
 namespace sluice::validation {
@@ -176,18 +179,103 @@ std::optional<std::string> JsonSchema::validate(const json::value& value) const 
   } catch (const std::exception& e) {
     return fmt::format("schema check failed: {}", e.what());
   }
-  if (!valid) {
-    // The deepest error is the specific one; the others restate it for each enclosing level.
-    valijson::ValidationResults::Error error;
-    valijson::ValidationResults::Error deepest;
-    while (results.popError(error)) {
-      if (error.context.size() > deepest.context.size()) deepest = error;
-    }
-    const std::string path = field_path(deepest.context);
-    const std::string where = path.empty() ? "the event" : "field \"" + path + "\"";
-    return fmt::format("{}: {}", where, tidy_numbers(deepest.description));
-  }
+  if (!valid) return describe_failures(value, results);
   return std::nullopt;
+}
+
+std::string JsonSchema::describe_failures(const json::value& value,
+                                          valijson::ValidationResults& results) const {
+  // valijson reports a failure again for every enclosing level ("Failed to validate against
+  // schema associated with property name 'temp'."): keep what failed, each once.
+  std::vector<valijson::ValidationResults::Error> errors;
+  valijson::ValidationResults::Error error;
+  while (results.popError(error))
+    errors.push_back(std::move(error));
+  auto below = [](const std::vector<std::string>& inner, const std::vector<std::string>& outer) {
+    return inner.size() > outer.size() && std::equal(outer.begin(), outer.end(), inner.begin());
+  };
+  std::vector<std::string> lines;
+  std::size_t more = 0;
+  for (const auto& e : errors) {
+    const bool enclosing = e.description.starts_with("Failed to validate") &&
+                           std::any_of(errors.begin(), errors.end(), [&](const auto& other) {
+                             return below(other.context, e.context);
+                           });
+    if (enclosing) continue;
+    const std::string path = field_path(e.context);
+    const std::string where = path.empty() ? "the event" : "field \"" + path + "\"";
+    std::string what = tidy_numbers(e.description);
+    if (e.description.find("'type' constraint") != std::string::npos) {
+      if (auto typed = type_mismatch(value, e.context)) what = *typed;
+    }
+    std::string line = fmt::format("{}: {}", where, what);
+    if (std::find(lines.begin(), lines.end(), line) != lines.end()) continue;
+    if (lines.size() == kMaxReportedFailures) {
+      ++more;
+      continue;
+    }
+    lines.push_back(std::move(line));
+  }
+  std::string out;
+  for (const auto& line : lines)
+    out += (out.empty() ? "" : "; ") + line;
+  if (more > 0) out += fmt::format("; and {} more", more);
+  return out;
+}
+
+std::optional<std::string> JsonSchema::type_mismatch(
+    const json::value& value, const std::vector<std::string>& context) const {
+  // The value and its schema at the failing place: properties by name, items by index.
+  const json::value* at = &value;
+  const json::value* schema = &document_;
+  for (const auto& part : context) {
+    if (part == "<root>" || part.size() < 2) continue;
+    const std::string name = part.substr(1, part.size() - 2);
+    const auto* rules = schema->if_object();
+    if (!rules) return std::nullopt;
+    if (const auto* object = at->if_object()) {
+      const auto* properties = rules->if_contains("properties");
+      const auto* property = properties && properties->is_object()
+                                 ? properties->get_object().if_contains(name)
+                                 : nullptr;
+      at = object->if_contains(name);
+      schema = property;
+    } else if (const auto* array = at->if_array()) {
+      const std::size_t index = std::strtoull(name.c_str(), nullptr, 10);
+      const auto* items = rules->if_contains("items");
+      at = index < array->size() ? &(*array)[index] : nullptr;
+      schema = items && items->is_object() ? items : nullptr;
+    } else {
+      return std::nullopt;
+    }
+    if (!at || !schema) return std::nullopt;
+  }
+  const auto* rules = schema->if_object();
+  const auto* type = rules ? rules->if_contains("type") : nullptr;
+  if (!type) return std::nullopt;
+  std::string expected;
+  if (type->is_string()) {
+    expected.assign(type->get_string().data(), type->get_string().size());
+  } else if (const auto* types = type->if_array()) {
+    for (const auto& t : *types) {
+      if (!t.is_string()) return std::nullopt;
+      expected += expected.empty() ? "" : " or ";
+      expected.append(t.get_string().data(), t.get_string().size());
+    }
+  } else {
+    return std::nullopt;
+  }
+  const char* got = at->is_string()   ? "string"
+                    : at->is_bool()   ? "boolean"
+                    : at->is_null()   ? "null"
+                    : at->is_array()  ? "array"
+                    : at->is_object() ? "object"
+                    : at->is_double() ? "number"
+                                      : "integer";
+  std::string shown = json_text(*at);
+  if (shown.size() > 40) shown = shown.substr(0, 37) + "...";
+  if (at->is_array() || at->is_object()) return fmt::format("expected {}, got {}", expected, got);
+  return fmt::format("expected {}, got {} {}", expected, got, shown);
 }
 
 std::string JsonSchema::property_type(std::string_view name) const {

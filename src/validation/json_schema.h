@@ -13,12 +13,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
 namespace valijson {
 class Schema;
-}
+class ValidationResults;
+}  // namespace valijson
 
 namespace sluice::validation {
 
@@ -31,8 +33,12 @@ class JsonSchema {
   JsonSchema(const JsonSchema&) = delete;
   JsonSchema& operator=(const JsonSchema&) = delete;
 
-  // nullopt when `value` is valid; otherwise one line naming the field and the rule, such as
-  // `field "temperature": expected number less than or equal to 90`.
+  // Events that fail report this many failures at most ("; and N more" after them).
+  static constexpr std::size_t kMaxReportedFailures = 5;
+
+  // nullopt when `value` is valid; otherwise one line naming each failing field and its rule,
+  // separated by "; ", such as `field "temp": expected number, got string "hot"; field
+  // "humidity": expected number less than or equal to 100`.
   std::optional<std::string> validate(const boost::json::value& value) const;
 
   // The "type" the schema gives a top-level property ("integer", "number", "boolean",
@@ -41,6 +47,11 @@ class JsonSchema {
 
  private:
   JsonSchema();
+  std::string describe_failures(const boost::json::value& value,
+                                valijson::ValidationResults& results) const;
+  // `expected number, got string "hot"` for a type failure at valijson's `context`.
+  std::optional<std::string> type_mismatch(const boost::json::value& value,
+                                           const std::vector<std::string>& context) const;
   std::unique_ptr<valijson::Schema> schema_;
   boost::json::value document_;
   bool bounded_names_ = false;  // the schema has patternProperties

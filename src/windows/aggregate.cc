@@ -237,6 +237,19 @@ Result<AggregateSpec> parse_aggregate(std::string name, std::string_view text) {
   } else if (spec.field.empty()) {
     return make_error(Errc::kInvalidInput, fmt::format("{}: which field?", function));
   }
+  // The argument is a field, not an expression: `p95(number(value))` would look for a field
+  // named "number(value)" and find none in any event.
+  const bool path =
+      spec.field.empty() || (spec.field.front() != '.' && spec.field.back() != '.' &&
+                             spec.field.find("..") == std::string::npos &&
+                             spec.field.find_first_of("()[]{}\"' +*/<>=!&|") == std::string::npos);
+  if (!path) {
+    return make_error(Errc::kInvalidInput,
+                      fmt::format("{}(…) takes a field, such as value or reading.temp; \"{}\" is "
+                                  "not one (aggregates do not compute: the field must hold a "
+                                  "number in the events)",
+                                  function, spec.field));
+  }
   if (!limit.empty()) {
     if (spec.kind != AggregateKind::kCollectSet) {
       return make_error(Errc::kInvalidInput, fmt::format("{} takes one field", function));

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <stdexcept>
 
+#include "core/json_write.h"
 #include "core/time.h"
 
 namespace sluice::windows {
@@ -67,7 +68,7 @@ void add_rows(json::array& rows, const std::vector<WindowResult>& results, bool 
                                 {"start_ms", r.start_ms},
                                 {"end_ms", r.end_ms},
                                 {"events", r.events},
-                                {"value", json::serialize(r.values)},
+                                {"value", json_text(r.values)},
                                 {"final", final}});
   }
 }

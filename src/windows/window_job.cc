@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/json_text.h"
+#include "core/json_write.h"
 #include "core/logging.h"
 #include "core/redact.h"
 #include "core/thread_name.h"
@@ -71,6 +72,8 @@ WindowJob::WindowJob(WindowConfig config, log::Log& log, std::string store_path,
       spec_(spec_of(config_)),
       definition_(config_.source),
       operator_(std::in_place, spec_) {
+  for (const auto& rule : rules_)
+    status_.alerts_by_rule[rule.name] = 0;  // a counter shows from 0, before its first alert
   if (!rules_.empty()) {
     spec_.aggregates.push_back({.name = std::string(kEventIds),
                                 .kind = AggregateKind::kCollectSet,
@@ -260,6 +263,7 @@ Result<bool> WindowJob::read_once() {
     positions_[partition] = batch.value().next_offset;
   }
   if (read > 0) dirty_ = early_dirty_ = true;
+  if (!any && config_.close_after_idle.count() > 0) close_if_quiet(now);
   auto closed = operator_->close_ready();
   if (!closed.empty()) dirty_ = true;
   check_alerts(closed, /*final=*/true);
@@ -276,9 +280,21 @@ Result<bool> WindowJob::read_once() {
   status_.late += late;
   status_.open_windows = operator_->open_windows();
   status_.pending_results = pending_.size();
-  const std::int64_t w = operator_->watermark();
+  const std::int64_t w = std::max(operator_->watermark(), operator_->closed_until());
   status_.watermark_ms = w == INT64_MIN ? std::nullopt : std::optional<std::int64_t>(w);
   return any;
+}
+
+void WindowJob::close_if_quiet(std::chrono::steady_clock::time_point now) {
+  auto last = std::chrono::steady_clock::time_point::min();
+  for (const auto& [partition, at] : last_event_)
+    last = std::max(last, at);
+  const auto quiet = std::chrono::duration_cast<std::chrono::milliseconds>(now - last);
+  const std::int64_t latest = operator_->latest_event_time();
+  if (quiet < config_.close_after_idle || latest == INT64_MIN) return;
+  // Event time goes on from the latest event as fast as the clock: the windows the wall clock
+  // has passed since then close, with their results and alerts.
+  operator_->close_through(latest + quiet.count() - operator_->spec().allowed_lateness_ms);
 }
 
 void WindowJob::check_alerts(const std::vector<WindowResult>& results, bool final) {
@@ -291,7 +307,17 @@ void WindowJob::check_alerts(const std::vector<WindowResult>& results, bool fina
     const json::value key_values = json::parse(result.key);
     for (std::size_t i = 0; i < key_fields.size() && i < key_values.as_array().size(); ++i) {
       key[key_fields[i]] = key_values.as_array()[i];
-      seen[key_fields[i]] = key_values.as_array()[i];
+      // A dotted key field (device.id) is nested, as in the event, so that the condition and
+      // the message reach it by the same path.
+      json::object* at = &seen;
+      std::string_view path = key_fields[i];
+      for (auto dot = path.find('.'); dot != std::string_view::npos; dot = path.find('.')) {
+        json::value& inner = (*at)[path.substr(0, dot)];
+        if (!inner.is_object()) inner = json::object();
+        at = &inner.as_object();
+        path.remove_prefix(dot + 1);
+      }
+      (*at)[path] = key_values.as_array()[i];
     }
     json::object values = result.values;
     json::value event_ids = json::array();
@@ -322,7 +348,7 @@ void WindowJob::check_alerts(const std::vector<WindowResult>& results, bool fina
                          {"values", values},
                          // The window's events, or the smallest kAlertEventIds of their ids.
                          {"event_ids", event_ids}};
-      const std::string payload = json::serialize(alert);
+      const std::string payload = json_text(alert);
       // One alert per rule, key and window, whether early or final, before or after a crash.
       const std::string id = fmt::format("alert:{}:{}:{}", rule.name, result.key, result.start_ms);
       outbox_.add(rule.stream, EventView{.id = id,
@@ -332,6 +358,7 @@ void WindowJob::check_alerts(const std::vector<WindowResult>& results, bool fina
                                          .payload = payload});
       std::lock_guard lock(mutex_);
       ++status_.alerts;
+      ++status_.alerts_by_rule[rule.name];
     }
   }
 }
@@ -344,7 +371,7 @@ void WindowJob::publish(const std::vector<WindowResult>& results, bool final) {
     const json::value key_values = json::parse(result.key);
     for (std::size_t i = 0; i < key_fields.size() && i < key_values.as_array().size(); ++i)
       key[key_fields[i]] = key_values.as_array()[i];
-    const std::string payload = json::serialize(json::object{
+    const std::string payload = json_text(json::object{
         {"window", config_.name},
         {"key", std::move(key)},
         {"start", format_iso8601_ms(result.start_ms)},

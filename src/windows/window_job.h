@@ -40,7 +40,8 @@ struct WindowStatus {
   std::uint64_t results = 0;        // final results stored since start
   std::size_t pending_results = 0;  // closed windows waiting for the next checkpoint
   std::uint64_t alerts = 0;         // alerts raised since start
-  std::uint64_t skipped = 0;        // deleted by retention before read (log.retention_policy)
+  std::map<std::string, std::uint64_t> alerts_by_rule;  // the same, per rule over this window
+  std::uint64_t skipped = 0;  // deleted by retention before read (log.retention_policy)
   std::size_t open_windows = 0;
   std::optional<std::int64_t> watermark_ms;
   std::optional<std::uint64_t> lag;  // events in the log not yet read; unknown while starting
@@ -84,6 +85,9 @@ class WindowJob : public Worker {
   Result<void> restore();
   // Reads one batch of each partition; whether any had events.
   Result<bool> read_once();
+  // With close_after_idle: once nothing has arrived for that long, the watermark follows the
+  // clock from the latest event time.
+  void close_if_quiet(std::chrono::steady_clock::time_point now);
   // Raises the alerts whose rule holds for these results (early or final), once per rule, key
   // and window.
   void check_alerts(const std::vector<WindowResult>& results, bool final);

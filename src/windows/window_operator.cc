@@ -69,6 +69,13 @@ std::int64_t WindowOperator::watermark() const {
   return lowest_active.value_or(highest);
 }
 
+std::int64_t WindowOperator::latest_event_time() const {
+  std::int64_t latest = INT64_MIN;
+  for (const auto& [name, clock] : partitions_)
+    latest = std::max(latest, clock.max_ts);
+  return latest;
+}
+
 bool WindowOperator::cap_event_time(std::int64_t limit_ms) {
   bool capped = false;
   for (auto& [name, clock] : partitions_) {

@@ -12,6 +12,7 @@
 // Lateness is judged by the event's own partition, whose order the log fixes, so a
 // replay after a crash accepts and refuses exactly the same events.
 
+#include <algorithm>
 #include <boost/container/small_vector.hpp>
 #include <boost/json/value.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -73,6 +74,16 @@ class WindowOperator {
   bool cap_event_time(std::int64_t limit_ms);
   // The combined watermark; INT64_MIN before any event.
   std::int64_t watermark() const;
+  // The largest event time any partition has shown; INT64_MIN before any event.
+  std::int64_t latest_event_time() const;
+  // Closes (at the next close_ready) every window ending at or before `watermark_ms`, whatever
+  // the partitions' event times: for streams that have gone quiet. Events for those windows are
+  // late from then on.
+  void close_through(std::int64_t watermark_ms) {
+    closed_until_ = std::max(closed_until_, watermark_ms);
+  }
+  // Every window ending at or before this is closed.
+  std::int64_t closed_until() const { return closed_until_; }
   // Closes every window the combined watermark has passed; their results, ordered by end.
   std::vector<WindowResult> close_ready();
   // The windows still open, as they stand (early results).

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/json_write.h"
 #include "core/time.h"
 #include "windows/postgres_window_store.h"
 
@@ -115,7 +116,7 @@ Result<std::optional<Checkpoint>> SqliteWindowStore::load(const std::string& win
 
 Result<void> SqliteWindowStore::upsert(const std::string& window, const WindowResult& result,
                                        bool final, std::int64_t now) {
-  const std::string value = json::serialize(result.values);
+  const std::string value = json_text(result.values);
   upsert_result_.bind(1, std::string_view(window));
   upsert_result_.bind(2, std::string_view(result.key));
   upsert_result_.bind(3, result.start_ms);

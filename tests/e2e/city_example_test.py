@@ -144,8 +144,13 @@ def main():
         p = subprocess.run([binary, "windows", "--url", "http://127.0.0.1:%d" % server.port],
                            capture_output=True, text=True, timeout=30)
         assert p.returncode == 0, p
-        rows = {line.split()[0]: line.split() for line in p.stdout.splitlines()[1:]}
+        # The windows, a blank line, then the per-event rules, each table under its header.
+        windows, rules = p.stdout.split("\n\n")
+        rows = {line.split()[0]: line.split() for line in windows.splitlines()[1:]}
         assert set(rows) == {"city_type_counts", "city_summary", "critical_per_city"}, rows
+        assert rules.splitlines()[0].split()[:2] == ["RULE", "STATE"], rules
+        assert {line.split()[0] for line in rules.splitlines()[1:]} == {
+            "high_severity", "critical_report"}, rules
         assert rows["city_type_counts"][1] == "running", rows
         assert rows["city_type_counts"][3] == str(state["sent"]), rows  # READ
 

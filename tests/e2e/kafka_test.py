@@ -21,7 +21,8 @@ from harness import Checks, MockKafkaCluster, Server, all_events, metric, wait_f
 def main():
     binary, mock_binary = sys.argv[1], sys.argv[2]
     checks = Checks()
-    cluster = MockKafkaCluster(mock_binary, ["events:2", "web:1"])
+    cluster = MockKafkaCluster(mock_binary, ["events:2", "web:1", "contact:1",
+                                              "dead_letters:1"])
     config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
     config.write("""
 log:

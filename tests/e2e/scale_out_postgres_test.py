@@ -29,7 +29,8 @@ streams:
 def main():
     binary, mock_binary = sys.argv[1], sys.argv[2]
     checks = Checks()
-    cluster = MockKafkaCluster(mock_binary, ["events:3"])
+    cluster = MockKafkaCluster(mock_binary, ["events:3", "web:1", "contact:1",
+                                              "dead_letters:1"])
     store = Store("postgres")
     config_text = CONFIG % (cluster.bootstrap, store.config())
     collector = Server(binary, command="collector", config_text=config_text).start()
@@ -58,7 +59,7 @@ def main():
             assert counts == {"d%d" % k: 100 for k in range(5)}, counts
 
         def replica_streams():
-            status, _, body = replicas[0].request("GET", "/v1/streams")
+            status, _, body = replicas[0].request("GET", "/v1/streams?stream=events")
             assert status == 200, body
             s = body["streams"][0]
             assert s["in_log"] == 500 and s["stored"] == 500, s

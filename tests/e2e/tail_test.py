@@ -92,7 +92,10 @@ def main():
                     ("/v1/tail?stream=nope", 404, "unknown stream"),
                     ("/v1/tail?stream=views&filter=kind%20%3D%3D", 400, "column"),
                     ("/v1/tail?stream=views&heartbeat=0", 400, "heartbeat"),
-                    ("/v1/tail?stream=views&since=1", 400, "unknown parameter")]:
+                    ("/v1/tail?stream=views&since=1", 400,
+                     "unknown parameter \\\"since\\\"; valid parameters: stream, filter, "
+                     "heartbeat, "
+                     "token")]:
                 got, _, body = server.request("GET", path)
                 assert got == status and text in json.dumps(body), (path, got, body)
             got, headers, _ = server.request("POST", "/v1/tail?stream=views", "{}")

@@ -274,7 +274,8 @@ def main():
         if backend != "kafka":
             return ""
         cluster = MockKafkaCluster(sys.argv[4], ["city:2", "dead_letters:1", "alerts:1",
-                                                 "window_results:1"])
+                                                 "window_results:1", "events:1", "web:1",
+                                                 "contact:1"])
         clusters.append(cluster)
         return "log:\n  backend: kafka\n  kafka:\n    brokers: '%s'\n" % cluster.bootstrap
 

@@ -12,8 +12,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import Checks  # noqa: E402
 
 
-def run(binary, *args):
-    p = subprocess.run([binary, *args], capture_output=True, text=True, timeout=30)
+def run(binary, *args, cwd=None):
+    p = subprocess.run([binary, *args], capture_output=True, text=True, timeout=30, cwd=cwd)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -34,8 +34,9 @@ def main():
         code, out, err = run(binary, "validate", path)
         os.unlink(path)
         assert code == 3, (code, out, err)
-        expected = ("%s:6:5: streams.web.kye_field: unknown key \"kye_field\"; valid keys: "
-                    "partitions, id_field, key_field, time_field, cors_origins, type_field" % path)
+        expected = ("%s:6:5: streams.web.kye_field: unknown key \"kye_field\"; did you mean "
+                    "\"key_field\"? valid keys: partitions, id_field, key_field, time_field, "
+                    "cors_origins, type_field" % path)
         assert expected in err, err
 
     def every_error_at_once():
@@ -50,10 +51,15 @@ def main():
         assert ":5:3: store.bach" in lines[2], lines
 
     def example_is_valid():
-        for example in ("sluice.yaml", "collector.yaml", "pipelines.yaml", "city-events.yaml"):
+        for example in sorted(f for f in os.listdir(os.path.join(source, "examples"))
+                              if f.endswith(".yaml")):
             code, out, err = run(binary, "validate", os.path.join(source, "examples", example))
             assert code == 0, (example, code, out, err)
             assert "ok" in out, out
+        # As docs/configuration.md shows it: the defaults, the declared and the added streams.
+        code, out, _ = run(binary, "validate", "examples/iot.yaml", cwd=source)
+        assert out == ("examples/iot.yaml: ok (6 streams: contact, dead_letters, events, iot, "
+                       "web; added because settings write to them: alerts)\n"), out
 
     def version():
         code, out, _ = run(binary, "version")
@@ -86,7 +92,37 @@ def main():
         assert generated.strip() == reference.strip(), ("docs/configuration.md is stale: run "
                                         "scripts/generate-config-docs")
 
+    def no_server():
+        # A port nothing listens on (bound, then closed).
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = dict(os.environ, SLUICE_URL="http://127.0.0.1:%d" % port)
+        for command in (["pipelines"], ["windows"], ["alerts"], ["tail", "web"]):
+            p = subprocess.run([binary, *command], capture_output=True, text=True, timeout=30,
+                               env=env)
+            assert p.returncode == 1, (command, p.returncode, p.stderr)
+            assert p.stderr == ("sluice %s: cannot reach the server at http://127.0.0.1:%d: "
+                                "Connection refused (is it running? give its address with --url "
+                                "or SLUICE_URL)\n" % (command[0], port)), p.stderr
+        # --url wins over SLUICE_URL; a URL that is not http:// is a usage error.
+        p = subprocess.run([binary, "windows", "--url", "https://x.example"], capture_output=True,
+                           text=True, timeout=30, env=env)
+        assert p.returncode == 2 and "is not an http:// URL" in p.stderr, p.stderr
+
+    def server_from_the_config_file():
+        # --config gives the address (a wildcard one through loopback) and the read token.
+        path = write_config("server: {listen: 0.0.0.0:9, read_tokens: [t0ken]}\n")
+        env = {k: v for k, v in os.environ.items() if k not in ("SLUICE_URL", "SLUICE_TOKEN")}
+        p = subprocess.run([binary, "pipelines", "--config", path], capture_output=True,
+                           text=True, timeout=30, env=env)
+        os.unlink(path)
+        assert p.returncode == 1 and "at http://127.0.0.1:9:" in p.stderr, p.stderr
+
     checks.run("validate: a misspelt key gives path, line and the valid keys", misspelt_key)
+    checks.run("pipelines, windows, alerts, tail: one line when no server answers", no_server)
+    checks.run("the server's address from --config", server_from_the_config_file)
     checks.run("validate: every error at once, each with its line", every_error_at_once)
     checks.run("validate: the configurations under examples/ are valid", example_is_valid)
     checks.run("version", version)

@@ -121,7 +121,8 @@ def main():
         def streams_counts():
             body = get(server, "/v1/streams")
             names = [s["name"] for s in body["streams"]]
-            assert names == ["alerts", "dead_letters", "readings", "typed"], names
+            assert names == ["alerts", "contact", "dead_letters", "events", "readings", "typed",
+                             "web"], names  # the defaults stay beside the declared ones
             s = get(server, "/v1/streams?stream=readings")["streams"][0]
             assert s["partitions"] == 1 and s["dead_letter"] == "dead_letters", s
             assert s["in_log"] == accepted and s["stored"] == accepted, s

@@ -8,6 +8,7 @@ namespace sluice::config {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(Config, DefaultsNeedNoFile) {
   auto loaded = load_defaults();
@@ -54,13 +55,13 @@ streams:
       loaded.config.streams.at("iot").schema,
       R"({"type":"object","required":["device"],"properties":{"device":{"type":"string",)"
       R"("pattern":"^d-[0-9]+$"},"temp":{"type":"number","maximum":90.5,"enum":[1,"2",null,true]}}})");
-  EXPECT_TRUE(loaded.config.routes.empty()) << "default routes to undeclared streams are dropped";
+  EXPECT_EQ(loaded.config.routes.size(), 2u) << "declared streams add to the defaults";
 }
 
 TEST(Config, CrossReferencesAreChecked) {
   auto loaded = load_text(R"(
 streams:
-  a: {dead_letter: nowhere, schema: {type: 7}}
+  a: {dead_letter: "no where", schema: {type: 7}}
   b: {dead_letter: b, privacy: {hash_fields: [email]}}
 routes:
   r1: {path: /v1/x, stream: a}
@@ -68,7 +69,7 @@ routes:
 )");
   const std::string text = format_errors(loaded.errors, "x");
   EXPECT_THAT(text, HasSubstr("streams.a.schema: the schema is invalid"));
-  EXPECT_THAT(text, HasSubstr("streams.a.dead_letter: no stream named \"nowhere\""));
+  EXPECT_THAT(text, HasSubstr("x:3:20: streams.a.dead_letter: \"no where\" cannot be a stream"));
   EXPECT_THAT(text, HasSubstr("streams.b.dead_letter: a stream cannot be its own dead-letter"));
   EXPECT_THAT(text, HasSubstr("streams.b.privacy.hash_key: required with hash_fields"));
   EXPECT_THAT(text, HasSubstr("routes.r1.path: \"/v1/x\" is not a free path"));
@@ -127,7 +128,7 @@ streams:
   EXPECT_EQ(loaded.config.server.listen, "0.0.0.0:9000");
   EXPECT_EQ(loaded.config.server.max_body_bytes, 65536u);
   EXPECT_EQ(loaded.config.server.body_timeout, std::chrono::minutes(2));
-  ASSERT_EQ(loaded.config.streams.size(), 1u);  // given streams replace the defaults
+  ASSERT_EQ(loaded.config.streams.size(), 5u);  // declared streams add to the defaults
   EXPECT_EQ(loaded.config.streams.at("iot").key_field, "device");
   EXPECT_EQ(loaded.config.streams.at("iot").id_field, "id");  // entry defaults apply
 }
@@ -160,8 +161,8 @@ loggg: {}
   EXPECT_THAT(text, HasSubstr("server.max_body_bytes: expected a size"));
   EXPECT_THAT(text, HasSubstr("server.header_timeout: expected a duration"));
   EXPECT_THAT(text, HasSubstr("server.lisen: unknown key"));
-  EXPECT_THAT(text, HasSubstr("loggg: unknown key \"loggg\"; valid keys: server, storage, log, "
-                              "streams, routes, store"));
+  EXPECT_THAT(text, HasSubstr("loggg: unknown key \"loggg\"; did you mean \"log\"? valid keys: "
+                              "server, storage, log, streams, routes, store"));
 }
 
 TEST(Config, ListsOfStrings) {
@@ -218,6 +219,134 @@ TEST(Config, ReferenceListsEverySetting) {
         "`id_field`", "`time_field`", "`batch_max_events`", "### `streams.<name>`"}) {
     EXPECT_THAT(md, HasSubstr(key));
   }
+}
+
+// A file that declares one stream keeps the default streams and routes; `false` removes one
+// default, `{}` all of them.
+TEST(Config, DeclaredEntriesAddToTheDefaults) {
+  auto one = load_text("streams:\n  orders: {key_field: customer}\n");
+  ASSERT_TRUE(one.ok()) << format_errors(one.errors, "x");
+  for (const char* name : {"orders", "events", "web", "contact", "dead_letters"}) {
+    EXPECT_TRUE(one.config.streams.contains(name)) << name;
+  }
+  EXPECT_EQ(one.config.routes.at("publish").stream, "events");
+  EXPECT_EQ(one.config.routes.at("collect").stream, "web");
+
+  auto replaced =
+      load_text("streams:\n  web: {id_field: eid}\nroutes:\n  in: {path: /in, stream: web}\n");
+  ASSERT_TRUE(replaced.ok()) << format_errors(replaced.errors, "x");
+  EXPECT_EQ(replaced.config.streams.at("web").id_field, "eid");
+  EXPECT_TRUE(replaced.config.streams.at("web").cors_origins.empty()) << "replaced whole";
+  EXPECT_EQ(replaced.config.routes.size(), 3u);
+
+  auto removed = load_text("streams:\n  web: false\n  contact: false\nroutes:\n  publish: false\n");
+  ASSERT_TRUE(removed.ok()) << format_errors(removed.errors, "x");
+  EXPECT_FALSE(removed.config.streams.contains("web"));
+  EXPECT_FALSE(removed.config.streams.contains("contact"));
+  EXPECT_TRUE(removed.config.streams.contains("events"));
+  EXPECT_TRUE(removed.config.routes.empty()) << "collect went with its stream, publish by name";
+
+  auto none = load_text("streams:\n  iot: {}\nroutes: {}\n");
+  ASSERT_TRUE(none.ok()) << format_errors(none.errors, "x");
+  EXPECT_TRUE(none.config.routes.empty());
+  EXPECT_EQ(none.config.streams.size(), 5u);
+
+  auto typo = load_text("streams:\n  wbe: false\n");
+  ASSERT_EQ(typo.errors.size(), 1u) << format_errors(typo.errors, "x");
+  EXPECT_EQ(format_errors(typo.errors, "x"),
+            "x:2:8: streams.wbe: false removes a default entry, and there is none named \"wbe\"; "
+            "the defaults are events, web, contact, dead_letters\n");
+}
+
+// The streams Sluice writes to exist without being declared, closed to posts.
+TEST(Config, StreamsThatSettingsWriteToAreImplied) {
+  auto loaded = load_text(R"(
+streams:
+  iot: {dead_letter: rejected}
+windows:
+  temp: {from: [iot], tumbling: 10s, aggregates: {p95: p95(value)}, late: late_iot}
+alerts:
+  hot: {window: temp, when: 'p95 > 90'}
+)");
+  ASSERT_TRUE(loaded.ok()) << format_errors(loaded.errors, "x");
+  const auto& c = loaded.config;
+  EXPECT_EQ(c.implied_streams, (std::set<std::string>{"alerts", "late_iot", "rejected"}));
+  EXPECT_EQ(c.streams.at("alerts").type_field, "rule");
+  EXPECT_EQ(c.streams.at("alerts").time_field, "");
+  EXPECT_FALSE(c.accepts_posts(c.streams.at("alerts")));
+  EXPECT_FALSE(c.accepts_posts(c.streams.at("rejected")));
+  EXPECT_FALSE(c.implied_streams.contains("dead_letters")) << "a default, not implied";
+}
+
+// Names that refer to nothing are reported where they are written, with the name probably
+// meant; one typo gives one error.
+TEST(Config, ReferenceErrorsHaveTheirLineAndASuggestion) {
+  auto loaded = load_text(R"(streams:
+  orders: {}
+sinks:
+  archive: {file: {dir: a}}
+  audit: {fil: {dir: b}}
+pipelines:
+  hot:
+    from: [orders]
+    to: [audit, archiv]
+windows:
+  w: {from: [order], tumbling: 1m, aggregates: {n: count}}
+alerts:
+  r: {window: ww, when: 'n > 1'}
+routes:
+  in: {path: /in, stream: ordrs}
+)");
+  const std::string text = format_errors(loaded.errors, "x");
+  EXPECT_EQ(loaded.errors.size(), 5u) << text;
+  EXPECT_THAT(text, HasSubstr("x:5:11: sinks.audit.fil: unknown key \"fil\"; did you mean "
+                              "\"file\"? valid keys:"));
+  EXPECT_THAT(text, HasSubstr("x:9:17: pipelines.hot.to: no sink named \"archiv\" under sinks; "
+                              "did you mean \"archive\"?\n"));
+  EXPECT_THAT(text, HasSubstr("x:11:14: windows.w.from: no stream named \"order\"; did you mean "
+                              "\"orders\"?\n"));
+  EXPECT_THAT(text, HasSubstr("x:13:15: alerts.r.window: no window named \"ww\" under windows; "
+                              "did you mean \"w\"?\n"));
+  EXPECT_THAT(text, HasSubstr("x:15:27: routes.in.stream: no stream named \"ordrs\"; did you "
+                              "mean \"orders\"?\n"));
+  EXPECT_THAT(text, Not(HasSubstr("give exactly one sink kind"))) << "no second error";
+}
+
+TEST(Config, DurationsCarryAUnit) {
+  auto loaded = load_text(R"(streams: {iot: {}}
+windows:
+  w: {from: [iot], tumbling: 60, aggregates: {n: count}, allowed_lateness: 0}
+alerts:
+  r: {from: [iot], when: 'value > 90', cooldown: 600}
+)");
+  const std::string text = format_errors(loaded.errors, "x");
+  EXPECT_EQ(loaded.errors.size(), 2u) << text;
+  EXPECT_THAT(text, HasSubstr("x:3:30: windows.w.tumbling.size: \"60\" has no unit: write 60s, "
+                              "60ms, 60m"));
+  EXPECT_THAT(text, HasSubstr("x:5:50: alerts.r.cooldown: \"600\" has no unit"));
+  EXPECT_EQ(parse_duration_ms("0"), 0);
+  EXPECT_EQ(parse_duration_ms("90"), std::nullopt);
+  EXPECT_EQ(parse_duration_ms("90s"), 90'000);
+}
+
+// An aggregate takes a field, and a window rule's condition names what its results hold.
+TEST(Config, WindowAggregatesAndRuleNamesAreChecked) {
+  auto loaded = load_text(R"(streams: {iot: {}}
+windows:
+  w: {from: [iot], key: [device.id], tumbling: 10s, aggregates: {p95_temp: p95(number(value))}}
+  v: {from: [iot], key: [device.id], tumbling: 10s, aggregates: {p95_temp: p95(value)}}
+alerts:
+  r: {window: v, when: 'p95 > 90 && device == "a" && events > 2'}
+  s: {window: w, when: 'nothing > 1'}
+)");
+  const std::string text = format_errors(loaded.errors, "x");
+  EXPECT_EQ(loaded.errors.size(), 2u) << text;
+  EXPECT_THAT(text, HasSubstr("windows.w.aggregates: p95_temp: p95(…) takes a field, such as "
+                              "value or reading.temp; \"number(value)\" is not one"));
+  EXPECT_THAT(text, HasSubstr("x:6:24: alerts.r.when: \"p95\" is not in the results of window "
+                              "\"v\" (they have device, p95_temp, events, start, end); did you "
+                              "mean \"p95_temp\"?"));
+  EXPECT_THAT(text, Not(HasSubstr("alerts.s"))) << "window w has its own error already";
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+#include <cmath>
+#include <cstdlib>
 #include <random>
 #include <regex>
 #include <set>
@@ -7,6 +10,7 @@
 #include "core/crc32c.h"
 #include "core/event.h"
 #include "core/json_text.h"
+#include "core/json_write.h"
 #include "core/redact.h"
 #include "core/time.h"
 #include "core/uuid.h"
@@ -88,6 +92,33 @@ TEST(JsonText, EscapesWhatJsonRequires) {
   out.clear();
   append_json_string(out, "héllo");
   EXPECT_EQ(out, "\"héllo\"");
+}
+
+// The shortest decimal that reads back the same, without exponents in the usual range.
+TEST(JsonWrite, NumbersAsAPersonWritesThem) {
+  auto text = [](double d) {
+    std::string out;
+    append_json_number(out, d);
+    return out;
+  };
+  EXPECT_EQ(text(98.50457626879135), "98.50457626879135");
+  EXPECT_EQ(text(0.1), "0.1");
+  EXPECT_EQ(text(3.0), "3");
+  EXPECT_EQ(text(-2.5), "-2.5");
+  EXPECT_EQ(text(1e20), "100000000000000000000");
+  EXPECT_EQ(text(0.0000001), "0.0000001");
+  EXPECT_EQ(text(1e21), "1e+21");
+  EXPECT_EQ(text(1e-8), "1e-08");
+  EXPECT_EQ(text(std::nan("")), "null");
+  std::mt19937_64 random(7);
+  std::uniform_real_distribution<double> any(-1e6, 1e6);
+  for (int i = 0; i < 10'000; ++i) {
+    const double d = any(random);
+    EXPECT_EQ(std::strtod(text(d).c_str(), nullptr), d);
+  }
+  const auto value =
+      boost::json::parse(R"({"a":[1,-2,9.850457626879135E1,"x\n",true,null],"b":{}})");
+  EXPECT_EQ(json_text(value), R"({"a":[1,-2,98.50457626879135,"x\n",true,null],"b":{}})");
 }
 
 TEST(Event, EncodesAndDecodes) {

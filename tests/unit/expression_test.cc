@@ -131,10 +131,19 @@ TEST(Expression, NestingAndDepthAreBounded) {
   EXPECT_EQ(value_of(sum), json::value(204));
 }
 
+TEST(Expression, NamesTheFieldsItReads) {
+  auto e =
+      Expression::parse(R"(p95 > 90 && exists(user.id) && city in ["a", "b"] && len(tags[0]) > 1)");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e.value().fields(), (std::set<std::string>{"city", "p95", "tags", "user"}));
+}
+
 TEST(Expression, ErrorsPointAtTheColumn) {
   EXPECT_EQ(error_of("value >"),
             "column 8: expected a value, a field or '(' but found end of expression");
   EXPECT_EQ(error_of("type = \"TEMP\""), "column 6: '=' is not an operator; compare with '=='");
+  EXPECT_EQ(error_of("value => 90"), "column 7: '=>' is not an operator; write '>='");
+  EXPECT_EQ(error_of("value =< 90"), "column 7: '=<' is not an operator; write '<='");
   EXPECT_EQ(error_of("(value > 1"), "column 11: expected ')' but found end of expression");
   EXPECT_EQ(error_of("value > 1 city"), "column 11: unexpected 'city'");
   EXPECT_EQ(error_of("page matches \"(\""), "column 14: invalid regular expression: missing ): (");

@@ -564,7 +564,7 @@ TEST(Ingest, FormsAreCleanedTypedAndValidated) {
     ASSERT_TRUE(i);
     ASSERT_EQ(i.value().rejected.size(), 1u) << infinite;
     EXPECT_THAT(i.value().rejected[0].error,
-                HasSubstr("field \"score\": value type not permitted"));
+                HasSubstr("field \"score\": expected number, got string"));
   }
   std::string finite = "email=a%40b.co&message=hi&score=2.5";
   auto f = ingest(finite, "application/x-www-form-urlencoded", stream, true);

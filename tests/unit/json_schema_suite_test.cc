@@ -1,7 +1,9 @@
 // The official JSON-Schema-Test-Suite (Debian package json-schema-test-suite), draft 7, for
 // every keyword and format the collector documents as supported.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <fstream>
 #include <sstream>
@@ -71,11 +73,47 @@ TEST(JsonSchema, ANumberWithAZeroFractionalPartIsAnInteger) {
   EXPECT_FALSE(schema.value()->validate(json::parse(R"({"one":1.0})")));
   auto fraction = schema.value()->validate(json::parse(R"({"n":3.5})"));
   ASSERT_TRUE(fraction);
-  EXPECT_EQ(*fraction, "field \"n\": value type not permitted by 'type' constraint");
+  EXPECT_EQ(*fraction, "field \"n\": expected integer, got number 3.5");
   auto small = schema.value()->validate(json::parse(R"({"n":1.0})"));
   ASSERT_TRUE(small);
   EXPECT_EQ(*small, "field \"n\": expected number greater than or equal to 2");
   EXPECT_TRUE(schema.value()->validate(json::parse(R"({"list":[1, 0.5]})")));
+}
+
+// Every failure of an event, each once, with what was expected and what came, up to a cap.
+TEST(JsonSchema, ErrorsListEachFailureWithExpectedAndGot) {
+  auto schema = JsonSchema::compile(
+      R"({"type":"object","required":["device"],"properties":{"temp":{"type":"number"},
+          "unit":{"type":["string","null"]},"tags":{"type":"array","items":{"type":"string"}},
+          "n":{"maximum":10}}})");
+  ASSERT_TRUE(schema);
+  auto error = schema.value()->validate(json::parse(R"({"device":"d","temp":"hot"})"));
+  ASSERT_TRUE(error);
+  EXPECT_EQ(*error, "field \"temp\": expected number, got string \"hot\"");
+  error = schema.value()->validate(
+      json::parse(R"({"temp":true,"unit":5,"tags":["a",{"b":1}],"n":11})"));
+  ASSERT_TRUE(error);
+  for (const char* part : {"the event: missing required property 'device'",
+                           "field \"temp\": expected number, got "
+                           "boolean true",
+                           "field \"unit\": expected string or null, got integer 5",
+                           "field \"tags[1]\": expected string, got object",
+                           "field \"n\": expected number less "
+                           "than or equal to 10"}) {
+    EXPECT_NE(error->find(part), std::string::npos) << part << " in " << *error;
+  }
+  std::string many = R"({"device":"d")";
+  std::string properties;
+  for (int i = 0; i < 9; ++i) {
+    many += fmt::format(R"(,"f{}":"x")", i);
+    properties += fmt::format(R"({}"f{}":{{"type":"number"}})", i ? "," : "", i);
+  }
+  auto strict = JsonSchema::compile(R"({"properties":{)" + properties + "}}");
+  ASSERT_TRUE(strict);
+  error = strict.value()->validate(json::parse(many + "}"));
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->find("; and 4 more"), std::string::npos) << *error;
+  EXPECT_EQ(std::count(error->begin(), error->end(), ';'), 5) << *error;
 }
 
 TEST(JsonSchema, ErrorsNameTheFieldAndTheLimit) {
@@ -130,7 +168,9 @@ TEST(JsonSchema, PropertiesNamedLikeKeywordsStayProperties) {
   ASSERT_TRUE(schema);
   auto error = schema.value()->validate(json::parse(R"({"pattern":"a","format":"b"})"));
   ASSERT_TRUE(error);
-  EXPECT_EQ(*error, "field \"format\": value type not permitted by 'type' constraint");
+  EXPECT_EQ(*error,
+            "the event: failed to match expected value set by 'const' constraint; field "
+            "\"format\": expected integer, got string \"b\"");
 }
 
 // Patterns RE2 cannot run in linear time are refused when the schema is compiled.

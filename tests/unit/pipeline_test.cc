@@ -171,7 +171,7 @@ TEST(Steps, RemapRenamesCastsSetsAndDropsInThatOrder) {
   EXPECT_TRUE(json["bad"].is_null());
   EXPECT_EQ(json["alert"].as_bool(), true);
   EXPECT_EQ(json["source"], "web");
-  EXPECT_EQ(json["total"].as_double(), 183.0);
+  EXPECT_EQ(json["total"].to_number<double>(), 183.0);  // written as 183
 }
 
 TEST(Steps, RouteChoosesSinks) {

@@ -31,6 +31,9 @@ class RefusingStore : public store::StoreWriter {
   Result<std::map<log::Partition, std::uint64_t>> skipped(const std::string&) override {
     return std::map<log::Partition, std::uint64_t>{};
   }
+  Result<void> prepare_statistics(const std::vector<std::string>&) override {
+    return boost::outcome_v2::success();
+  }
   Result<void> write(const std::string&, const log::Partition& partition,
                      const log::ReadBatch& batch) override {
     std::lock_guard lock(mutex_);

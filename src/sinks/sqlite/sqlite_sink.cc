@@ -226,6 +226,18 @@ Result<void> SqliteSink::add_rollup(const std::string& stream, store::RollupBatc
   return boost::outcome_v2::success();
 }
 
+Result<void> SqliteSink::prepare_statistics(const std::vector<std::string>& streams) {
+  if (auto r = db_.try_exec("BEGIN IMMEDIATE"); !r) return r;
+  for (const auto& stream : streams) {
+    if (auto checked = check_rollup_fields(stream); !checked) {
+      (void)db_.try_exec("ROLLBACK");
+      rollups_.forget_checked();
+      return checked;
+    }
+  }
+  return db_.try_exec("COMMIT");
+}
+
 Result<void> SqliteSink::write(const std::string& consumer, const log::Partition& partition,
                                const log::ReadBatch& batch) {
   const std::string& stream = partition.stream;
@@ -240,10 +252,12 @@ Result<void> SqliteSink::write(const std::string& consumer, const log::Partition
     insert_event_.reset();
     upsert_offset_.reset();
     (void)db_.try_exec("ROLLBACK");
+    rollups_.forget_checked();
     return make_error(about_the_data ? Errc::kInvalidInput : Errc::kUnavailable, message);
   };
   if (auto checked = check_rollup_fields(stream); !checked) {
     (void)db_.try_exec("ROLLBACK");
+    rollups_.forget_checked();
     return checked;
   }
   auto& fields = rollups_.fields(stream);
@@ -272,6 +286,7 @@ Result<void> SqliteSink::write(const std::string& consumer, const log::Partition
   }
   if (auto counted = add_rollup(stream, rollup); !counted) {
     (void)db_.try_exec("ROLLBACK");
+    rollups_.forget_checked();
     return counted;
   }
   upsert_offset_.bind(1, std::string_view(consumer));
@@ -283,6 +298,7 @@ Result<void> SqliteSink::write(const std::string& consumer, const log::Partition
   upsert_offset_.reset();
   if (auto r = db_.try_exec("COMMIT"); !r) {
     (void)db_.try_exec("ROLLBACK");
+    rollups_.forget_checked();
     return r;
   }
   return boost::outcome_v2::success();

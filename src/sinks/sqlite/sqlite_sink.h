@@ -34,6 +34,7 @@ class SqliteSink : public store::StoreWriter {
   Result<std::map<log::Partition, std::uint64_t>> skipped(const std::string& consumer) override;
   Result<void> write(const std::string& consumer, const log::Partition& partition,
                      const log::ReadBatch& batch) override;
+  Result<void> prepare_statistics(const std::vector<std::string>& streams) override;
 
  private:
   // Counts every stored event of the stream into its rollups (which must be empty).

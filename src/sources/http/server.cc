@@ -937,6 +937,12 @@ struct Server::Impl {
             req, make_error(Errc::kNotFound,
                             "this is a collector: events are read from the "
                             "processes that run the store (sluice run, sluice api)"));
+      } else if (route_id == kStatsRoute && store && !store->statistics_ready()) {
+        co_return error_response(
+            req, make_error(Errc::kUnavailable,
+                            "the statistics are not ready: they are counted again from the "
+                            "stored events at start when a stream's stats_fields changed (or "
+                            "the store cannot be reached yet); try again in a moment"));
       } else if (route_id == kStatsRoute) {
         body = co_await in_query_pool(
             [&] { return query::query_stats(*reader, stats_fields, params); });

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/json_write.h"
 #include "pipeline/field_path.h"
 
 namespace sluice::transforms {
@@ -112,7 +113,7 @@ json::value converted(const json::value& v, Remap::Type type) {
     case Remap::Type::kString:
       if (v.is_string()) return v;
       if (v.is_null()) return nullptr;
-      return json::value(json::serialize(v));
+      return json::value(json_text(v));
     case Remap::Type::kNumber:
       return as_number(v, false);
     case Remap::Type::kInteger: {
