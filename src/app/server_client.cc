@@ -89,10 +89,13 @@ int print_refusal(const std::string& command, const ServerTarget& target, unsign
 
 std::optional<std::string> resolve_target(ServerTarget& target, const std::string& config_file) {
   if (target.url.empty()) {
-    if (const char* env = std::getenv("SLUICE_URL"); env && *env) target.url = env;
+    // (Read once, before any thread starts.)
+    const char* env = std::getenv("SLUICE_URL");  // NOLINT(concurrency-mt-unsafe)
+    if (env && *env) target.url = env;
   }
   if (target.token.empty()) {
-    if (const char* env = std::getenv("SLUICE_TOKEN"); env && *env) target.token = env;
+    const char* env = std::getenv("SLUICE_TOKEN");  // NOLINT(concurrency-mt-unsafe)
+    if (env && *env) target.token = env;
   }
   if (!config_file.empty() && (target.url.empty() || target.token.empty())) {
     auto loaded = config::load_file(config_file);

@@ -806,6 +806,7 @@ class Checks {
 template <typename Map>
 std::vector<std::string> names_of(const Map& map) {
   std::vector<std::string> names;
+  names.reserve(map.size());
   for (const auto& [name, entry] : map)
     names.push_back(name);
   return names;

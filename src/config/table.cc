@@ -316,6 +316,7 @@ void apply_table(const YAML::Node& given_node, const Table& table, void* target,
         known = known || s.name == key;
       if (!known) {
         std::vector<std::string> names;
+        names.reserve(table.settings.size());
         for (const auto& setting : table.settings)
           names.push_back(setting.name);
         const std::string hint = did_you_mean(key, names);

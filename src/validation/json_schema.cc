@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <stdexcept>
+#include <unordered_set>
 #include <valijson/adapters/boost_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -191,17 +192,33 @@ std::string JsonSchema::describe_failures(const json::value& value,
   valijson::ValidationResults::Error error;
   while (results.popError(error))
     errors.push_back(std::move(error));
-  auto below = [](const std::vector<std::string>& inner, const std::vector<std::string>& outer) {
-    return inner.size() > outer.size() && std::equal(outer.begin(), outer.end(), inner.begin());
+  // The places with a failure below them, as joined context prefixes: one pass, however many
+  // fields fail (an event can make thousands of failures).
+  auto wrapper = [](const valijson::ValidationResults::Error& e) {
+    return e.description.starts_with("Failed to validate");
   };
+  auto joined = [](const std::vector<std::string>& context, std::size_t parts) {
+    std::string key;
+    for (std::size_t i = 0; i < parts; ++i) {
+      key += context[i];
+      key += '\x1f';
+    }
+    return key;
+  };
+  std::unordered_set<std::string> above_a_failure;
+  for (const auto& e : errors) {
+    if (wrapper(e)) continue;
+    for (std::size_t parts = 1; parts < e.context.size(); ++parts)
+      above_a_failure.insert(joined(e.context, parts));
+  }
   std::vector<std::string> lines;
   std::size_t more = 0;
   for (const auto& e : errors) {
-    const bool enclosing = e.description.starts_with("Failed to validate") &&
-                           std::any_of(errors.begin(), errors.end(), [&](const auto& other) {
-                             return below(other.context, e.context);
-                           });
-    if (enclosing) continue;
+    if (wrapper(e) && above_a_failure.contains(joined(e.context, e.context.size()))) continue;
+    if (lines.size() == kMaxReportedFailures) {
+      ++more;
+      continue;
+    }
     const std::string path = field_path(e.context);
     const std::string where = path.empty() ? "the event" : "field \"" + path + "\"";
     std::string what = tidy_numbers(e.description);
@@ -209,12 +226,8 @@ std::string JsonSchema::describe_failures(const json::value& value,
       if (auto typed = type_mismatch(value, e.context)) what = *typed;
     }
     std::string line = fmt::format("{}: {}", where, what);
-    if (std::find(lines.begin(), lines.end(), line) != lines.end()) continue;
-    if (lines.size() == kMaxReportedFailures) {
-      ++more;
-      continue;
-    }
-    lines.push_back(std::move(line));
+    if (std::find(lines.begin(), lines.end(), line) == lines.end())
+      lines.push_back(std::move(line));
   }
   std::string out;
   for (const auto& line : lines)

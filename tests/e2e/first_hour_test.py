@@ -52,7 +52,7 @@ alerts:
     window: temperature
     when: 'p95 > 90'
     message: '{device}: p95 {p95:.1f} over {readings} readings'
-  boiling:
+  boiling_readings_from_any_of_the_sensors:
     from: [iot]
     when: 'value > 118'
     key: [device]
@@ -194,8 +194,12 @@ def main():
             code, out, err = run(binary, "windows", env=env)
             assert code == 0, (out, err)
             assert re.search(r"^temperature\s+running", out, re.M), out
-            assert re.search(r"^RULE\s+STATE", out, re.M) and re.search(r"^boiling\s+running",
-                                                                         out, re.M), out
+            # Columns as wide as the longest name: the long rule name does not shift the rest.
+            rules = out.split("\n\n")[1].splitlines()
+            assert rules[0].startswith("RULE") and len(rules) == 2, out
+            assert rules[1].startswith("boiling_readings_from_any_of_the_sensors  running"), out
+            assert rules[0].index("STATE") == rules[1].index("running"), out
+            assert rules[0].index("LAST ERROR") > rules[1].rindex(" 0"), out
             code, out, err = run(binary, "alerts", "--rule", "hot", env=env)
             assert code == 0 and "sensor-999: p95" in out, (out, err)
             # A live tail with a filter: one line per event as it arrives.

@@ -114,6 +114,16 @@ TEST(JsonSchema, ErrorsListEachFailureWithExpectedAndGot) {
   ASSERT_TRUE(error);
   EXPECT_NE(error->find("; and 4 more"), std::string::npos) << *error;
   EXPECT_EQ(std::count(error->begin(), error->end(), ';'), 5) << *error;
+
+  // Twenty thousand failures are described in one pass (this ended in a quadratic scan).
+  auto numbers = JsonSchema::compile(R"({"additionalProperties":{"type":"number"}})");
+  ASSERT_TRUE(numbers);
+  json::object wide;
+  for (int i = 0; i < 20'000; ++i)
+    wide[fmt::format("f{}", i)] = "x";
+  error = numbers.value()->validate(wide);
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->find("; and 19995 more"), std::string::npos) << error->substr(0, 300);
 }
 
 TEST(JsonSchema, ErrorsNameTheFieldAndTheLimit) {
