@@ -28,9 +28,9 @@
 #include "query/events_query.h"
 #include "query/stats_query.h"
 #include "query/store_reader.h"
-#include "sinks/sqlite/sqlite_sink.h"
 #include "store/pg_connection.h"
 #include "store/postgres_store.h"
+#include "store/sqlite_store.h"
 
 namespace {
 
@@ -47,7 +47,7 @@ std::int64_t ts_of(std::int64_t i) {
 std::unique_ptr<sluice::store::StoreWriter> open_writer(const std::string& dir,
                                                         const std::string& url) {
   std::map<std::string, std::vector<std::string>> fields = {{"events", {"city", "severity"}}};
-  if (url.empty()) return std::make_unique<sluice::sqlite::SqliteSink>(dir + "/sluice.db", fields);
+  if (url.empty()) return std::make_unique<sluice::sqlite::SqliteStore>(dir + "/sluice.db", fields);
   return std::make_unique<sluice::store::PostgresStore>(url, "sluice", fields);
 }
 

@@ -23,7 +23,7 @@
 #include "core/time.h"
 #include "log/embedded/embedded_log.h"
 #include "pipeline/pipeline.h"
-#include "sinks/postgres/copy_binary.h"
+#include "store/copy_binary.h"
 
 namespace {
 
@@ -152,7 +152,7 @@ double postgres_ceiling(const std::string& url, const std::vector<Row>& rows) {
   const auto start = Clock::now();
   PQclear(PQexec(conn, "BEGIN"));
   PQclear(PQexec(conn, "COPY ev_ceiling FROM STDIN (FORMAT binary)"));
-  namespace copy = sluice::sinks::copy_binary;
+  namespace copy = sluice::store::copy_binary;
   std::string chunk{copy::kBinaryHeader};
   for (const auto& row : rows) {
     copy::append_row(

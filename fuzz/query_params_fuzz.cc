@@ -26,7 +26,7 @@
 #include "query/events_query.h"
 #include "query/stats_query.h"
 #include "query/store_reader.h"
-#include "sinks/sqlite/sqlite_sink.h"
+#include "store/sqlite_store.h"
 
 namespace {
 
@@ -51,7 +51,7 @@ query::StoreReader& reader() {
     });
     const std::string path = (dir / "sluice.db").string();
     {
-      sqlite::SqliteSink sink(path, stats_fields());
+      sqlite::SqliteStore sink(path, stats_fields());
       for (const char* stream : {"events", "dead_letters"}) {
         std::vector<std::string> bytes;
         bytes.reserve(40);

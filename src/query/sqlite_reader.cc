@@ -7,7 +7,7 @@
 #include <unordered_map>
 
 #include "query/store_reader.h"
-#include "sinks/sqlite/sqlite_db.h"
+#include "store/sqlite_db.h"
 
 namespace sluice::query {
 namespace {

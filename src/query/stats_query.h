@@ -2,7 +2,7 @@
 // GET /v1/stats: counts of a stream's events over a time range, grouped by up to 3 of its type
 // and stats_fields and/or time buckets, optionally only the top N; or the spread of their
 // processing lag (received_at - ts, p50/p95/p99). Answered from the per-minute rollups the store
-// keeps as events arrive (sinks/sqlite/sqlite_sink.h), so the cost depends on the minutes and
+// keeps as events arrive (store/sqlite_store.h), so the cost depends on the minutes and
 // groups asked for, not on the number of events.
 //
 // Parameters: stream (required), group_by (comma-separated: type and the stream's

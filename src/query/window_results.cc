@@ -13,7 +13,7 @@
 #include "core/json_text.h"
 #include "core/json_write.h"
 #include "core/time.h"
-#include "sinks/sqlite/sqlite_db.h"
+#include "store/sqlite_db.h"
 #include "windows/postgres_window_store.h"
 
 namespace sluice::query {

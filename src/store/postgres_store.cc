@@ -7,12 +7,12 @@
 
 #include "core/event.h"
 #include "core/logging.h"
-#include "sinks/postgres/copy_binary.h"
+#include "store/copy_binary.h"
 
 namespace sluice::store {
 namespace {
 
-namespace copy = sinks::copy_binary;
+namespace copy = copy_binary;
 
 // Text compares byte by byte (COLLATE "C"), as in SQLite, so pages and top-N order the same.
 // Keyset pages run on (ts, seq), so the indexes end in seq.

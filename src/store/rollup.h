@@ -2,7 +2,7 @@
 // The counts GET /v1/stats reads, gathered while a batch of events is stored: per minute of event
 // time, by type and by up to 3 payload fields (each value as JSON text, "null" when missing),
 // and the processing lag's spread. The store adds them to its rollup tables in the batch's
-// transaction (sinks/sqlite/sqlite_sink.cc, store/postgres_store.cc).
+// transaction (store/sqlite_store.cc, store/postgres_store.cc).
 
 #include <simdjson.h>
 

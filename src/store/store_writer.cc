@@ -1,8 +1,8 @@
 #include "store/store_writer.h"
 
 #include "config/config.h"
-#include "sinks/sqlite/sqlite_sink.h"
 #include "store/postgres_store.h"
+#include "store/sqlite_store.h"
 
 namespace sluice::store {
 
@@ -14,7 +14,7 @@ std::unique_ptr<StoreWriter> open_store_writer(const Config& config) {
     return std::make_unique<PostgresStore>(config.store.url, config.store.schema,
                                            std::move(stats_fields));
   }
-  return std::make_unique<sqlite::SqliteSink>(config.store_path(), std::move(stats_fields));
+  return std::make_unique<sqlite::SqliteStore>(config.store_path(), std::move(stats_fields));
 }
 
 }  // namespace sluice::store

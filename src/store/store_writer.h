@@ -1,6 +1,6 @@
 #pragma once
 // Where the processor keeps the events it reads from the log, for the query API: the embedded
-// SQLite file (sinks/sqlite/sqlite_sink.h) or a PostgreSQL database (store/postgres_store.h).
+// SQLite file (store/sqlite_store.h) or a PostgreSQL database (store/postgres_store.h).
 //
 // Exactly-once: each write stores a batch of events, their rollups for GET /v1/stats and the
 // consumer's next log offset in one transaction, so after a crash the processor resumes from

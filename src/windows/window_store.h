@@ -21,7 +21,7 @@
 
 #include "core/result.h"
 #include "log/log.h"
-#include "sinks/sqlite/sqlite_db.h"
+#include "store/sqlite_db.h"
 #include "windows/window_operator.h"
 
 namespace sluice::windows {

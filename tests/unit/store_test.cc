@@ -8,7 +8,7 @@
 #include "log/embedded/embedded_log.h"
 #include "query/events_query.h"
 #include "query/store_reader.h"
-#include "sinks/sqlite/sqlite_sink.h"
+#include "store/sqlite_store.h"
 #include "test_util.h"
 
 namespace sluice {
@@ -24,7 +24,7 @@ struct Fixture {
   log::EmbeddedLog log{
       dir.str() + "/log", {"s1", "s2"}, LogConfig{.group_commit_max_bytes = 1 << 20}};
   std::string db_path = dir.str() + "/sluice.db";
-  sqlite::SqliteSink sink{db_path};
+  sqlite::SqliteStore sink{db_path};
 
   // Appends events (id, type, ts) to `stream` and stores everything new in the sink.
   void add(const std::string& stream,
@@ -88,7 +88,7 @@ Page parse_page(const std::string& body) {
   return page;
 }
 
-TEST(SqliteSink, StoresEventsAndOffsetsTogetherAndIgnoresRepeatedIds) {
+TEST(SqliteStore, StoresEventsAndOffsetsTogetherAndIgnoresRepeatedIds) {
   Fixture f;
   f.add("s1", {{"a", "x", 1}, {"b", "x", 2}});
   f.add("s1", {{"b", "x", 3}, {"c", "y", 4}});  // "b" again: a client retry

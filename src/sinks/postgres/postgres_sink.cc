@@ -8,10 +8,12 @@
 #include <unordered_map>
 
 #include "core/time.h"
-#include "sinks/postgres/copy_binary.h"
+#include "store/copy_binary.h"
 
 namespace sluice::sinks {
 namespace {
+
+namespace copy_binary = store::copy_binary;
 
 std::optional<std::string> check_identifier(const config::Scalar& v) {
   const std::string& name = v.text;

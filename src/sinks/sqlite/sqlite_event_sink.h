@@ -12,7 +12,7 @@
 
 #include "config/table.h"
 #include "pipeline/sink.h"
-#include "sinks/sqlite/sqlite_db.h"
+#include "store/sqlite_db.h"
 
 namespace sluice::sinks {
 

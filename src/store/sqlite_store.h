@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "log/log.h"
-#include "sinks/sqlite/sqlite_db.h"
 #include "store/rollup.h"
+#include "store/sqlite_db.h"
 #include "store/store_writer.h"
 
 namespace sluice::sqlite {
@@ -23,11 +23,11 @@ namespace sluice::sqlite {
 // Creates the tables and indexes if missing and sets WAL mode. Idempotent.
 void create_schema(Db& db);
 
-class SqliteSink : public store::StoreWriter {
+class SqliteStore : public store::StoreWriter {
  public:
   // `stats_fields`: per stream, the payload fields its rollups count by (none for others).
-  explicit SqliteSink(const std::string& path,
-                      std::map<std::string, std::vector<std::string>> stats_fields = {});
+  explicit SqliteStore(const std::string& path,
+                       std::map<std::string, std::vector<std::string>> stats_fields = {});
 
   Result<std::map<log::Partition, log::Offset>> committed_offsets(
       const std::string& consumer) override;

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <type_traits>
 
-namespace sluice::sinks::copy_binary {
+namespace sluice::store::copy_binary {
 
 // COPY's binary format (PostgreSQL docs, "COPY ... Binary Format"): a header, then per row a
 // field count and each field as a length and its bytes (-1 for NULL), big-endian. It spares the
@@ -91,4 +91,4 @@ inline void append_trailer(std::string& out) {
   append_big_endian(out, std::int16_t{-1});
 }
 
-}  // namespace sluice::sinks::copy_binary
+}  // namespace sluice::store::copy_binary

@@ -1,4 +1,4 @@
-#include "sinks/sqlite/sqlite_sink.h"
+#include "store/sqlite_store.h"
 
 #include <fmt/format.h>
 
@@ -76,8 +76,8 @@ void create_schema(Db& db) {
   }
 }
 
-SqliteSink::SqliteSink(const std::string& path,
-                       std::map<std::string, std::vector<std::string>> stats_fields)
+SqliteStore::SqliteStore(const std::string& path,
+                         std::map<std::string, std::vector<std::string>> stats_fields)
     : db_(path, /*read_only=*/false), rollups_(std::move(stats_fields)) {
   create_schema(db_);
   for (const char* table : {"rollup_counts", "rollup_counts_hourly"}) {
@@ -106,7 +106,7 @@ SqliteSink::SqliteSink(const std::string& path,
       "excluded.next_offset, skipped = consumer_offsets.skipped + excluded.skipped");
 }
 
-Result<std::map<log::Partition, std::uint64_t>> SqliteSink::skipped(const std::string& consumer) {
+Result<std::map<log::Partition, std::uint64_t>> SqliteStore::skipped(const std::string& consumer) {
   auto stmt = db_.prepare(
       "SELECT stream, partition, skipped FROM consumer_offsets WHERE consumer = ?1 AND "
       "skipped > 0");
@@ -120,7 +120,7 @@ Result<std::map<log::Partition, std::uint64_t>> SqliteSink::skipped(const std::s
   return out;
 }
 
-Result<std::map<log::Partition, log::Offset>> SqliteSink::committed_offsets(
+Result<std::map<log::Partition, log::Offset>> SqliteStore::committed_offsets(
     const std::string& consumer) {
   auto stmt = db_.prepare(
       "SELECT stream, partition, next_offset FROM consumer_offsets WHERE consumer = ?1");
@@ -134,7 +134,7 @@ Result<std::map<log::Partition, log::Offset>> SqliteSink::committed_offsets(
   return offsets;
 }
 
-Result<void> SqliteSink::check_rollup_fields(const std::string& stream) {
+Result<void> SqliteStore::check_rollup_fields(const std::string& stream) {
   if (rollups_.checked(stream)) return boost::outcome_v2::success();
   const auto configured = rollups_.fields_json(stream);
   auto stored = db_.prepare("SELECT fields FROM rollup_fields WHERE stream = ?1");
@@ -166,7 +166,7 @@ Result<void> SqliteSink::check_rollup_fields(const std::string& stream) {
   return boost::outcome_v2::success();
 }
 
-Result<void> SqliteSink::recount(const std::string& stream) {
+Result<void> SqliteStore::recount(const std::string& stream) {
   auto& fields = rollups_.fields(stream);
   auto rows = db_.prepare(
       "SELECT ts, received_at, type, payload FROM events WHERE stream = ?1 ORDER BY seq");
@@ -191,7 +191,7 @@ Result<void> SqliteSink::recount(const std::string& stream) {
   return add_rollup(stream, batch);
 }
 
-Result<void> SqliteSink::add_rollup(const std::string& stream, store::RollupBatch& batch) {
+Result<void> SqliteStore::add_rollup(const std::string& stream, store::RollupBatch& batch) {
   auto run = [&](Stmt& stmt) {
     const int rc = stmt.step();
     stmt.reset();
@@ -226,7 +226,7 @@ Result<void> SqliteSink::add_rollup(const std::string& stream, store::RollupBatc
   return boost::outcome_v2::success();
 }
 
-Result<void> SqliteSink::prepare_statistics(const std::vector<std::string>& streams) {
+Result<void> SqliteStore::prepare_statistics(const std::vector<std::string>& streams) {
   if (auto r = db_.try_exec("BEGIN IMMEDIATE"); !r) return r;
   for (const auto& stream : streams) {
     if (auto checked = check_rollup_fields(stream); !checked) {
@@ -238,8 +238,8 @@ Result<void> SqliteSink::prepare_statistics(const std::vector<std::string>& stre
   return db_.try_exec("COMMIT");
 }
 
-Result<void> SqliteSink::write(const std::string& consumer, const log::Partition& partition,
-                               const log::ReadBatch& batch) {
+Result<void> SqliteStore::write(const std::string& consumer, const log::Partition& partition,
+                                const log::ReadBatch& batch) {
   const std::string& stream = partition.stream;
   if (auto r = db_.try_exec("BEGIN IMMEDIATE"); !r) return r;
   auto fail = [&](const std::string& what) -> Result<void> {

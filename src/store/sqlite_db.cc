@@ -1,4 +1,4 @@
-#include "sinks/sqlite/sqlite_db.h"
+#include "store/sqlite_db.h"
 
 #include <stdexcept>
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Which folder may include which (src/README.md): a lower folder never includes a higher one.
+# Each rule is "folder: forbidden include prefixes"; any #include that breaks one fails.
+# usage: check_layout.sh (from the source root)
+set -uo pipefail
+rules=(
+  "src/core/: config/ log/ sources/ processor/ store/ query/ pipeline/ sinks/ windows/ alerts/ metrics/ health/ app/"
+  "src/store/: sinks/ sources/ query/ pipeline/ windows/ alerts/ metrics/ health/ app/"
+  "src/sinks/: sources/ query/ processor/ windows/ alerts/ metrics/ health/ app/"
+  "src/query/: sinks/ sources/ app/"
+  "src/windows/: sinks/ sources/ app/"
+)
+failed=0
+for rule in "${rules[@]}"; do
+  folder=${rule%%:*}
+  for prefix in ${rule#*:}; do
+    found=$(grep -rn --include='*.h' --include='*.cc' "^#include \"$prefix" "$folder" || true)
+    if [ -n "$found" ]; then
+      echo "$folder must not include $prefix:"
+      echo "$found"
+      failed=1
+    fi
+  done
+done
+if [ $failed -ne 0 ]; then
+  echo "layout: includes above break src/README.md's rules"
+  exit 1
+fi
+echo "layout: ${#rules[@]} rules hold"
