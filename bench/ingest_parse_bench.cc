@@ -106,17 +106,17 @@ void BM_BaselineSimdjsonWalk(benchmark::State& state) {
 // Parses the body as the collector does for `stream` (NDJSON, one partition).
 void parse_as(benchmark::State& state, const sluice::StreamConfig& stream) {
   const std::string body = make_body(kEventsPerBody);
-  auto policy = sluice::http::StreamPolicy::build(stream);
+  auto policy = sluice::collector::StreamPolicy::build(stream);
   if (!policy) {
     state.SkipWithError(policy.error().message.c_str());
     return;
   }
-  const sluice::http::IngestContext context{
+  const sluice::collector::IngestContext context{
       .stream = stream, .policy = *policy.value(), .received_at_ms = 1760355000000};
   std::string work;
   for (auto _ : state) {
     work = body;  // the request owns its body; copying it is part of a request's cost
-    auto batch = sluice::http::parse_body(work, sluice::http::BodyKind::kNdjson, context);
+    auto batch = sluice::collector::parse_body(work, sluice::collector::BodyKind::kNdjson, context);
     if (!batch || batch.value().accepted() != kEventsPerBody) {
       state.SkipWithError("parse failed");
       return;

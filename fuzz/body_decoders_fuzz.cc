@@ -67,7 +67,7 @@ void check_payload(std::string_view payload) {
   }
 }
 
-void check_records(http::IngestBatch& batch) {
+void check_records(collector::IngestBatch& batch) {
   for (auto& records : batch.partitions) {
     records.seal();
     const std::string_view frame = records.frame();
@@ -92,29 +92,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t mode = data[0];
   std::string body(reinterpret_cast<const char*>(data + 1), size - 1);
   if (mode & 0x10) {
-    auto inflated = http::decompress_body((mode & 0x20) ? "deflate" : "gzip", body, 1 << 20);
+    auto inflated = collector::decompress_body((mode & 0x20) ? "deflate" : "gzip", body, 1 << 20);
     if (!inflated) return 0;
     body = std::move(inflated.value());
   }
   const StreamConfig& stream = (mode & 0x40) ? ruled_stream() : plain_stream();
-  static const auto plain_policy = http::StreamPolicy::build(plain_stream()).value();
-  static const auto ruled_policy = http::StreamPolicy::build(ruled_stream()).value();
-  auto kind = http::body_kind(kTypes[mode & 3], body);
+  static const auto plain_policy = collector::StreamPolicy::build(plain_stream()).value();
+  static const auto ruled_policy = collector::StreamPolicy::build(ruled_stream()).value();
+  auto kind = collector::body_kind(kTypes[mode & 3], body);
   if (!kind) return 0;
-  const http::IngestContext context{.stream = stream,
-                                    .policy = (mode & 0x40) ? *ruled_policy : *plain_policy,
-                                    .received_at_ms = 1760355000000,
-                                    .client_ip = "192.0.2.1",
-                                    .form = (mode & 0x80) != 0,
-                                    .keep_rejected = true};
-  auto parsed = http::parse_body(body, kind.value(), context);
+  const collector::IngestContext context{.stream = stream,
+                                         .policy = (mode & 0x40) ? *ruled_policy : *plain_policy,
+                                         .received_at_ms = 1760355000000,
+                                         .client_ip = "192.0.2.1",
+                                         .form = (mode & 0x80) != 0,
+                                         .keep_rejected = true};
+  auto parsed = collector::parse_body(body, kind.value(), context);
   if (!parsed) return 0;
   auto& batch = parsed.value();
   check_records(batch);
-  auto dead = http::dead_letter_batches(batch.rejected, "events", plain_stream(), 0);
-  http::IngestBatch dead_batch;
+  auto dead = collector::dead_letter_batches(batch.rejected, "events", plain_stream(), 0);
+  collector::IngestBatch dead_batch;
   dead_batch.partitions = std::move(dead);
   check_records(dead_batch);
-  (void)http::ingest_response_json(batch.accepted(), batch.rejected);
+  (void)collector::ingest_response_json(batch.accepted(), batch.rejected);
   return 0;
 }

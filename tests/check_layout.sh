@@ -4,9 +4,13 @@
 # usage: check_layout.sh (from the source root)
 set -uo pipefail
 rules=(
-  "src/core/: config/ log/ sources/ processor/ store/ query/ pipeline/ sinks/ windows/ alerts/ metrics/ health/ app/"
+  "src/core/: config/ log/ http/ sources/ processor/ store/ query/ pipeline/ sinks/ windows/ alerts/ metrics/ health/ app/"
+  "src/metrics/: config/ log/ http/ sources/ processor/ store/ query/ pipeline/ sinks/ windows/ alerts/ health/ app/"
+  "src/health/: config/ log/ http/ sources/ processor/ store/ query/ pipeline/ sinks/ windows/ alerts/ metrics/ app/"
+  "src/http/: log/ sources/ processor/ store/ query/ pipeline/ sinks/ windows/ alerts/ app/"
   "src/store/: sinks/ sources/ query/ pipeline/ windows/ alerts/ metrics/ health/ app/"
   "src/sinks/: sources/ query/ processor/ windows/ alerts/ metrics/ health/ app/"
+  "src/sources/: processor/ store/ query/ pipeline/ sinks/ windows/ alerts/ app/"
   "src/query/: sinks/ sources/ app/"
   "src/windows/: sinks/ sources/ app/"
 )

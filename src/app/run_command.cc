@@ -15,14 +15,15 @@
 #include <utility>
 
 #include "app/exit_codes.h"
+#include "app/served_parts.h"
 #include "core/logging.h"
 #include "core/thread_name.h"
+#include "http/server.h"
 #include "log/embedded/embedded_log.h"
 #include "log/kafka/kafka_log.h"
 #include "pipeline/pipeline.h"
 #include "processor/processor.h"
 #include "query/store_reader.h"
-#include "sources/http/server.h"
 #include "windows/window_job.h"
 
 namespace sluice {
@@ -171,11 +172,12 @@ int run_server(const Config& config, const ConfigReloader& reload) {
     windows->start();
     auto reader = query::open_store_reader(config);
 
-    http::Server server(config, event_log,
-                        {.reader = reader.get(),
-                         .store = &processor,
-                         .pipelines = &pipelines,
-                         .windows = windows.get()});
+    http::Server server(config.server);
+    app::ServedParts served(config, event_log, server,
+                            {.reader = reader.get(),
+                             .store = &processor,
+                             .pipelines = &pipelines,
+                             .windows = windows.get()});
     OnHangup hangup([&] {
       if (reload) {
         server.reload_tls();
@@ -205,7 +207,8 @@ int run_collector(const Config& config) {
   try {
     std::filesystem::create_directories(config.storage.data_dir);
     auto log_backend = open_log(config);
-    http::Server server(config, *log_backend);
+    http::Server server(config.server);
+    app::ServedParts served(config, *log_backend, server, {});
     OnHangup hangup([&server] { ignore_hangup("collector", server); });
     serve(config, server, "collector");
     log_backend->close();  // every accepted append finishes before the process exits
@@ -235,7 +238,9 @@ int run_api(const Config& config) {
   try {
     auto log_backend = open_log(config);
     auto reader = query::open_store_reader(config);
-    http::Server server(config, *log_backend, {.reader = reader.get(), .ingest = false});
+    http::Server server(config.server);
+    app::ServedParts served(config, *log_backend, server,
+                            {.collect = false, .reader = reader.get()});
     OnHangup hangup([&server] { ignore_hangup("api", server); });
     serve(config, server, "api");
     log_backend->close();

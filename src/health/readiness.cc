@@ -1,87 +1,59 @@
 #include "health/readiness.h"
 
 #include "core/json_text.h"
-#include "pipeline/pipeline.h"
-#include "processor/processor.h"
-#include "query/store_reader.h"
-#include "windows/window_job.h"
 
 namespace sluice::health {
 namespace {
 
-// One named check: {"ok":bool[,"state":..][,"error":..]}.
-class Checks {
- public:
-  void add(std::string& out, std::string_view name, bool ok, std::string_view error,
-           std::string_view state = {}) {
-    if (!first_) out += ',';
-    first_ = false;
-    append_json_string(out, name);
-    out += ok ? ":{\"ok\":true" : ":{\"ok\":false";
-    if (!state.empty()) {
-      out += ",\"state\":";
-      append_json_string(out, state);
-    }
-    if (!error.empty()) {
-      out += ",\"error\":";
-      append_json_string(out, error);
-    }
-    out += '}';
-    ready_ = ready_ && ok;
+// `check` as "name":{"ok":...}, after a comma unless it is the first of its object.
+void append_check(std::string& out, bool& first, const Check& check) {
+  if (!first) out += ',';
+  first = false;
+  append_json_string(out, check.name);
+  out += check.ok ? ":{\"ok\":true" : ":{\"ok\":false";
+  if (!check.state.empty()) {
+    out += ",\"state\":";
+    append_json_string(out, check.state);
   }
-  bool ready() const { return ready_; }
-
- private:
-  bool first_ = true;
-  bool ready_ = true;
-};
-
-// A read of the store through the API's own connections: the file is there and readable.
-std::string store_read_error(query::StoreReader& reader) {
-  auto sql = reader.sql();
-  sql += "SELECT 1 FROM events LIMIT 1";
-  auto read = reader.query(sql, [](const query::Row&) { return false; });
-  return read ? std::string() : "the store cannot be read: " + read.error().message;
+  if (!check.ok && !check.error.empty()) {
+    out += ",\"error\":";
+    append_json_string(out, check.error);
+  }
+  out += '}';
 }
 
 }  // namespace
 
-Readiness check_readiness(const Parts& parts) {
-  Checks checks;
+void Checks::add(std::function<Check()> check) {
+  entries_.push_back({.group = {}, .check = std::move(check), .checks = {}});
+}
+
+void Checks::add_group(std::string name, std::function<std::vector<Check>()> checks) {
+  entries_.push_back({.group = std::move(name), .check = {}, .checks = std::move(checks)});
+}
+
+Readiness Checks::run() const {
   bool ready = true;
+  bool first = true;
   std::string out = "{\"checks\":{";
-  const auto stats = parts.log.stats();
-  checks.add(out, "log", stats.failing.empty(), stats.failing, parts.log.backend());
-  if (parts.store || parts.reader) {
-    std::string error = parts.store ? parts.store->failing() : "";
-    if (error.empty() && parts.reader) error = store_read_error(*parts.reader);
-    checks.add(out, "store", error.empty(), error);
-  }
-  if (parts.pipelines) {
-    out += ",\"pipelines\":{";
-    Checks pipelines;
-    for (const auto& s : parts.pipelines->statuses()) {
-      const bool ok = s.state == "running" || s.state == "starting";
-      pipelines.add(out, s.name, ok, ok ? "" : s.last_error, s.state);
+  for (const auto& entry : entries_) {
+    if (entry.group.empty()) {
+      const Check check = entry.check();
+      append_check(out, first, check);
+      ready = ready && check.ok;
+      continue;
+    }
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, entry.group);
+    out += ":{";
+    bool first_in_group = true;
+    for (const auto& check : entry.checks()) {
+      append_check(out, first_in_group, check);
+      ready = ready && check.ok;
     }
     out += '}';
-    ready = ready && pipelines.ready();
   }
-  if (parts.windows) {
-    out += ",\"windows\":{";
-    Checks windows;
-    for (const auto& s : parts.windows->statuses()) {
-      const bool ok = s.state != "retrying";
-      windows.add(out, s.name, ok, ok ? "" : s.last_error, s.state);
-    }
-    for (const auto& r : parts.windows->rule_statuses()) {
-      const bool ok = r.state != "retrying";
-      windows.add(out, "alerts." + r.name, ok, ok ? "" : r.last_error, r.state);
-    }
-    out += '}';
-    ready = ready && windows.ready();
-  }
-  ready = ready && checks.ready();
   out += "},\"status\":";
   out += ready ? "\"ready\"}" : "\"not ready\"}";
   return {ready, std::move(out)};

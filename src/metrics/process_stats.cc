@@ -1,5 +1,6 @@
 #include "metrics/process_stats.h"
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -55,6 +56,36 @@ std::optional<ProcessStats> read_process_stats() {
     ++stats.open_fds;
   }
   return stats;
+}
+
+void collect_disk(Families& f, const std::string& data_dir) {
+  struct statvfs fs {};
+  if (data_dir.empty() || statvfs(data_dir.c_str(), &fs) != 0) return;
+  const Labels dir = {{"dir", data_dir}};
+  f.gauge("sluice_data_dir_free_bytes",
+          "Space left for the log and the store on storage.data_dir's file system (for "
+          "unprivileged users).",
+          dir, static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize));
+  f.gauge("sluice_data_dir_size_bytes", "Size of storage.data_dir's file system.", dir,
+          static_cast<double>(fs.f_blocks) * static_cast<double>(fs.f_frsize));
+}
+
+void collect_process(Families& f) {
+  f.gauge("sluice_build_info", "Always 1; the labels say which Sluice this is.",
+          {{"version", SLUICE_VERSION}}, 1);
+  const auto stats = read_process_stats();
+  if (!stats) return;
+  f.counter("process_cpu_seconds_total", "User and system CPU time spent, in seconds.", {},
+            stats->cpu_seconds);
+  f.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", {},
+          as_double(stats->resident_bytes));
+  f.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", {},
+          as_double(stats->virtual_bytes));
+  f.gauge("process_open_fds", "Open file descriptors (connections included).", {},
+          as_double(stats->open_fds));
+  f.gauge("process_threads", "Threads of the process.", {}, as_double(stats->threads));
+  f.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch.", {},
+          stats->start_time_seconds);
 }
 
 }  // namespace sluice::metrics

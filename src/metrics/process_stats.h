@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+
+#include "metrics/families.h"
 
 namespace sluice::metrics {
 
@@ -18,5 +21,10 @@ struct ProcessStats {
 
 // nullopt where /proc cannot be read.
 std::optional<ProcessStats> read_process_stats();
+
+// sluice_build_info and the process_* metrics.
+void collect_process(Families& families);
+// The free and total space of the file system that holds `data_dir` (storage.data_dir).
+void collect_disk(Families& families, const std::string& data_dir);
 
 }  // namespace sluice::metrics

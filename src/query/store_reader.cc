@@ -21,4 +21,11 @@ std::string query_timeout_message(std::chrono::milliseconds timeout) {
       timeout.count());
 }
 
+std::string read_error(StoreReader& reader) {
+  auto sql = reader.sql();
+  sql += "SELECT 1 FROM events LIMIT 1";
+  auto read = reader.query(sql, [](const Row&) { return false; });
+  return read ? std::string() : "the store cannot be read: " + read.error().message;
+}
+
 }  // namespace sluice::query

@@ -49,6 +49,9 @@ std::unique_ptr<StoreReader> open_postgres_reader(
 std::string query_timeout_message(std::chrono::milliseconds timeout);
 // The store the configuration names (store.url, else the SQLite file).
 std::unique_ptr<StoreReader> open_store_reader(const Config& config);
+// A read of the store through `reader`'s own connections: empty when the events table is
+// there and readable, else why not (for the readiness check).
+std::string read_error(StoreReader& reader);
 
 // Connections handed to one caller at a time.
 template <class Connection>

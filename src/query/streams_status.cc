@@ -9,30 +9,6 @@
 namespace sluice::query {
 namespace {
 
-std::uint64_t load(const std::atomic<std::uint64_t>& n) {
-  return n.load(std::memory_order_relaxed);
-}
-
-void append_counters(std::string& out, const metrics::StreamCounters& c) {
-  out += fmt::format(R"({{"received":{},"accepted":{},"rejected":{{)", load(c.received),
-                     load(c.accepted));
-  for (std::size_t i = 0; i < metrics::kRejectReasons.size(); ++i) {
-    out +=
-        fmt::format(R"({}"{}":{})", i ? "," : "", metrics::kRejectReasons[i], load(c.rejected[i]));
-  }
-  out += fmt::format(R"(}},"bytes":{},"requests":{{)", load(c.bytes));
-  bool first = true;
-  for (std::size_t s = 0; s < metrics::kStatuses.size(); ++s) {
-    const auto n = load(c.requests[s]);
-    if (n == 0) continue;
-    const auto status = metrics::kStatuses[s];
-    out += fmt::format(R"({}"{}":{})", first ? "" : ",",
-                       status ? std::to_string(status) : std::string("other"), n);
-    first = false;
-  }
-  out += "}}";
-}
-
 // The stream's newest stored event by event time: {"id":…,"ts":…,"received_at":…} or null.
 // What the processor stored (or dead-lettered), per partition, as the store keeps it: its
 // committed offsets less the events retention deleted before it read them.
@@ -114,13 +90,8 @@ Result<std::string> query_streams(const StreamsSources& sources, const Params& p
     } else {
       append_json_string(out, stream.dead_letter);
     }
-    out += fmt::format(",\"accepted_per_second\":{:.1f},\"since_start\":",
-                       sources.http.accepted_rate(name));
-    if (const auto* counters = sources.http.stream(name)) {
-      append_counters(out, *counters);
-    } else {
-      out += "null";
-    }
+    out += ',';
+    sources.intake(out, name);
     if (sources.reader) {
       auto newest = newest_event(*sources.reader, name);
       if (!newest) return newest.error();

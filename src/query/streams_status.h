@@ -3,12 +3,12 @@
 // what this process's collector received, accepted and rejected since it started, the rate of
 // the last minute and the newest stored event.
 
+#include <functional>
 #include <string>
 
 #include "config/config.h"
 #include "core/result.h"
 #include "log/log.h"
-#include "metrics/http_metrics.h"
 #include "query/events_query.h"
 
 namespace sluice {
@@ -20,7 +20,9 @@ namespace sluice::query {
 struct StreamsSources {
   const Config& config;
   const log::Log& log;
-  const metrics::HttpMetrics& http;
+  // What the collector counted for a stream: appends `"accepted_per_second":…,
+  // "since_start":…` to the stream's object.
+  std::function<void(std::string& out, const std::string& stream)> intake;
   const Processor* store = nullptr;  // null in the collector role
   StoreReader* reader = nullptr;     // null in the collector role
 };

@@ -1,12 +1,14 @@
 // Sanitisation, privacy helpers and rate limiting used by the collector.
 #include <gtest/gtest.h>
 
+#include "http/rate_limiter.h"
 #include "sources/http/privacy.h"
-#include "sources/http/rate_limiter.h"
 #include "sources/http/sanitize.h"
 
-namespace sluice::http {
+namespace sluice::collector {
 namespace {
+
+using http::RateLimiter;
 
 TEST(Sanitize, CleansText) {
   EXPECT_EQ(clean_text("  a \t\n b  "), "a b");
@@ -53,4 +55,4 @@ TEST(RateLimiter, RefillsAtTheRateAndSaysWhenToRetry) {
 }
 
 }  // namespace
-}  // namespace sluice::http
+}  // namespace sluice::collector

@@ -1,4 +1,4 @@
-#include "sources/http/connection_drain.h"
+#include "http/connection_drain.h"
 
 #include <gtest/gtest.h>
 

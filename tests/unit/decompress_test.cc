@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-namespace sluice::http {
+namespace sluice::collector {
 namespace {
 
 using ::testing::HasSubstr;
@@ -59,4 +59,4 @@ TEST(Decompress, DamagedAndUnsupportedInput) {
 }
 
 }  // namespace
-}  // namespace sluice::http
+}  // namespace sluice::collector

@@ -11,7 +11,7 @@
 #include "sources/http/dead_letter.h"
 #include "sources/http/privacy.h"
 
-namespace sluice::http {
+namespace sluice::collector {
 namespace {
 
 using ::testing::HasSubstr;
@@ -678,4 +678,4 @@ TEST(Ingest, DeadLetterRecordsCarryTheReasonAndTheEvent) {
 }
 
 }  // namespace
-}  // namespace sluice::http
+}  // namespace sluice::collector

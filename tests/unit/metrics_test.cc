@@ -1,15 +1,16 @@
-#include "metrics/metrics.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <thread>
 
 #include "health/readiness.h"
+#include "http/request_metrics.h"
 #include "log/embedded/embedded_log.h"
+#include "log/log_report.h"
 #include "metrics/histogram.h"
-#include "metrics/http_metrics.h"
 #include "metrics/process_stats.h"
+#include "metrics/registry.h"
+#include "sources/http/collector_metrics.h"
 #include "test_util.h"
 
 namespace sluice::metrics {
@@ -48,29 +49,44 @@ TEST(Histogram, CountsEveryObservationFromManyThreads) {
   EXPECT_EQ(h.snapshot().count(), 40000u);
 }
 
-TEST(HttpMetrics, StatusesOutsideTheListAreOther) {
+TEST(RequestMetrics, StatusesOutsideTheListAreOther) {
+  using http::kStatuses;
+  using http::status_index;
   EXPECT_EQ(kStatuses[status_index(202)], 202u);
   EXPECT_EQ(kStatuses[status_index(503)], 503u);
   EXPECT_EQ(kStatuses[status_index(418)], 0u);  // "other"
+  EXPECT_EQ(http::status_label(status_index(418)), "other");
 }
 
-TEST(HttpMetrics, UnknownRoutesAndStreamsFallBack) {
-  HttpMetrics m({"/a", "/b", "(no route)"}, {"web"});
-  EXPECT_EQ(m.route_index("/b"), 1u);
-  EXPECT_EQ(m.route_index("/nope"), 2u);
+TEST(CollectorMetrics, UnknownStreamsHaveNoCounters) {
+  collector::CollectorMetrics m({"web"});
   EXPECT_NE(m.stream("web"), nullptr);
   EXPECT_EQ(m.stream("nope"), nullptr);
+  std::string json;
+  m.append_json(json, "nope");
+  EXPECT_EQ(json, "\"accepted_per_second\":0.0,\"since_start\":null");
 }
 
-TEST(Render, ExposesCountersAndCumulativeBuckets) {
+// Each part registers what it reports; the registry knows none of them.
+TEST(Registry, ExposesWhatThePartsRegisterWithCumulativeBuckets) {
   testing::TempDir dir;
   log::EmbeddedLog log(dir.str() + "/log", {"web"}, LogConfig{});
-  HttpMetrics http({"/v1/streams/{stream}/events", "(no route)"}, {"web"});
-  http.observe(0, 202, 200us);
-  http.observe(0, 202, 3ms);
-  http.stream("web")->accepted += 7;
-  http.stream("web")->rejected[static_cast<std::size_t>(RejectReason::kInvalid)] += 2;
-  const std::string text = render({.log = log, .http = &http, .data_dir = dir.str()});
+  http::RequestMetrics requests({"/v1/streams/{stream}/events", "(no route)"});
+  collector::CollectorMetrics collected({"web"});
+  requests.observe(0, 202, 200us);
+  requests.observe(0, 202, 3ms);
+  collected.stream("web")->accepted += 7;
+  collected.stream("web")->rejected[static_cast<std::size_t>(collector::RejectReason::kInvalid)] +=
+      2;
+  Registry registry;
+  registry.add([&log](Families& f) { log::collect_metrics(log, f); });
+  registry.add([&requests](Families& f) { requests.collect(f); });
+  registry.add([&collected](Families& f) { collected.collect(f); });
+  registry.add([&dir](Families& f) {
+    collect_disk(f, dir.str());
+    collect_process(f);
+  });
+  const std::string text = registry.render();
   EXPECT_THAT(text, HasSubstr("sluice_ingest_events_accepted_total{stream=\"web\"} 7\n"));
   EXPECT_THAT(
       text,
@@ -105,7 +121,9 @@ TEST(ProcessStats, ReadsThisProcess) {
 TEST(Readiness, TheLogAloneIsReadyWhileItTakesAppends) {
   testing::TempDir dir;
   log::EmbeddedLog log(dir.str() + "/log", {"web"}, LogConfig{});
-  const auto readiness = health::check_readiness({.log = log});
+  health::Checks checks;
+  checks.add([&log] { return log::readiness(log); });
+  const auto readiness = checks.run();
   EXPECT_TRUE(readiness.ready);
   EXPECT_EQ(readiness.json,
             "{\"checks\":{\"log\":{\"ok\":true,\"state\":\"embedded\"}},\"status\":\"ready\"}");
@@ -132,16 +150,20 @@ TEST(Readiness, NotReadyWhileTheLogFailsThenReadyAgain) {
   io.failing = true;
   EXPECT_FALSE(
       testing::append_sync(log, log::Partition("web", 0), testing::make_batch("a", 1, storage)));
-  auto readiness = health::check_readiness({.log = log});
+  health::Checks checks;
+  checks.add([&log] { return log::readiness(log); });
+  auto readiness = checks.run();
   EXPECT_FALSE(readiness.ready);
   EXPECT_THAT(readiness.json, HasSubstr("\"log\":{\"ok\":false,\"state\":\"embedded\","));
   EXPECT_THAT(readiness.json, HasSubstr("the log cannot be written: Input/output error"));
   EXPECT_THAT(readiness.json, HasSubstr("\"status\":\"not ready\""));
-  EXPECT_THAT(render({.log = log}), HasSubstr("sluice_log_failing{backend=\"embedded\"} 1\n"));
+  Families families;
+  log::collect_metrics(log, families);
+  EXPECT_THAT(families.text(), HasSubstr("sluice_log_failing{backend=\"embedded\"} 1\n"));
   io.failing = false;
   EXPECT_TRUE(
       testing::append_sync(log, log::Partition("web", 0), testing::make_batch("b", 1, storage)));
-  EXPECT_TRUE(health::check_readiness({.log = log}).ready);
+  EXPECT_TRUE(checks.run().ready);
 }
 
 }  // namespace

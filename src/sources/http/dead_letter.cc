@@ -7,7 +7,7 @@
 #include "core/uuid.h"
 #include "sources/http/sanitize.h"
 
-namespace sluice::http {
+namespace sluice::collector {
 namespace {
 
 // Invalid UTF-8 bytes become U+FFFD so the raw text can sit in a JSON string.
@@ -67,4 +67,4 @@ std::vector<log::RecordBatch> dead_letter_batches(const std::vector<Rejection>& 
   return batches;
 }
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

@@ -10,7 +10,7 @@
 #include "log/log.h"
 #include "sources/http/ingest.h"
 
-namespace sluice::http {
+namespace sluice::collector {
 
 // Records for the dead-letter stream `dead`: one JSON object per rejection with the source
 // stream, index, error, arrival time and the event (or its raw text).
@@ -19,4 +19,4 @@ std::vector<log::RecordBatch> dead_letter_batches(const std::vector<Rejection>& 
                                                   const StreamConfig& dead,
                                                   std::int64_t received_at_ms);
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

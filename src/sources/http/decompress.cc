@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-namespace sluice::http {
+namespace sluice::collector {
 namespace {
 
 // windowBits: 15 + 32 detects a gzip or zlib header; -15 is raw deflate.
@@ -66,4 +66,4 @@ Result<std::string> decompress_body(std::string_view encoding, std::string_view 
                                 encoding));
 }
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

@@ -9,7 +9,7 @@
 
 #include "core/result.h"
 
-namespace sluice::http {
+namespace sluice::collector {
 
 // `encoding` is the Content-Encoding header value: "", "identity", "gzip", "x-gzip" or
 // "deflate" (zlib-wrapped, or raw deflate as some clients send). Errors: kUnsupported for other
@@ -17,4 +17,4 @@ namespace sluice::http {
 Result<std::string> decompress_body(std::string_view encoding, std::string_view body,
                                     std::uint64_t max_bytes);
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

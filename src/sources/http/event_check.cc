@@ -9,7 +9,7 @@
 #include "core/json_text.h"
 #include "core/time.h"
 
-namespace sluice::http {
+namespace sluice::collector {
 namespace {
 
 // The token without the whitespace simdjson leaves after a scalar.
@@ -446,4 +446,4 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
   return check;
 }
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

@@ -13,7 +13,7 @@
 #include "config/config.h"
 #include "core/event.h"
 
-namespace sluice::http {
+namespace sluice::collector {
 
 inline constexpr int kMaxJsonDepth = 64;
 inline constexpr std::size_t kMaxIdBytes = 256;
@@ -73,4 +73,4 @@ std::size_t location_offset(od::document& doc, std::string_view body, std::size_
 std::size_t skip_space(std::string_view s, std::size_t pos);
 std::string_view trim(std::string_view s);
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

@@ -9,7 +9,7 @@
 
 #include "sources/http/sanitize.h"
 
-namespace sluice::http {
+namespace sluice::collector {
 namespace {
 
 namespace json = boost::json;
@@ -80,4 +80,4 @@ Result<json::object> parse_form(std::string_view body, const validation::JsonSch
   return event;
 }
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

@@ -13,10 +13,10 @@
 #include "core/result.h"
 #include "validation/json_schema.h"
 
-namespace sluice::http {
+namespace sluice::collector {
 
 inline constexpr std::size_t kMaxFormFields = 1000;
 
 Result<boost::json::object> parse_form(std::string_view body, const validation::JsonSchema* schema);
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

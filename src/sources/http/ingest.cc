@@ -14,7 +14,7 @@
 #include "sources/http/form.h"
 #include "sources/http/sanitize.h"
 
-namespace sluice::http {
+namespace sluice::collector {
 namespace {
 
 namespace json = boost::json;
@@ -396,4 +396,4 @@ std::string ingest_response_json(std::size_t accepted, const std::vector<Rejecti
   return out;
 }
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

@@ -28,7 +28,7 @@
 #include "sources/http/event_check.h"
 #include "sources/http/stream_policy.h"
 
-namespace sluice::http {
+namespace sluice::collector {
 
 enum class BodyKind { kJson, kNdjson, kForm };
 
@@ -75,4 +75,4 @@ Result<IngestBatch> parse_body(std::string& body, BodyKind kind, const IngestCon
 // {"accepted":N,"rejected":[{"index":i,"error":"..."}]}
 std::string ingest_response_json(std::size_t accepted, const std::vector<Rejection>& rejected);
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

@@ -8,7 +8,7 @@
 #include <array>
 #include <cstring>
 
-namespace sluice::http {
+namespace sluice::collector {
 
 std::optional<std::string> anonymize_ip(std::string_view address) {
   const std::string text(address);
@@ -39,4 +39,4 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view text) {
   return hex;
 }
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

@@ -2,7 +2,7 @@
 
 #include <simdjson.h>
 
-namespace sluice::http {
+namespace sluice::collector {
 
 bool valid_utf8(std::string_view text) {
   return simdjson::validate_utf8(text.data(), text.size());
@@ -48,4 +48,4 @@ std::size_t utf8_length(std::string_view text) {
   return count;
 }
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace sluice::http {
+namespace sluice::collector {
 
 // True when `text` is well-formed UTF-8.
 bool valid_utf8(std::string_view text);
@@ -21,4 +21,4 @@ std::string lower_ascii(std::string_view text);
 // Characters (code points) in valid UTF-8 text.
 std::size_t utf8_length(std::string_view text);
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

@@ -9,7 +9,7 @@
 #include "sources/http/privacy.h"
 #include "sources/http/sanitize.h"
 
-namespace sluice::http {
+namespace sluice::collector {
 namespace {
 
 namespace json = boost::json;
@@ -119,4 +119,4 @@ std::string StreamPolicy::for_dead_letters(std::string_view text, bool& is_json,
   return json::serialize(parsed);
 }
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

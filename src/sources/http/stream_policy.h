@@ -16,7 +16,7 @@
 #include "core/result.h"
 #include "validation/json_schema.h"
 
-namespace sluice::http {
+namespace sluice::collector {
 
 struct EventContext {
   std::string_view client_ip;  // empty when unknown
@@ -59,4 +59,4 @@ class StreamPolicy {
   bool private_ = false;  // the stream has privacy rules
 };
 
-}  // namespace sluice::http
+}  // namespace sluice::collector

@@ -8,7 +8,7 @@
 #include <list>
 #include <utility>
 
-#include "sources/http/io_types.h"
+#include "http/io_types.h"
 
 namespace sluice::http {
 

@@ -1,4 +1,4 @@
-#include "sources/http/reply.h"
+#include "http/reply.h"
 
 #include <strings.h>
 

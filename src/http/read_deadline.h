@@ -9,7 +9,7 @@
 #include <ctime>
 #include <memory>
 
-#include "sources/http/io_types.h"
+#include "http/io_types.h"
 
 namespace sluice::http {
 

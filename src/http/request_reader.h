@@ -12,7 +12,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
-#include "sources/http/io_types.h"
+#include "http/io_types.h"
 
 namespace sluice::http {
 
