@@ -22,7 +22,7 @@
 #include "config/config.h"
 #include "core/time.h"
 #include "log/embedded/embedded_log.h"
-#include "pipeline/pipeline.h"
+#include "pipeline/pipeline_set.h"
 #include "store/copy_binary.h"
 
 namespace {

@@ -20,7 +20,7 @@
 #include "config/config.h"
 #include "log/embedded/embedded_log.h"
 #include "pipeline/pipeline.h"
-#include "windows/window_job.h"
+#include "windows/window_set.h"
 
 namespace {
 

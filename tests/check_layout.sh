@@ -11,6 +11,8 @@ rules=(
   "src/store/: sinks/ sources/ query/ pipeline/ windows/ alerts/ metrics/ health/ app/"
   "src/sinks/: sources/ query/ processor/ windows/ alerts/ metrics/ health/ app/"
   "src/sources/: processor/ store/ query/ pipeline/ sinks/ windows/ alerts/ app/"
+  "src/consume/: http/ sources/ processor/ store/ query/ pipeline/ sinks/ windows/ alerts/ metrics/ health/ app/"
+  "src/alerts/: windows/ http/ sources/ processor/ store/ query/ sinks/ app/"
   "src/query/: sinks/ sources/ app/"
   "src/windows/: sinks/ sources/ app/"
 )

@@ -7,7 +7,6 @@
 
 #include "core/json_write.h"
 #include "core/logging.h"
-#include "core/redact.h"
 #include "core/time.h"
 #include "pipeline/field_path.h"
 #include "pipeline/message_template.h"
@@ -28,40 +27,49 @@ constexpr std::chrono::milliseconds kForgetAfter{3'600'000};
 constexpr std::chrono::milliseconds kFirstBackoff{100};
 constexpr std::chrono::milliseconds kMaxBackoff{30'000};
 
+consume::Options options_of(const AlertConfig& config) {
+  return {.name = "alerts." + config.name,
+          .who = "rule=" + config.name,
+          .logger = "alerts",
+          .thread = "sluice-alert",
+          .streams = config.from,
+          .batch_events = kReadBatch,
+          .linger = std::chrono::milliseconds(0),
+          .quiet_wait = kCheckpointEvery,
+          .backoff = consume::Backoff(kFirstBackoff, kMaxBackoff),
+          .pass_failure = "failed",
+          .restore_after_failed_checkpoint = false,
+          .commits_per_batch = false,
+          .nice = 0};
+}
+
 }  // namespace
 
-EventRuleJob::EventRuleJob(AlertConfig config, log::Log& log, std::string store_path,
+EventRuleJob::EventRuleJob(AlertConfig config, log::Log& log, OpenStore open_store,
                            StreamConfig alerts_stream)
     : config_(std::move(config)),
       log_(log),
-      store_path_(std::move(store_path)),
+      open_store_(std::move(open_store)),
       checkpoint_name_("alerts." + config_.name),
       alerts_stream_(std::move(alerts_stream)),
-      when_(expr::Expression::parse(config_.when).value()) {
-  status_.name = config_.name;
-  status_.state = "starting";
-  // Under log.retention_policy protect nothing is deleted until the checkpoint is read.
-  for (const auto& stream : config_.from) {
-    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p)
-      log_.hold(checkpoint_name_, log::Partition(stream, p), 0);
-  }
-}
+      when_(expr::Expression::parse(config_.when).value()),
+      consumer_(options_of(config_), log, *this) {}
 
 EventRuleJob::~EventRuleJob() {
-  stop();
+  consumer_.stop();
 }
 
 EventRuleStatus EventRuleJob::status() const {
+  const auto progress = consumer_.progress();
   std::lock_guard lock(mutex_);
-  EventRuleStatus s = status_;
-  if (!positions_.empty()) s.lag = log::lag(log_, positions_);  // once restored
+  EventRuleStatus s = counts_;
+  s.name = config_.name;
+  s.state = progress.state;
+  s.last_error = progress.last_error;
+  s.read = progress.read;
+  s.skipped = progress.skipped;
+  s.lag = consumer_.lag();
   return s;
-}
-
-void EventRuleJob::set_state(const char* state, const std::string& error) {
-  std::lock_guard lock(mutex_);
-  status_.state = state;
-  if (!error.empty()) status_.last_error = redact_urls(error);
 }
 
 std::string EventRuleJob::save_state() const {
@@ -101,10 +109,10 @@ bool EventRuleJob::load_state(const std::string& text) {
   return true;
 }
 
-Result<void> EventRuleJob::restore() {
+Result<consume::Positions> EventRuleJob::restore() {
   if (!store_) {
     try {
-      store_ = windows::open_window_store(store_path_);
+      store_ = open_store_();
     } catch (const std::exception& e) {
       return make_error(Errc::kUnavailable, e.what());
     }
@@ -114,7 +122,7 @@ Result<void> EventRuleJob::restore() {
   std::map<log::Partition, log::Offset> positions;
   if (const auto& checkpoint = loaded.value()) {
     positions = checkpoint->positions;
-    auto outbox = windows::Outbox::from_json(checkpoint->outbox);
+    auto outbox = consume::Outbox::from_json(checkpoint->outbox);
     if (!outbox) return outbox.error();
     outbox_ = std::move(outbox.value());
     dirty_ = !outbox_.empty();  // saved but maybe not sent: sent at the first checkpoint
@@ -126,28 +134,29 @@ Result<void> EventRuleJob::restore() {
       return make_error(Errc::kCorrupt, "windows.db: unreadable state of rule " + config_.name);
     }
   }
-  std::lock_guard lock(mutex_);
   for (const auto& stream : config_.from) {
     for (std::uint32_t p = 0; p < log_.partitions(stream); ++p) {
       log::Partition partition(stream, p);
-      auto it = positions.find(partition);
-      if (it != positions.end()) {
-        positions_[partition] = it->second;
-      } else {
-        positions_[partition] = config_.start == "latest" ? log_.end_offset(partition) : 0;
+      if (!positions.contains(partition)) {
+        positions[partition] = config_.start == "latest" ? log_.end_offset(partition) : 0;
         dirty_ = true;  // a new rule's starting positions are kept from the first checkpoint
       }
-      log_.hold(checkpoint_name_, partition, positions_[partition]);
     }
   }
-  return boost::outcome_v2::success();
+  next_checkpoint_ = std::chrono::steady_clock::now() + kCheckpointEvery;
+  return positions;
+}
+
+void EventRuleJob::started() {
+  logger("alerts")->info("rule={} started from={} cooldown_ms={}", config_.name,
+                         fmt::join(config_.from, ","), config_.cooldown.count());
 }
 
 void EventRuleJob::check(const log::Partition& partition, const EventView& envelope,
                          const json::value& event) {
   {
     std::lock_guard lock(mutex_);
-    ++status_.matched;
+    ++counts_.matched;
   }
   json::array key_values;
   json::object key;
@@ -164,7 +173,7 @@ void EventRuleJob::check(const log::Partition& partition, const EventView& envel
     if (!added && std::llabs(envelope.ts_ms - state.last_alert_ms) < config_.cooldown.count()) {
       ++state.suppressed;
       std::lock_guard lock(mutex_);
-      ++status_.suppressed;
+      ++counts_.suppressed;
       return;
     }
     suppressed = state.suppressed;
@@ -191,49 +200,46 @@ void EventRuleJob::check(const log::Partition& partition, const EventView& envel
                                         .type = std::string_view(config_.name),
                                         .payload = payload});
   std::lock_guard lock(mutex_);
-  ++status_.alerts;
+  ++counts_.alerts;
 }
 
-Result<bool> EventRuleJob::read_once() {
-  bool any = false;
-  std::vector<std::pair<log::Partition, log::Offset>> partitions;
-  {
-    std::lock_guard lock(mutex_);
-    partitions.assign(positions_.begin(), positions_.end());
-  }
-  std::uint64_t read = 0;
-  for (const auto& [partition, from] : partitions) {
-    auto batch = log_.read(partition, from, kReadBatch);
-    if (!batch) return batch.error();
-    if (batch.value().records.empty()) continue;
-    if (batch.value().skipped > 0) {
-      log_.report_skipped(checkpoint_name_, partition, from, batch.value().skipped);
-      std::lock_guard lock(mutex_);
-      status_.skipped += batch.value().skipped;
+bool EventRuleJob::wants_records() {
+  return outbox_.size() < kMaxWaiting;  // reading pauses while too many alerts wait
+}
+
+Result<consume::Handled> EventRuleJob::handle(const log::Partition& partition, log::Offset,
+                                              const log::ReadBatch& batch) {
+  if (batch.records.empty()) return consume::Handled{.next = batch.next_offset, .full = false};
+  auto [latest, added] =
+      latest_ms_.try_emplace(fmt::format("{}/{}", partition.stream, partition.index), INT64_MIN);
+  for (const auto& record : batch.records) {
+    auto envelope = decode_event(record.bytes);
+    if (!envelope) {
+      return make_error(Errc::kCorrupt,
+                        fmt::format("undecodable record {}/{} at offset {}", partition.stream,
+                                    partition.index, record.offset));
     }
-    any = true;
-    auto [latest, added] =
-        latest_ms_.try_emplace(fmt::format("{}/{}", partition.stream, partition.index), INT64_MIN);
-    for (const auto& record : batch.value().records) {
-      auto envelope = decode_event(record.bytes);
-      if (!envelope) {
-        return make_error(Errc::kCorrupt,
-                          fmt::format("undecodable record {}/{} at offset {}", partition.stream,
-                                      partition.index, record.offset));
-      }
-      ++read;
-      latest->second = std::max(latest->second, envelope->ts_ms);
-      pipeline::PipelineEvent event(partition.stream, partition.index, record.offset, *envelope);
-      if (when_.matches(event.json())) check(partition, *envelope, event.json());
-    }
-    std::lock_guard lock(mutex_);
-    positions_[partition] = batch.value().next_offset;
+    latest->second = std::max(latest->second, envelope->ts_ms);
+    pipeline::PipelineEvent event(partition.stream, partition.index, record.offset, *envelope);
+    if (when_.matches(event.json())) check(partition, *envelope, event.json());
   }
-  if (read > 0) dirty_ = true;
+  dirty_ = true;
+  return consume::Handled{.next = batch.next_offset, .full = false};
+}
+
+void EventRuleJob::pass_done(bool) {
   std::lock_guard lock(mutex_);
-  status_.read += read;
-  status_.pending_alerts = outbox_.size();
-  return any;
+  counts_.pending_alerts = outbox_.size();
+}
+
+Result<void> EventRuleJob::after_pass(bool stopping) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!dirty_ || (outbox_.empty() && now < next_checkpoint_ && !stopping)) {
+    return boost::outcome_v2::success();
+  }
+  if (auto saved = checkpoint(); !saved) return saved.error();
+  next_checkpoint_ = now + kCheckpointEvery;
+  return boost::outcome_v2::success();
 }
 
 Result<void> EventRuleJob::checkpoint() {
@@ -251,78 +257,21 @@ Result<void> EventRuleJob::checkpoint() {
       return item.second.suppressed == 0 && item.second.last_alert_ms < slowest - horizon;
     });
   }
-  windows::Checkpoint checkpoint{config_.source, save_state(), {}, outbox_.to_json()};
-  {
-    std::lock_guard lock(mutex_);
-    checkpoint.positions = positions_;
-  }
-  if (auto saved = store_->save(checkpoint_name_, {}, {}, checkpoint); !saved) {
+  consume::Checkpoint checkpoint{config_.source, save_state(), consumer_.positions(),
+                                 outbox_.to_json()};
+  if (auto saved = store_->save_checkpoint(checkpoint_name_, checkpoint); !saved) {
     return saved.error();
   }
   dirty_ = false;
-  for (const auto& [partition, position] : checkpoint.positions)
-    log_.hold(checkpoint_name_, partition, position);
+  consumer_.hold(checkpoint.positions);
   // Saved: from here on a crash sends them again at start rather than deciding again.
   if (auto sent = outbox_.send(log_); !sent) {
     dirty_ = true;  // the next checkpoint saves them again and retries
     return sent.error();
   }
   std::lock_guard lock(mutex_);
-  status_.pending_alerts = 0;
+  counts_.pending_alerts = 0;
   return boost::outcome_v2::success();
-}
-
-void EventRuleJob::run() {
-  auto logger = sluice::logger("alerts");
-  std::chrono::milliseconds backoff{0};
-  for (;;) {
-    auto restored = restore();
-    if (restored) break;
-    backoff = std::clamp(backoff * 2, kFirstBackoff, kMaxBackoff);
-    logger->error("rule={} cannot start error=\"{}\" retry_in_ms={}", config_.name,
-                  restored.error().message, backoff.count());
-    set_state("retrying", restored.error().message);
-    if (pause(backoff)) return;
-  }
-  set_state("running");
-  logger->info("rule={} started from={} cooldown_ms={}", config_.name, fmt::join(config_.from, ","),
-               config_.cooldown.count());
-  auto next_checkpoint = std::chrono::steady_clock::now() + kCheckpointEvery;
-  backoff = std::chrono::milliseconds{0};
-  for (;;) {
-    const auto [stopping, seen] = poll();
-    bool any = false;
-    if (!stopping && outbox_.size() < kMaxWaiting) {
-      auto read = read_once();
-      if (!read) {
-        backoff = std::clamp(backoff * 2, kFirstBackoff, kMaxBackoff);
-        logger->error("rule={} error=\"{}\" retry_in_ms={}", config_.name, read.error().message,
-                      backoff.count());
-        set_state("retrying", read.error().message);
-        if (pause(backoff)) break;
-        continue;
-      }
-      any = read.value();
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (dirty_ && (!outbox_.empty() || now >= next_checkpoint || stopping)) {
-      if (auto saved = checkpoint(); !saved) {
-        backoff = std::clamp(backoff * 2, kFirstBackoff, kMaxBackoff);
-        logger->error("rule={} checkpoint failed error=\"{}\" retry_in_ms={}", config_.name,
-                      saved.error().message, backoff.count());
-        set_state("retrying", saved.error().message);
-        if (pause(backoff)) break;
-        continue;
-      }
-      next_checkpoint = now + kCheckpointEvery;
-      set_state("running");
-    }
-    backoff = std::chrono::milliseconds{0};
-    if (stopping) break;
-    if (any) continue;
-    wait_for_news(seen, kCheckpointEvery);
-  }
-  set_state("stopped");
 }
 
 }  // namespace sluice::alerts

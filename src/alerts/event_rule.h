@@ -12,17 +12,19 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "config/config.h"
-#include "core/worker.h"
+#include "consume/checkpoint.h"
+#include "consume/consumer.h"
+#include "consume/outbox.h"
 #include "expr/expression.h"
 #include "log/log.h"
-#include "windows/outbox.h"
-#include "windows/window_store.h"
 
 namespace sluice::alerts {
 
@@ -39,13 +41,17 @@ struct EventRuleStatus {
   std::string last_error;
 };
 
-class EventRuleJob : public Worker {
+class EventRuleJob : private consume::Client {
  public:
-  EventRuleJob(AlertConfig config, log::Log& log, std::string store_path,
-               StreamConfig alerts_stream);
+  // Opens where its checkpoints are kept (windows.db): on the rule's thread, retried there.
+  using OpenStore = std::function<std::unique_ptr<consume::CheckpointStore>()>;
+
+  EventRuleJob(AlertConfig config, log::Log& log, OpenStore open_store, StreamConfig alerts_stream);
   ~EventRuleJob() override;  // stops after the batch in progress, with a last checkpoint
 
-  void start() { start_thread("sluice-alert"); }
+  void start() { consumer_.start(); }
+  void stop() { consumer_.stop(); }
+  void notify() { consumer_.notify(); }
   EventRuleStatus status() const;
 
  private:
@@ -54,30 +60,35 @@ class EventRuleJob : public Worker {
     std::uint64_t suppressed = 0;    // matches since, inside the cooldown
   };
 
-  void run() override;
-  Result<void> restore();
-  Result<bool> read_once();
+  Result<consume::Positions> restore() override;
+  void started() override;
+  bool wants_records() override;
+  Result<consume::Handled> handle(const log::Partition& partition, log::Offset from,
+                                  const log::ReadBatch& batch) override;
+  void pass_done(bool read_any) override;
+  Result<void> after_pass(bool stopping) override;
   void check(const log::Partition& partition, const EventView& envelope,
              const boost::json::value& event);
   // Saves state, positions and the alerts decided, then appends those alerts to their stream.
   Result<void> checkpoint();
   std::string save_state() const;
   bool load_state(const std::string& text);
-  void set_state(const char* state, const std::string& error = "");
 
   AlertConfig config_;
   log::Log& log_;
-  std::string store_path_;
+  OpenStore open_store_;
   std::string checkpoint_name_;  // alerts.<rule> in windows.db
   StreamConfig alerts_stream_;
   expr::Expression when_;
-  std::unique_ptr<windows::WindowStore> store_;
-  std::map<log::Partition, log::Offset> positions_;
+  std::unique_ptr<consume::CheckpointStore> store_;
   std::unordered_map<std::string, KeyState> keys_;
   std::map<std::string, std::int64_t> latest_ms_;  // latest event time read, by partition
-  windows::Outbox outbox_;
+  consume::Outbox outbox_;
   bool dirty_ = false;
-  EventRuleStatus status_;  // guarded by mutex_
+  std::chrono::steady_clock::time_point next_checkpoint_;
+  mutable std::mutex mutex_;    // guards counts_
+  EventRuleStatus counts_;      // matched, alerts, suppressed, pending_alerts
+  consume::Consumer consumer_;  // last: its thread stops before the rest goes
 };
 
 }  // namespace sluice::alerts

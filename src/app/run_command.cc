@@ -21,10 +21,10 @@
 #include "http/server.h"
 #include "log/embedded/embedded_log.h"
 #include "log/kafka/kafka_log.h"
-#include "pipeline/pipeline.h"
+#include "pipeline/pipeline_set.h"
 #include "processor/processor.h"
 #include "query/store_reader.h"
-#include "windows/window_job.h"
+#include "windows/window_set.h"
 
 namespace sluice {
 namespace {

@@ -7,18 +7,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "config/config.h"
-#include "core/worker.h"
+#include "consume/consumer.h"
 #include "log/log.h"
 #include "metrics/histogram.h"
 #include "pipeline/sink.h"
@@ -50,7 +48,7 @@ struct PipelineStatus {
   std::vector<SinkTiming> sinks;
 };
 
-class Pipeline : public Worker {
+class Pipeline : private consume::Client {
  public:
   struct SinkSlot {
     std::string name;
@@ -62,25 +60,27 @@ class Pipeline : public Worker {
   // Stops after the batch in progress (a sink being retried is given up on for now).
   ~Pipeline() override;
 
-  void start();
+  void start() { consumer_.start(); }
+  void stop() { consumer_.stop(); }
+  void notify() { consumer_.notify(); }
   PipelineStatus status() const;
   const std::string& name() const { return config_.name; }
   const PipelineConfig& config() const { return config_; }
   std::string group() const { return "pipeline." + config_.name; }
 
  private:
-  enum class Pass { kIdle, kPartial, kFull };
-  void run() override;
-  // The pipeline's positions in the log, then the transactional sinks' own.
-  Result<void> load_positions();
-  Result<void> load_log_positions();
-  Result<Pass> process_once();
-  Result<Pass> process_partition(const log::Partition& partition);
+  std::optional<consume::Positions> prepare() override;
+  Result<consume::Positions> restore() override;
+  void started() override;
+  Result<consume::Handled> handle(const log::Partition& partition, log::Offset from,
+                                  const log::ReadBatch& batch) override;
+  void nothing_new(const log::Partition& partition, log::Offset from) override;
+  // The pipeline's committed positions in the log (a new pipeline's are committed at once).
+  Result<consume::Positions> load_log_positions();
   // Delivers to one sink, retrying until delivered or rejected; false if stopping first.
   bool deliver(std::size_t sink_index, const SinkBatch& batch);
   Result<void> dead_letter(const SinkBatch& batch, const std::string& sink,
                            const std::string& reason);
-  void set_state(const char* state, const std::string& error = "");
 
   PipelineConfig config_;
   log::Log& log_;
@@ -88,56 +88,23 @@ class Pipeline : public Worker {
   std::vector<std::unique_ptr<Transform>> steps_;
   std::optional<StreamConfig> dead_letter_;  // none: rejected events are logged and dropped
 
-  bool log_positions_loaded_ = false;
-  std::map<log::Partition, log::Offset> positions_;                 // the pipeline's
+  std::optional<consume::Positions> log_positions_;                 // once loaded
   std::vector<std::map<log::Partition, log::Offset>> sink_stored_;  // transactional sinks'
 
-  PipelineStatus status_;  // guarded by mutex_
+  mutable std::mutex mutex_;  // guards the counters below
+  PipelineStatus counts_;     // dropped, delivered, dead_lettered, retries
   std::chrono::steady_clock::time_point last_error_logged_{};
   std::unique_ptr<metrics::Histogram[]> write_latency_;  // per sink
-  // For lag_seconds (guarded by mutex_): when the newest event read was received, and when a
-  // pass last found nothing left to read (milliseconds since the epoch).
+  // For lag_seconds: when the newest event read was received, and when a pass last found
+  // nothing left to read (milliseconds since the epoch).
   std::int64_t newest_read_received_ms_ = 0;
   std::int64_t caught_up_ms_ = 0;
+  consume::Consumer consumer_;  // last: its thread stops before the rest goes
 };
-
-// Builds a pipeline from the configuration: opens its sinks and builds its steps.
-Result<std::unique_ptr<Pipeline>> build_pipeline(const PipelineConfig& pipeline,
-                                                 const Config& config, log::Log& log);
-
-// {"pipelines":[{"name":…,"state":…,"from":[…],"to":[…],"lag":…,…}]}, as GET /v1/pipelines
-// answers.
-std::string statuses_json(const std::vector<PipelineStatus>& statuses);
 
 // The two halves of a rejected batch, to find the events at fault. The first half's positions
 // stop at the second half's first events, so a transactional sink that stores them with the
 // first half still reads the second half after a crash.
 std::pair<SinkBatch, SinkBatch> split_in_half(const SinkBatch& batch);
-
-// Every configured pipeline, started and stopped together. reload() applies a new
-// configuration's pipelines and sinks: it starts the added ones, stops the removed ones and
-// restarts the changed ones (from their committed positions); the others run on untouched.
-class PipelineSet {
- public:
-  // Builds them all; the first failure is returned (naming the pipeline).
-  static Result<std::unique_ptr<PipelineSet>> build(const Config& config, log::Log& log);
-  void start();
-  void stop();
-  void notify();
-  std::vector<PipelineStatus> statuses() const;
-
-  struct ReloadSummary {
-    std::vector<std::string> added, removed, changed, unchanged;
-  };
-  // `config` must keep the running process's streams; nothing changes when it is refused.
-  Result<ReloadSummary> reload(const Config& config);
-
- private:
-  explicit PipelineSet(log::Log& log) : log_(log) {}
-  log::Log& log_;
-  mutable std::mutex mutex_;  // guards pipelines_ against statuses() and notify() meanwhile
-  std::map<std::string, std::unique_ptr<Pipeline>> pipelines_;
-  bool started_ = false;
-};
 
 }  // namespace sluice::pipeline

@@ -6,7 +6,7 @@
 
 #include "health/readiness.h"
 #include "metrics/families.h"
-#include "pipeline/pipeline.h"
+#include "pipeline/pipeline_set.h"
 
 namespace sluice::pipeline {
 

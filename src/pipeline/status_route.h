@@ -3,7 +3,7 @@
 
 #include "http/router.h"
 #include "http/work_pool.h"
-#include "pipeline/pipeline.h"
+#include "pipeline/pipeline_set.h"
 
 namespace sluice::pipeline {
 

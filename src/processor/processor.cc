@@ -1,20 +1,40 @@
 #include "processor/processor.h"
 
 #include <fmt/format.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <future>
-#include <thread>
 
 #include "core/event.h"
 #include "core/json_text.h"
 #include "core/logging.h"
-#include "core/thread_name.h"
 #include "core/time.h"
 
 namespace sluice {
+
+namespace {
+
+consume::Options options_of(const log::Log& log, const StoreConfig& config) {
+  return {.name = Processor::kConsumer,
+          .who = "store",
+          .logger = "processor",
+          .thread = "sluice-store",
+          .streams = log.streams(),
+          .batch_events = static_cast<std::size_t>(config.batch_max_events),
+          // Let the next batch fill for a moment: one transaction of many events costs far
+          // less than many of a few.
+          .linger = config.batch_max_wait,
+          .quiet_wait = std::chrono::seconds(1),
+          .backoff = consume::Backoff(std::chrono::milliseconds(50), std::chrono::seconds(5)),
+          .pass_failure = "write failed",
+          .restore_after_failed_checkpoint = false,
+          .commits_per_batch = true,
+          // Ingest answers clients; the store can catch up. Under full load the collector's
+          // threads get the CPU first (this one still gets its share, only later).
+          .nice = 5};
+}
+
+}  // namespace
 
 Processor::Processor(log::Log& log, const StoreConfig& config,
                      std::unique_ptr<store::StoreWriter> store,
@@ -23,156 +43,54 @@ Processor::Processor(log::Log& log, const StoreConfig& config,
       store_(std::move(store)),
       dead_letters_(std::move(dead_letters)),
       batch_max_events_(static_cast<std::size_t>(config.batch_max_events)),
-      batch_max_wait_(config.batch_max_wait) {
-  for (const auto& stream : log_.streams()) {
-    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p) {
-      const log::Partition partition(stream, p);
-      positions_[partition] = 0;
-      log_.hold(kConsumer, partition, 0);  // until the store says where it is
-    }
-  }
-}
+      consumer_(options_of(log, config), log, *this) {}
 
 Processor::~Processor() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void Processor::start() {
-  thread_ = std::thread([this] {
-    name_this_thread("sluice-store");
-    run();
-  });
-}
-
-void Processor::notify() {
-  {
-    std::lock_guard lock(mutex_);
-    ++generation_;
-  }
-  cv_.notify_all();
+  consumer_.stop();
 }
 
 std::map<log::Partition, log::Offset> Processor::positions() const {
-  std::lock_guard lock(mutex_);
-  return positions_;
+  return consumer_.positions();
 }
 
 std::map<log::Partition, std::uint64_t> Processor::stored() const {
+  auto out = consumer_.positions();
   std::lock_guard lock(mutex_);
-  std::map<log::Partition, std::uint64_t> out;
-  for (const auto& [partition, position] : positions_) {
+  for (auto& [partition, position] : out) {
     const auto skipped = skipped_.find(partition);
-    out[partition] = position - (skipped == skipped_.end() ? 0 : skipped->second);
+    position -= skipped == skipped_.end() ? 0 : skipped->second;
   }
   return out;
 }
 
 std::string Processor::failing() const {
+  auto progress = consumer_.progress();
+  return progress.state == "retrying" ? progress.last_error : "";
+}
+
+// The store's own positions and statistics, read on the consumer's thread: a store that is
+// not reachable yet does not stop the process starting.
+Result<consume::Positions> Processor::restore() {
+  if (auto prepared = store_->prepare_statistics(log_.streams()); !prepared) {
+    return prepared.error();
+  }
+  statistics_ready_ = true;
+  auto committed = store_->committed_offsets(kConsumer);
+  if (!committed) return committed.error();
+  auto skipped = store_->skipped(kConsumer);
+  if (!skipped) return skipped.error();
   std::lock_guard lock(mutex_);
-  return failing_;
+  skipped_ = std::move(skipped.value());
+  return std::move(committed.value());
 }
 
-void Processor::run() {
-  auto log = logger("processor");
-  // Ingest answers clients; the store can catch up. Under full load the collector's threads get
-  // the CPU first (this thread runs at nice +5; it still gets its share, only later).
-  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 5);
-  std::chrono::milliseconds backoff{0};
-  for (;;) {
-    std::uint64_t seen;
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return;
-      seen = generation_;
-    }
-    auto pass = process_once();
-    std::unique_lock lock(mutex_);
-    if (!pass) {
-      failing_ = pass.error().message;
-      backoff = std::min(std::chrono::milliseconds{5000},
-                         std::max(std::chrono::milliseconds{50}, backoff * 2));
-      log->error("store write failed error=\"{}\" retry_in_ms={}", pass.error().message,
-                 backoff.count());
-      cv_.wait_for(lock, backoff, [&] { return stopping_; });
-      continue;
-    }
-    backoff = std::chrono::milliseconds{0};
-    failing_.clear();
-    if (pass.value() == PassResult::kFull) continue;
-    if (pass.value() == PassResult::kPartial) {
-      // Let the next batch fill for a moment: one transaction of many events costs far less
-      // than many of a few.
-      cv_.wait_for(lock, batch_max_wait_, [&] { return stopping_; });
-      continue;
-    }
-    // Wait for new records. The timeout only bounds the cost of a missed wake-up.
-    cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || generation_ != seen; });
-  }
-}
-
-Result<Processor::PassResult> Processor::process_once() {
-  if (!offsets_loaded_) {
-    std::vector<std::string> streams;
-    {
-      std::lock_guard lock(mutex_);
-      for (const auto& [partition, offset] : positions_) {
-        if (streams.empty() || streams.back() != partition.stream)
-          streams.push_back(partition.stream);
-      }
-    }
-    if (auto prepared = store_->prepare_statistics(streams); !prepared) return prepared.error();
-    statistics_ready_ = true;
-    auto committed = store_->committed_offsets(kConsumer);
-    if (!committed) return committed.error();
-    auto skipped = store_->skipped(kConsumer);
-    if (!skipped) return skipped.error();
-    std::lock_guard lock(mutex_);
-    for (auto& [partition, offset] : positions_) {
-      auto it = committed.value().find(partition);
-      if (it != committed.value().end()) offset = it->second;
-      log_.hold(kConsumer, partition, offset);
-    }
-    skipped_ = std::move(skipped.value());
-    offsets_loaded_ = true;
-  }
-  PassResult result = PassResult::kIdle;
-  std::vector<log::Partition> partitions;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [partition, offset] : positions_)
-      partitions.push_back(partition);
-  }
-  for (const auto& partition : partitions) {
-    log::Offset from;
-    {
-      std::lock_guard lock(mutex_);
-      from = positions_[partition];
-    }
-    auto batch = log_.read(partition, from, batch_max_events_);
-    if (!batch) return batch.error();
-    if (batch.value().records.empty() && batch.value().skipped == 0) continue;
-    if (auto written = write_isolating(partition, batch.value()); !written) {
-      return written.error();
-    }
-    // Reported once stored: the count is in the store with the offset.
-    log_.report_skipped(kConsumer, partition, from, batch.value().skipped);
-    log_.hold(kConsumer, partition, batch.value().next_offset);
-    const bool full = batch.value().records.size() >= batch_max_events_;
-    std::lock_guard lock(mutex_);
-    positions_[partition] = batch.value().next_offset;
-    skipped_[partition] += batch.value().skipped;
-    if (full) {
-      result = PassResult::kFull;
-    } else if (result == PassResult::kIdle) {
-      result = PassResult::kPartial;
-    }
-  }
-  return result;
+Result<consume::Handled> Processor::handle(const log::Partition& partition, log::Offset,
+                                           const log::ReadBatch& batch) {
+  if (auto written = write_isolating(partition, batch); !written) return written.error();
+  std::lock_guard lock(mutex_);
+  skipped_[partition] += batch.skipped;
+  return consume::Handled{.next = batch.next_offset,
+                          .full = batch.records.size() >= batch_max_events_};
 }
 
 Result<void> Processor::write_isolating(const log::Partition& partition,

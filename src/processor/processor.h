@@ -13,19 +13,18 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <thread>
 
 #include "config/config.h"
+#include "consume/consumer.h"
 #include "log/log.h"
 #include "store/store_writer.h"
 
 namespace sluice {
 
-class Processor {
+class Processor : private consume::Client {
  public:
   // The consumer name under which offsets are committed in the store.
   static constexpr const char* kConsumer = "store";
@@ -34,11 +33,11 @@ class Processor {
   // stream without one logs and skips them).
   Processor(log::Log& log, const StoreConfig& config, std::unique_ptr<store::StoreWriter> store,
             std::map<std::string, StreamConfig> dead_letters = {});
-  ~Processor();  // stops the thread after the batch in progress
+  ~Processor() override;  // stops the thread after the batch in progress
 
-  void start();
+  void start() { consumer_.start(); }
   // Wakes the processor: new records are durable. Callable from any thread.
-  void notify();
+  void notify() { consumer_.notify(); }
   // Events stored so far, per partition, as the next log offset to read (0 until the store's
   // offsets are read).
   std::map<log::Partition, log::Offset> positions() const;
@@ -54,12 +53,9 @@ class Processor {
   bool statistics_ready() const { return statistics_ready_.load(); }
 
  private:
-  void run();
-  // One pass over all streams; true if anything was written.
-  // kFull: some partition had a full batch waiting (go on at once); kPartial: something was
-  // written; kIdle: nothing new.
-  enum class PassResult { kIdle, kPartial, kFull };
-  Result<PassResult> process_once();
+  Result<consume::Positions> restore() override;
+  Result<consume::Handled> handle(const log::Partition& partition, log::Offset from,
+                                  const log::ReadBatch& batch) override;
   // Writes `batch`; on a refusal for its content, halves it until the events at fault are
   // alone and dead-letters them.
   Result<void> write_isolating(const log::Partition& partition, const log::ReadBatch& batch);
@@ -69,20 +65,12 @@ class Processor {
   log::Log& log_;
   std::unique_ptr<store::StoreWriter> store_;
   std::map<std::string, StreamConfig> dead_letters_;  // by source stream
-  bool offsets_loaded_ = false;                       // the processor thread's
-  std::atomic<bool> statistics_ready_{false};
   std::size_t batch_max_events_;
-  std::chrono::milliseconds batch_max_wait_;
-
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  std::uint64_t generation_ = 0;  // bumped by notify()
-  bool stopping_ = false;
-  std::map<log::Partition, log::Offset> positions_;
-  std::map<log::Partition, std::uint64_t> skipped_;  // deleted by retention before read
-  std::string failing_;
+  std::atomic<bool> statistics_ready_{false};
   std::atomic<std::uint64_t> refused_{0};
-  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::map<log::Partition, std::uint64_t> skipped_;  // deleted by retention before read
+  consume::Consumer consumer_;                       // last: its thread stops before the rest goes
 };
 
 }  // namespace sluice

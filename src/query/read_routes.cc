@@ -9,7 +9,7 @@
 #include "query/stats_query.h"
 #include "query/streams_status.h"
 #include "query/window_results.h"
-#include "windows/window_job.h"
+#include "windows/window_set.h"
 
 namespace sluice::query {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "http/router.h"
 #include "http/work_pool.h"
-#include "windows/window_job.h"
+#include "windows/window_set.h"
 
 namespace sluice::windows {
 

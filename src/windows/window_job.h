@@ -18,13 +18,12 @@
 #include <tuple>
 #include <vector>
 
-#include "alerts/event_rule.h"
 #include "config/config.h"
-#include "core/worker.h"
+#include "consume/consumer.h"
+#include "consume/outbox.h"
 #include "expr/expression.h"
 #include "log/log.h"
 #include "windows/field_projection.h"
-#include "windows/outbox.h"
 #include "windows/window_operator.h"
 #include "windows/window_store.h"
 
@@ -49,6 +48,9 @@ struct WindowStatus {
   std::string last_error;
 };
 
+// The aggregate that samples event ids for alerts, dropped from the results as stored.
+inline constexpr std::string_view kEventIds = "_event_ids";
+
 // The operator's definition from configuration (checked when the configuration loaded).
 WindowSpec spec_of(const WindowConfig& config);
 
@@ -61,7 +63,7 @@ struct AlertRule {
   StreamConfig stream;
 };
 
-class WindowJob : public Worker {
+class WindowJob : private consume::Client {
  public:
   WindowJob(WindowConfig config, log::Log& log, std::string store_path,
             std::optional<StreamConfig> late_stream, std::vector<AlertRule> rules,
@@ -74,17 +76,23 @@ class WindowJob : public Worker {
     max_future_ms_ = std::move(max_future_ms);
   }
 
-  void start() { start_thread("sluice-window"); }
+  void start() { consumer_.start(); }
+  void stop() { consumer_.stop(); }
+  void notify() { consumer_.notify(); }
   const WindowConfig& config() const { return config_; }
   WindowStatus status() const;
 
  private:
-  // Its name where the log keeps what it still needs (retention).
-  std::string consumer() const { return "windows." + config_.name; }
-  void run() override;
-  Result<void> restore();
-  // Reads one batch of each partition; whether any had events.
-  Result<bool> read_once();
+  Result<consume::Positions> restore() override;
+  void started() override;
+  Result<consume::Handled> handle(const log::Partition& partition, log::Offset from,
+                                  const log::ReadBatch& batch) override;
+  void nothing_new(const log::Partition& partition, log::Offset from) override;
+  // Closes what the pass made ready: results, alerts, published results.
+  void pass_done(bool read_any) override;
+  // Checkpoints and early updates when due.
+  Result<void> after_pass(bool stopping) override;
+  void finish() override;
   // With close_after_idle: once nothing has arrived for that long, the watermark follows the
   // clock from the latest event time.
   void close_if_quiet(std::chrono::steady_clock::time_point now);
@@ -98,7 +106,6 @@ class WindowJob : public Worker {
   Result<void> checkpoint(bool early_due);
   // Waits for the checkpoint in flight; its failure means reading again from the last one.
   Result<void> finish_writing();
-  void set_state(const char* state, const std::string& error = "");
 
   WindowConfig config_;
   log::Log& log_;
@@ -115,59 +122,21 @@ class WindowJob : public Worker {
   std::optional<FieldProjection> projection_;  // without a filter: only the fields used
   std::unique_ptr<WindowStore> store_;
   std::optional<WindowOperator> operator_;  // always set; emplaced anew on a restore
-  std::map<log::Partition, log::Offset> positions_;
   std::map<log::Partition, std::chrono::steady_clock::time_point> last_event_;
   std::vector<WindowResult> pending_;  // closed since the last checkpoint
   std::set<std::tuple<std::string, std::string, std::int64_t>> fired_;  // early, still open
   // Late events and alerts wait here until the next checkpoint, which sends them first.
-  Outbox outbox_;
+  consume::Outbox outbox_;
   std::future<Result<void>> writing_;  // the checkpoint being written
   std::size_t writing_results_ = 0;    // its closed windows' results (guarded by mutex_)
   bool dirty_ = false;                 // state changed since the last checkpoint
   bool early_dirty_ = false;           // since the last early updates
+  std::chrono::steady_clock::time_point next_checkpoint_;
+  std::chrono::steady_clock::time_point next_early_;
 
-  WindowStatus status_;  // guarded by mutex_
+  mutable std::mutex mutex_;    // guards status_ and writing_results_
+  WindowStatus status_;         // what the consumer does not count
+  consume::Consumer consumer_;  // last: its thread stops before the rest goes
 };
-
-// Every window definition and per-event alert rule of a configuration.
-// reload() (SIGHUP) starts added and changed ones and stops removed ones; the others run on.
-class WindowSet {
- public:
-  WindowSet(log::Log& log, std::string location) : log_(log), location_(std::move(location)) {}
-  static std::unique_ptr<WindowSet> build(const Config& config, log::Log& log);
-  void start();
-  void stop();
-  void notify();
-  std::vector<WindowStatus> statuses() const;
-  std::vector<alerts::EventRuleStatus> rule_statuses() const;
-  // The window definition `name` as it runs now.
-  std::optional<WindowConfig> find(const std::string& name) const;
-
-  struct ReloadSummary {
-    std::vector<std::string> added, changed, removed, unchanged;  // windows.x, alerts.y
-  };
-  ReloadSummary reload(const Config& config);
-
- private:
-  // A window definition (with its rules) or a per-event rule, and what it was made from.
-  struct Job {
-    std::string fingerprint;
-    std::unique_ptr<WindowJob> window;
-    std::unique_ptr<alerts::EventRuleJob> rule;
-    Worker& worker() { return window ? static_cast<Worker&>(*window) : *rule; }
-    void start() { window ? window->start() : rule->start(); }
-  };
-  std::map<std::string, Job> jobs_of(const Config& config) const;
-
-  log::Log& log_;
-  const std::string location_;  // storage.windows: taken at start
-  mutable std::mutex mutex_;    // guards jobs_ against statuses() and notify() during reload()
-  std::map<std::string, Job> jobs_;
-};
-
-// {"windows":[{"name":..,"state":..,...}],"rules":[{"name":..,...}]} (rules: per-event alert
-// rules).
-std::string statuses_json(const std::vector<WindowStatus>& statuses,
-                          const std::vector<alerts::EventRuleStatus>& rules = {});
 
 }  // namespace sluice::windows

@@ -6,7 +6,7 @@
 
 #include "health/readiness.h"
 #include "metrics/families.h"
-#include "windows/window_job.h"
+#include "windows/window_set.h"
 
 namespace sluice::windows {
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "consume/checkpoint.h"
 #include "core/result.h"
 #include "log/log.h"
 #include "store/sqlite_db.h"
@@ -26,17 +27,11 @@
 
 namespace sluice::windows {
 
-struct Checkpoint {
-  std::string definition;  // the window's configuration when it was taken
-  std::string state;       // WindowOperator::save() as JSON
-  std::map<log::Partition, log::Offset> positions;
-  std::string outbox = "[]";  // Outbox::to_json(): events decided but maybe not yet sent
-};
+// A window's state is WindowOperator::save() as JSON.
+using consume::Checkpoint;
 
-class WindowStore {
+class WindowStore : public consume::CheckpointStore {
  public:
-  virtual ~WindowStore() = default;
-  virtual Result<std::optional<Checkpoint>> load(const std::string& window) = 0;
   // Results (final or early) and the checkpoint, in one transaction.
   virtual Result<void> save(const std::string& window,
                             const std::vector<WindowResult>& final_results,
@@ -44,6 +39,10 @@ class WindowStore {
                             const Checkpoint& checkpoint) = 0;
   // Forgets a window's checkpoint and results (its definition changed).
   virtual Result<void> forget(const std::string& window) = 0;
+  // A checkpoint without results (a per-event alert rule's).
+  Result<void> save_checkpoint(const std::string& name, const Checkpoint& checkpoint) override {
+    return save(name, {}, {}, checkpoint);
+  }
 };
 
 // `location`: a PostgreSQL URL (postgres:// or postgresql://: postgres_window_store.h), else a

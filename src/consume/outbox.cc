@@ -1,10 +1,10 @@
-#include "windows/outbox.h"
+#include "consume/outbox.h"
 
 #include <boost/json.hpp>
 #include <future>
 #include <map>
 
-namespace sluice::windows {
+namespace sluice::consume {
 
 namespace json = boost::json;
 
@@ -69,4 +69,4 @@ Result<Outbox> Outbox::from_json(std::string_view text) {
   return outbox;
 }
 
-}  // namespace sluice::windows
+}  // namespace sluice::consume

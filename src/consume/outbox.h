@@ -14,7 +14,7 @@
 #include "core/result.h"
 #include "log/log.h"
 
-namespace sluice::windows {
+namespace sluice::consume {
 
 class Outbox {
  public:
@@ -42,4 +42,4 @@ class Outbox {
   std::vector<Pending> events_;
 };
 
-}  // namespace sluice::windows
+}  // namespace sluice::consume
