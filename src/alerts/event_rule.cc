@@ -24,8 +24,6 @@ constexpr std::chrono::milliseconds kCheckpointEvery{1000};
 constexpr std::size_t kMaxWaiting = 100'000;
 // How far behind every partition's event time a key's cooldown may end before it is forgotten.
 constexpr std::chrono::milliseconds kForgetAfter{3'600'000};
-constexpr std::chrono::milliseconds kFirstBackoff{100};
-constexpr std::chrono::milliseconds kMaxBackoff{30'000};
 
 consume::Options options_of(const AlertConfig& config) {
   return {.name = "alerts." + config.name,
@@ -34,13 +32,8 @@ consume::Options options_of(const AlertConfig& config) {
           .thread = "sluice-alert",
           .streams = config.from,
           .batch_events = kReadBatch,
-          .linger = std::chrono::milliseconds(0),
           .quiet_wait = kCheckpointEvery,
-          .backoff = consume::Backoff(kFirstBackoff, kMaxBackoff),
-          .pass_failure = "failed",
-          .restore_after_failed_checkpoint = false,
-          .commits_per_batch = false,
-          .nice = 0};
+          .commits_per_batch = false};
 }
 
 }  // namespace
@@ -64,10 +57,7 @@ EventRuleStatus EventRuleJob::status() const {
   std::lock_guard lock(mutex_);
   EventRuleStatus s = counts_;
   s.name = config_.name;
-  s.state = progress.state;
-  s.last_error = progress.last_error;
-  s.read = progress.read;
-  s.skipped = progress.skipped;
+  consume::copy_progress(progress, s);
   s.lag = consumer_.lag();
   return s;
 }

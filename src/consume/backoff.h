@@ -17,6 +17,11 @@ class Backoff {
     current_ = std::clamp(current_ * 2, first_, max_);
     return current_;
   }
+  // The longest wait at once: for a failure that waiting a little will not mend.
+  std::chrono::milliseconds longest() {
+    current_ = max_;
+    return current_;
+  }
   void reset() { current_ = std::chrono::milliseconds{0}; }
   // The last wait next() gave; 0 after reset().
   std::chrono::milliseconds current() const { return current_; }

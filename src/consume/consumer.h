@@ -104,4 +104,14 @@ class Consumer {
   std::thread thread_;
 };
 
+// Copies what the runtime counts into a client's status (its fields state, last_error, read
+// and skipped).
+template <class Status>
+void copy_progress(const Progress& progress, Status& status) {
+  status.state = progress.state;
+  status.last_error = progress.last_error;
+  status.read = progress.read;
+  status.skipped = progress.skipped;
+}
+
 }  // namespace sluice::consume

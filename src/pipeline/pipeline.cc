@@ -29,13 +29,7 @@ consume::Options options_of(const PipelineConfig& config) {
           .thread = "sluice-pipe",
           .streams = config.from,
           .batch_events = static_cast<std::size_t>(config.batch.max_events),
-          .linger = config.batch.max_wait,
-          .quiet_wait = std::chrono::seconds(1),
-          .backoff = consume::Backoff(kFirstBackoff, kMaxBackoff),
-          .pass_failure = "failed",
-          .restore_after_failed_checkpoint = false,
-          .commits_per_batch = true,
-          .nice = 0};
+          .linger = config.batch.max_wait};
 }
 
 }  // namespace
@@ -63,10 +57,7 @@ PipelineStatus Pipeline::status() const {
   status.name = config_.name;
   status.from = config_.from;
   status.to = config_.to;
-  status.state = progress.state;
-  status.last_error = progress.last_error;
-  status.read = progress.read;
-  status.skipped = progress.skipped;
+  consume::copy_progress(progress, status);
   status.lag = consumer_.lag().value_or(0);
   if (status.lag > 0) {
     const std::int64_t since = std::max(newest_read_received_ms_, caught_up_ms_);

@@ -61,6 +61,11 @@ struct WriteOutcome {
   static WriteOutcome rejected_whole(std::string reason) {
     return {Status::kRejected, {}, std::move(reason), false};
   }
+  // By the error's fault: the events at fault are found and dead-lettered (kData); anything
+  // else is retried, however long it takes someone to fix it (kPermanent).
+  static WriteOutcome failed(const Error& error) {
+    return error.fault == Fault::kData ? rejected(error.message) : retry(error.message);
+  }
 };
 
 class Sink {

@@ -24,11 +24,8 @@ consume::Options options_of(const log::Log& log, const StoreConfig& config) {
           // Let the next batch fill for a moment: one transaction of many events costs far
           // less than many of a few.
           .linger = config.batch_max_wait,
-          .quiet_wait = std::chrono::seconds(1),
           .backoff = consume::Backoff(std::chrono::milliseconds(50), std::chrono::seconds(5)),
           .pass_failure = "write failed",
-          .restore_after_failed_checkpoint = false,
-          .commits_per_batch = true,
           // Ingest answers clients; the store can catch up. Under full load the collector's
           // threads get the CPU first (this one still gets its share, only later).
           .nice = 5};
@@ -96,7 +93,8 @@ Result<consume::Handled> Processor::handle(const log::Partition& partition, log:
 Result<void> Processor::write_isolating(const log::Partition& partition,
                                         const log::ReadBatch& batch) {
   auto written = store_->write(kConsumer, partition, batch);
-  if (written || written.error().code != Errc::kInvalidInput) return written;
+  // Refused for what the batch holds: the events at fault are found by halves.
+  if (written || written.error().fault != Fault::kData) return written;
   if (batch.records.size() <= 1) {
     if (!batch.records.empty()) {
       if (auto kept = dead_letter(partition, batch.records.front(), written.error().message);

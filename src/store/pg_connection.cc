@@ -67,18 +67,21 @@ Result<void> Connection::connect() {
   return exec(fmt::format("SET search_path TO {}", schema_), "search_path");
 }
 
+Fault fault_of(std::string_view sqlstate) {
+  if (sqlstate.starts_with("22") || sqlstate.starts_with("23") || sqlstate == "54000") {
+    return Fault::kData;
+  }
+  if (sqlstate.starts_with("28") || sqlstate == "42501") return Fault::kPermanent;
+  return Fault::kTransient;
+}
+
 Error Connection::failure(PGresult* result, std::string_view what) {
   const std::string message =
       one_line(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
-  // Data exceptions (class 22: a byte sequence, a value out of range, JSON it cannot read) and
-  // program limits (54000: a value too large) are about what was sent: the same rows fail
-  // again however often they are retried. Anything else (a lost connection, a lock, a full
-  // disk) may pass.
   const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  const std::string_view code = state ? state : "";
-  const bool about_the_data = code.starts_with("22") || code == "54000";
-  return make_error(about_the_data ? Errc::kInvalidInput : Errc::kUnavailable,
-                    fmt::format("PostgreSQL store {}: {}", what, message));
+  const Fault fault = fault_of(state ? state : "");
+  return make_error(fault == Fault::kData ? Errc::kInvalidInput : Errc::kUnavailable,
+                    fmt::format("PostgreSQL store {}: {}", what, message), fault);
 }
 
 Result<ResultPtr> Connection::exec(const std::string& sql,

@@ -23,6 +23,14 @@ using ResultPtr = std::unique_ptr<PGresult, ClearResult>;
 // at most 63 characters (so it never needs quoting).
 bool plain_identifier(std::string_view name);
 
+// Whether a statement that failed with `sqlstate` can pass when tried again. Data exceptions
+// (class 22: a byte sequence, a value out of range, JSON it cannot read), integrity violations
+// (class 23) and program limits (54000: a value too large) are about the rows sent: kData.
+// Failed authorisation (class 28, 42501): kPermanent until someone grants it. Anything else (a
+// lost connection, a lock, a full disk, a server shutting down): kTransient. The store and the
+// postgres sink both decide by it.
+Fault fault_of(std::string_view sqlstate);
+
 class Connection {
  public:
   // `statement_timeout_ms` > 0: the server cancels any statement that runs longer.

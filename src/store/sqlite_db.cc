@@ -4,6 +4,23 @@
 
 namespace sluice::sqlite {
 
+Fault fault_of(int code) {
+  switch (code & 0xff) {
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH:
+    case SQLITE_CONSTRAINT:
+      return Fault::kData;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_CANTOPEN:
+      return Fault::kPermanent;
+    default:
+      return Fault::kTransient;
+  }
+}
+
 Stmt::Stmt(sqlite3* db, std::string_view sql) {
   if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                          &stmt_, nullptr) != SQLITE_OK) {

@@ -13,6 +13,12 @@
 
 namespace sluice::sqlite {
 
+// Whether a statement that failed with SQLite's (primary) result `code` can pass when tried
+// again: a value too big or of the wrong kind, or a constraint, fails every time (kData); a
+// read-only, unopenable or corrupt database until someone fixes it (kPermanent); busy, locked,
+// I/O and full-disk errors may pass (kTransient). The store and the sqlite sink both decide by it.
+Fault fault_of(int code);
+
 class Stmt {
  public:
   Stmt() = default;

@@ -244,16 +244,13 @@ Result<void> SqliteStore::write(const std::string& consumer, const log::Partitio
   if (auto r = db_.try_exec("BEGIN IMMEDIATE"); !r) return r;
   auto fail = [&](const std::string& what) -> Result<void> {
     std::string message = "SQLite " + what + ": " + db_.error_message();
-    // A value too big or of the wrong kind fails again on every retry; busy, locked, I/O and
-    // full-disk errors may pass.
-    const int code = sqlite3_errcode(db_.handle()) & 0xff;
-    const bool about_the_data =
-        code == SQLITE_TOOBIG || code == SQLITE_MISMATCH || code == SQLITE_CONSTRAINT;
+    const Fault fault = sqlite::fault_of(sqlite3_errcode(db_.handle()));
     insert_event_.reset();
     upsert_offset_.reset();
     (void)db_.try_exec("ROLLBACK");
     rollups_.forget_checked();
-    return make_error(about_the_data ? Errc::kInvalidInput : Errc::kUnavailable, message);
+    return make_error(fault == Fault::kData ? Errc::kInvalidInput : Errc::kUnavailable, message,
+                      fault);
   };
   if (auto checked = check_rollup_fields(stream); !checked) {
     (void)db_.try_exec("ROLLBACK");

@@ -22,8 +22,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::size_t kReadBatch = 2000;
-constexpr std::chrono::milliseconds kFirstBackoff{100};
-constexpr std::chrono::milliseconds kMaxBackoff{30'000};
 // Alerts carry the smallest this many ids of their window's events.
 constexpr std::size_t kAlertEventIds = 20;
 
@@ -44,16 +42,12 @@ consume::Options options_of(const WindowConfig& config) {
           .thread = "sluice-window",
           .streams = config.from,
           .batch_events = kReadBatch,
-          .linger = std::chrono::milliseconds(0),
           // Nothing to read: wait for new events, the next checkpoint or the idle timeout.
           .quiet_wait =
               std::min<std::chrono::milliseconds>(config.checkpoint_every, std::chrono::seconds(1)),
-          .backoff = consume::Backoff(kFirstBackoff, kMaxBackoff),
-          .pass_failure = "failed",
           // What was read since the last checkpoint that made it is read again.
           .restore_after_failed_checkpoint = true,
-          .commits_per_batch = false,
-          .nice = 0};
+          .commits_per_batch = false};
 }
 
 }  // namespace
@@ -121,10 +115,7 @@ WindowStatus WindowJob::status() const {
   const auto progress = consumer_.progress();
   std::lock_guard lock(mutex_);
   WindowStatus s = status_;
-  s.state = progress.state;
-  s.last_error = progress.last_error;
-  s.read = progress.read;
-  s.skipped = progress.skipped;
+  consume::copy_progress(progress, s);
   s.pending_results += writing_results_;
   s.lag = consumer_.lag();
   return s;

@@ -9,6 +9,7 @@
 
 #include "core/time.h"
 #include "store/copy_binary.h"
+#include "store/pg_connection.h"
 
 namespace sluice::sinks {
 namespace {
@@ -167,11 +168,9 @@ pipeline::WriteOutcome PostgresSink::failure(PGresult* result, const std::string
     return pipeline::WriteOutcome::retry(reason);
   }
   PQclear(PQexec(conn_, "ROLLBACK"));
-  // Data exceptions and integrity violations: the same batch would fail again.
-  if (sqlstate.starts_with("22") || sqlstate.starts_with("23")) {
-    return pipeline::WriteOutcome::rejected(reason);
-  }
-  return pipeline::WriteOutcome::retry(reason);
+  const Fault fault = pg::fault_of(sqlstate);
+  return pipeline::WriteOutcome::failed(
+      make_error(fault == Fault::kData ? Errc::kInvalidInput : Errc::kUnavailable, reason, fault));
 }
 
 std::optional<pipeline::WriteOutcome> PostgresSink::exec(const std::string& sql) {

@@ -112,10 +112,12 @@ pipeline::WriteOutcome SqliteEventSink::write(const pipeline::SinkBatch& batch) 
   }
   auto fail = [&](const char* what) {
     std::string reason = fmt::format("sqlite {}: {}", what, db_.error_message());
+    const Fault fault = sqlite::fault_of(sqlite3_errcode(db_.handle()));
     insert_.reset();
     upsert_position_.reset();
     (void)db_.try_exec("ROLLBACK");
-    return pipeline::WriteOutcome::retry(reason);
+    return pipeline::WriteOutcome::failed(make_error(
+        fault == Fault::kData ? Errc::kInvalidInput : Errc::kUnavailable, reason, fault));
   };
   for (const auto& record : batch.records) {
     const EventView& e = record.event;
