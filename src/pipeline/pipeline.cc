@@ -82,7 +82,7 @@ Result<consume::Positions> Pipeline::restore() {
     log_positions_ = std::move(loaded.value());
   }
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
-    auto stored = sinks_[i].sink->stored_positions(config_.name);
+    auto stored = sinks_[i].sink->stored_positions(group());
     if (!stored) return stored.error();
     if (stored.value()) sink_stored_[i] = std::move(*stored.value());
   }
@@ -168,7 +168,7 @@ Result<consume::Handled> Pipeline::handle(const log::Partition& partition, log::
 
   std::uint64_t delivered = 0;
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
-    SinkBatch out{.consumer = config_.name, .records = {}, .next = {{partition, next}}};
+    SinkBatch out{.consumer = group(), .records = {}, .next = {{partition, next}}};
     const auto stored = sink_stored_[i].find(partition);
     const log::Offset already = stored == sink_stored_[i].end() ? 0 : stored->second;
     for (auto* event : kept) {

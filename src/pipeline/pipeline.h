@@ -66,7 +66,7 @@ class Pipeline : private consume::Client {
   PipelineStatus status() const;
   const std::string& name() const { return config_.name; }
   const PipelineConfig& config() const { return config_; }
-  std::string group() const { return "pipeline." + config_.name; }
+  std::string group() const { return kConsumerPrefix + config_.name; }
 
  private:
   std::optional<consume::Positions> prepare() override;

@@ -35,8 +35,12 @@ struct SinkRecord {
 
 using Positions = std::map<log::Partition, log::Offset>;  // next offset to read, per partition
 
+// A sink that keeps the pipeline's positions with its rows names them "pipeline.<name>", so
+// pipelines and the store writer may share one positions table (store/positions.h).
+inline constexpr const char* kConsumerPrefix = "pipeline.";
+
 struct SinkBatch {
-  std::string consumer;  // the pipeline's name: whose positions these are
+  std::string consumer;  // whose positions these are: kConsumerPrefix + the pipeline's name
   std::vector<SinkRecord> records;
   Positions next;  // the pipeline's positions once this batch is delivered
 };

@@ -20,14 +20,15 @@
 #include "config/config.h"
 #include "consume/consumer.h"
 #include "log/log.h"
+#include "store/positions.h"
 #include "store/store_writer.h"
 
 namespace sluice {
 
 class Processor : private consume::Client {
  public:
-  // The consumer name under which offsets are committed in the store.
-  static constexpr const char* kConsumer = "store";
+  // The consumer name under which positions are committed in the store.
+  static constexpr const char* kConsumer = store::positions::kStoreConsumer;
 
   // `dead_letters`: each stream's dead-letter stream, for the events the store refuses (a
   // stream without one logs and skips them).

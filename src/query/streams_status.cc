@@ -5,6 +5,7 @@
 #include "core/json_text.h"
 #include "core/time.h"
 #include "processor/processor.h"
+#include "store/positions.h"
 
 namespace sluice::query {
 namespace {
@@ -14,8 +15,8 @@ namespace {
 // committed offsets less the events retention deleted before it read them.
 Result<std::map<log::Partition, std::uint64_t>> stored_counts(StoreReader& reader) {
   auto sql = reader.sql();
-  sql += "SELECT stream, partition, next_offset - skipped FROM consumer_offsets WHERE consumer = ";
-  sql.bind(std::string(Processor::kConsumer));
+  sql += "SELECT stream, partition, next_offset - skipped FROM sluice_positions WHERE consumer = ";
+  sql.bind(std::string(store::positions::kStoreConsumer));
   std::map<log::Partition, std::uint64_t> out;
   auto read = reader.query(sql, [&](const Row& row) {
     out[log::Partition(std::string(row.text(0)), static_cast<std::uint32_t>(row.integer(1)))] =

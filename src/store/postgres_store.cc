@@ -8,6 +8,7 @@
 #include "core/event.h"
 #include "core/logging.h"
 #include "store/copy_binary.h"
+#include "store/positions.h"
 
 namespace sluice::store {
 namespace {
@@ -35,15 +36,6 @@ constexpr const char* kSchema = R"sql(
     stream text COLLATE "C" PRIMARY KEY,
     fields text NOT NULL
   );
-  CREATE TABLE IF NOT EXISTS consumer_offsets (
-    consumer text COLLATE "C" NOT NULL,
-    stream text COLLATE "C" NOT NULL,
-    partition integer NOT NULL,
-    next_offset bigint NOT NULL,
-    PRIMARY KEY (consumer, stream, partition)
-  );
-  -- Events retention deleted before the consumer read them.
-  ALTER TABLE consumer_offsets ADD COLUMN IF NOT EXISTS skipped bigint NOT NULL DEFAULT 0;
 )sql";
 
 constexpr const char* kRollupSchema = R"sql(
@@ -96,6 +88,7 @@ Result<void> connect_store(pg::Connection& conn) {
   std::string sql = "BEGIN; SELECT pg_advisory_xact_lock(7365727321);";
   sql += fmt::format("CREATE SCHEMA IF NOT EXISTS {};", conn.schema());
   sql += kSchema;
+  sql += positions::postgres_schema(positions::kStoreOlder);
   for (const char* suffix : {"", "_hourly"})
     sql += fmt::format(kRollupSchema, suffix);
   sql += "COMMIT;";
@@ -115,40 +108,31 @@ Result<void> PostgresStore::connect() {
   return boost::outcome_v2::success();
 }
 
+Result<positions::Rows> PostgresStore::positions_of(const std::string& consumer) {
+  if (auto connected = connect(); !connected) return connected.error();
+  auto rows = conn_.exec(positions::kPostgresSelect, {consumer}, "positions");
+  if (!rows) return rows.error();
+  return positions::rows_of(rows.value().get());
+}
+
 Result<std::map<log::Partition, std::uint64_t>> PostgresStore::skipped(
     const std::string& consumer) {
-  if (auto connected = connect(); !connected) return connected.error();
-  auto rows = conn_.exec(
-      "SELECT stream, partition, skipped FROM consumer_offsets WHERE consumer = $1 AND "
-      "skipped > 0",
-      {consumer}, "skipped counts");
+  auto rows = positions_of(consumer);
   if (!rows) return rows.error();
   std::map<log::Partition, std::uint64_t> out;
-  PGresult* r = rows.value().get();
-  for (int i = 0; i < PQntuples(r); ++i) {
-    out[log::Partition(PQgetvalue(r, i, 0),
-                       static_cast<std::uint32_t>(std::stoul(PQgetvalue(r, i, 1))))] =
-        std::stoull(PQgetvalue(r, i, 2));
-  }
+  for (const auto& [partition, position] : rows.value())
+    if (position.skipped > 0) out[partition] = position.skipped;
   return out;
 }
 
 Result<std::map<log::Partition, log::Offset>> PostgresStore::committed_offsets(
     const std::string& consumer) {
-  if (auto connected = connect(); !connected) return connected.error();
-  auto rows = conn_.exec(
-      "SELECT stream, partition, next_offset FROM consumer_offsets WHERE "
-      "consumer = $1",
-      {consumer}, "offsets");
+  auto rows = positions_of(consumer);
   if (!rows) return rows.error();
-  std::map<log::Partition, log::Offset> offsets;
-  PGresult* r = rows.value().get();
-  for (int i = 0; i < PQntuples(r); ++i) {
-    offsets[log::Partition(PQgetvalue(r, i, 0),
-                           static_cast<std::uint32_t>(std::stoul(PQgetvalue(r, i, 1))))] =
-        std::stoull(PQgetvalue(r, i, 2));
-  }
-  return offsets;
+  std::map<log::Partition, log::Offset> out;
+  for (const auto& [partition, position] : rows.value())
+    out[partition] = position.next;
+  return out;
 }
 
 Result<void> PostgresStore::prepare_statistics(const std::vector<std::string>& streams) {
@@ -242,14 +226,10 @@ Result<void> PostgresStore::write_in_transaction(const std::string& consumer,
   }
   if (auto counted = add_rollup(stream, rollup); !counted) return counted;
 
-  auto offset = conn_.exec(
-      "INSERT INTO consumer_offsets (consumer, stream, partition, next_offset, skipped) "
-      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consumer, stream, partition) "
-      "DO UPDATE SET next_offset = excluded.next_offset, "
-      "skipped = consumer_offsets.skipped + excluded.skipped",
-      {consumer, stream, std::to_string(partition.index), std::to_string(batch.next_offset),
-       std::to_string(batch.skipped)},
-      "offset update");
+  auto offset = conn_.exec(positions::kPostgresUpsert,
+                           {consumer, stream, std::to_string(partition.index),
+                            std::to_string(batch.next_offset), std::to_string(batch.skipped)},
+                           "offset update");
   if (!offset) return offset.error();
   return boost::outcome_v2::success();
 }

@@ -2,7 +2,7 @@
 // The store in PostgreSQL (`store.url`), for API replicas that share it and for processes whose
 // disk does not outlive them. The same tables as the SQLite store (docs/ARCHITECTURE.md), in
 // the schema `store.schema`: events (payload as `json`, the text exactly as received),
-// rollup_counts[_hourly], rollup_lag[_hourly], rollup_fields and consumer_offsets.
+// rollup_counts[_hourly], rollup_lag[_hourly], rollup_fields and sluice_positions.
 //
 // A batch goes in one transaction: its events are COPYed (binary) into a temporary table and
 // inserted from there with ON CONFLICT (stream, id) DO NOTHING, so a repeated id is skipped;
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "store/pg_connection.h"
+#include "store/positions.h"
 #include "store/rollup.h"
 #include "store/store_writer.h"
 
@@ -39,6 +40,7 @@ class PostgresStore : public StoreWriter {
  private:
   // Connected, the tables made and this connection's temporary tables ready.
   Result<void> connect();
+  Result<positions::Rows> positions_of(const std::string& consumer);
   Result<void> write_in_transaction(const std::string& consumer, const log::Partition& partition,
                                     const log::ReadBatch& batch);
   // Recounts a stream's rollups when its fields differ from those they were counted by.

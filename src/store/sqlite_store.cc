@@ -7,6 +7,7 @@
 #include "core/event.h"
 #include "core/json_text.h"
 #include "core/logging.h"
+#include "store/positions.h"
 
 namespace sluice::sqlite {
 
@@ -31,23 +32,8 @@ void create_schema(Db& db) {
       stream TEXT PRIMARY KEY,
       fields TEXT NOT NULL          -- the stats_fields the counts were made by, as JSON
     ) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS consumer_offsets (
-      consumer TEXT NOT NULL,
-      stream TEXT NOT NULL,
-      partition INTEGER NOT NULL,
-      next_offset INTEGER NOT NULL,
-      skipped INTEGER NOT NULL DEFAULT 0,  -- deleted by retention before the consumer read them
-      PRIMARY KEY (consumer, stream, partition)
-    ) WITHOUT ROWID;
   )sql");
-  // Files made before the skipped count: add it (SQLite has no ADD COLUMN IF NOT EXISTS).
-  bool has_skipped = false;
-  auto columns = db.prepare("SELECT name FROM pragma_table_info('consumer_offsets')");
-  while (columns.step() == SQLITE_ROW)
-    has_skipped = has_skipped || columns.column_text(0) == "skipped";
-  if (!has_skipped) {
-    db.exec("ALTER TABLE consumer_offsets ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0");
-  }
+  store::positions::prepare(db, store::positions::kStoreOlder);
   // GET /v1/stats: counts per stream, minute of event time (ts / 60000), type and stats_fields
   // (JSON text of each value, 'null' when missing), and the processing lag's spread (bucket:
   // lag_bucket of received_at - ts); by minute, and by hour (minute: the hour's first) for
@@ -99,39 +85,26 @@ SqliteStore::SqliteStore(const std::string& path,
   insert_event_ = db_.prepare(
       "INSERT INTO events (stream, id, ts, received_at, key, type, payload) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (stream, id) DO NOTHING");
-  upsert_offset_ = db_.prepare(
-      "INSERT INTO consumer_offsets (consumer, stream, partition, next_offset, skipped) "
-      "VALUES (?1, ?2, ?4, ?3, ?5) "
-      "ON CONFLICT (consumer, stream, partition) DO UPDATE SET next_offset = "
-      "excluded.next_offset, skipped = consumer_offsets.skipped + excluded.skipped");
+  upsert_offset_ = db_.prepare(store::positions::kSqliteUpsert);
 }
 
 Result<std::map<log::Partition, std::uint64_t>> SqliteStore::skipped(const std::string& consumer) {
-  auto stmt = db_.prepare(
-      "SELECT stream, partition, skipped FROM consumer_offsets WHERE consumer = ?1 AND "
-      "skipped > 0");
-  stmt.bind(1, std::string_view(consumer));
+  auto rows = store::positions::read(db_, consumer);
+  if (!rows) return rows.error();
   std::map<log::Partition, std::uint64_t> out;
-  while (stmt.step() == SQLITE_ROW) {
-    out[log::Partition(std::string(stmt.column_text(0)),
-                       static_cast<std::uint32_t>(stmt.column_int(1)))] =
-        static_cast<std::uint64_t>(stmt.column_int(2));
-  }
+  for (const auto& [partition, position] : rows.value())
+    if (position.skipped > 0) out[partition] = position.skipped;
   return out;
 }
 
 Result<std::map<log::Partition, log::Offset>> SqliteStore::committed_offsets(
     const std::string& consumer) {
-  auto stmt = db_.prepare(
-      "SELECT stream, partition, next_offset FROM consumer_offsets WHERE consumer = ?1");
-  stmt.bind(1, std::string_view(consumer));
-  std::map<log::Partition, log::Offset> offsets;
-  while (stmt.step() == SQLITE_ROW) {
-    log::Partition partition(std::string(stmt.column_text(0)),
-                             static_cast<std::uint32_t>(stmt.column_int(1)));
-    offsets[partition] = static_cast<log::Offset>(stmt.column_int(2));
-  }
-  return offsets;
+  auto rows = store::positions::read(db_, consumer);
+  if (!rows) return rows.error();
+  std::map<log::Partition, log::Offset> out;
+  for (const auto& [partition, position] : rows.value())
+    out[partition] = position.next;
+  return out;
 }
 
 Result<void> SqliteStore::check_rollup_fields(const std::string& stream) {
@@ -288,8 +261,8 @@ Result<void> SqliteStore::write(const std::string& consumer, const log::Partitio
   }
   upsert_offset_.bind(1, std::string_view(consumer));
   upsert_offset_.bind(2, std::string_view(stream));
-  upsert_offset_.bind(3, static_cast<std::int64_t>(batch.next_offset));
-  upsert_offset_.bind(4, static_cast<std::int64_t>(partition.index));
+  upsert_offset_.bind(3, static_cast<std::int64_t>(partition.index));
+  upsert_offset_.bind(4, static_cast<std::int64_t>(batch.next_offset));
   upsert_offset_.bind(5, static_cast<std::int64_t>(batch.skipped));
   if (upsert_offset_.step() != SQLITE_DONE) return fail("offset update");
   upsert_offset_.reset();

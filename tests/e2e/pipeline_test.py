@@ -228,7 +228,7 @@ def main():
             blocker = subprocess.Popen(["psql", warehouse.db.url, "-Xq"], stdin=subprocess.PIPE,
                                        stdout=subprocess.PIPE, text=True)
             try:
-                blocker.stdin.write("BEGIN; LOCK TABLE sluice_pipeline_offsets IN SHARE ROW"
+                blocker.stdin.write("BEGIN; LOCK TABLE sluice_positions IN SHARE ROW"
                                     " EXCLUSIVE MODE;\n\\echo locked\n")
                 blocker.stdin.flush()
                 assert blocker.stdout.readline().strip() == "locked"
@@ -239,7 +239,7 @@ def main():
                 def sink_waiting_on_the_lock():
                     return warehouse.db.query(
                         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                        " AND query LIKE 'INSERT INTO sluice_pipeline_offsets%'") == [["1"]]
+                        " AND query LIKE 'INSERT INTO sluice_positions%'") == [["1"]]
                 wait_for(sink_waiting_on_the_lock, 30, "the sink's COPY done, COMMIT not yet")
                 server.kill()
             finally:

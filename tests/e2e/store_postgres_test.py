@@ -1,7 +1,8 @@
 """The store in PostgreSQL (`store.url`) against a real server: payloads come back exactly as
 they were sent; the tables are where docs/operations.md says, in their schema; with the server
 stopped, ingest goes on while queries answer 503 and /readyz names the store; once it is back,
-the processor stores everything acknowledged meanwhile, once, with its statistics.
+the processor stores everything acknowledged meanwhile, once, with its statistics; a store an
+earlier version made (positions in consumer_offsets) resumes where it stopped.
 
 usage: store_postgres_test.py SLUICE_BINARY
 """
@@ -63,9 +64,8 @@ def main():
             rows = pg.query("SELECT table_name FROM information_schema.tables WHERE "
                             "table_schema = 'analytics' ORDER BY 1")
             names = [r[0] for r in rows]
-            assert names == ["consumer_offsets", "events", "rollup_counts",
-                             "rollup_counts_hourly", "rollup_fields", "rollup_lag",
-                             "rollup_lag_hourly"], names
+            assert names == ["events", "rollup_counts", "rollup_counts_hourly", "rollup_fields",
+                             "rollup_lag", "rollup_lag_hourly", "sluice_positions"], names
 
         def outage():
             post(batch(0, 200))
@@ -102,12 +102,39 @@ def main():
             assert by_device == {"d%d" % k: len(posted) // 4 for k in range(4)}, by_device
             assert any("store write failed" in line for line in server.stderr_lines)
 
+        def upgraded():
+            # A store an earlier version made: its positions in consumer_offsets, without the
+            # skipped count. The stored events are deleted, so a store that lost its positions
+            # would take them from the log again.
+            server.stop()
+            pg.query("BEGIN; CREATE TABLE analytics.consumer_offsets AS SELECT consumer, stream,"
+                     " partition, next_offset FROM analytics.sluice_positions;"
+                     " DROP TABLE analytics.sluice_positions;"
+                     " DELETE FROM analytics.events WHERE type = 'reading'; COMMIT")
+            server.start()
+            post([{"id": "u%d" % i, "type": "after", "device": "d%d" % i} for i in range(8)])
+
+            def all_taken():
+                status, _, body = server.request("GET", "/v1/streams?stream=events")
+                stream = body["streams"][0]
+                return status == 200 and stream["stored"] == stream["in_log"]
+            wait_for(all_taken, 60, "the store to take every event in the log")
+            assert len(all_events(server, "type=after")) == 8
+            assert all_events(server, "type=reading") == [], "events taken from the log again"
+            names = pg.query("SELECT table_name FROM information_schema.tables WHERE "
+                             "table_schema = 'analytics' AND table_name LIKE '%offsets'")
+            assert names == [], names
+            rows = pg.query("SELECT sum(next_offset) FROM analytics.sluice_positions"
+                            " WHERE consumer = 'store'")
+            assert rows == [[str(len(posted) + 1)]], (rows, len(posted))  # + the odd one
+
         checks.run("payloads come back exactly as sent, and answer SQL", exact_payload)
         checks.run("the tables are made in the configured schema", tables)
         checks.run("server stopped: ingest goes on, queries 503, /readyz names the store",
                    outage)
         checks.run("server back: everything acknowledged stored once, with its counts",
                    recovered)
+        checks.run("a store of an earlier version keeps its positions", upgraded)
     finally:
         if checks.failed:
             sys.stderr.write("".join(server.stderr_lines[-30:]))

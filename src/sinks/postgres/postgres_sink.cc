@@ -10,6 +10,7 @@
 #include "core/time.h"
 #include "store/copy_binary.h"
 #include "store/pg_connection.h"
+#include "store/positions.h"
 
 namespace sluice::sinks {
 namespace {
@@ -96,11 +97,11 @@ std::optional<std::string> PostgresSink::connect() {
       "  received_at timestamptz NOT NULL, key text, type text, payload {1} NOT NULL,"
       "  PRIMARY KEY (stream, id));"
       "CREATE INDEX IF NOT EXISTS {0}_ts ON {0} (ts);"
-      "CREATE TABLE IF NOT EXISTS sluice_pipeline_offsets ("
-      "  consumer text NOT NULL, stream text NOT NULL, partition integer NOT NULL,"
-      "  next_offset bigint NOT NULL, PRIMARY KEY (consumer, stream, partition));"
+      "{2}"
       "CREATE TEMP TABLE sluice_stage (LIKE {0}) ON COMMIT DELETE ROWS;",
-      t, settings_.payload_type);
+      t, settings_.payload_type,
+      // Versions before the one positions table kept these in sluice_pipeline_offsets.
+      store::positions::postgres_schema({"sluice_pipeline_offsets", pipeline::kConsumerPrefix}));
   ResultHolder result{PQexec(conn_, schema.c_str())};
   if (PQresultStatus(result.result) != PGRES_COMMAND_OK) {
     std::string error = PQresultErrorMessage(result.result);
@@ -183,22 +184,16 @@ Result<std::optional<pipeline::Positions>> PostgresSink::stored_positions(
     const std::string& consumer) {
   if (auto error = connect()) return make_error(Errc::kUnavailable, *error);
   const char* params[] = {consumer.c_str()};
-  ResultHolder result{PQexecParams(
-      conn_,
-      "SELECT stream, partition, next_offset FROM sluice_pipeline_offsets WHERE consumer = $1", 1,
-      nullptr, params, nullptr, nullptr, 0)};
+  ResultHolder result{PQexecParams(conn_, store::positions::kPostgresSelect, 1, nullptr, params,
+                                   nullptr, nullptr, 0)};
   if (PQresultStatus(result.result) != PGRES_TUPLES_OK) {
     std::string error = PQresultErrorMessage(result.result);
     disconnect();
     return make_error(Errc::kUnavailable, "postgres: reading positions: " + error);
   }
   pipeline::Positions positions;
-  for (int row = 0; row < PQntuples(result.result); ++row) {
-    log::Partition partition(
-        PQgetvalue(result.result, row, 0),
-        static_cast<std::uint32_t>(std::stoul(PQgetvalue(result.result, row, 1))));
-    positions[partition] = std::stoull(PQgetvalue(result.result, row, 2));
-  }
+  for (const auto& [partition, position] : store::positions::rows_of(result.result))
+    positions[partition] = position.next;
   return std::optional<pipeline::Positions>(std::move(positions));
 }
 
@@ -290,13 +285,9 @@ pipeline::WriteOutcome PostgresSink::write(const pipeline::SinkBatch& batch) {
     const std::string index = std::to_string(partition.index);
     const std::string offset = std::to_string(next);
     const char* params[] = {batch.consumer.c_str(), partition.stream.c_str(), index.c_str(),
-                            offset.c_str()};
-    ResultHolder result{PQexecParams(
-        conn_,
-        "INSERT INTO sluice_pipeline_offsets (consumer, stream, partition, next_offset) "
-        "VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, stream, partition) "
-        "DO UPDATE SET next_offset = excluded.next_offset",
-        4, nullptr, params, nullptr, nullptr, 0)};
+                            offset.c_str(), "0"};
+    ResultHolder result{PQexecParams(conn_, store::positions::kPostgresUpsert, 5, nullptr, params,
+                                     nullptr, nullptr, 0)};
     if (PQresultStatus(result.result) != PGRES_COMMAND_OK) {
       return failure(result.result, "position update");
     }

@@ -2,9 +2,8 @@
 // postgres: a pipeline's events in a PostgreSQL table, exactly once. Each batch is copied
 // (COPY, binary format) straight into the table, or, when an id is already there (a client's
 // retry), into a temporary table and inserted from there with ON CONFLICT (stream, id)
-// DO NOTHING; the pipeline's positions are upserted into sluice_pipeline_offsets in the same
-// transaction. The table and the positions table are created
-// if missing.
+// DO NOTHING; the pipeline's positions are upserted into sluice_positions (store/positions.h)
+// in the same transaction. The table and the positions table are created if missing.
 //
 // Connection failures and server shutdowns are retried (the pipeline pauses, shows its lag and
 // catches up when the server is back); data errors (SQLSTATE classes 22 and 23, such as a

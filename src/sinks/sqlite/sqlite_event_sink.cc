@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "store/positions.h"
+
 namespace sluice::sinks {
 namespace {
 
@@ -66,15 +68,10 @@ SqliteEventSink::SqliteEventSink(const std::string& path, const std::string& tab
     );
     CREATE UNIQUE INDEX IF NOT EXISTS {0}_stream_id ON {0}(stream, id);
     CREATE INDEX IF NOT EXISTS {0}_ts ON {0}(ts);
-    CREATE TABLE IF NOT EXISTS pipeline_offsets (
-      consumer TEXT NOT NULL,
-      stream TEXT NOT NULL,
-      partition INTEGER NOT NULL,
-      next_offset INTEGER NOT NULL,
-      PRIMARY KEY (consumer, stream, partition)
-    ) WITHOUT ROWID;
   )sql",
                        table));
+  // Versions before the one positions table kept these in pipeline_offsets.
+  store::positions::prepare(db_, {"pipeline_offsets", pipeline::kConsumerPrefix});
   insert_ = db_.prepare(
       fmt::format("INSERT INTO {} (stream, id, ts, received_at, key, type, payload) "
                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (stream, id) {}",
@@ -82,27 +79,16 @@ SqliteEventSink::SqliteEventSink(const std::string& path, const std::string& tab
                   upsert ? "DO UPDATE SET ts = excluded.ts, received_at = excluded.received_at, "
                            "key = excluded.key, type = excluded.type, payload = excluded.payload"
                          : "DO NOTHING"));
-  upsert_position_ = db_.prepare(
-      "INSERT INTO pipeline_offsets (consumer, stream, partition, next_offset) "
-      "VALUES (?1, ?2, ?3, ?4) "
-      "ON CONFLICT (consumer, stream, partition) DO UPDATE SET next_offset = excluded.next_offset");
+  upsert_position_ = db_.prepare(store::positions::kSqliteUpsert);
 }
 
 Result<std::optional<pipeline::Positions>> SqliteEventSink::stored_positions(
     const std::string& consumer) {
-  auto stmt = db_.prepare(
-      "SELECT stream, partition, next_offset FROM pipeline_offsets WHERE consumer = ?1");
-  stmt.bind(1, std::string_view(consumer));
+  auto rows = store::positions::read(db_, consumer);
+  if (!rows) return rows.error();
   pipeline::Positions positions;
-  int rc;
-  while ((rc = stmt.step()) == SQLITE_ROW) {
-    log::Partition partition(std::string(stmt.column_text(0)),
-                             static_cast<std::uint32_t>(stmt.column_int(1)));
-    positions[partition] = static_cast<log::Offset>(stmt.column_int(2));
-  }
-  if (rc != SQLITE_DONE) {
-    return make_error(Errc::kUnavailable, "sqlite: reading positions: " + db_.error_message());
-  }
+  for (const auto& [partition, position] : rows.value())
+    positions[partition] = position.next;
   return std::optional<pipeline::Positions>(std::move(positions));
 }
 
@@ -136,6 +122,7 @@ pipeline::WriteOutcome SqliteEventSink::write(const pipeline::SinkBatch& batch) 
     upsert_position_.bind(2, std::string_view(partition.stream));
     upsert_position_.bind(3, static_cast<std::int64_t>(partition.index));
     upsert_position_.bind(4, static_cast<std::int64_t>(next));
+    upsert_position_.bind(5, std::int64_t{0});
     if (upsert_position_.step() != SQLITE_DONE) return fail("position update");
     upsert_position_.reset();
   }

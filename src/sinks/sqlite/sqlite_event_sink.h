@@ -5,7 +5,7 @@
 // the last with the pipeline's `upsert`).
 //
 // The table has the store's columns (docs/ARCHITECTURE.md): seq, stream, id, ts, received_at,
-// key, type, payload. Positions are kept in `pipeline_offsets` of the same database.
+// key, type, payload. Positions are kept in `sluice_positions` of the same database.
 
 #include <memory>
 #include <string>
