@@ -21,6 +21,7 @@
 #include "log/embedded/embedded_log.h"
 #include "pipeline/pipeline.h"
 #include "windows/window_set.h"
+#include "windows/window_spec.h"
 
 namespace {
 

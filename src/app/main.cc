@@ -26,7 +26,7 @@ bool load_config(const std::string& file, const std::string& listen, const std::
                  sluice::Config& out) {
   auto loaded = file.empty() ? sluice::config::load_defaults() : sluice::config::load_file(file);
   if (!listen.empty()) {
-    if (auto error = sluice::config::check_listen(listen)) {
+    if (auto error = sluice::http::check_listen(listen)) {
       loaded.errors.push_back({.path = "--listen", .message = *error});
     }
     loaded.config.server.listen = listen;

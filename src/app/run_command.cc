@@ -148,8 +148,10 @@ int run_server(const Config& config, const ConfigReloader& reload) {
     for (const auto& [name, stream] : config.streams) {
       if (!stream.dead_letter.empty()) dead_letters[name] = config.streams.at(stream.dead_letter);
     }
-    Processor processor(event_log, config.store, store::open_store_writer(config),
-                        std::move(dead_letters));
+    Processor processor(
+        event_log, config.store,
+        store::open_store_writer(config.store, config.store_path(), config.stats_fields()),
+        std::move(dead_letters));
     auto built = pipeline::PipelineSet::build(config, event_log);
     if (!built) {
       log->error("cannot start the pipelines: {}", built.error().message);

@@ -12,14 +12,6 @@
 namespace sluice::app {
 namespace {
 
-std::vector<std::string> stream_names(const Config& config) {
-  std::vector<std::string> names;
-  names.reserve(config.streams.size());
-  for (const auto& [name, stream] : config.streams)
-    names.push_back(name);
-  return names;
-}
-
 // The collector's paths in a process without it: 404 for any method.
 void add_absent_collector(const Config& config, http::Router& router) {
   auto absent = [&router](std::string pattern) {
@@ -70,7 +62,7 @@ ServedParts::ServedParts(const Config& config, log::Log& log, http::Server& serv
     };
   } else {
     add_absent_collector(config, routes);
-    auto& none = no_collector_.emplace(stream_names(config));
+    auto& none = no_collector_.emplace(config.stream_names());
     intake = [&none](std::string& out, const std::string& stream) {
       none.append_json(out, stream);
     };

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config/config.h"
+#include "config/stream_settings.h"
 #include "core/event.h"
 #include "core/result.h"
 #include "log/log.h"

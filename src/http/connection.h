@@ -6,13 +6,13 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <string>
 
-#include "config/config.h"
 #include "http/connection_drain.h"
 #include "http/io_types.h"
 #include "http/rate_limiter.h"
 #include "http/read_access.h"
 #include "http/request_metrics.h"
 #include "http/router.h"
+#include "http/server_settings.h"
 
 namespace sluice::http {
 

@@ -7,8 +7,8 @@
 #include <boost/url/url_view.hpp>
 #include <optional>
 
-#include "config/config.h"
 #include "http/route.h"
+#include "http/server_settings.h"
 
 namespace sluice::http {
 

@@ -9,9 +9,9 @@
 #include <functional>
 #include <memory>
 
-#include "config/config.h"
 #include "health/readiness.h"
 #include "http/router.h"
+#include "http/server_settings.h"
 #include "http/work_pool.h"
 #include "metrics/registry.h"
 

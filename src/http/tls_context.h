@@ -8,8 +8,8 @@
 #include <memory>
 #include <mutex>
 
-#include "config/config.h"
 #include "core/result.h"
+#include "http/server_settings.h"
 
 namespace sluice::http {
 

@@ -14,10 +14,7 @@
 
 #include "core/result.h"
 #include "log/log.h"
-
-namespace sluice {
-struct Config;
-}
+#include "store/store_settings.h"
 
 namespace sluice::store {
 
@@ -42,9 +39,11 @@ class StoreWriter {
   virtual Result<void> prepare_statistics(const std::vector<std::string>& streams) = 0;
 };
 
-// The store the configuration names (store.url, else the SQLite file), with each stream's
+// The store `store` names (store.url, else the SQLite file `sqlite_path`), with each stream's
 // stats_fields. The SQLite file is opened (and made) at once: throws if it cannot be; a
 // PostgreSQL server is connected to on first use and again after a lost connection.
-std::unique_ptr<StoreWriter> open_store_writer(const Config& config);
+std::unique_ptr<StoreWriter> open_store_writer(
+    const StoreConfig& store, const std::string& sqlite_path,
+    std::map<std::string, std::vector<std::string>> stats_fields);
 
 }  // namespace sluice::store

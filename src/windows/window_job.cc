@@ -6,15 +6,15 @@
 #include <boost/json.hpp>
 #include <filesystem>
 
-#include "core/json_text.h"
 #include "core/json_write.h"
 #include "core/logging.h"
 #include "core/thread_name.h"
 #include "core/time.h"
-#include "pipeline/event_json.h"
 #include "pipeline/field_path.h"
 #include "pipeline/message_template.h"
 #include "pipeline/pipeline_event.h"
+#include "windows/late_event.h"
+#include "windows/window_spec.h"
 
 namespace sluice::windows {
 namespace {
@@ -51,25 +51,6 @@ consume::Options options_of(const WindowConfig& config) {
 }
 
 }  // namespace
-
-WindowSpec spec_of(const WindowConfig& config) {
-  WindowSpec spec;
-  if (config.kind == "hopping") {
-    spec.kind = WindowSpec::Kind::kHopping;
-  } else if (config.kind == "session") {
-    spec.kind = WindowSpec::Kind::kSession;
-  }
-  spec.size_ms = config.shape.size.count();
-  spec.every_ms = config.shape.every.count();
-  spec.gap_ms = config.shape.gap.count();
-  spec.allowed_lateness_ms = config.allowed_lateness.count();
-  spec.key_fields = config.key;
-  const json::value aggregates = json::parse(config.aggregates);
-  for (const auto& [name, text] : aggregates.as_object()) {
-    spec.aggregates.push_back(parse_aggregate(std::string(name), text.as_string()).value());
-  }
-  return spec;
-}
 
 WindowJob::WindowJob(WindowConfig config, log::Log& log, std::string store_path,
                      std::optional<StreamConfig> late_stream, std::vector<AlertRule> rules,
@@ -223,25 +204,14 @@ Result<consume::Handled> WindowJob::handle(const log::Partition& partition, log:
     if (!reason) continue;
     ++late;
     if (!late_stream_) continue;
-    std::string payload = "{\"window\":";
-    append_json_string(payload, config_.name);
-    payload += ",\"error\":";
-    append_json_string(payload, *reason);
-    payload += fmt::format(",\"offset\":{},\"event\":", record.offset);
-    pipeline::append_event_json(
-        payload, pipeline::SinkRecord{partition.stream, partition.index, record.offset, [&] {
-                                        EventView view = *envelope;
-                                        view.payload = event.payload();
-                                        return view;
-                                      }()});
-    payload += '}';
-    // The same event is late again in a replay: the same id, which the store keeps once.
-    const std::string id = fmt::format("late:{}:{}:{}", config_.name, name, record.offset);
-    outbox_.add(*late_stream_, EventView{.id = id,
+    EventView seen = *envelope;
+    seen.payload = event.payload();
+    const LateEvent late_record = late_event(config_.name, partition, record.offset, seen, *reason);
+    outbox_.add(*late_stream_, EventView{.id = late_record.id,
                                          .ts_ms = envelope->ts_ms,
                                          .received_at_ms = now_ms(),
                                          .type = std::string_view(partition.stream),
-                                         .payload = payload});
+                                         .payload = late_record.payload});
   }
   dirty_ = early_dirty_ = true;
   std::lock_guard lock(mutex_);

@@ -51,9 +51,6 @@ struct WindowStatus {
 // The aggregate that samples event ids for alerts, dropped from the results as stored.
 inline constexpr std::string_view kEventIds = "_event_ids";
 
-// The operator's definition from configuration (checked when the configuration loaded).
-WindowSpec spec_of(const WindowConfig& config);
-
 // An alert rule (alerts.<name>) over this definition's results.
 struct AlertRule {
   std::string name;

@@ -181,8 +181,8 @@ TEST(Config, ChecksListenAddress) {
   auto loaded = load_text("server: {listen: localhost}\n");
   ASSERT_EQ(loaded.errors.size(), 1u);
   EXPECT_THAT(loaded.errors[0].message, HasSubstr("is not host:port"));
-  EXPECT_FALSE(check_listen("127.0.0.1:0"));
-  EXPECT_TRUE(check_listen("127.0.0.1:70000"));
+  EXPECT_FALSE(http::check_listen("127.0.0.1:0"));
+  EXPECT_TRUE(http::check_listen("127.0.0.1:70000"));
 }
 
 TEST(Config, ExpandsEnvironmentVariables) {

@@ -75,11 +75,23 @@ bool eventually(Condition condition) {
   return condition();
 }
 
-TEST(Consumer, RetriesItsRestoreThenHandsOverEveryRecordOnceFromThere) {
+// A log of one stream, "events", of one partition.
+struct OneStream {
   TempDir dir;
-  log::EmbeddedLog log(dir.str(), {"events"}, LogConfig{});
+  log::EmbeddedLog log{dir.str(), {"events"}, LogConfig{}};
   std::vector<std::string> storage;
-  ASSERT_TRUE(append_sync(log, log::Partition("events", 0), make_batch("e", 50, storage)));
+
+  // Appends `n` records with ids `<prefix>-0`, `<prefix>-1`, …
+  bool append(const std::string& prefix, int n) {
+    return static_cast<bool>(
+        append_sync(log, log::Partition("events", 0), make_batch(prefix, n, storage)));
+  }
+};
+
+TEST(Consumer, RetriesItsRestoreThenHandsOverEveryRecordOnceFromThere) {
+  OneStream events;
+  auto& log = events.log;
+  ASSERT_TRUE(events.append("e", 50));
   RecordingClient client;
   client.restore_failures = 3;
   client.restored_at = {{log::Partition("events", 0), 20}};
@@ -93,7 +105,7 @@ TEST(Consumer, RetriesItsRestoreThenHandsOverEveryRecordOnceFromThere) {
   EXPECT_EQ(consumer.positions().at(log::Partition("events", 0)), 50u);
   EXPECT_EQ(consumer.lag(), 0u);
   // New records are read when the log says so.
-  ASSERT_TRUE(append_sync(log, log::Partition("events", 0), make_batch("f", 5, storage)));
+  ASSERT_TRUE(events.append("f", 5));
   consumer.notify();
   ASSERT_TRUE(eventually([&] { return client.handled() == 35; }));
   EXPECT_TRUE(eventually([&] { return consumer.progress().state == "running"; }));
@@ -105,10 +117,9 @@ TEST(Consumer, RetriesItsRestoreThenHandsOverEveryRecordOnceFromThere) {
 }
 
 TEST(Consumer, AFailedCheckpointRestoresWhenTheClientAsks) {
-  TempDir dir;
-  log::EmbeddedLog log(dir.str(), {"events"}, LogConfig{});
-  std::vector<std::string> storage;
-  ASSERT_TRUE(append_sync(log, log::Partition("events", 0), make_batch("e", 10, storage)));
+  OneStream events;
+  auto& log = events.log;
+  ASSERT_TRUE(events.append("e", 10));
   RecordingClient client;
   client.checkpoint_failures = 1;
   auto restoring = options();
@@ -126,8 +137,8 @@ TEST(Consumer, AFailedCheckpointRestoresWhenTheClientAsks) {
 }
 
 TEST(Consumer, StopsWhileItsRestoreKeepsFailing) {
-  TempDir dir;
-  log::EmbeddedLog log(dir.str(), {"events"}, LogConfig{});
+  OneStream events;
+  auto& log = events.log;
   RecordingClient client;
   client.restore_failures = 1'000'000;
   Consumer consumer(options(), log, client);

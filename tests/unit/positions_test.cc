@@ -2,6 +2,7 @@
 // moved over, so an upgrade resumes where the old version stopped.
 #include "store/positions.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "sinks/sqlite/sqlite_event_sink.h"
@@ -20,20 +21,23 @@ bool has_table(const std::string& path, const char* table) {
   return stmt.step() == SQLITE_ROW;
 }
 
-void make_file(const std::string& path, const std::string& sql) {
+// A database an earlier version left: `table` as it kept positions (with the skipped column
+// or from before it), holding `rows` ("(consumer, stream, partition, next_offset[, skipped])").
+void make_file(const std::string& path, const std::string& table, bool with_skipped,
+               const std::string& rows) {
   sqlite::Db db(path, /*read_only=*/false);
-  db.exec(sql);
+  db.exec(fmt::format(
+      "CREATE TABLE {} (consumer TEXT NOT NULL, stream TEXT NOT NULL, partition INTEGER NOT NULL, "
+      "next_offset INTEGER NOT NULL, {} PRIMARY KEY (consumer, stream, partition)); "
+      "INSERT INTO {} VALUES {}",
+      table, with_skipped ? "skipped INTEGER NOT NULL DEFAULT 0," : "", table, rows));
 }
 
 TEST(Positions, AStoreFileOfAnEarlierVersionKeepsItsPositionsAndSkippedCounts) {
   TempDir dir;
   const std::string path = dir.str() + "/sluice.db";
-  make_file(path, R"sql(
-    CREATE TABLE consumer_offsets (consumer TEXT NOT NULL, stream TEXT NOT NULL,
-      partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
-      skipped INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (consumer, stream, partition));
-    INSERT INTO consumer_offsets VALUES ('store', 'web', 0, 42, 3), ('store', 'web', 1, 7, 0);
-  )sql");
+  make_file(path, "consumer_offsets", /*with_skipped=*/true,
+            "('store', 'web', 0, 42, 3), ('store', 'web', 1, 7, 0)");
   {
     sqlite::SqliteStore store(path);
     auto offsets = store.committed_offsets("store").value();
@@ -53,12 +57,7 @@ TEST(Positions, AStoreFileOfAnEarlierVersionKeepsItsPositionsAndSkippedCounts) {
 TEST(Positions, AFileFromBeforeTheSkippedCountMovesWithNoneSkipped) {
   TempDir dir;
   const std::string path = dir.str() + "/sluice.db";
-  make_file(path, R"sql(
-    CREATE TABLE consumer_offsets (consumer TEXT NOT NULL, stream TEXT NOT NULL,
-      partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
-      PRIMARY KEY (consumer, stream, partition));
-    INSERT INTO consumer_offsets VALUES ('store', 'iot', 2, 9);
-  )sql");
+  make_file(path, "consumer_offsets", /*with_skipped=*/false, "('store', 'iot', 2, 9)");
   sqlite::SqliteStore store(path);
   EXPECT_EQ(store.committed_offsets("store").value()[log::Partition("iot", 2)], 9u);
   EXPECT_TRUE(store.skipped("store").value().empty());
@@ -68,12 +67,8 @@ TEST(Positions, AFileFromBeforeTheSkippedCountMovesWithNoneSkipped) {
 TEST(Positions, ASinkDatabaseOfAnEarlierVersionKeepsThePipelinesPositions) {
   TempDir dir;
   const std::string path = dir.str() + "/warehouse.db";
-  make_file(path, R"sql(
-    CREATE TABLE pipeline_offsets (consumer TEXT NOT NULL, stream TEXT NOT NULL,
-      partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
-      PRIMARY KEY (consumer, stream, partition));
-    INSERT INTO pipeline_offsets VALUES ('keep', 'web', 0, 5), ('other', 'web', 0, 8);
-  )sql");
+  make_file(path, "pipeline_offsets", /*with_skipped=*/false,
+            "('keep', 'web', 0, 5), ('other', 'web', 0, 8)");
   sinks::SqliteEventSink sink(path, "events", /*upsert=*/false);
   auto keep = sink.stored_positions(std::string(pipeline::kConsumerPrefix) + "keep").value();
   ASSERT_TRUE(keep.has_value());

@@ -17,7 +17,6 @@
 #include <mutex>
 #include <thread>
 
-#include "config/config.h"
 #include "log/embedded/dir_lock.h"
 #include "log/embedded/file_io.h"
 #include "log/embedded/parallel_runner.h"
@@ -25,6 +24,7 @@
 #include "log/embedded/retention_holds.h"
 #include "log/failure_reporter.h"
 #include "log/log.h"
+#include "log/log_settings.h"
 
 namespace sluice::log {
 

@@ -18,9 +18,9 @@
 #include <mutex>
 #include <string>
 
-#include "config/config.h"
 #include "log/embedded/log_file.h"
 #include "log/embedded/retention_holds.h"
+#include "log/log_settings.h"
 
 namespace sluice::log {
 

@@ -21,10 +21,10 @@
 #include <mutex>
 #include <thread>
 
-#include "config/config.h"
 #include "log/embedded/embedded_log.h"  // StreamSpec
 #include "log/failure_reporter.h"
 #include "log/log.h"
+#include "log/log_settings.h"
 
 namespace sluice::log {
 

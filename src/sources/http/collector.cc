@@ -59,20 +59,12 @@ Reply ingest_answer(const Request& req, const StreamConfig& stream, bool form, s
   return http::answer(req, status, ingest_response_json(accepted, rejected));
 }
 
-std::vector<std::string> stream_names(const Config& config) {
-  std::vector<std::string> names;
-  names.reserve(config.streams.size());
-  for (const auto& [name, stream] : config.streams)
-    names.push_back(name);
-  return names;
-}
-
 }  // namespace
 
 Collector::Collector(const Config& config, log::Log& log)
     : config_(config),
       log_(log),
-      metrics_(stream_names(config)),
+      metrics_(config.stream_names()),
       per_key_(config.server.rate_limit.per_key, config.server.rate_limit.burst) {
   for (const auto& [name, stream] : config.streams) {
     auto policy = StreamPolicy::build(stream);
