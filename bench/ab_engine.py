@@ -60,6 +60,7 @@ def main():
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     query_events = int(sys.argv[4]) if len(sys.argv) > 4 else 2_000_000
     work = tempfile.mkdtemp(prefix="sluice-ab-engine-")
+    os.chmod(work, 0o755)  # the PostgreSQL server runs as the postgres user
     pg_dir = os.path.join(work, "pg")
     os.makedirs(pg_dir)
     script = os.path.join(ROOT, "scripts", "test-postgres")
@@ -70,8 +71,11 @@ def main():
         for round_no in range(rounds):
             order = ("A", "B") if round_no % 2 == 0 else ("B", "A")
             for label in order:
-                got = figures(run_benches(builds[label], os.path.join(work, label), url,
-                                          query_events))
+                # A fresh directory every round: bench_query fills its store again, so the
+                # store writer's rate is measured in each round, not only the first.
+                data = os.path.join(work, label)
+                shutil.rmtree(data, ignore_errors=True)
+                got = figures(run_benches(builds[label], data, url, query_events))
                 results[label].append(got)
                 print("round %d %s: %s" % (round_no + 1, label, ", ".join(
                     "%s %g" % (k, v) for k, v in got.items())), flush=True)

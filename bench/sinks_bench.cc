@@ -142,13 +142,15 @@ double sqlite_ceiling(const std::string& path, const std::vector<Row>& rows) {
 // table and positions from an earlier run are dropped too, so it starts from the beginning.
 double postgres_ceiling(const std::string& url, const std::vector<Row>& rows) {
   PGconn* conn = PQconnectdb(url.c_str());
-  PQclear(PQexec(conn,
-                 "SET client_min_messages = warning; DROP TABLE IF EXISTS events;"
-                 "DROP TABLE IF EXISTS sluice_pipeline_offsets; DROP TABLE IF EXISTS ev_ceiling; "
-                 "CREATE TABLE ev_ceiling (stream text NOT NULL,"
-                 " id text NOT NULL, ts timestamptz NOT NULL, received_at timestamptz NOT NULL,"
-                 " key text, type text, payload jsonb NOT NULL, PRIMARY KEY (stream, id));"
-                 "CREATE INDEX ON ev_ceiling (ts);"));
+  PQclear(
+      PQexec(conn,
+             "SET client_min_messages = warning; DROP TABLE IF EXISTS events;"
+             "DROP TABLE IF EXISTS sluice_pipeline_offsets; DROP TABLE IF EXISTS sluice_positions;"
+             "DROP TABLE IF EXISTS ev_ceiling; "
+             "CREATE TABLE ev_ceiling (stream text NOT NULL,"
+             " id text NOT NULL, ts timestamptz NOT NULL, received_at timestamptz NOT NULL,"
+             " key text, type text, payload jsonb NOT NULL, PRIMARY KEY (stream, id));"
+             "CREATE INDEX ON ev_ceiling (ts);"));
   const auto start = Clock::now();
   PQclear(PQexec(conn, "BEGIN"));
   PQclear(PQexec(conn, "COPY ev_ceiling FROM STDIN (FORMAT binary)"));
