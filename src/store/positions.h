@@ -4,9 +4,8 @@
 // transaction as the rows. The store writer is the consumer "store"; each pipeline is
 // "pipeline.<name>" (pipeline/sink.h), so a pipeline may write into the store's own database. Both
 // dialects, and the move of rows from the tables earlier versions kept (consumer_offsets in the
-// store, pipeline_offsets and sluice_pipeline_offsets in the sinks' databases).
-
-#include <libpq-fe.h>
+// store, pipeline_offsets and sluice_pipeline_offsets in the sinks' databases). This header
+// holds what both dialects share and SQLite's side; PostgreSQL's is in postgres_positions.h.
 
 #include <cstdint>
 #include <map>
@@ -44,19 +43,5 @@ inline constexpr const char* kSqliteUpsert =
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (consumer, stream, partition) DO UPDATE SET "
     "next_offset = excluded.next_offset, skipped = sluice_positions.skipped + excluded.skipped";
 Result<Rows> read(sqlite::Db& db, const std::string& consumer);
-
-// PostgreSQL: statements that make the table and move the rows of `older`, to run in one
-// transaction (they take the advisory lock the store's schema statements take, so sessions
-// that start together do not race on the catalog).
-std::string postgres_schema(const Older& older);
-// $1 consumer, $2 stream, $3 partition, $4 next offset, $5 skipped since the last upsert.
-inline constexpr const char* kPostgresUpsert =
-    "INSERT INTO sluice_positions (consumer, stream, partition, next_offset, skipped) "
-    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consumer, stream, partition) DO UPDATE SET "
-    "next_offset = excluded.next_offset, skipped = sluice_positions.skipped + excluded.skipped";
-// $1 consumer; columns stream, partition, next_offset, skipped (read by rows_of).
-inline constexpr const char* kPostgresSelect =
-    "SELECT stream, partition, next_offset, skipped FROM sluice_positions WHERE consumer = $1";
-Rows rows_of(const PGresult* result);
 
 }  // namespace sluice::store::positions

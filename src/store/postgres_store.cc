@@ -8,7 +8,7 @@
 #include "core/event.h"
 #include "core/logging.h"
 #include "store/copy_binary.h"
-#include "store/positions.h"
+#include "store/postgres_positions.h"
 
 namespace sluice::store {
 namespace {

@@ -10,7 +10,7 @@
 #include "core/time.h"
 #include "store/copy_binary.h"
 #include "store/pg_connection.h"
-#include "store/positions.h"
+#include "store/postgres_positions.h"
 
 namespace sluice::sinks {
 namespace {
