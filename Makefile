@@ -1,10 +1,11 @@
 # The entry points. Each target first installs whatever Debian packages are missing.
-.PHONY: setup build build-debug build-fuzz run test fuzz chaos soak bench format lint clean
+.PHONY: setup build build-debug build-fuzz run test fuzz chaos soak bench image image-test format lint clean
 
 JOBS ?= $(shell nproc)
 
 setup:
 	@scripts/setup
+	@scripts/setup-node
 
 build: setup
 	@cmake --preset release >/dev/null
@@ -54,6 +55,19 @@ soak: build
 
 bench: build
 	@bench/run build/release
+
+# The container image, localhost/sluice:latest (Containerfile), on a Debian 12 base made from
+# Debian packages (scripts/image-base); nothing is pulled from a registry. Docker format: OCI
+# images have no HEALTHCHECK.
+IMAGE ?= localhost/sluice:latest
+image:
+	@scripts/setup-image
+	@scripts/image-base
+	@buildah bud --isolation chroot --layers --format docker -f Containerfile -t $(IMAGE) .
+
+# Starts the image's `sluice run`, posts events, reads them back, restarts it and reads again.
+image-test: image
+	@python3 tests/image/image_test.py $(IMAGE)
 
 format: setup
 	@git ls-files --cached --others --exclude-standard '*.h' '*.cc' | xargs clang-format -i
