@@ -24,6 +24,7 @@
 #include "pipeline/pipeline_set.h"
 #include "processor/processor.h"
 #include "query/store_reader.h"
+#include "sources/kafka/foreign_events.h"
 #include "windows/window_set.h"
 
 namespace sluice {
@@ -43,10 +44,17 @@ std::unique_ptr<log::Log> open_log(const Config& config) {
   std::vector<log::StreamSpec> streams;
   streams.reserve(config.streams.size());
   for (const auto& [name, stream] : config.streams) {
-    streams.emplace_back(name, stream.partitions);
+    streams.emplace_back(name, stream.partitions).topic = stream.kafka.topic;
   }
   if (config.log.backend == "kafka") {
-    return std::make_unique<log::KafkaLog>(config.log.kafka, streams);
+    auto kafka = std::make_unique<log::KafkaLog>(config.log.kafka, streams);
+    // Records other services produce to a stream's topic are its events too.
+    for (const auto& [name, stream] : config.streams) {
+      auto reader = sources::foreign_reader(stream);
+      if (!reader) throw std::runtime_error(reader.error().message);
+      kafka->set_foreign_reader(name, std::move(reader.value()));
+    }
+    return kafka;
   }
   return std::make_unique<log::EmbeddedLog>(
       (std::filesystem::path(config.storage.data_dir) / "log").string(), streams, config.log);

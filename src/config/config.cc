@@ -522,6 +522,13 @@ LoadResult load_node(const YAML::Node& root) {
     result.errors.push_back(
         {.path = "log.kafka.brokers", .message = "required with log.backend: kafka"});
   }
+  if (result.config.log.backend != "kafka") {
+    for (const auto& [name, stream] : result.config.streams) {
+      if (stream.kafka.topic.empty()) continue;
+      result.errors.push_back(
+          {.path = "streams." + name + ".kafka.topic", .message = "needs log.backend: kafka"});
+    }
+  }
   // Report in file order; errors not tied to a line (defaults) come last.
   std::stable_sort(result.errors.begin(), result.errors.end(),
                    [](const ConfigError& a, const ConfigError& b) {

@@ -195,6 +195,7 @@ const Table& stream_table() {
           section_setting("sanitize", &StreamConfig::sanitize, sanitize_table()),
           section_setting("privacy", &StreamConfig::privacy, privacy_table()),
           section_setting("form", &StreamConfig::form, form_table()),
+          section_setting("kafka", &StreamConfig::kafka, sources::kafka_stream_table()),
       }};
   return table;
 }

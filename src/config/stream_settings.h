@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/table.h"
+#include "sources/kafka/kafka_source_settings.h"
 
 namespace sluice {
 
@@ -59,6 +60,7 @@ struct StreamConfig {
   SanitizeConfig sanitize;
   PrivacyConfig privacy;
   FormConfig form;
+  KafkaStreamConfig kafka;
   std::string ingest = "auto";  // auto | true | false: whether clients may post here over HTTP
   // How far an event's time may be ahead of its arrival, and what happens beyond: clamp (the
   // envelope's time becomes the arrival time; the payload keeps the original) or dead_letter.

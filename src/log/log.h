@@ -76,8 +76,9 @@ struct ReadBatch {
   std::deque<std::string> buffers;  // own the bytes the records point into
   std::vector<StoredRecord> records;
   Offset next_offset = 0;  // where the next read continues
-  // Records between the offset asked for and the first one read that retention had deleted
-  // (embedded log, log.retention_policy drop_oldest): the reader skipped them.
+  // Records between the offset asked for and the first one read that the reader skipped:
+  // deleted by retention (embedded log, log.retention_policy drop_oldest) or unreadable (Kafka:
+  // another producer's record that is not an event).
   std::uint64_t skipped = 0;
 };
 
@@ -92,6 +93,9 @@ struct LogStats {
   std::uint64_t in_flight = 0;         // kafka: events waiting for the brokers
   // embedded: records consumers found deleted by retention before they read them, by consumer
   std::map<std::string, std::uint64_t> skipped;
+  // kafka: records in a stream's topic that are not events (another producer's text that is not
+  // a JSON object, a malformed envelope), skipped by every reader; by stream
+  std::map<std::string, std::uint64_t> unreadable;
   metrics::HistogramSnapshot sync_seconds;  // embedded: write + fdatasync of a group to a file
   std::string failing;  // why appends fail now (the last error); empty while they succeed
 };

@@ -36,6 +36,12 @@ void collect_metrics(const Log& log, metrics::Families& f) {
   } else {
     f.gauge("sluice_log_in_flight_events", "Events waiting for the Kafka brokers.", backend,
             metrics::as_double(stats.in_flight));
+    for (const auto& [stream, count] : stats.unreadable) {
+      f.counter("sluice_log_unreadable_records_total",
+                "Records in a stream's Kafka topic that are not events (another producer's text "
+                "that is not a JSON object, a malformed envelope): skipped, by stream.",
+                {{"stream", stream}}, metrics::as_double(count));
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 // The Kafka log's interface against librdkafka's mock cluster, hosted in this process (3 brokers
-// on real loopback TCP): appends, reads from any offset, end offsets, consumer group commits.
+// on real loopback TCP): appends, reads from any offset, end offsets, consumer group commits,
+// the records' JSON-with-headers format, and records that other producers wrote.
 
 #include "log/kafka/kafka_log.h"
 
@@ -49,6 +50,34 @@ class KafkaLogTest : public ::testing::Test {
       from = batch.value().next_offset;
     }
     return ids;
+  }
+
+  // A plain client of the cluster, as another service would be.
+  rd_kafka_t* client(rd_kafka_type_t type) const {
+    char error[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", config_.brokers.c_str(), error, sizeof(error));
+    if (type == RD_KAFKA_CONSUMER) {
+      rd_kafka_conf_set(conf, "group.id", "plain", error, sizeof(error));
+      rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", error, sizeof(error));
+    }
+    rd_kafka_t* rk = rd_kafka_new(type, conf, error, sizeof(error));
+    EXPECT_NE(rk, nullptr) << error;
+    return rk;
+  }
+
+  // Produces `value` to t.a partition 0 with one header, if `format` is not empty.
+  void produce(const std::string& value, const std::string& format = "") const {
+    rd_kafka_t* producer = client(RD_KAFKA_PRODUCER);
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(1);
+    if (!format.empty()) rd_kafka_header_add(headers, "sluice-format", -1, format.data(), -1);
+    ASSERT_EQ(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC("t.a"), RD_KAFKA_V_PARTITION(0),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_HEADERS(headers),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_EQ(rd_kafka_flush(producer, 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(producer);
   }
 
   rd_kafka_t* host_ = nullptr;
@@ -153,6 +182,108 @@ TEST_F(KafkaLogTest, AppendsPastTheInFlightLimitFailAtOnce) {
   // Let the queued part be delivered so closing does not wait for the timeout.
   for (int broker = 1; broker <= 3; ++broker)
     rd_kafka_mock_broker_set_up(cluster_, broker);
+}
+
+}  // namespace
+}  // namespace sluice::log
+
+namespace sluice::log {
+namespace {
+
+std::string header(rd_kafka_headers_t* headers, const char* name) {
+  const void* value = nullptr;
+  std::size_t size = 0;
+  if (rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return "(none)";
+  }
+  return std::string(static_cast<const char*>(value), size);
+}
+
+TEST_F(KafkaLogTest, RecordsAreTheEventsJsonWithTheEnvelopeInHeaders) {
+  KafkaLog log(config_, {{"a", 2}});
+  const std::string payload = R"({"device":"d1","n":1})";
+  RecordBatch batch;
+  batch.add(EventView{.id = "e-1",
+                      .ts_ms = 1'700'000'000'123,
+                      .received_at_ms = 1'700'000'001'000,
+                      .key = "d1",
+                      .type = "click",
+                      .payload = payload});
+  ASSERT_TRUE(append_sync(log, Partition("a", 0), std::move(batch)));
+
+  rd_kafka_t* consumer = client(RD_KAFKA_CONSUMER);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, "t.a", 0)->offset = 0;
+  ASSERT_EQ(rd_kafka_assign(consumer, list), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_message_t* message = nullptr;
+  for (int i = 0; i < 100 && !message; ++i) {
+    message = rd_kafka_consumer_poll(consumer, 100);
+    if (message && message->err) {
+      rd_kafka_message_destroy(message);
+      message = nullptr;
+    }
+  }
+  ASSERT_NE(message, nullptr);
+  EXPECT_EQ(std::string(static_cast<const char*>(message->payload), message->len), payload);
+  EXPECT_EQ(std::string(static_cast<const char*>(message->key), message->key_len), "d1");
+  rd_kafka_timestamp_type_t type;
+  EXPECT_EQ(rd_kafka_message_timestamp(message, &type), 1'700'000'000'123);
+  rd_kafka_headers_t* headers = nullptr;
+  ASSERT_EQ(rd_kafka_message_headers(message, &headers), RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_EQ(header(headers, "sluice-format"), "2");
+  EXPECT_EQ(header(headers, "sluice-id"), "e-1");
+  EXPECT_EQ(header(headers, "sluice-stream"), "a");
+  EXPECT_EQ(header(headers, "sluice-ts"), "2023-11-14T22:13:20.123Z");
+  EXPECT_EQ(header(headers, "sluice-received-at"), "2023-11-14T22:13:21.000Z");
+  EXPECT_EQ(header(headers, "sluice-key"), "d1");
+  EXPECT_EQ(header(headers, "sluice-type"), "click");
+  rd_kafka_message_destroy(message);
+  rd_kafka_consumer_close(consumer);
+  rd_kafka_destroy(consumer);
+
+  // And the log reads its own record back as the same event.
+  auto read = log.read(Partition("a", 0), 0, 10);
+  for (int i = 0; i < 100 && read && read.value().records.empty(); ++i)
+    read = log.read(Partition("a", 0), 0, 10);
+  ASSERT_TRUE(read && read.value().records.size() == 1);
+  const auto event = decode_event(read.value().records[0].bytes);
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->id, "e-1");
+  EXPECT_EQ(event->ts_ms, 1'700'000'000'123);
+  EXPECT_EQ(event->received_at_ms, 1'700'000'001'000);
+  EXPECT_EQ(event->key, std::optional<std::string_view>("d1"));
+  EXPECT_EQ(event->type, std::optional<std::string_view>("click"));
+  EXPECT_EQ(event->payload, payload);
+}
+
+TEST_F(KafkaLogTest, ReadsEarlierFormatsAndOtherProducersRecords) {
+  KafkaLog log(config_, {{"a", 2}});
+  // What an earlier version wrote: the binary record as the value, no headers.
+  std::string legacy;
+  encode_event(EventView{.id = "old-1", .ts_ms = 5, .received_at_ms = 6, .payload = "{}"}, legacy);
+  produce(legacy);
+  produce(R"({"from":"another service"})");  // another producer's JSON object
+  produce("not json at all");                // skipped
+  produce(R"({"n":1})", "9");                // a newer format than this version reads: skipped
+  produce(R"({"n":2})", "2");                // format 2 without its envelope: skipped
+  std::vector<std::string> storage;
+  ASSERT_TRUE(append_sync(log, Partition("a", 0), make_batch("new", 1, storage)));
+
+  log.set_foreign_reader("a", [](const ForeignRecord& record, std::string& out) -> Result<void> {
+    if (record.value.empty() || record.value.front() != '{') {
+      return make_error(Errc::kInvalidInput, "not a JSON object");
+    }
+    const std::string id = "foreign-" + std::to_string(record.offset);
+    encode_event(EventView{.id = id, .ts_ms = *record.timestamp_ms, .payload = record.value}, out);
+    return boost::outcome_v2::success();
+  });
+  auto ids = read_ids(log, Partition("a", 0), 0, 3);
+  EXPECT_EQ(ids, (std::vector<std::string>{"old-1", "foreign-1", "new-0"}));
+  EXPECT_EQ(log.stats().unreadable, (std::map<std::string, std::uint64_t>{{"a", 3}}));
+  // Read again (another consumer): the same events, the skipped records counted once.
+  EXPECT_EQ(read_ids(log, Partition("a", 0), 0, 3), ids);
+  EXPECT_EQ(log.stats().unreadable.at("a"), 3u);
 }
 
 }  // namespace

@@ -34,6 +34,7 @@ struct StreamSpec {
   StreamSpec(const char* stream_name) : StreamSpec(std::string(stream_name)) {}  // NOLINT
   std::string name;
   std::uint32_t partitions;
+  std::string topic;  // Kafka: the stream's topic when it is not log.kafka.topic_prefix + name
 };
 
 class EmbeddedLog final : public Log {

@@ -8,6 +8,7 @@
 
 #include "core/event.h"
 #include "core/logging.h"
+#include "log/kafka/kafka_wire.h"
 #include "log/log_format.h"
 
 namespace sluice::log {
@@ -146,8 +147,10 @@ KafkaLog::KafkaPtr KafkaLog::make_client(rd_kafka_type_t type, const std::string
 KafkaLog::KafkaLog(const KafkaConfig& config, const std::vector<StreamSpec>& streams)
     : config_(config) {
   producer_ = make_client(RD_KAFKA_PRODUCER, "");
-  for (const auto& spec : streams)
+  for (const auto& spec : streams) {
     partition_counts_[spec.name] = spec.partitions;
+    topics_[spec.name] = spec.topic.empty() ? config_.topic_prefix + spec.name : spec.topic;
+  }
   ensure_topics(streams);
   poller_ = std::thread([this] {
     while (!closing_.load())
@@ -182,6 +185,7 @@ void KafkaLog::ensure_topics(const std::vector<StreamSpec>& streams) {
   rd_kafka_metadata_destroy(metadata);
 
   std::vector<rd_kafka_NewTopic_t*> missing;
+  std::string missing_names;
   for (const auto& spec : streams) {
     auto it = existing.find(topic(spec.name));
     if (it == existing.end()) {
@@ -190,10 +194,16 @@ void KafkaLog::ensure_topics(const std::vector<StreamSpec>& streams) {
                                               static_cast<int>(spec.partitions),
                                               config_.replication_factor, error, sizeof(error)));
       if (!missing.back()) throw std::runtime_error(std::string("Kafka topic: ") + error);
+      missing_names += (missing_names.empty() ? "" : ", ") + topic(spec.name);
     } else if (it->second < static_cast<int>(spec.partitions)) {
       throw std::runtime_error(
           fmt::format("Kafka topic {} has {} partitions but stream {} is configured with {}",
                       it->first, it->second, spec.name, spec.partitions));
+    } else if (!spec.topic.empty() && it->second != static_cast<int>(spec.partitions)) {
+      // Other producers write every partition of their topic: reading fewer would miss events.
+      throw std::runtime_error(fmt::format(
+          "Kafka topic {} has {} partitions: set streams.{}.partitions to {} to read them all",
+          it->first, it->second, spec.name, it->second));
     }
   }
   if (missing.empty()) return;
@@ -220,7 +230,10 @@ void KafkaLog::ensure_topics(const std::vector<StreamSpec>& streams) {
   if (event) rd_kafka_event_destroy(event);
   rd_kafka_queue_destroy(queue);
   rd_kafka_NewTopic_destroy_array(missing.data(), missing.size());
-  if (!problem.empty()) throw std::runtime_error("cannot create Kafka topics: " + problem);
+  if (!problem.empty()) {
+    throw std::runtime_error(
+        fmt::format("cannot create Kafka topics {}: {}", missing_names, problem));
+  }
 }
 
 void KafkaLog::on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void*) {
@@ -257,21 +270,25 @@ void KafkaLog::append(const Partition& partition, RecordBatch batch, AppendDone 
     if (failed_to_produce) return;  // the first failure answers the request; stop producing
     auto event = decode_event(record);
     const std::string_view key = event->key.value_or(event->id);
-    auto err = rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()),
-                                 RD_KAFKA_V_PARTITION(static_cast<std::int32_t>(partition.index)),
-                                 RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-                                 RD_KAFKA_V_VALUE(const_cast<char*>(record.data()), record.size()),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(state),
-                                 RD_KAFKA_V_END);
+    rd_kafka_headers_t* headers = kafka_wire::headers_for(*event, partition.stream);
+    auto err = rd_kafka_producev(
+        producer_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()),
+        RD_KAFKA_V_PARTITION(static_cast<std::int32_t>(partition.index)),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(event->payload.data()), event->payload.size()),
+        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_TIMESTAMP(event->ts_ms),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(state), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       ++produced;
-    } else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      failed_to_produce = true;
+      return;
+    }
+    rd_kafka_headers_destroy(headers);  // the message took them only if producing worked
+    failed_to_produce = true;
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       state->fail(make_error(Errc::kUnavailable,
                              "too many events are waiting for the Kafka brokers "
                              "(log.kafka.max_in_flight_bytes)"));
     } else {
-      failed_to_produce = true;
       state->fail(kafka_error(err, "cannot produce to Kafka"));
     }
   });
@@ -310,7 +327,7 @@ Result<ReadBatch> KafkaLog::read(const Partition& partition, Offset from, std::s
   std::string& buffer = out.buffers.emplace_back();
   std::vector<std::pair<Offset, std::pair<std::size_t, std::size_t>>> spans;
   int timeout_ms = 20;  // wait briefly for the first message only
-  while (spans.size() < max_records) {
+  for (std::size_t consumed = 0; consumed < max_records; ++consumed) {
     rd_kafka_message_t* message = rd_kafka_consumer_poll(reader->consumer.get(), timeout_ms);
     if (!message) break;
     timeout_ms = 0;
@@ -324,16 +341,75 @@ Result<ReadBatch> KafkaLog::read(const Partition& partition, Offset from, std::s
       reader->assigned = false;
       return error;
     }
-    spans.push_back({static_cast<Offset>(message->offset), {buffer.size(), message->len}});
-    buffer.append(static_cast<const char*>(message->payload), message->len);
-    reader->position = static_cast<Offset>(message->offset) + 1;
+    const auto offset = static_cast<Offset>(message->offset);
+    const std::size_t start = buffer.size();
+    const bool taken = take(partition, *message, buffer);
     rd_kafka_message_destroy(message);
+    reader->position = offset + 1;
+    if (taken) {
+      spans.push_back({offset, {start, buffer.size() - start}});
+    } else if (spans.empty()) {
+      ++out.skipped;
+      out.next_offset = offset + 1;
+    } else {
+      // ReadBatch::skipped counts records before the first one read: this one is skipped by
+      // the next read, which begins here.
+      reader->assigned = false;
+      break;
+    }
   }
   for (const auto& [offset, span] : spans) {
     out.records.push_back({offset, std::string_view(buffer).substr(span.first, span.second)});
   }
   if (!out.records.empty()) out.next_offset = out.records.back().offset + 1;
   return out;
+}
+
+bool KafkaLog::take(const Partition& partition, const rd_kafka_message_t& message,
+                    std::string& buffer) {
+  std::string problem;
+  switch (kafka_wire::decode(message, buffer)) {
+    case kafka_wire::Kind::kEvent:
+      return true;
+    case kafka_wire::Kind::kBroken:
+      problem =
+          "it has Sluice's format header but its envelope headers are missing or "
+          "malformed, or its format is newer than this version reads";
+      break;
+    case kafka_wire::Kind::kForeign: {
+      auto reader = foreign_readers_.find(partition.stream);
+      if (reader == foreign_readers_.end()) {
+        problem = "it is not a Sluice record and this process reads no other producers' records";
+        break;
+      }
+      rd_kafka_timestamp_type_t type;
+      const std::int64_t timestamp = rd_kafka_message_timestamp(&message, &type);
+      const ForeignRecord record{
+          .topic = topics_.at(partition.stream),
+          .partition = partition.index,
+          .offset = static_cast<Offset>(message.offset),
+          .timestamp_ms = timestamp >= 0 ? std::optional<std::int64_t>(timestamp) : std::nullopt,
+          .key = std::string_view(static_cast<const char*>(message.key),
+                                  message.key ? message.key_len : 0),
+          .value = std::string_view(static_cast<const char*>(message.payload),
+                                    message.payload ? message.len : 0)};
+      const std::size_t start = buffer.size();
+      auto made = reader->second(record, buffer);
+      if (made) return true;
+      buffer.resize(start);
+      problem = made.error().message;
+      break;
+    }
+  }
+  const auto offset = static_cast<Offset>(message.offset);
+  std::lock_guard lock(unreadable_mutex_);
+  auto last = last_unreadable_.find(partition);
+  if (last != last_unreadable_.end() && offset <= last->second) return false;
+  last_unreadable_[partition] = offset;
+  ++unreadable_[partition.stream];
+  logger("log")->warn("kafka record skipped topic={} partition={} offset={} reason=\"{}\"",
+                      topics_.at(partition.stream), partition.index, offset, problem);
+  return false;
 }
 
 Offset KafkaLog::end_offset(const Partition& partition) const {
@@ -413,7 +489,22 @@ LogStats KafkaLog::stats() const {
                   .failed_appends = failed_appends_.load(std::memory_order_relaxed),
                   .bytes = bytes_.load(std::memory_order_relaxed),
                   .in_flight = static_cast<std::uint64_t>(rd_kafka_outq_len(producer_.get())),
+                  .unreadable = unreadable_copy(),
                   .failing = failures_.failing()};
+}
+
+std::map<std::string, std::uint64_t> KafkaLog::unreadable_copy() const {
+  std::lock_guard lock(unreadable_mutex_);
+  return unreadable_;
+}
+
+void KafkaLog::set_foreign_reader(const std::string& stream, ForeignReader reader) {
+  foreign_readers_[stream] = std::move(reader);
+}
+
+std::string KafkaLog::topic(const std::string& stream) const {
+  auto it = topics_.find(stream);
+  return it == topics_.end() ? config_.topic_prefix + stream : it->second;
 }
 
 void KafkaLog::set_on_durable(std::function<void()> callback) {

@@ -2,11 +2,12 @@
 // The Kafka log: each stream is a topic (`log.kafka.topic_prefix` + stream) with the stream's
 // partitions, on Apache Kafka or any Kafka-protocol broker, through librdkafka.
 //
-// Appends produce one message per event — key: the event key (or id), value: the encoded
-// record (src/core/event.h) — with acks=all and an idempotent producer; an append's callback
-// runs when the delivery reports of all its messages are in. Messages waiting for the brokers
-// are bounded by log.kafka.max_in_flight_bytes: past it, and when the brokers stay unreachable
-// for log.kafka.delivery_timeout, appends fail with kUnavailable (HTTP 503).
+// Appends produce one message per event as JSON with the envelope in headers (kafka_wire.h),
+// with acks=all and an idempotent producer; an append's callback runs when the delivery reports
+// of all its messages are in. Reads take Sluice's records of this and earlier versions, and
+// records other producers wrote, through the stream's ForeignReader. Messages waiting for the
+// brokers are bounded by log.kafka.max_in_flight_bytes: past it, and when the brokers stay
+// unreachable for log.kafka.delivery_timeout, appends fail with kUnavailable (HTTP 503).
 //
 // Reads use one consumer per partition, positioned explicitly (no group subscription), so the
 // caller's offsets are the truth. Consumer group commits go to the brokers' group coordinator.
@@ -23,6 +24,7 @@
 
 #include "log/embedded/embedded_log.h"  // StreamSpec
 #include "log/failure_reporter.h"
+#include "log/foreign_record.h"
 #include "log/log.h"
 #include "log/log_settings.h"
 
@@ -49,6 +51,12 @@ class KafkaLog final : public Log {
   void set_on_durable(std::function<void()> callback) override;
   void close() override;
 
+  // How records of `stream` that another producer wrote become events. Without one they are
+  // skipped. Set before reading.
+  void set_foreign_reader(const std::string& stream, ForeignReader reader);
+  // The topic `stream` lives in.
+  std::string topic(const std::string& stream) const;
+
  private:
   struct Reader;  // a consumer assigned to one partition
   struct Handle {
@@ -58,12 +66,21 @@ class KafkaLog final : public Log {
 
   KafkaPtr make_client(rd_kafka_type_t type, const std::string& group) const;
   void ensure_topics(const std::vector<StreamSpec>& streams);
-  std::string topic(const std::string& stream) const { return config_.topic_prefix + stream; }
+  // Appends one consumed message to `buffer` as a binary record; false: it is skipped.
+  bool take(const Partition& partition, const rd_kafka_message_t& message, std::string& buffer);
+  std::map<std::string, std::uint64_t> unreadable_copy() const;
   rd_kafka_t* group_client(const std::string& group) const;
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
 
   const KafkaConfig config_;
   std::map<std::string, std::uint32_t> partition_counts_;
+  std::map<std::string, std::string> topics_;  // by stream
+  std::map<std::string, ForeignReader> foreign_readers_;
+  // Records skipped as unreadable, by stream; each partition's highest such offset so that
+  // every consumer reading past the same record counts it once.
+  mutable std::mutex unreadable_mutex_;
+  std::map<std::string, std::uint64_t> unreadable_;
+  std::map<Partition, Offset> last_unreadable_;
   KafkaPtr producer_;
   std::function<void()> on_durable_;
   std::atomic<bool> closing_{false};
