@@ -230,18 +230,20 @@ class Poster(threading.Thread):
     """Posts NDJSON batches to /v1/streams/events/events until told to stop or the server goes
     away (killed: that batch is unacknowledged). `make_batch(n)` gives the n-th batch's events;
     each acknowledged batch is added to `acked` (list.extend is atomic under the GIL), as
-    `record(event)` of each event. `sent` counts acknowledged requests."""
+    `record(event)` of each event. `sent` counts acknowledged requests; with `limit` it stops
+    after that many."""
 
-    def __init__(self, port, make_batch, acked, record=lambda event: event, pause=0.0):
+    def __init__(self, port, make_batch, acked, record=lambda event: event, pause=0.0,
+                 limit=None):
         super().__init__(daemon=True)
         self.port, self.make_batch, self.acked = port, make_batch, acked
-        self.record, self.pause = record, pause
+        self.record, self.pause, self.limit = record, pause, limit
         self.stop = False
         self.sent = 0
 
     def run(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        while not self.stop:
+        while not self.stop and (self.limit is None or self.sent < self.limit):
             events = self.make_batch(self.sent)
             body = "\n".join(json.dumps(e) for e in events)
             try:

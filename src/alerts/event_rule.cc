@@ -99,7 +99,8 @@ bool EventRuleJob::load_state(const std::string& text) {
   return true;
 }
 
-Result<consume::Positions> EventRuleJob::restore() {
+Result<consume::Positions> EventRuleJob::restore(
+    const std::vector<log::Partition>& /*partitions*/) {
   if (!store_) {
     try {
       store_ = open_store_();

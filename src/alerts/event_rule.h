@@ -60,7 +60,7 @@ class EventRuleJob : private consume::Client {
     std::uint64_t suppressed = 0;    // matches since, inside the cooldown
   };
 
-  Result<consume::Positions> restore() override;
+  Result<consume::Positions> restore(const std::vector<log::Partition>& partitions) override;
   void started() override;
   bool wants_records() override;
   Result<consume::Handled> handle(const log::Partition& partition, log::Offset from,

@@ -81,6 +81,17 @@ int run_cli(int argc, char** argv) {
   api->add_option("--data-dir", data_dir, "Data directory; overrides storage.data_dir");
   api->add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  auto* processor = app.add_subcommand(
+      "processor",
+      "Run the processing role alone: the store writer, pipelines, windows and alert rules "
+      "over the Kafka log, with health, metrics and their status over HTTP. Replicas share "
+      "the partitions through Kafka consumer groups.");
+  processor->add_option("-c,--config", config_file, "YAML configuration file")
+      ->check(CLI::ExistingFile);
+  processor->add_option("--listen", listen, "HOST:PORT to listen on; overrides server.listen");
+  processor->add_option("--data-dir", data_dir, "Data directory; overrides storage.data_dir");
+  processor->add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   std::string validate_file;
   auto* validate = app.add_subcommand("validate",
                                       "Check a configuration file without starting; "
@@ -245,15 +256,16 @@ int run_cli(int argc, char** argv) {
     if (!load_config(config_file, listen, data_dir, config)) return sluice::kExitInvalidConfig;
     return sluice::run_api(config);
   }
-  if (*run) {
+  if (*run || *processor) {
     sluice::set_log_level(log_level);
     sluice::Config config;
     if (!load_config(config_file, listen, data_dir, config)) return sluice::kExitInvalidConfig;
-    return sluice::run_server(config, [&]() -> std::optional<sluice::Config> {
+    const sluice::ConfigReloader reload = [&]() -> std::optional<sluice::Config> {
       sluice::Config fresh;
       if (!load_config(config_file, listen, data_dir, fresh)) return std::nullopt;
       return fresh;
-    });
+    };
+    return *run ? sluice::run_server(config, reload) : sluice::run_processor(config, reload);
   }
   return sluice::kExitUsage;
 }

@@ -145,7 +145,8 @@ void reload_on_hangup(const ConfigReloader& reload, pipeline::PipelineSet& pipel
 
 }  // namespace
 
-int run_server(const Config& config, const ConfigReloader& reload) {
+// The processing parts, and with `all` the collector and the query API too.
+int run_processing(const Config& config, const ConfigReloader& reload, bool all) {
   auto log = logger("app");
   raise_open_file_limit();
   try {
@@ -180,11 +181,12 @@ int run_server(const Config& config, const ConfigReloader& reload) {
     processor.start();
     pipelines.start();
     windows->start();
-    auto reader = query::open_store_reader(config);
+    auto reader = all ? query::open_store_reader(config) : nullptr;
 
     http::Server server(config.server);
     app::ServedParts served(config, event_log, server,
-                            {.reader = reader.get(),
+                            {.collect = all,
+                             .reader = reader.get(),
                              .store = &processor,
                              .pipelines = &pipelines,
                              .windows = windows.get()});
@@ -193,10 +195,10 @@ int run_server(const Config& config, const ConfigReloader& reload) {
         server.reload_tls();
         reload_on_hangup(reload, pipelines, *windows);
       } else {
-        ignore_hangup("all-in-one", server);
+        ignore_hangup(all ? "all-in-one" : "processor", server);
       }
     });
-    serve(config, server, "all");
+    serve(config, server, all ? "all" : "processor");
     // The server has stopped taking requests: the pipelines finish their batches (a sink
     // being retried is left for the next start), the log finishes its queued appends, then the
     // processor finishes its batch when it is destroyed.
@@ -209,6 +211,20 @@ int run_server(const Config& config, const ConfigReloader& reload) {
     return kExitFailure;
   }
   return kExitOk;
+}
+
+int run_server(const Config& config, const ConfigReloader& reload) {
+  return run_processing(config, reload, true);
+}
+
+int run_processor(const Config& config, const ConfigReloader& reload) {
+  if (config.log.backend != "kafka") {
+    logger("app")->error(
+        "sluice processor follows the Kafka log: set log.backend: kafka (the embedded log "
+        "belongs to the one process that writes it: use sluice run)");
+    return kExitInvalidConfig;
+  }
+  return run_processing(config, reload, false);
 }
 
 int run_collector(const Config& config) {

@@ -23,6 +23,12 @@ int run_server(const Config& config, const ConfigReloader& reload = {});
 // SIGINT/SIGTERM; returns the process exit code.
 int run_collector(const Config& config);
 
+// `sluice processor`: the processing role alone — the store writer, pipelines, windows and
+// alert rules over the Kafka log, with health, /metrics, /v1/pipelines and /v1/windows; no
+// ingest and no query API. Replicas share the partitions through Kafka consumer groups
+// (log.kafka.consumer_groups). Refuses to start (kExitInvalidConfig) on the embedded log.
+int run_processor(const Config& config, const ConfigReloader& reload = {});
+
 // `sluice api`: the query API alone — GET endpoints, tail, /metrics and health over the
 // PostgreSQL store and the Kafka log, no ingest, processor or pipelines. Refuses to start
 // (kExitInvalidConfig) without store.url or on the embedded log. Blocks until SIGINT/SIGTERM.

@@ -13,16 +13,17 @@ namespace sluice::app {
 namespace {
 
 // The collector's paths in a process without it: 404 for any method.
-void add_absent_collector(const Config& config, http::Router& router) {
-  auto absent = [&router](std::string pattern) {
+void add_absent_collector(const Config& config, http::Router& router, bool processor) {
+  const char* message = processor ? "this is a processor (sluice processor): events are posted "
+                                    "to a collector"
+                                  : "this process serves queries only (sluice api): events "
+                                    "are posted to a collector";
+  auto absent = [&router, message](std::string pattern) {
     router.add({.pattern = std::move(pattern),
                 .allow = "",
                 .access = http::Access::kOpen,
-                .handler = [](http::Request& req, const http::Call&) {
-                  return http::ready(http::error_answer(
-                      req, make_error(Errc::kNotFound,
-                                      "this process serves queries only (sluice api): events "
-                                      "are posted to a collector")));
+                .handler = [message](http::Request& req, const http::Call&) {
+                  return http::ready(http::error_answer(req, make_error(Errc::kNotFound, message)));
                 }});
   };
   absent("/v1/streams/{stream}/events");
@@ -33,10 +34,10 @@ void add_absent_collector(const Config& config, http::Router& router) {
 
 // "pipelines" or "windows" in a process that does not run them.
 std::string runs_elsewhere(std::string_view what, bool serves_queries) {
-  return serves_queries
-             ? "this process serves queries only: " + std::string(what) + " run in sluice run"
-             : "this is a collector: " + std::string(what) +
-                   " run in the processes that run them (sluice run)";
+  return serves_queries ? "this process serves queries only: " + std::string(what) +
+                              " run in sluice run and sluice processor"
+                        : "this is a collector: " + std::string(what) +
+                              " run in the processes that run them (sluice run, sluice processor)";
 }
 
 }  // namespace
@@ -61,7 +62,7 @@ ServedParts::ServedParts(const Config& config, log::Log& log, http::Server& serv
       collector.metrics().append_json(out, stream);
     };
   } else {
-    add_absent_collector(config, routes);
+    add_absent_collector(config, routes, parts.store != nullptr);
     auto& none = no_collector_.emplace(config.stream_names());
     intake = [&none](std::string& out, const std::string& stream) {
       none.append_json(out, stream);

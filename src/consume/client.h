@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <vector>
 
 #include "core/result.h"
 #include "log/log.h"
@@ -35,9 +36,13 @@ class Client {
   // its thread gets there). nullopt: none, or not now (restore() tries again).
   virtual std::optional<Positions> prepare() { return std::nullopt; }
   // On the consumer's thread, at start and, with restore_after_failed_checkpoint, after a
-  // failed checkpoint: the client's state as last committed, and each partition's position
-  // (a partition it leaves out starts at 0). An error is retried with backoff.
-  virtual Result<Positions> restore() = 0;
+  // failed checkpoint, and in a consumer group each time partitions are assigned: the client's
+  // state as last committed, and the positions of `partitions` (the ones it reads from now on;
+  // one it leaves out starts at 0). An error is retried with backoff.
+  virtual Result<Positions> restore(const std::vector<log::Partition>& partitions) = 0;
+  // In a consumer group, between passes: the partitions go to another process. The client
+  // finishes with them (what it commits per batch is committed already) and forgets them.
+  virtual void release(const std::vector<log::Partition>& /*partitions*/) {}
   // Once restored, before the first pass: the client's start line in the log.
   virtual void started() {}
   // Whether to read this pass (false: only after_pass runs, e.g. while outputs wait).

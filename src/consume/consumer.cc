@@ -4,6 +4,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "core/json_text.h"
 #include "core/logging.h"
 #include "core/redact.h"
 #include "core/thread_name.h"
@@ -61,15 +64,62 @@ Progress Consumer::progress() const {
   return progress_;
 }
 
+std::optional<GroupView> Consumer::group() const {
+  std::lock_guard lock(mutex_);
+  if (!grouped_) return std::nullopt;
+  GroupView view{.name = options_.group, .member = member_id_, .partitions = {}};
+  for (const auto& [partition, position] : positions_)
+    view.partitions.push_back(partition);
+  return view;
+}
+
+void append_group_json(std::string& out, const std::optional<GroupView>& group) {
+  out += "\"group\":";
+  if (!group) {
+    out += "null";
+    return;
+  }
+  out += "{\"name\":";
+  append_json_string(out, group->name);
+  out += ",\"member\":";
+  append_json_string(out, group->member);
+  out += ",\"partitions\":[";
+  for (std::size_t i = 0; i < group->partitions.size(); ++i) {
+    if (i > 0) out += ',';
+    append_json_string(
+        out, fmt::format("{}/{}", group->partitions[i].stream, group->partitions[i].index));
+  }
+  out += "]}";
+}
+
 Positions Consumer::positions() const {
   std::lock_guard lock(mutex_);
   return positions_;
 }
 
 std::optional<std::uint64_t> Consumer::lag() const {
-  std::lock_guard lock(mutex_);
-  if (!known_) return std::nullopt;
-  return log::lag(log_, positions_);
+  Positions positions;
+  {
+    std::lock_guard lock(mutex_);
+    if (!known_) return std::nullopt;
+    positions = positions_;
+    if (!grouped_) return log::lag(log_, positions);
+  }
+  // In a group: the whole group's lag, the other members' partitions where the group
+  // committed them.
+  for (const auto& stream : options_.streams) {
+    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p) {
+      const log::Partition partition(stream, p);
+      if (positions.contains(partition)) continue;
+      // While the group rebalances the brokers may not answer: the last answer, else 0 (a lag
+      // too high rather than none).
+      auto committed = log_.committed(options_.group, partition);
+      std::lock_guard lock(mutex_);
+      if (committed) group_committed_[partition] = committed.value().value_or(0);
+      positions[partition] = group_committed_[partition];
+    }
+  }
+  return log::lag(log_, positions);
 }
 
 bool Consumer::stopping() const {
@@ -108,20 +158,22 @@ std::chrono::milliseconds Consumer::fail(const char* what, const Error& error) {
 }
 
 bool Consumer::start_over() {
+  return take(owned_, true);
+}
+
+bool Consumer::take(const std::vector<log::Partition>& partitions, bool replace) {
   for (;;) {
-    auto restored = client_.restore();
+    auto restored = client_.restore(partitions);
     if (restored) {
       Positions positions;
-      for (const auto& stream : options_.streams) {
-        for (std::uint32_t p = 0; p < log_.partitions(stream); ++p) {
-          const log::Partition partition(stream, p);
-          auto it = restored.value().find(partition);
-          positions[partition] = it == restored.value().end() ? 0 : it->second;
-        }
+      for (const auto& partition : partitions) {
+        auto it = restored.value().find(partition);
+        positions[partition] = it == restored.value().end() ? 0 : it->second;
       }
       hold(positions);
       std::lock_guard lock(mutex_);
-      positions_ = std::move(positions);
+      if (replace) positions_.clear();
+      positions_.merge(positions);
       known_ = true;
       return true;
     }
@@ -129,9 +181,72 @@ bool Consumer::start_over() {
   }
 }
 
+bool Consumer::join() {
+  if (!options_.group.empty()) {
+    for (;;) {
+      try {
+        member_ = log_.join(options_.group, options_.streams);
+        break;
+      } catch (const std::exception& e) {
+        if (pause(fail("cannot join its group", make_error(Errc::kUnavailable, e.what())))) {
+          return false;
+        }
+      }
+    }
+  }
+  if (member_) {
+    // The group assigns the partitions: none until it has.
+    std::lock_guard lock(mutex_);
+    positions_.clear();
+    known_ = true;
+    grouped_ = true;
+    return true;
+  }
+  for (const auto& stream : options_.streams) {
+    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p)
+      owned_.emplace_back(stream, p);
+  }
+  return start_over();
+}
+
+void Consumer::assigned(const std::vector<log::Partition>& partitions) {
+  for (const auto& partition : partitions) {
+    if (std::find(owned_.begin(), owned_.end(), partition) == owned_.end()) {
+      owned_.push_back(partition);
+    }
+  }
+  std::lock_guard lock(mutex_);
+  member_id_ = member_->id();
+  // take() runs after poll() returns: restoring may wait out a backoff, and the group
+  // protocol should not wait for it.
+  pending_.insert(pending_.end(), partitions.begin(), partitions.end());
+}
+
+void Consumer::revoked(const std::vector<log::Partition>& partitions) {
+  client_.release(partitions);
+  Positions positions;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& partition : partitions) {
+      auto it = positions_.find(partition);
+      if (it == positions_.end()) continue;
+      positions.insert(*it);
+      positions_.erase(it);
+    }
+    std::erase_if(pending_, [&](const log::Partition& p) {
+      return std::find(partitions.begin(), partitions.end(), p) != partitions.end();
+    });
+  }
+  for (const auto& [partition, position] : positions)
+    member_->commit(partition, position);
+  std::erase_if(owned_, [&](const log::Partition& p) {
+    return std::find(partitions.begin(), partitions.end(), p) != partitions.end();
+  });
+}
+
 void Consumer::run() {
   if (options_.nice != 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), options_.nice);
-  if (!start_over()) {
+  if (!join()) {
     set_state("stopped");
     return;
   }
@@ -145,6 +260,15 @@ void Consumer::run() {
       std::lock_guard lock(mutex_);
       stopping = stopping_;
       seen = generation_;
+    }
+    if (member_ && !stopping) {
+      member_->poll(*this);
+      std::vector<log::Partition> pending;
+      {
+        std::lock_guard lock(mutex_);
+        pending.swap(pending_);
+      }
+      if (!pending.empty() && !take(pending, false)) break;
     }
     Pass pass = Pass::kIdle;
     if (!stopping && client_.wants_records()) {
@@ -175,6 +299,10 @@ void Consumer::run() {
     std::unique_lock lock(mutex_);
     cv_.wait_for(lock, options_.quiet_wait, [&] { return stopping_ || generation_ != seen; });
   }
+  if (member_) {
+    member_->leave(*this);  // at once: the others take the partitions over without waiting
+    member_.reset();
+  }
   client_.finish();
   set_state("stopped");
 }
@@ -204,6 +332,7 @@ Result<Consumer::Pass> Consumer::read_pass() {
     // Reported once handled: a client that commits per batch holds the count with its position.
     if (skipped > 0) log_.report_skipped(options_.name, partition, from, skipped);
     if (options_.commits_per_batch) log_.hold(options_.name, partition, next);
+    if (member_ && next > from) member_->commit(partition, next);
     {
       std::lock_guard lock(mutex_);
       positions_[partition] = next;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -46,6 +47,9 @@ struct Options {
   // its checkpoint is saved.
   bool commits_per_batch = true;
   int nice = 0;  // the thread's niceness: > 0 yields the CPU to ingest under load
+  // The consumer group to join (Log::join, log.kafka.consumer_groups): the group's members
+  // share out the partitions of `streams`. Empty, or a log without groups: every partition.
+  std::string group;
 };
 
 struct Progress {
@@ -55,11 +59,21 @@ struct Progress {
   std::uint64_t skipped = 0;       // deleted by retention before they were read
 };
 
-class Consumer {
+// A consumer's place in its consumer group, for status pages.
+struct GroupView {
+  std::string name;                        // the group (Options::group)
+  std::string member;                      // this process's member id; empty until joined
+  std::vector<log::Partition> partitions;  // held by this process
+};
+
+// `"group":null` or `"group":{"name":…,"member":…,"partitions":["stream/0",…]}` appended.
+void append_group_json(std::string& out, const std::optional<GroupView>& group);
+
+class Consumer : private log::GroupMember::Listener {
  public:
   // Holds the log's retention at the start of every partition until the positions are known.
   Consumer(Options options, log::Log& log, Client& client);
-  ~Consumer();  // stop()
+  ~Consumer() override;  // stop()
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
 
@@ -69,9 +83,13 @@ class Consumer {
 
   const Options& options() const { return options_; }
   Progress progress() const;
-  // Each partition's position: 0 until the client's are known.
+  // Each partition's position: 0 until the client's are known. In a group: the partitions
+  // this process holds.
   Positions positions() const;
-  // Records in the log not handled yet; nullopt until the positions are known.
+  // Its consumer group and what this process holds of it; nullopt outside a group.
+  std::optional<GroupView> group() const;
+  // Records in the log not handled yet; nullopt until the positions are known. In a group, the
+  // whole group's (the other members' partitions as committed to the group).
   std::optional<std::uint64_t> lag() const;
 
   // For the client, on the consumer's thread.
@@ -87,6 +105,11 @@ class Consumer {
   enum class Pass { kIdle, kPartial, kFull };
   void run();
   bool start_over();  // restores until it works; false when stopping first
+  // Restores `partitions` until it works and reads them from then on; false when stopping.
+  bool take(const std::vector<log::Partition>& partitions, bool replace);
+  bool join();  // joins options_.group, if any, until it works; false when stopping first
+  void assigned(const std::vector<log::Partition>& partitions) override;
+  void revoked(const std::vector<log::Partition>& partitions) override;
   Result<Pass> read_pass();
   std::chrono::milliseconds fail(const char* what, const Error& error);
 
@@ -101,6 +124,13 @@ class Consumer {
   bool known_ = false;  // positions_ holds where the client is (0 for every partition before)
   Positions positions_;
   Progress progress_;
+  std::string member_id_;
+  bool grouped_ = false;                 // joined a group: the group assigns the partitions
+  mutable Positions group_committed_;    // lag(): the group's last committed positions
+  std::vector<log::Partition> pending_;  // assigned, not restored yet
+  // The consumer's thread only:
+  std::unique_ptr<log::GroupMember> member_;
+  std::vector<log::Partition> owned_;  // the partitions read
   std::thread thread_;
 };
 

@@ -100,6 +100,36 @@ struct LogStats {
   std::string failing;  // why appends fail now (the last error); empty while they succeed
 };
 
+// A member of a consumer group whose partitions the log's group protocol shares out (Kafka:
+// the group coordinator, cooperative-sticky assignment): each partition of the group's streams
+// is read by one member at a time. Used from one thread.
+class GroupMember {
+ public:
+  // Told what changed, on the thread that calls poll().
+  class Listener {
+   public:
+    virtual ~Listener() = default;
+    // The partitions are this member's from now on.
+    virtual void assigned(const std::vector<Partition>& partitions) = 0;
+    // The partitions go to another member once this returns: finish with them (checkpoint,
+    // commit) before returning.
+    virtual void revoked(const std::vector<Partition>& partitions) = 0;
+  };
+
+  virtual ~GroupMember() = default;
+  // Serves the group protocol and tells `listener` of assignments and revocations. Call at
+  // least every few seconds (log.kafka.max_poll_interval bounds it): a member that does not is
+  // put out of the group and its partitions revoked.
+  virtual void poll(Listener& listener) = 0;
+  // Commits the partition's position as this member, without waiting: the group's lag as the
+  // brokers see it (an autoscaler reads it there).
+  virtual void commit(const Partition& partition, Offset next_offset) = 0;
+  // This member's id in the group (empty until it has joined).
+  virtual std::string id() const = 0;
+  // Leaves the group: partitions still held are revoked through `listener` first.
+  virtual void leave(Listener& listener) = 0;
+};
+
 class Log {
  public:
   using AppendDone = std::function<void(Result<Offset> first_offset)>;
@@ -134,6 +164,14 @@ class Log {
   // The committed offset, or nullopt if the group never committed on this partition.
   virtual Result<std::optional<Offset>> committed(const std::string& group,
                                                   const Partition& partition) const = 0;
+
+  // Joins the consumer group `group` for the partitions of `streams`; nullptr when the log has
+  // no group protocol (embedded: one process reads every partition). Commits to the group
+  // (commit()) go through the member from then on. Thread-safe.
+  virtual std::unique_ptr<GroupMember> join(const std::string& /*group*/,
+                                            const std::vector<std::string>& /*streams*/) {
+    return nullptr;
+  }
 
   // Retention. `consumer` still needs the partition's records from `from` on; under
   // log.retention_policy protect the embedded log keeps them (and refuses appends once the

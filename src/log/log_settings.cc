@@ -9,6 +9,13 @@ std::optional<std::string> check_backend(const config::Scalar& v) {
   return "\"" + v.text + "\" is not a log backend; use embedded or kafka";
 }
 
+std::optional<std::string> check_compression(const config::Scalar& v) {
+  for (const char* codec : {"none", "gzip", "snappy", "lz4", "zstd"}) {
+    if (v.text == codec) return std::nullopt;
+  }
+  return "\"" + v.text + "\" is not a compression; use none, gzip, snappy, lz4 or zstd";
+}
+
 std::optional<std::string> check_retention_policy(const config::Scalar& v) {
   if (v.text == "protect" || v.text == "drop_oldest") return std::nullopt;
   return "\"" + v.text + "\" is not a retention policy; use protect or drop_oldest";
@@ -39,6 +46,24 @@ const config::Table& kafka_table() {
               "Retry-After instead of being buffered."),
           config::int_setting("replication_factor", &KafkaConfig::replication_factor, -1, -1, 16,
                               "Replicas of topics Sluice creates; -1 uses the brokers' default."),
+          config::string_setting(
+              "compression", &KafkaConfig::compression, "lz4",
+              "How the producer compresses batches of records: none, gzip, snappy, lz4 or "
+              "zstd. The envelope headers repeat in every record and compress well.",
+              check_compression),
+          config::bool_setting(
+              "consumer_groups", &KafkaConfig::consumer_groups, true,
+              "The store writer and each pipeline join a Kafka consumer group (named "
+              "`<group_prefix><consumer>`: `store`, `pipeline.<name>`), so the processes that "
+              "run them (`sluice processor`, `sluice run`) share out the partitions, each "
+              "partition to one process at a time (cooperative-sticky). false: every process "
+              "reads every partition."),
+          config::string_setting("group_prefix", &KafkaConfig::group_prefix, "",
+                                 "Prepended to the consumer's name to make its group id."),
+          config::duration_setting(
+              "session_timeout", &KafkaConfig::session_timeout, "10s", 3000, 300'000,
+              "How long the group waits for a process that stopped answering (killed, cut "
+              "off) before its partitions go to the others."),
       }};
   return table;
 }

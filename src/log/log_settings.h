@@ -16,6 +16,10 @@ struct KafkaConfig {
   std::chrono::milliseconds delivery_timeout{};
   std::uint64_t max_in_flight_bytes = 0;
   int replication_factor = 0;
+  std::string compression = "lz4";
+  bool consumer_groups = true;
+  std::string group_prefix;
+  std::chrono::milliseconds session_timeout{10'000};
 };
 
 struct LogConfig {

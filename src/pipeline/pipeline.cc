@@ -29,7 +29,9 @@ consume::Options options_of(const PipelineConfig& config) {
           .thread = "sluice-pipe",
           .streams = config.from,
           .batch_events = static_cast<std::size_t>(config.batch.max_events),
-          .linger = config.batch.max_wait};
+          .linger = config.batch.max_wait,
+          // Processes that run the pipeline share out its partitions (on Kafka).
+          .group = "pipeline." + config.name};
 }
 
 }  // namespace
@@ -59,6 +61,7 @@ PipelineStatus Pipeline::status() const {
   status.to = config_.to;
   consume::copy_progress(progress, status);
   status.lag = consumer_.lag().value_or(0);
+  status.group = consumer_.group();
   if (status.lag > 0) {
     const std::int64_t since = std::max(newest_read_received_ms_, caught_up_ms_);
     status.lag_seconds = static_cast<double>(std::max<std::int64_t>(now_ms() - since, 0)) / 1000;
@@ -71,44 +74,52 @@ PipelineStatus Pipeline::status() const {
 // The log positions before the server takes requests: `start: latest` means the end of the
 // log as it is now, not whenever the thread gets to it. A failure is retried by restore().
 std::optional<consume::Positions> Pipeline::prepare() {
-  if (auto loaded = load_log_positions()) log_positions_ = std::move(loaded.value());
+  std::vector<log::Partition> all;
+  for (const auto& stream : config_.from) {
+    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p)
+      all.emplace_back(stream, p);
+  }
+  if (auto loaded = load_log_positions(all)) log_positions_ = std::move(loaded.value());
   return log_positions_;
 }
 
-Result<consume::Positions> Pipeline::restore() {
-  if (!log_positions_) {
-    auto loaded = load_log_positions();
+Result<consume::Positions> Pipeline::restore(const std::vector<log::Partition>& partitions) {
+  consume::Positions positions;
+  if (log_positions_) {
+    positions = std::move(*log_positions_);
+    // Once: partitions assigned later (a consumer group) start where the group committed.
+    log_positions_.reset();
+  } else {
+    auto loaded = load_log_positions(partitions);
     if (!loaded) return loaded.error();
-    log_positions_ = std::move(loaded.value());
+    positions = std::move(loaded.value());
   }
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
     auto stored = sinks_[i].sink->stored_positions(group());
     if (!stored) return stored.error();
     if (stored.value()) sink_stored_[i] = std::move(*stored.value());
   }
-  return *log_positions_;
+  return positions;
 }
 
-Result<consume::Positions> Pipeline::load_log_positions() {
+Result<consume::Positions> Pipeline::load_log_positions(
+    const std::vector<log::Partition>& partitions) {
   const std::string group = this->group();
   consume::Positions positions;
-  for (const auto& stream : config_.from) {
-    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p) {
-      log::Partition partition(stream, p);
-      auto committed = log_.committed(group, partition);
-      if (!committed) return committed.error();
-      log::Offset position;
-      if (committed.value()) {
-        position = *committed.value();
-      } else {
-        // A new pipeline: from the start of the log, or from now on. Committed at once, so a
-        // restart goes on from here rather than from a later "now".
-        position = config_.start == "latest" ? log_.end_offset(partition) : 0;
-        if (auto saved = log_.commit(group, partition, position); !saved) return saved.error();
-      }
-      log_.hold(group, partition, position);
-      positions[partition] = position;
+  for (const auto& partition : partitions) {
+    auto committed = log_.committed(group, partition);
+    if (!committed) return committed.error();
+    log::Offset position;
+    if (committed.value()) {
+      position = *committed.value();
+    } else {
+      // A new pipeline: from the start of the log, or from now on. Committed at once, so a
+      // restart goes on from here rather than from a later "now".
+      position = config_.start == "latest" ? log_.end_offset(partition) : 0;
+      if (auto saved = log_.commit(group, partition, position); !saved) return saved.error();
     }
+    log_.hold(group, partition, position);
+    positions[partition] = position;
   }
   return positions;
 }

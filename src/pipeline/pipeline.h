@@ -46,6 +46,7 @@ struct PipelineStatus {
     metrics::HistogramSnapshot write_seconds;  // each write attempt, delivered or not
   };
   std::vector<SinkTiming> sinks;
+  std::optional<consume::GroupView> group;  // on Kafka with consumer groups
 };
 
 class Pipeline : private consume::Client {
@@ -70,13 +71,13 @@ class Pipeline : private consume::Client {
 
  private:
   std::optional<consume::Positions> prepare() override;
-  Result<consume::Positions> restore() override;
+  Result<consume::Positions> restore(const std::vector<log::Partition>& partitions) override;
   void started() override;
   Result<consume::Handled> handle(const log::Partition& partition, log::Offset from,
                                   const log::ReadBatch& batch) override;
   void nothing_new(const log::Partition& partition, log::Offset from) override;
   // The pipeline's committed positions in the log (a new pipeline's are committed at once).
-  Result<consume::Positions> load_log_positions();
+  Result<consume::Positions> load_log_positions(const std::vector<log::Partition>& partitions);
   // Delivers to one sink, retrying until delivered or rejected; false if stopping first.
   bool deliver(std::size_t sink_index, const SinkBatch& batch);
   Result<void> dead_letter(const SinkBatch& batch, const std::string& sink,

@@ -74,6 +74,8 @@ std::string statuses_json(const std::vector<PipelineStatus>& statuses) {
     } else {
       append_json_string(out, s.last_error);
     }
+    out += ',';
+    consume::append_group_json(out, s.group);
     out += '}';
   }
   out += "]}";

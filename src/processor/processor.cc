@@ -28,7 +28,9 @@ consume::Options options_of(const log::Log& log, const StoreConfig& config) {
           .pass_failure = "write failed",
           // Ingest answers clients; the store can catch up. Under full load the collector's
           // threads get the CPU first (this one still gets its share, only later).
-          .nice = 5};
+          .nice = 5,
+          // Processes that write the store share out the partitions (on Kafka).
+          .group = Processor::kConsumer};
 }
 
 }  // namespace
@@ -67,12 +69,13 @@ std::string Processor::failing() const {
 
 // The store's own positions and statistics, read on the consumer's thread: a store that is
 // not reachable yet does not stop the process starting.
-Result<consume::Positions> Processor::restore() {
+Result<consume::Positions> Processor::restore(const std::vector<log::Partition>& partitions) {
   if (auto prepared = store_->prepare_statistics(log_.streams()); !prepared) {
     return prepared.error();
   }
   statistics_ready_ = true;
-  auto committed = store_->committed_offsets(kConsumer);
+  // Taken over: a process that held them before writes them no more (store_writer.h).
+  auto committed = store_->claim(kConsumer, partitions);
   if (!committed) return committed.error();
   auto skipped = store_->skipped(kConsumer);
   if (!skipped) return skipped.error();

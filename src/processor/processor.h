@@ -54,7 +54,7 @@ class Processor : private consume::Client {
   bool statistics_ready() const { return statistics_ready_.load(); }
 
  private:
-  Result<consume::Positions> restore() override;
+  Result<consume::Positions> restore(const std::vector<log::Partition>& partitions) override;
   Result<consume::Handled> handle(const log::Partition& partition, log::Offset from,
                                   const log::ReadBatch& batch) override;
   // Writes `batch`; on a refusal for its content, halves it until the events at fault are

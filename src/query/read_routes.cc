@@ -22,6 +22,8 @@ using http::Task;
 constexpr const char* kCollectorOnly =
     "this is a collector: events are read from the processes that run the store (sluice run, "
     "sluice api)";
+constexpr const char* kProcessorOnly =
+    "this is a processor: it writes the store; events are read from sluice run or sluice api";
 
 // The streams that take dead letters (of streams and pipelines), those configured as streams.
 StreamView dead_letter_view(const Config& config) {
@@ -97,8 +99,9 @@ void ReadRoutes::add_routes(http::Router& router) {
     if (stored) {
       get(std::move(pattern), std::move(handler));
     } else {
-      get(std::move(pattern), [](Request& req, const Call&) {
-        return http::ready(http::error_answer(req, make_error(Errc::kNotFound, kCollectorOnly)));
+      const char* message = parts_.store ? kProcessorOnly : kCollectorOnly;
+      get(std::move(pattern), [message](Request& req, const Call&) {
+        return http::ready(http::error_answer(req, make_error(Errc::kNotFound, message)));
       });
     }
   };

@@ -15,6 +15,7 @@ std::string postgres_schema(const Older& older) {
       next_offset bigint NOT NULL,
       skipped bigint NOT NULL DEFAULT 0,
       PRIMARY KEY (consumer, stream, partition));
+    ALTER TABLE sluice_positions ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0;
     DO $$ BEGIN
       IF to_regclass('{0}') IS NOT NULL THEN
         ALTER TABLE {0} ADD COLUMN IF NOT EXISTS skipped bigint NOT NULL DEFAULT 0;
@@ -26,6 +27,13 @@ std::string postgres_schema(const Older& older) {
     END $$;
   )sql",
                      older.table, older.consumer_prefix);
+}
+
+std::string fenced_message(const std::string& consumer, const log::Partition& partition) {
+  return fmt::format(
+      "{} no longer holds {}/{}: another process took it over (consumer group rebalance); the "
+      "write was rolled back",
+      consumer, partition.stream, partition.index);
 }
 
 Rows rows_of(const PGresult* result) {

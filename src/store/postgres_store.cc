@@ -135,6 +135,22 @@ Result<std::map<log::Partition, log::Offset>> PostgresStore::committed_offsets(
   return out;
 }
 
+Result<std::map<log::Partition, log::Offset>> PostgresStore::claim(
+    const std::string& consumer, const std::vector<log::Partition>& partitions) {
+  if (auto connected = connect(); !connected) return connected.error();
+  std::map<log::Partition, log::Offset> out;
+  for (const auto& partition : partitions) {
+    auto claimed =
+        conn_.exec(positions::kPostgresClaim,
+                   {consumer, partition.stream, std::to_string(partition.index)}, "claim");
+    if (!claimed) return claimed.error();
+    PGresult* row = claimed.value().get();
+    out[partition] = std::stoull(PQgetvalue(row, 0, 0));
+    epochs_[{consumer, partition}] = PQgetvalue(row, 0, 2);
+  }
+  return out;
+}
+
 Result<void> PostgresStore::prepare_statistics(const std::vector<std::string>& streams) {
   if (auto connected = connect(); !connected) return connected;
   if (auto begun = conn_.exec("BEGIN", "begin"); !begun) return begun;
@@ -226,11 +242,25 @@ Result<void> PostgresStore::write_in_transaction(const std::string& consumer,
   }
   if (auto counted = add_rollup(stream, rollup); !counted) return counted;
 
-  auto offset = conn_.exec(positions::kPostgresUpsert,
-                           {consumer, stream, std::to_string(partition.index),
-                            std::to_string(batch.next_offset), std::to_string(batch.skipped)},
-                           "offset update");
+  // Last: a claim since this process's own is seen here, and the whole batch rolled back.
+  const auto epoch = epochs_.find({consumer, partition});
+  if (epoch == epochs_.end()) {
+    auto offset = conn_.exec(positions::kPostgresUpsert,
+                             {consumer, stream, std::to_string(partition.index),
+                              std::to_string(batch.next_offset), std::to_string(batch.skipped)},
+                             "offset update");
+    if (!offset) return offset.error();
+    return boost::outcome_v2::success();
+  }
+  auto offset =
+      conn_.exec(positions::kPostgresFencedUpsert,
+                 {consumer, stream, std::to_string(partition.index),
+                  std::to_string(batch.next_offset), std::to_string(batch.skipped), epoch->second},
+                 "offset update");
   if (!offset) return offset.error();
+  if (PQntuples(offset.value().get()) == 0) {
+    return make_error(Errc::kUnavailable, positions::fenced_message(consumer, partition));
+  }
   return boost::outcome_v2::success();
 }
 

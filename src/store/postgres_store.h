@@ -32,6 +32,8 @@ class PostgresStore : public StoreWriter {
 
   Result<std::map<log::Partition, log::Offset>> committed_offsets(
       const std::string& consumer) override;
+  Result<std::map<log::Partition, log::Offset>> claim(
+      const std::string& consumer, const std::vector<log::Partition>& partitions) override;
   Result<std::map<log::Partition, std::uint64_t>> skipped(const std::string& consumer) override;
   Result<void> write(const std::string& consumer, const log::Partition& partition,
                      const log::ReadBatch& batch) override;
@@ -55,6 +57,8 @@ class PostgresStore : public StoreWriter {
   StreamRollups rollups_;
   RollupBatch rollup_batch_;
   std::string copy_buffer_;
+  // The epoch claimed per consumer and partition: writes hold while it is the row's.
+  std::map<std::pair<std::string, log::Partition>, std::string> epochs_;
 };
 
 }  // namespace sluice::store

@@ -25,6 +25,21 @@ class StoreWriter {
   // absent.
   virtual Result<std::map<log::Partition, log::Offset>> committed_offsets(
       const std::string& consumer) = 0;
+  // Takes `partitions` over for `consumer` and answers where each goes on (absent: from 0).
+  // PostgreSQL fences off earlier holders from then on (postgres_positions.h); SQLite, kept by
+  // one process, answers committed_offsets().
+  virtual Result<std::map<log::Partition, log::Offset>> claim(
+      const std::string& consumer, const std::vector<log::Partition>& partitions) {
+    auto committed = committed_offsets(consumer);
+    if (!committed) return committed.error();
+    std::map<log::Partition, log::Offset> out;
+    for (const auto& partition : partitions) {
+      if (auto it = committed.value().find(partition); it != committed.value().end()) {
+        out.insert(*it);
+      }
+    }
+    return out;
+  }
   // Per partition, the events retention deleted before `consumer` read them (batch.skipped,
   // summed); partitions without any are absent.
   virtual Result<std::map<log::Partition, std::uint64_t>> skipped(const std::string& consumer) = 0;

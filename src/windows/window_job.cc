@@ -102,7 +102,7 @@ WindowStatus WindowJob::status() const {
   return s;
 }
 
-Result<consume::Positions> WindowJob::restore() {
+Result<consume::Positions> WindowJob::restore(const std::vector<log::Partition>& /*partitions*/) {
   if (!store_) {
     try {
       store_ = open_window_store(store_path_);

@@ -80,7 +80,7 @@ class WindowJob : private consume::Client {
   WindowStatus status() const;
 
  private:
-  Result<consume::Positions> restore() override;
+  Result<consume::Positions> restore(const std::vector<log::Partition>& partitions) override;
   void started() override;
   Result<consume::Handled> handle(const log::Partition& partition, log::Offset from,
                                   const log::ReadBatch& batch) override;

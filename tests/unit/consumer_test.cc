@@ -28,7 +28,7 @@ class RecordingClient : public Client {
   std::atomic<int> restores{0};
   std::atomic<bool> finished{false};
 
-  Result<Positions> restore() override {
+  Result<Positions> restore(const std::vector<log::Partition>& /*partitions*/) override {
     ++restores;
     if (restore_failures > 0) {
       --restore_failures;

@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <set>
+#include <thread>
+
 #include "test_util.h"
 
 namespace sluice::log {
@@ -284,6 +287,70 @@ TEST_F(KafkaLogTest, ReadsEarlierFormatsAndOtherProducersRecords) {
   // Read again (another consumer): the same events, the skipped records counted once.
   EXPECT_EQ(read_ids(log, Partition("a", 0), 0, 3), ids);
   EXPECT_EQ(log.stats().unreadable.at("a"), 3u);
+}
+
+}  // namespace
+}  // namespace sluice::log
+
+namespace sluice::log {
+namespace {
+
+// What a group member holds, as its listener was told.
+struct Held : GroupMember::Listener {
+  void assigned(const std::vector<Partition>& partitions) override {
+    held.insert(partitions.begin(), partitions.end());
+  }
+  void revoked(const std::vector<Partition>& partitions) override {
+    for (const auto& p : partitions)
+      held.erase(p);
+    ++revocations;
+  }
+  std::set<Partition> held;
+  int revocations = 0;
+};
+
+TEST_F(KafkaLogTest, GroupMembersShareThePartitionsAndHandThemOver) {
+  config_.session_timeout = std::chrono::seconds(6);
+  KafkaLog log(config_, {{"a", 2}});
+  auto first = log.join("g", {"a"});
+  ASSERT_NE(first, nullptr);
+  Held a;
+  for (int i = 0; i < 300 && a.held.size() < 2; ++i) {
+    first->poll(a);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(a.held.size(), 2u) << "the only member holds every partition";
+  EXPECT_FALSE(first->id().empty());
+
+  auto second = log.join("g", {"a"});
+  Held b;
+  for (int i = 0; i < 400 && (a.held.size() != 1 || b.held.size() != 1); ++i) {
+    first->poll(a);
+    second->poll(b);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(a.held.size(), 1u);
+  ASSERT_EQ(b.held.size(), 1u);
+  EXPECT_NE(*a.held.begin(), *b.held.begin()) << "each partition to one member";
+  EXPECT_EQ(a.revocations, 1) << "cooperative: the first member gave up one partition only";
+
+  // A commit as a member is accepted by the group (a non-member's would be refused now).
+  ASSERT_TRUE(log.commit("g", *a.held.begin(), 7));
+  EXPECT_EQ(log.committed("g", *a.held.begin()).value(), std::optional<Offset>(7));
+
+  second->leave(b);  // a graceful leave: the other takes over at once
+  EXPECT_TRUE(b.held.empty());
+  for (int i = 0; i < 300 && a.held.size() < 2; ++i) {
+    first->poll(a);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(a.held.size(), 2u);
+}
+
+TEST_F(KafkaLogTest, WithoutConsumerGroupsNothingJoins) {
+  config_.consumer_groups = false;
+  KafkaLog log(config_, {{"a", 2}});
+  EXPECT_EQ(log.join("g", {"a"}), nullptr);
 }
 
 }  // namespace

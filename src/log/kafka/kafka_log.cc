@@ -115,7 +115,8 @@ struct KafkaLog::Reader {
   Offset position = 0;  // the offset the consumer will return next
 };
 
-KafkaLog::KafkaPtr KafkaLog::make_client(rd_kafka_type_t type, const std::string& group) const {
+KafkaLog::KafkaPtr KafkaLog::make_client(rd_kafka_type_t type, const std::string& group,
+                                         void* member) const {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", config_.brokers);
   set(conf, "client.id", "sluice");
@@ -123,16 +124,25 @@ KafkaLog::KafkaPtr KafkaLog::make_client(rd_kafka_type_t type, const std::string
     set(conf, "acks", "all");
     set(conf, "enable.idempotence", "true");
     set(conf, "linger.ms", "5");
+    set(conf, "compression.codec", config_.compression);
     set(conf, "message.timeout.ms", std::to_string(config_.delivery_timeout.count()));
     set(conf, "queue.buffering.max.kbytes",
         std::to_string(std::min<std::uint64_t>(config_.max_in_flight_bytes / 1024, 2'097'151)));
     set(conf, "queue.buffering.max.messages", "2147483647");
     rd_kafka_conf_set_dr_msg_cb(conf, &KafkaLog::on_delivery);
   } else {
-    set(conf, "group.id", group);
+    set(conf, "group.id", config_.group_prefix + group);
     set(conf, "enable.auto.commit", "false");
     set(conf, "enable.auto.offset.store", "false");
     set(conf, "auto.offset.reset", "earliest");
+  }
+  if (member) {
+    // A group member: it only takes part in the group protocol; reads go through the readers.
+    const auto session = config_.session_timeout.count();
+    set(conf, "partition.assignment.strategy", "cooperative-sticky");
+    set(conf, "session.timeout.ms", std::to_string(session));
+    set(conf, "heartbeat.interval.ms", std::to_string(std::max<long>(session / 5, 100)));
+    kafka_member_configure(conf, member);
   }
   char error[512];
   rd_kafka_t* rk = rd_kafka_new(type, conf, error, sizeof(error));
@@ -451,6 +461,8 @@ std::uint32_t KafkaLog::partitions(const std::string& stream) const {
 
 rd_kafka_t* KafkaLog::group_client(const std::string& group) const {
   std::lock_guard lock(groups_mutex_);
+  // Brokers refuse commits from outside a group that has members: a member commits its own.
+  if (auto member = members_.find(group); member != members_.end()) return member->second;
   auto& client = groups_[group];
   if (!client) client = make_client(RD_KAFKA_CONSUMER, group);
   return client.get();
@@ -500,6 +512,23 @@ std::map<std::string, std::uint64_t> KafkaLog::unreadable_copy() const {
 
 void KafkaLog::set_foreign_reader(const std::string& stream, ForeignReader reader) {
   foreign_readers_[stream] = std::move(reader);
+}
+
+void KafkaLog::enrol(const std::string& group, rd_kafka_t* member) {
+  std::lock_guard lock(groups_mutex_);
+  if (member) {
+    members_[group] = member;
+  } else {
+    members_.erase(group);
+  }
+}
+
+std::optional<Partition> KafkaLog::partition_of(std::string_view topic_name,
+                                                std::int32_t index) const {
+  for (const auto& [stream, name] : topics_) {
+    if (name == topic_name) return Partition(stream, static_cast<std::uint32_t>(index));
+  }
+  return std::nullopt;
 }
 
 std::string KafkaLog::topic(const std::string& stream) const {

@@ -20,6 +20,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "log/embedded/embedded_log.h"  // StreamSpec
@@ -29,6 +31,9 @@
 #include "log/log_settings.h"
 
 namespace sluice::log {
+
+// Sets a group member's callbacks on a client's configuration (kafka_group.cc).
+void kafka_member_configure(rd_kafka_conf_t* conf, void* member);
 
 class KafkaLog final : public Log {
  public:
@@ -51,6 +56,9 @@ class KafkaLog final : public Log {
   void set_on_durable(std::function<void()> callback) override;
   void close() override;
 
+  std::unique_ptr<GroupMember> join(const std::string& group,
+                                    const std::vector<std::string>& streams) override;
+
   // How records of `stream` that another producer wrote become events. Without one they are
   // skipped. Set before reading.
   void set_foreign_reader(const std::string& stream, ForeignReader reader);
@@ -64,7 +72,13 @@ class KafkaLog final : public Log {
   };
   using KafkaPtr = std::unique_ptr<rd_kafka_t, Handle>;
 
-  KafkaPtr make_client(rd_kafka_type_t type, const std::string& group) const;
+  friend class KafkaGroupMember;
+  // A client; `member`: a KafkaGroupMember the consumer's group events go to.
+  KafkaPtr make_client(rd_kafka_type_t type, const std::string& group,
+                       void* member = nullptr) const;
+  // Registers (or, with nullptr, removes) the group's member in this process.
+  void enrol(const std::string& group, rd_kafka_t* member);
+  std::optional<Partition> partition_of(std::string_view topic_name, std::int32_t index) const;
   void ensure_topics(const std::vector<StreamSpec>& streams);
   // Appends one consumed message to `buffer` as a binary record; false: it is skipped.
   bool take(const Partition& partition, const rd_kafka_message_t& message, std::string& buffer);
@@ -100,6 +114,7 @@ class KafkaLog final : public Log {
   mutable std::chrono::steady_clock::time_point unreachable_until_{};
   mutable std::mutex groups_mutex_;
   mutable std::map<std::string, KafkaPtr> groups_;
+  std::map<std::string, rd_kafka_t*> members_;  // by group: this process's member
 };
 
 }  // namespace sluice::log

@@ -92,6 +92,9 @@ std::optional<std::string> PostgresSink::connect() {
   const std::string& t = settings_.table;
   const std::string schema = fmt::format(
       "SET client_min_messages = warning; SET client_encoding = 'UTF8';"
+      // One statement string is one transaction: processes that start together (replicas)
+      // make the tables one after the other, as the store does.
+      "SELECT pg_advisory_xact_lock(7365727321);"
       "CREATE TABLE IF NOT EXISTS {0} ("
       "  stream text NOT NULL, id text NOT NULL, ts timestamptz NOT NULL,"
       "  received_at timestamptz NOT NULL, key text, type text, payload {1} NOT NULL,"

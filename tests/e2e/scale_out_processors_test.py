@@ -1,0 +1,147 @@
+"""Processing scaled out through Kafka consumer groups: 2 `sluice collector`, 3
+`sluice processor` and 2 `sluice api` processes on librdkafka's mock cluster (3 brokers on
+loopback TCP) and a real PostgreSQL server. 200 000 events are posted through both collectors
+while processors are SIGKILLed and started again (each time the group shares the partitions out
+anew). Every acknowledged event is then in the PostgreSQL store exactly once, the pipeline's
+PostgreSQL sink has each exactly once too, the api replicas serve them all, and each processor's
+/v1/pipelines shows its group member, the partitions it holds and the group's lag.
+
+usage: scale_out_processors_test.py SLUICE_BINARY KAFKA_MOCK_CLUSTER_BINARY
+"""
+
+import os
+import random
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from harness import Checks, MockKafkaCluster, Poster, Postgres, Server, wait_for  # noqa: E402
+
+EVENTS = 200_000
+BATCH = 500
+PARTITIONS = 6
+CONFIG = """
+log:
+  backend: kafka
+  kafka: {brokers: "%(brokers)s", delivery_timeout: 10s, session_timeout: 3s}
+store: {url: '%(url)s'}
+streams:
+  events: {partitions: %(partitions)d, key_field: device}
+sinks:
+  copy_pg: {postgres: {url: '%(url)s', table: events_copy}}
+pipelines:
+  copy: {from: [events], to: [copy_pg]}
+"""
+
+
+def main():
+    binary, mock_binary = sys.argv[1], sys.argv[2]
+    seed = int(os.environ.get("SLUICE_CRASH_SEED", time.time_ns() % 1_000_000))
+    print("seed %d (set SLUICE_CRASH_SEED to repeat)" % seed, flush=True)
+    rng = random.Random(seed)
+    checks = Checks()
+    cluster = MockKafkaCluster(mock_binary, ["events:%d" % PARTITIONS, "web:1", "contact:1",
+                                              "dead_letters:1"])
+    postgres = Postgres().start()
+    config = CONFIG % {"brokers": cluster.bootstrap, "url": postgres.url,
+                       "partitions": PARTITIONS}
+    collectors = [Server(binary, command="collector", config_text=config).start()
+                  for _ in range(2)]
+    processors = [Server(binary, command="processor", config_text=config).start()
+                  for _ in range(3)]
+    apis = [Server(binary, command="api", config_text=config).start() for _ in range(2)]
+    acked = []
+    logs = []  # the stderr of processors that were killed
+
+    def count(sql):
+        return int(postgres.query(sql)[0][0])
+
+    try:
+        def posted_while_processors_die():
+            per_poster = EVENTS // 2 // BATCH
+
+            def batches(prefix):
+                return lambda n: [{"id": "%s-%d-%d" % (prefix, n, j), "device": "d%d" % (j % 50),
+                                   "n": j} for j in range(BATCH)]
+            posters = [Poster(c.port, batches("c%d" % i), acked, limit=per_poster)
+                       for i, c in enumerate(collectors)]
+            for p in posters:
+                p.start()
+            kills = 0
+            while any(p.sent < per_poster for p in posters) or kills < 6:
+                time.sleep(rng.uniform(1.0, 2.5))
+                victim = processors[rng.randrange(len(processors))]
+                logs.append("".join(victim.stderr_lines))
+                victim.kill()
+                victim.stderr_lines = []
+                victim.start()
+                kills += 1
+            for p in posters:
+                p.stop = True
+                p.join(timeout=60)
+            assert len(acked) == EVENTS, len(acked)
+            print("%d kills while posting" % kills, flush=True)
+
+        def stored_exactly_once():
+            wait_for(lambda: count("SELECT count(*) FROM sluice.events WHERE stream = 'events'")
+                     >= EVENTS, 300, "every acknowledged event in PostgreSQL")
+            total = count("SELECT count(*) FROM sluice.events WHERE stream = 'events'")
+            distinct = count("SELECT count(DISTINCT id) FROM sluice.events WHERE stream = 'events'")
+            assert total == distinct == EVENTS, (total, distinct)
+            ids = {row[0] for row in postgres.query(
+                "SELECT id FROM sluice.events WHERE stream = 'events'")}
+            assert ids == {e["id"] for e in acked}, "stored ids differ from the acknowledged"
+
+        def sink_exactly_once():
+            wait_for(lambda: count("SELECT count(*) FROM events_copy") >= EVENTS, 300,
+                     "every event in the pipeline's sink")
+            assert count("SELECT count(*) FROM events_copy") == EVENTS
+            assert count("SELECT count(DISTINCT id) FROM events_copy") == EVENTS
+
+        def rebalanced_often():
+            everything = logs + ["".join(p.stderr_lines) for p in processors]
+            assigned = sum(text.count("kafka group=store assigned=") for text in everything)
+            assert assigned >= 5 + 3, "the store's group shared partitions out %d times" % assigned
+
+        def apis_serve_everything():
+            for api in apis:
+                status, _, body = api.request("GET", "/v1/streams")
+                assert status == 200, body
+                stored = {s["name"]: s for s in body["streams"]}["events"]["stored"]
+                assert stored == EVENTS, stored
+
+        def status_shows_members_and_lag():
+            held = []
+            for p in processors:
+                seen = {}
+
+                def settled():
+                    status, _, body = p.request("GET", "/v1/pipelines")
+                    assert status == 200, body
+                    seen["copy"] = {x["name"]: x for x in body["pipelines"]}["copy"]
+                    return seen["copy"]["lag"] == 0 and seen["copy"]["group"]["member"] != ""
+                wait_for(settled, 60, "the pipeline settled on port %d" % p.port)
+                assert seen["copy"]["group"]["name"] == "pipeline.copy", seen
+                held += seen["copy"]["group"]["partitions"]
+            assert sorted(held) == ["events/%d" % i for i in range(PARTITIONS)], held
+
+        checks.run("200 000 events posted while processors are SIGKILLed and started",
+                   posted_while_processors_die)
+        checks.run("every acknowledged event in the PostgreSQL store exactly once",
+                   stored_exactly_once)
+        checks.run("the pipeline's PostgreSQL sink has each event exactly once",
+                   sink_exactly_once)
+        checks.run("the groups shared the partitions out at least 5 times", rebalanced_often)
+        checks.run("the api replicas serve every event", apis_serve_everything)
+        checks.run("each processor shows its group member, partitions and the lag",
+                   status_shows_members_and_lag)
+    finally:
+        for server in collectors + processors + apis:
+            server.cleanup()
+        cluster.stop()
+        postgres.cleanup()
+    checks.finish()
+
+
+if __name__ == "__main__":
+    main()
