@@ -49,49 +49,36 @@ int run_cli(int argc, char** argv) {
   app.set_version_flag("--version", SLUICE_VERSION);
 
   std::string config_file, listen, data_dir, log_level = "info";
-  auto* run = app.add_subcommand("run",
-                                 "Run the all-in-one server (collector, log, processor, "
-                                 "store and query API) until SIGINT or SIGTERM.");
-  run->add_option("-c,--config", config_file,
-                  "YAML configuration file (default: built-in "
-                  "defaults)")
-      ->check(CLI::ExistingFile);
-  run->add_option("--listen", listen, "HOST:PORT to listen on; overrides server.listen");
-  run->add_option("--data-dir", data_dir, "Data directory; overrides storage.data_dir");
-  run->add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-
-  auto* collector = app.add_subcommand(
-      "collector",
-      "Run the collector role alone: HTTP ingest into the log, without the processor, store "
-      "or query API (for scale-out on Kafka, or to measure ingest).");
-  collector->add_option("-c,--config", config_file, "YAML configuration file")
-      ->check(CLI::ExistingFile);
-  collector->add_option("--listen", listen, "HOST:PORT to listen on; overrides server.listen");
-  collector->add_option("--data-dir", data_dir, "Data directory; overrides storage.data_dir");
-  collector->add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  auto* api = app.add_subcommand(
-      "api",
-      "Run the query API alone: the read endpoints, tail, metrics and health over the "
-      "PostgreSQL store (store.url) and the Kafka log, for API replicas behind a load "
-      "balancer.");
-  api->add_option("-c,--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
-  api->add_option("--listen", listen, "HOST:PORT to listen on; overrides server.listen");
-  api->add_option("--data-dir", data_dir, "Data directory; overrides storage.data_dir");
-  api->add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  auto* processor = app.add_subcommand(
-      "processor",
-      "Run the processing role alone: the store writer, pipelines, windows and alert rules "
-      "over the Kafka log, with health, metrics and their status over HTTP. Replicas share "
-      "the partitions through Kafka consumer groups.");
-  processor->add_option("-c,--config", config_file, "YAML configuration file")
-      ->check(CLI::ExistingFile);
-  processor->add_option("--listen", listen, "HOST:PORT to listen on; overrides server.listen");
-  processor->add_option("--data-dir", data_dir, "Data directory; overrides storage.data_dir");
-  processor->add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  // What every serving role takes.
+  auto role = [&](const char* name, const char* description, const char* config_help) {
+    auto* command = app.add_subcommand(name, description);
+    command->add_option("-c,--config", config_file, config_help)->check(CLI::ExistingFile);
+    command->add_option("--listen", listen, "HOST:PORT to listen on; overrides server.listen");
+    command->add_option("--data-dir", data_dir, "Data directory; overrides storage.data_dir");
+    command->add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+    return command;
+  };
+  auto* run = role("run",
+                   "Run the all-in-one server (collector, log, processor, store and query API) "
+                   "until SIGINT or SIGTERM.",
+                   "YAML configuration file (default: built-in defaults)");
+  auto* collector = role("collector",
+                         "Run the collector role alone: HTTP ingest into the log, without the "
+                         "processor, store or query API (for scale-out on Kafka, or to measure "
+                         "ingest).",
+                         "YAML configuration file");
+  auto* api = role("api",
+                   "Run the query API alone: the read endpoints, tail, metrics and health over "
+                   "the PostgreSQL store (store.url) and the Kafka log, for API replicas behind "
+                   "a load balancer.",
+                   "YAML configuration file");
+  auto* processor = role("processor",
+                         "Run the processing role alone: the store writer, pipelines, windows "
+                         "and alert rules over the Kafka log, with health, metrics and their "
+                         "status over HTTP. Replicas share the partitions through Kafka "
+                         "consumer groups.",
+                         "YAML configuration file");
   std::string validate_file;
   auto* validate = app.add_subcommand("validate",
                                       "Check a configuration file without starting; "
