@@ -3,7 +3,8 @@ produce to feed streams: librdkafka's mock cluster (3 brokers on loopback TCP) a
 kcat. Events posted over HTTP are read back by `kcat -C` as their JSON text with the envelope
 (id, stream, times, key, type) in headers; JSON that kcat produces to a stream's own topic
 (`streams.<name>.kafka.topic`) is stored, queryable and windowed like posted events, the one
-record that is not JSON is skipped and counted; and a record in the format of earlier versions
+records that are not events (not JSON, nested too deep, a NUL, a number too large) are
+skipped and counted while the others are kept; and a record in the format of earlier versions
 (binary, no headers) is still read.
 
 usage: kafka_wire_test.py SLUICE_BINARY KAFKA_MOCK_CLUSTER_BINARY
@@ -99,6 +100,10 @@ windows:
         def topic_fed_stream_is_queryable_and_windowed():
             lines = "".join("%s|%s\n" % (o["city"], json.dumps(o)) for o in orders[:15])
             lines += "NYC|this is not json\n"
+            # Hostile records: too deep, a NUL, a number no double holds; each is skipped.
+            lines += "NYC|%s\n" % ('{"a":' * 100 + "1" + "}" * 100)
+            lines += 'NYC|{"order_id":"bad-1","city":"NYC","note":"a\\u0000b"}\n'
+            lines += 'NYC|{"order_id":"bad-2","city":"NYC","amount":1e999}\n'
             lines += "".join("%s|%s\n" % (o["city"], json.dumps(o)) for o in orders[15:])
             kcat("-P", *broker, "-t", "shop.orders", "-K", "|", data=lines.encode())
             wait_for(lambda: len(stored("orders")) == 30, 60, "the produced orders stored")
@@ -128,7 +133,7 @@ windows:
                 assert r["values"]["revenue"] == revenue[city], r
 
             status, _, text = server.request("GET", "/metrics")
-            assert 'sluice_log_unreadable_records_total{stream="orders"} 1' in text, \
+            assert 'sluice_log_unreadable_records_total{stream="orders"} 4' in text, \
                 [line for line in text.splitlines() if "unreadable" in line]
 
         def earlier_format_is_still_read():
