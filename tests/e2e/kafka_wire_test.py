@@ -2,7 +2,7 @@
 produce to feed streams: librdkafka's mock cluster (3 brokers on loopback TCP) and Debian's
 kcat. Events posted over HTTP are read back by `kcat -C` as their JSON text with the envelope
 (id, stream, times, key, type) in headers; JSON that kcat produces to a stream's own topic
-(`streams.<name>.kafka.topic`) is stored, queryable and windowed like posted events, the one
+(`streams.<name>.kafka.topic`) is stored, queryable and windowed like posted events;
 records that are not events (not JSON, nested too deep, a NUL, a number too large) are
 skipped and counted while the others are kept; and a record in the format of earlier versions
 (binary, no headers) is still read.
