@@ -95,9 +95,12 @@ Result<consume::Positions> Pipeline::restore(const std::vector<log::Partition>& 
     positions = std::move(loaded.value());
   }
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
-    auto stored = sinks_[i].sink->stored_positions(group());
+    auto stored = sinks_[i].sink->claim(group(), partitions);
     if (!stored) return stored.error();
-    if (stored.value()) sink_stored_[i] = std::move(*stored.value());
+    if (stored.value()) {
+      for (auto& [partition, position] : *stored.value())
+        sink_stored_[i].insert_or_assign(partition, position);
+    }
   }
   return positions;
 }
@@ -190,8 +193,12 @@ Result<consume::Handled> Pipeline::handle(const log::Partition& partition, log::
     }
     if (out.records.empty() && !sinks_[i].sink->transactional()) continue;
     if (out.records.empty() && next <= already) continue;
-    // Stopping: the batch is done again next time.
-    if (!deliver(i, out)) return consume::Handled{.next = from, .full = false};
+    // Stopping: the batch is done again next time. Fenced off: the partition is another
+    // process's now; the consumer backs off and hears so from the group.
+    if (!deliver(i, out)) {
+      if (fenced_) return make_error(Errc::kUnavailable, *std::exchange(fenced_, std::nullopt));
+      return consume::Handled{.next = from, .full = false};
+    }
     delivered += out.records.size();
   }
   if (auto committed = log_.commit(group(), partition, next); !committed) {
@@ -245,6 +252,10 @@ bool Pipeline::deliver(std::size_t sink_index, const SinkBatch& batch) {
         return true;
       }
       case WriteOutcome::Status::kRetry:
+        if (outcome.fenced) {
+          fenced_ = slot.name + ": " + outcome.reason;
+          return false;
+        }
         break;
     }
     // Exponential backoff with jitter, or the sink's own hint when it gave one.

@@ -92,8 +92,9 @@ class Pipeline : private consume::Client {
   std::optional<consume::Positions> log_positions_;                 // once loaded
   std::vector<std::map<log::Partition, log::Offset>> sink_stored_;  // transactional sinks'
 
-  mutable std::mutex mutex_;  // guards the counters below
-  PipelineStatus counts_;     // dropped, delivered, dead_lettered, retries
+  std::optional<std::string> fenced_;  // deliver(): why a sink refused the partition
+  mutable std::mutex mutex_;           // guards the counters below
+  PipelineStatus counts_;              // dropped, delivered, dead_lettered, retries
   std::chrono::steady_clock::time_point last_error_logged_{};
   std::unique_ptr<metrics::Histogram[]> write_latency_;  // per sink
   // For lag_seconds: when the newest event read was received, and when a pass last found

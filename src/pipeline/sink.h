@@ -54,8 +54,15 @@ struct WriteOutcome {
   // the pipeline splits the batch to find them and delivers the others; false when the sink
   // would refuse any batch (a webhook answering 403), and the whole batch is dead-lettered.
   bool split = true;
+  // kRetry: another process has claimed the batch's partitions since this one did (a consumer
+  // group rebalance; claim()). Retrying here cannot succeed: the pipeline gives the partitions
+  // up instead.
+  bool fenced = false;
 
   static WriteOutcome delivered() { return {}; }
+  static WriteOutcome fenced_off(std::string reason) {
+    return {Status::kRetry, {}, std::move(reason), true, true};
+  }
   static WriteOutcome retry(std::string reason, std::chrono::milliseconds after = {}) {
     return {Status::kRetry, after, std::move(reason)};
   }
@@ -80,6 +87,14 @@ class Sink {
   // Others: nullopt.
   virtual Result<std::optional<Positions>> stored_positions(const std::string& /*consumer*/) {
     return std::optional<Positions>{};
+  }
+  // When the pipeline takes `partitions` over (at start, or from its consumer group): their
+  // stored positions, as stored_positions(). A sink that can, fences earlier holders off from
+  // then on: a process that lost the partitions but still writes has its batch refused
+  // (PostgreSQL: store/postgres_positions.h).
+  virtual Result<std::optional<Positions>> claim(
+      const std::string& consumer, const std::vector<log::Partition>& /*partitions*/) {
+    return stored_positions(consumer);
   }
   virtual bool transactional() const { return false; }
 };

@@ -4,7 +4,9 @@ loopback TCP) and a real PostgreSQL server. 200 000 events are posted through bo
 while processors are SIGKILLed and started again (each time the group shares the partitions out
 anew). Every acknowledged event is then in the PostgreSQL store exactly once, the pipeline's
 PostgreSQL sink has each exactly once too, the api replicas serve them all, and each processor's
-/v1/pipelines shows its group member, the partitions it holds and the group's lag.
+/v1/pipelines shows its group member, the partitions it holds and the group's lag. Processors
+that another process has claimed the partitions from (the epoch raised in PostgreSQL) have
+their writes refused, rows and all, until they claim them again.
 
 usage: scale_out_processors_test.py SLUICE_BINARY KAFKA_MOCK_CLUSTER_BINARY
 """
@@ -125,6 +127,32 @@ def main():
                 held += seen["copy"]["group"]["partitions"]
             assert sorted(held) == ["events/%d" % i for i in range(PARTITIONS)], held
 
+        def zombies_are_fenced_off():
+            # Another process claiming every partition (as one that took them over would): the
+            # processors still writing them are refused by PostgreSQL, rows and all.
+            postgres.query("UPDATE sluice.sluice_positions SET epoch = epoch + 1 "
+                           "WHERE consumer = 'store'")
+            postgres.query("UPDATE public.sluice_positions SET epoch = epoch + 1 "
+                           "WHERE consumer = 'pipeline.copy'")
+            late = [{"id": "late-%d" % j, "device": "d%d" % j, "n": j} for j in range(60)]
+            status, _, reply = collectors[0].request("POST", "/v1/streams/events/events", late)
+            assert status == 202 and reply["accepted"] == 60, (status, reply)
+
+            def refused():
+                texts = "".join("".join(p.stderr_lines) for p in processors)
+                return "store no longer holds" in texts and "pipeline.copy no longer holds" in texts
+            wait_for(refused, 60, "the processors' writes refused as fenced off")
+            assert count("SELECT count(*) FROM sluice.events WHERE id LIKE 'late-%'") == 0
+            assert count("SELECT count(*) FROM events_copy WHERE id LIKE 'late-%'") == 0
+            # Started again, they claim the partitions anew and write them.
+            for p in processors:
+                p.kill()
+            for p in processors:
+                p.start()
+            wait_for(lambda: count("SELECT count(*) FROM sluice.events WHERE id LIKE 'late-%'")
+                     == 60 and count("SELECT count(*) FROM events_copy WHERE id LIKE 'late-%'")
+                     == 60, 120, "the events stored once the partitions were claimed again")
+
         checks.run("200 000 events posted while processors are SIGKILLed and started",
                    posted_while_processors_die)
         checks.run("every acknowledged event in the PostgreSQL store exactly once",
@@ -135,6 +163,8 @@ def main():
         checks.run("the api replicas serve every event", apis_serve_everything)
         checks.run("each processor shows its group member, partitions and the lag",
                    status_shows_members_and_lag)
+        checks.run("a processor that lost its partitions but still writes is refused",
+                   zombies_are_fenced_off)
     finally:
         for server in collectors + processors + apis:
             server.cleanup()

@@ -200,6 +200,26 @@ Result<std::optional<pipeline::Positions>> PostgresSink::stored_positions(
   return std::optional<pipeline::Positions>(std::move(positions));
 }
 
+Result<std::optional<pipeline::Positions>> PostgresSink::claim(
+    const std::string& consumer, const std::vector<log::Partition>& partitions) {
+  if (auto error = connect()) return make_error(Errc::kUnavailable, *error);
+  pipeline::Positions positions;
+  for (const auto& partition : partitions) {
+    const std::string index = std::to_string(partition.index);
+    const char* params[] = {consumer.c_str(), partition.stream.c_str(), index.c_str()};
+    ResultHolder result{PQexecParams(conn_, store::positions::kPostgresClaim, 3, nullptr, params,
+                                     nullptr, nullptr, 0)};
+    if (PQresultStatus(result.result) != PGRES_TUPLES_OK) {
+      std::string error = PQresultErrorMessage(result.result);
+      disconnect();
+      return make_error(Errc::kUnavailable, "postgres: claiming positions: " + error);
+    }
+    positions[partition] = std::stoull(PQgetvalue(result.result, 0, 0));
+    epochs_[partition] = PQgetvalue(result.result, 0, 2);
+  }
+  return std::optional<pipeline::Positions>(std::move(positions));
+}
+
 std::optional<pipeline::WriteOutcome> PostgresSink::copy_rows(const pipeline::SinkBatch& batch,
                                                               const std::string& into,
                                                               bool& duplicate) {
@@ -287,12 +307,30 @@ pipeline::WriteOutcome PostgresSink::write(const pipeline::SinkBatch& batch) {
   for (const auto& [partition, next] : batch.next) {
     const std::string index = std::to_string(partition.index);
     const std::string offset = std::to_string(next);
-    const char* params[] = {batch.consumer.c_str(), partition.stream.c_str(), index.c_str(),
-                            offset.c_str(), "0"};
-    ResultHolder result{PQexecParams(conn_, store::positions::kPostgresUpsert, 5, nullptr, params,
-                                     nullptr, nullptr, 0)};
-    if (PQresultStatus(result.result) != PGRES_COMMAND_OK) {
+    const auto epoch = epochs_.find(partition);
+    if (epoch == epochs_.end()) {
+      const char* params[] = {batch.consumer.c_str(), partition.stream.c_str(), index.c_str(),
+                              offset.c_str(), "0"};
+      ResultHolder result{PQexecParams(conn_, store::positions::kPostgresUpsert, 5, nullptr, params,
+                                       nullptr, nullptr, 0)};
+      if (PQresultStatus(result.result) != PGRES_COMMAND_OK) {
+        return failure(result.result, "position update");
+      }
+      continue;
+    }
+    // Last in the transaction: a later claim by another process rolls the whole batch back.
+    const char* params[] = {
+        batch.consumer.c_str(), partition.stream.c_str(), index.c_str(), offset.c_str(), "0",
+        epoch->second.c_str()};
+    ResultHolder result{PQexecParams(conn_, store::positions::kPostgresFencedUpsert, 6, nullptr,
+                                     params, nullptr, nullptr, 0)};
+    if (PQresultStatus(result.result) != PGRES_TUPLES_OK) {
       return failure(result.result, "position update");
+    }
+    if (PQntuples(result.result) == 0) {
+      PQclear(PQexec(conn_, "ROLLBACK"));
+      return pipeline::WriteOutcome::fenced_off(
+          store::positions::fenced_message(batch.consumer, partition));
     }
   }
   if (auto failed = exec("COMMIT")) return *failed;

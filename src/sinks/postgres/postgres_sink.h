@@ -37,6 +37,8 @@ class PostgresSink : public pipeline::Sink {
 
   pipeline::WriteOutcome write(const pipeline::SinkBatch& batch) override;
   Result<std::optional<pipeline::Positions>> stored_positions(const std::string& consumer) override;
+  Result<std::optional<pipeline::Positions>> claim(
+      const std::string& consumer, const std::vector<log::Partition>& partitions) override;
   bool transactional() const override { return true; }
 
  private:
@@ -59,6 +61,7 @@ class PostgresSink : public pipeline::Sink {
 
   Settings settings_;
   pipeline::SinkBatch deduplicated_;
+  std::map<log::Partition, std::string> epochs_;  // claimed: writes hold while they are the rows'
   bool upsert_ = false;  // the pipeline's `upsert`: newer rows replace stored ones
   PGconn* conn_ = nullptr;
   bool payload_is_jsonb_ = true;
