@@ -71,13 +71,17 @@ def main():
                 p.start()
             kills = 0
             while any(p.sent < per_poster for p in posters) or kills < 6:
-                time.sleep(rng.uniform(1.0, 2.5))
+                time.sleep(rng.uniform(0.5, 2.0))
                 victim = processors[rng.randrange(len(processors))]
                 logs.append("".join(victim.stderr_lines))
                 victim.kill()
                 victim.stderr_lines = []
                 victim.start()
                 kills += 1
+                # Each restart is a rebalance: the group gives the new member its share once
+                # the killed one's session has timed out.
+                wait_for(lambda: "group=store assigned=" in "".join(victim.stderr_lines), 60,
+                         "the restarted processor given its share of the store's partitions")
             for p in posters:
                 p.stop = True
                 p.join(timeout=60)
