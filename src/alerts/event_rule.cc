@@ -25,7 +25,7 @@ constexpr std::size_t kMaxWaiting = 100'000;
 // How far behind every partition's event time a key's cooldown may end before it is forgotten.
 constexpr std::chrono::milliseconds kForgetAfter{3'600'000};
 
-consume::Options options_of(const AlertConfig& config) {
+consume::Options options_of(const AlertConfig& config, bool in_group) {
   return {.name = "alerts." + config.name,
           .who = "rule=" + config.name,
           .logger = "alerts",
@@ -33,20 +33,21 @@ consume::Options options_of(const AlertConfig& config) {
           .streams = config.from,
           .batch_events = kReadBatch,
           .quiet_wait = kCheckpointEvery,
-          .commits_per_batch = false};
+          .commits_per_batch = false,
+          .group = in_group ? "alerts." + config.name : ""};
 }
 
 }  // namespace
 
 EventRuleJob::EventRuleJob(AlertConfig config, log::Log& log, OpenStore open_store,
-                           StreamConfig alerts_stream)
+                           StreamConfig alerts_stream, bool in_group)
     : config_(std::move(config)),
       log_(log),
       open_store_(std::move(open_store)),
       checkpoint_name_("alerts." + config_.name),
       alerts_stream_(std::move(alerts_stream)),
       when_(expr::Expression::parse(config_.when).value()),
-      consumer_(options_of(config_), log, *this) {}
+      consumer_(options_of(config_, in_group), log, *this) {}
 
 EventRuleJob::~EventRuleJob() {
   consumer_.stop();
@@ -62,18 +63,18 @@ EventRuleStatus EventRuleJob::status() const {
   return s;
 }
 
-std::string EventRuleJob::save_state() const {
+std::string EventRuleJob::save_state(const Scope& scope) {
   json::array keys;
-  for (const auto& [key, state] : keys_) {
+  for (const auto& [key, state] : scope.keys) {
     keys.push_back(json::array{json::value(key), state.last_alert_ms, state.suppressed});
   }
   json::object latest;
-  for (const auto& [partition, ts] : latest_ms_)
+  for (const auto& [partition, ts] : scope.latest_ms)
     latest[partition] = ts;
   return json::serialize(json::object{{"latest", std::move(latest)}, {"keys", std::move(keys)}});
 }
 
-bool EventRuleJob::load_state(const std::string& text) {
+bool EventRuleJob::load_state(const std::string& text, Scope& scope) {
   boost::system::error_code ec;
   const json::value state = json::parse(text, ec);
   if (ec || !state.is_object() || !state.as_object().contains("latest") ||
@@ -81,26 +82,50 @@ bool EventRuleJob::load_state(const std::string& text) {
       !state.at("keys").is_array()) {
     return false;
   }
-  latest_ms_.clear();
+  scope.latest_ms.clear();
   for (const auto& [partition, ts] : state.at("latest").get_object()) {
     if (!ts.is_int64()) return false;
-    latest_ms_[std::string(partition)] = ts.get_int64();
+    scope.latest_ms[std::string(partition)] = ts.get_int64();
   }
-  keys_.clear();
+  scope.keys.clear();
   for (const auto& item : state.at("keys").get_array()) {
     const auto* entry = item.if_array();
     if (!entry || entry->size() != 3 || !(*entry)[0].is_string() || !(*entry)[1].is_int64() ||
         !(*entry)[2].is_number()) {
       return false;
     }
-    keys_[std::string((*entry)[0].get_string())] = {(*entry)[1].get_int64(),
-                                                    (*entry)[2].to_number<std::uint64_t>()};
+    scope.keys[std::string((*entry)[0].get_string())] = {(*entry)[1].get_int64(),
+                                                         (*entry)[2].to_number<std::uint64_t>()};
   }
   return true;
 }
 
-Result<consume::Positions> EventRuleJob::restore(
-    const std::vector<log::Partition>& /*partitions*/) {
+std::string EventRuleJob::scope_name(const log::Partition& partition) const {
+  return grouped_ ? fmt::format("{}/{}", partition.stream, partition.index) : std::string();
+}
+
+Result<consume::Positions> EventRuleJob::restore_scope(const std::string& name, Scope& scope) {
+  auto loaded = store_->load(name.empty() ? checkpoint_name_ : checkpoint_name_ + "@" + name);
+  if (!loaded) return loaded.error();
+  consume::Positions positions;
+  if (const auto& checkpoint = loaded.value()) {
+    positions = checkpoint->positions;
+    auto outbox = consume::Outbox::from_json(checkpoint->outbox);
+    if (!outbox) return outbox.error();
+    scope.outbox = std::move(outbox.value());
+    scope.dirty = !scope.outbox.empty();  // saved but maybe not sent: sent at the first checkpoint
+    if (checkpoint->definition != config_.source) {
+      // A changed rule goes on from where it was; what it remembered of keys may not fit.
+      logger("alerts")->info("rule={} changed: goes on from its positions, cooldowns forgotten",
+                             config_.name);
+    } else if (!load_state(checkpoint->state, scope)) {
+      return make_error(Errc::kCorrupt, "windows.db: unreadable state of rule " + config_.name);
+    }
+  }
+  return positions;
+}
+
+Result<consume::Positions> EventRuleJob::restore(const std::vector<log::Partition>& partitions) {
   if (!store_) {
     try {
       store_ = open_store_();
@@ -108,34 +133,51 @@ Result<consume::Positions> EventRuleJob::restore(
       return make_error(Errc::kUnavailable, e.what());
     }
   }
-  auto loaded = store_->load(checkpoint_name_);
-  if (!loaded) return loaded.error();
-  std::map<log::Partition, log::Offset> positions;
-  if (const auto& checkpoint = loaded.value()) {
-    positions = checkpoint->positions;
-    auto outbox = consume::Outbox::from_json(checkpoint->outbox);
-    if (!outbox) return outbox.error();
-    outbox_ = std::move(outbox.value());
-    dirty_ = !outbox_.empty();  // saved but maybe not sent: sent at the first checkpoint
-    if (checkpoint->definition != config_.source) {
-      // A changed rule goes on from where it was; what it remembered of keys may not fit.
-      logger("alerts")->info("rule={} changed: goes on from its positions, cooldowns forgotten",
-                             config_.name);
-    } else if (!load_state(checkpoint->state)) {
-      return make_error(Errc::kCorrupt, "windows.db: unreadable state of rule " + config_.name);
-    }
-  }
-  for (const auto& stream : config_.from) {
-    for (std::uint32_t p = 0; p < log_.partitions(stream); ++p) {
-      log::Partition partition(stream, p);
-      if (!positions.contains(partition)) {
-        positions[partition] = config_.start == "latest" ? log_.end_offset(partition) : 0;
-        dirty_ = true;  // a new rule's starting positions are kept from the first checkpoint
+  grouped_ = consumer_.group().has_value();
+  consume::Positions positions;
+  if (grouped_) {
+    // A checkpoint per partition: each restored as it is assigned.
+    for (const auto& partition : partitions) {
+      const std::string name = scope_name(partition);
+      Scope scope;
+      auto restored = restore_scope(name, scope);
+      if (!restored) return restored.error();
+      if (auto it = restored.value().find(partition); it != restored.value().end()) {
+        positions.insert(*it);
       }
+      scopes_.insert_or_assign(name, std::move(scope));
+    }
+  } else {
+    Scope scope;
+    auto restored = restore_scope("", scope);
+    if (!restored) return restored.error();
+    positions = std::move(restored.value());
+    scopes_.clear();
+    scopes_.emplace("", std::move(scope));
+  }
+  for (const auto& partition : partitions) {
+    if (!positions.contains(partition)) {
+      positions[partition] = config_.start == "latest" ? log_.end_offset(partition) : 0;
+      // A new rule's starting positions are kept from the first checkpoint.
+      scopes_.at(scope_name(partition)).dirty = true;
     }
   }
   next_checkpoint_ = std::chrono::steady_clock::now() + kCheckpointEvery;
   return positions;
+}
+
+void EventRuleJob::release(const std::vector<log::Partition>& partitions) {
+  if (!grouped_) return;
+  // What the rule decided for them is saved (and sent) before another process takes them over.
+  for (const auto& partition : partitions) {
+    auto it = scopes_.find(scope_name(partition));
+    if (it == scopes_.end()) continue;
+    if (auto saved = checkpoint(it->first, it->second); !saved) {
+      logger("alerts")->warn("rule={} releasing {} without a last checkpoint error=\"{}\"",
+                             config_.name, it->first, saved.error().message);
+    }
+    scopes_.erase(it);
+  }
 }
 
 void EventRuleJob::started() {
@@ -143,7 +185,7 @@ void EventRuleJob::started() {
                          fmt::join(config_.from, ","), config_.cooldown.count());
 }
 
-void EventRuleJob::check(const log::Partition& partition, const EventView& envelope,
+void EventRuleJob::check(Scope& scope, const log::Partition& partition, const EventView& envelope,
                          const json::value& event) {
   {
     std::lock_guard lock(mutex_);
@@ -159,7 +201,7 @@ void EventRuleJob::check(const log::Partition& partition, const EventView& envel
   const std::string key_text = json::serialize(key_values);
   std::uint64_t suppressed = 0;
   if (config_.cooldown.count() > 0) {
-    auto [it, added] = keys_.try_emplace(key_text);
+    auto [it, added] = scope.keys.try_emplace(key_text);
     KeyState& state = it->second;
     if (!added && std::llabs(envelope.ts_ms - state.last_alert_ms) < config_.cooldown.count()) {
       ++state.suppressed;
@@ -185,24 +227,28 @@ void EventRuleJob::check(const log::Partition& partition, const EventView& envel
                      {"event", event}};
   const std::string payload = json_text(alert);
   const std::string id = fmt::format("alert:{}:{}:{}", config_.name, partition.stream, envelope.id);
-  outbox_.add(alerts_stream_, EventView{.id = id,
-                                        .ts_ms = envelope.ts_ms,
-                                        .received_at_ms = now_ms(),
-                                        .type = std::string_view(config_.name),
-                                        .payload = payload});
+  scope.outbox.add(alerts_stream_, EventView{.id = id,
+                                             .ts_ms = envelope.ts_ms,
+                                             .received_at_ms = now_ms(),
+                                             .type = std::string_view(config_.name),
+                                             .payload = payload});
   std::lock_guard lock(mutex_);
   ++counts_.alerts;
 }
 
 bool EventRuleJob::wants_records() {
-  return outbox_.size() < kMaxWaiting;  // reading pauses while too many alerts wait
+  std::size_t waiting = 0;
+  for (const auto& [name, scope] : scopes_)
+    waiting += scope.outbox.size();
+  return waiting < kMaxWaiting;  // reading pauses while too many alerts wait
 }
 
 Result<consume::Handled> EventRuleJob::handle(const log::Partition& partition, log::Offset,
                                               const log::ReadBatch& batch) {
   if (batch.records.empty()) return consume::Handled{.next = batch.next_offset, .full = false};
-  auto [latest, added] =
-      latest_ms_.try_emplace(fmt::format("{}/{}", partition.stream, partition.index), INT64_MIN);
+  Scope& scope = scopes_.at(scope_name(partition));
+  auto [latest, added] = scope.latest_ms.try_emplace(
+      fmt::format("{}/{}", partition.stream, partition.index), INT64_MIN);
   for (const auto& record : batch.records) {
     auto envelope = decode_event(record.bytes);
     if (!envelope) {
@@ -212,56 +258,69 @@ Result<consume::Handled> EventRuleJob::handle(const log::Partition& partition, l
     }
     latest->second = std::max(latest->second, envelope->ts_ms);
     pipeline::PipelineEvent event(partition.stream, partition.index, record.offset, *envelope);
-    if (when_.matches(event.json())) check(partition, *envelope, event.json());
+    if (when_.matches(event.json())) check(scope, partition, *envelope, event.json());
   }
-  dirty_ = true;
+  scope.dirty = true;
   return consume::Handled{.next = batch.next_offset, .full = false};
 }
 
 void EventRuleJob::pass_done(bool) {
+  std::size_t waiting = 0;
+  for (const auto& [name, scope] : scopes_)
+    waiting += scope.outbox.size();
   std::lock_guard lock(mutex_);
-  counts_.pending_alerts = outbox_.size();
+  counts_.pending_alerts = waiting;
 }
 
 Result<void> EventRuleJob::after_pass(bool stopping) {
   const auto now = std::chrono::steady_clock::now();
-  if (!dirty_ || (outbox_.empty() && now < next_checkpoint_ && !stopping)) {
-    return boost::outcome_v2::success();
+  bool waiting = false;
+  for (const auto& [name, scope] : scopes_)
+    waiting = waiting || !scope.outbox.empty();
+  if (!waiting && now < next_checkpoint_ && !stopping) return boost::outcome_v2::success();
+  for (auto& [name, scope] : scopes_) {
+    if (!scope.dirty) continue;
+    if (auto saved = checkpoint(name, scope); !saved) return saved.error();
   }
-  if (auto saved = checkpoint(); !saved) return saved.error();
   next_checkpoint_ = now + kCheckpointEvery;
+  std::lock_guard lock(mutex_);
+  counts_.pending_alerts = 0;
   return boost::outcome_v2::success();
 }
 
-Result<void> EventRuleJob::checkpoint() {
-  if (config_.cooldown.count() > 0 && !latest_ms_.empty()) {
+Result<void> EventRuleJob::checkpoint(const std::string& name, Scope& scope) {
+  if (config_.cooldown.count() > 0 && !scope.latest_ms.empty()) {
     // A key's cooldown matters to events up to a cooldown after its last alert. Once every
     // partition's event time is a further kForgetAfter (at least a cooldown) past that, only
     // events that late could meet it: the key is forgotten, unless it holds a count of
     // suppressed events for its next alert.
     std::int64_t slowest = INT64_MAX;
-    for (const auto& [partition, ts] : latest_ms_)
+    for (const auto& [partition, ts] : scope.latest_ms)
       slowest = std::min(slowest, ts);
     const std::int64_t horizon =
         config_.cooldown.count() + std::max(config_.cooldown.count(), kForgetAfter.count());
-    std::erase_if(keys_, [&](const auto& item) {
+    std::erase_if(scope.keys, [&](const auto& item) {
       return item.second.suppressed == 0 && item.second.last_alert_ms < slowest - horizon;
     });
   }
-  consume::Checkpoint checkpoint{config_.source, save_state(), consumer_.positions(),
-                                 outbox_.to_json()};
-  if (auto saved = store_->save_checkpoint(checkpoint_name_, checkpoint); !saved) {
+  consume::Positions positions = consumer_.positions();
+  if (!name.empty()) {
+    std::erase_if(positions, [&](const auto& item) { return scope_name(item.first) != name; });
+  }
+  consume::Checkpoint checkpoint{config_.source, save_state(scope), positions,
+                                 scope.outbox.to_json()};
+  if (auto saved = store_->save_checkpoint(
+          name.empty() ? checkpoint_name_ : checkpoint_name_ + "@" + name, checkpoint);
+      !saved) {
     return saved.error();
   }
-  dirty_ = false;
+  scope.dirty = false;
   consumer_.hold(checkpoint.positions);
   // Saved: from here on a crash sends them again at start rather than deciding again.
-  if (auto sent = outbox_.send(log_); !sent) {
-    dirty_ = true;  // the next checkpoint saves them again and retries
+  if (auto sent = scope.outbox.send(log_); !sent) {
+    scope.dirty = true;  // the next checkpoint saves them again and retries
     return sent.error();
   }
-  std::lock_guard lock(mutex_);
-  counts_.pending_alerts = 0;
   return boost::outcome_v2::success();
 }
 

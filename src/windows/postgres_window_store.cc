@@ -18,8 +18,11 @@ struct ResultHolder {
   ~ResultHolder() { PQclear(result); }
 };
 
+// Several processes may create the tables at once: one at a time.
 constexpr const char* kSchema = R"sql(
   SET client_min_messages = warning;
+  BEGIN;
+  SELECT pg_advisory_xact_lock(hashtext('sluice.window_tables'));
   CREATE TABLE IF NOT EXISTS sluice_window_results (
     window_name text NOT NULL,
     key text NOT NULL,
@@ -38,6 +41,27 @@ constexpr const char* kSchema = R"sql(
     positions text NOT NULL,
     outbox text NOT NULL,
     taken_at bigint NOT NULL);
+  CREATE TABLE IF NOT EXISTS sluice_window_partitions (
+    window_name text NOT NULL,
+    part text NOT NULL,
+    definition text NOT NULL DEFAULT '',
+    state text NOT NULL DEFAULT '',
+    next_offset bigint NOT NULL DEFAULT 0,
+    epoch bigint NOT NULL DEFAULT 0,
+    closed_until bigint,
+    idle boolean NOT NULL DEFAULT false,
+    open_from bigint,
+    taken_at bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (window_name, part));
+  CREATE TABLE IF NOT EXISTS sluice_window_partials (
+    window_name text NOT NULL,
+    part text NOT NULL,
+    key text NOT NULL,
+    start_ms bigint NOT NULL,
+    end_ms bigint NOT NULL,
+    state text NOT NULL,
+    PRIMARY KEY (window_name, part, key, start_ms));
+  COMMIT;
 )sql";
 
 // Every result of a save as one JSON parameter, unpacked by json_to_recordset: one statement
@@ -97,6 +121,7 @@ Result<void> PostgresWindowStore::connect() {
   }
   ResultHolder schema{PQexec(conn_, kSchema)};
   if (PQresultStatus(schema.result) != PGRES_COMMAND_OK) {
+    ResultHolder rollback{PQexec(conn_, "ROLLBACK")};
     return make_error(Errc::kUnavailable, std::string("window store: creating the tables: ") +
                                               PQresultErrorMessage(schema.result));
   }
@@ -152,14 +177,8 @@ Result<void> PostgresWindowStore::save(const std::string& window,
     return error;
   };
   const std::string now = std::to_string(now_ms());
-  if (!final_results.empty() || !early_results.empty()) {
-    json::array rows;
-    add_rows(rows, early_results, false);
-    add_rows(rows, final_results, true);
-    if (auto stored = exec(kUpsertResults, {window, json::serialize(rows), now}, "storing results");
-        !stored) {
-      return fail(stored.error());
-    }
+  if (auto stored = upsert_results(window, final_results, early_results); !stored) {
+    return fail(stored.error());
   }
   if (auto saved = exec(kSaveCheckpoint,
                         {window, checkpoint.definition, checkpoint.state,
@@ -170,6 +189,17 @@ Result<void> PostgresWindowStore::save(const std::string& window,
   }
   if (auto committed = exec("COMMIT", {}, "COMMIT"); !committed) return fail(committed.error());
   return boost::outcome_v2::success();
+}
+
+Result<void> PostgresWindowStore::upsert_results(const std::string& window,
+                                                 const std::vector<WindowResult>& final_results,
+                                                 const std::vector<WindowResult>& early_results) {
+  if (final_results.empty() && early_results.empty()) return boost::outcome_v2::success();
+  json::array rows;
+  add_rows(rows, early_results, false);
+  add_rows(rows, final_results, true);
+  return exec(kUpsertResults, {window, json::serialize(rows), std::to_string(now_ms())},
+              "storing results");
 }
 
 Result<void> PostgresWindowStore::forget(const std::string& window) {

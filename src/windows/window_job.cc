@@ -35,7 +35,7 @@ std::string partition_name(const log::Partition& p) {
   return fmt::format("{}/{}", p.stream, p.index);
 }
 
-consume::Options options_of(const WindowConfig& config) {
+consume::Options options_of(const WindowConfig& config, const std::string& store_path) {
   return {.name = "windows." + config.name,
           .who = "window=" + config.name,
           .logger = "windows",
@@ -47,7 +47,9 @@ consume::Options options_of(const WindowConfig& config) {
               std::min<std::chrono::milliseconds>(config.checkpoint_every, std::chrono::seconds(1)),
           // What was read since the last checkpoint that made it is read again.
           .restore_after_failed_checkpoint = true,
-          .commits_per_batch = false};
+          .commits_per_batch = false,
+          // Partitions can move between processes only with their state in PostgreSQL.
+          .group = is_postgres_url(store_path) ? "windows." + config.name : ""};
 }
 
 }  // namespace
@@ -64,7 +66,7 @@ WindowJob::WindowJob(WindowConfig config, log::Log& log, std::string store_path,
       spec_(spec_of(config_)),
       definition_(config_.source),
       operator_(std::in_place, spec_),
-      consumer_(options_of(config_), log, *this) {
+      consumer_(options_of(config_, store_path_), log, *this) {
   for (const auto& rule : rules_)
     status_.alerts_by_rule[rule.name] = 0;  // a counter shows from 0, before its first alert
   if (!rules_.empty()) {
@@ -99,10 +101,13 @@ WindowStatus WindowJob::status() const {
   consume::copy_progress(progress, s);
   s.pending_results += writing_results_;
   s.lag = consumer_.lag();
+  s.group = consumer_.group();
   return s;
 }
 
-Result<consume::Positions> WindowJob::restore(const std::vector<log::Partition>& /*partitions*/) {
+Result<consume::Positions> WindowJob::restore(const std::vector<log::Partition>& partitions) {
+  grouped_ = consumer_.group().has_value();
+  if (grouped_) return restore_held(partitions);
   if (!store_) {
     try {
       store_ = open_window_store(store_path_);
@@ -161,17 +166,25 @@ void WindowJob::started() {
                           fmt::join(config_.from, ","), config_.kind);
 }
 
+WindowOperator& WindowJob::operator_for(const log::Partition& partition) {
+  if (!grouped_) return *operator_;
+  return *held_.at(partition).op;
+}
+
 void WindowJob::nothing_new(const log::Partition& partition, log::Offset from) {
   const std::string name = partition_name(partition);
   const auto now = std::chrono::steady_clock::now();
+  WindowOperator& op = operator_for(partition);
   if (log_.end_offset(partition) > from) {
     // Events are there but not fetched yet (Kafka): not idle, and until this partition has
     // shown an event, nothing closes.
-    operator_->hold(name);
+    op.hold(name);
     last_event_[partition] = now;
-  } else if (now - last_event_[partition] >= config_.idle_timeout) {
-    // Nothing to read for idle_timeout: this partition stops holding the watermark back.
-    operator_->set_idle(name, true);
+  } else if (now - last_event_[partition] >= config_.idle_timeout && !op.idle(name)) {
+    // Nothing to read for idle_timeout: this partition stops holding the watermark back (in
+    // a group, the others learn so from its next checkpoint).
+    op.set_idle(name, true);
+    dirty_ = true;
   }
 }
 
@@ -180,6 +193,7 @@ Result<consume::Handled> WindowJob::handle(const log::Partition& partition, log:
   if (batch.records.empty()) return consume::Handled{.next = batch.next_offset, .full = false};
   const std::string name = partition_name(partition);
   last_event_[partition] = std::chrono::steady_clock::now();
+  WindowOperator& op = operator_for(partition);
   std::uint64_t filtered = 0, late = 0;
   for (const auto& record : batch.records) {
     auto envelope = decode_event(record.bytes);
@@ -194,13 +208,12 @@ Result<consume::Handled> WindowJob::handle(const log::Partition& partition, log:
     }
     pipeline::PipelineEvent event(partition.stream, partition.index, record.offset, *envelope);
     if (filter_ && !filter_->matches(event.json())) {
-      operator_->observe(name, envelope->ts_ms);
+      op.observe(name, envelope->ts_ms);
       ++filtered;
       continue;
     }
     const json::value* fields = projection_ ? projection_->project(envelope->payload) : nullptr;
-    auto reason =
-        operator_->add(name, envelope->ts_ms, fields ? *fields : event.json(), envelope->id);
+    auto reason = op.add(name, envelope->ts_ms, fields ? *fields : event.json(), envelope->id);
     if (!reason) continue;
     ++late;
     if (!late_stream_) continue;
@@ -221,8 +234,15 @@ Result<consume::Handled> WindowJob::handle(const log::Partition& partition, log:
 }
 
 void WindowJob::pass_done(bool read_any) {
+  if (grouped_) {
+    close_held(std::chrono::steady_clock::now(), read_any);
+    return;
+  }
   if (!read_any && config_.close_after_idle.count() > 0) {
-    close_if_quiet(std::chrono::steady_clock::now());
+    auto last = std::chrono::steady_clock::time_point::min();
+    for (const auto& [partition, at] : last_event_)
+      last = std::max(last, at);
+    close_if_quiet(*operator_, last, std::chrono::steady_clock::now());
   }
   auto closed = operator_->close_ready();
   if (!closed.empty()) dirty_ = true;
@@ -241,19 +261,18 @@ void WindowJob::pass_done(bool read_any) {
   status_.watermark_ms = w == INT64_MIN ? std::nullopt : std::optional<std::int64_t>(w);
 }
 
-void WindowJob::close_if_quiet(std::chrono::steady_clock::time_point now) {
-  auto last = std::chrono::steady_clock::time_point::min();
-  for (const auto& [partition, at] : last_event_)
-    last = std::max(last, at);
+void WindowJob::close_if_quiet(WindowOperator& op, std::chrono::steady_clock::time_point last,
+                               std::chrono::steady_clock::time_point now) {
   const auto quiet = std::chrono::duration_cast<std::chrono::milliseconds>(now - last);
-  const std::int64_t latest = operator_->latest_event_time();
+  const std::int64_t latest = op.latest_event_time();
   if (quiet < config_.close_after_idle || latest == INT64_MIN) return;
   // Event time goes on from the latest event as fast as the clock: the windows the wall clock
   // has passed since then close, with their results and alerts.
-  operator_->close_through(latest + quiet.count() - operator_->spec().allowed_lateness_ms);
+  op.close_through(latest + quiet.count() - op.spec().allowed_lateness_ms);
 }
 
 Result<void> WindowJob::checkpoint(bool early_due) {
+  if (grouped_) return checkpoint_held();
   // One checkpoint is written at a time; the previous one's outcome first.
   if (auto written = finish_writing(); !written) return written.error();
   std::vector<WindowResult> early;
@@ -311,8 +330,19 @@ Result<void> WindowJob::finish_writing() {
 
 Result<void> WindowJob::after_pass(bool stopping) {
   const auto now = std::chrono::steady_clock::now();
-  // Early updates only when open windows changed since the last ones.
-  const bool early_due = config_.early_updates.count() > 0 && now >= next_early_ && early_dirty_;
+  if (grouped_ && !stopping && now >= next_merge_) {
+    next_merge_ = now + config_.checkpoint_every;
+    // Not the partitions' own work: a failed merge is tried again at the next one.
+    if (auto merged = merge(); !merged) {
+      logger("windows")->warn("window={} merge failed error=\"{}\"", config_.name,
+                              merged.error().message);
+      consumer_.note_error(merged.error().message);
+    }
+  }
+  // Early updates only when open windows changed since the last ones (not in a group: a
+  // window's state is spread over its partitions).
+  const bool early_due =
+      !grouped_ && config_.early_updates.count() > 0 && now >= next_early_ && early_dirty_;
   if (config_.early_updates.count() > 0 && now >= next_early_ && !early_dirty_) {
     next_early_ = now + config_.early_updates;
   }

@@ -6,6 +6,11 @@
 // the last checkpoint and reads on from its positions, so results after a crash are the results
 // without one. Late events go to the `late` stream with the reason, under ids made from the
 // window and the event's place in the log, so a replay stores each once.
+//
+// With its store in PostgreSQL on a log with consumer groups, the definition joins the group
+// `windows.<name>`: each process holds some of the partitions, with an operator and a checkpoint
+// per partition, and the windows closed in every partition are merged into the results by
+// whichever process gets to it first (partial_merge.h, window_job_group.cc).
 
 #include <chrono>
 #include <future>
@@ -24,6 +29,8 @@
 #include "expr/expression.h"
 #include "log/log.h"
 #include "windows/field_projection.h"
+#include "windows/partial_merge.h"
+#include "windows/postgres_window_store.h"
 #include "windows/window_operator.h"
 #include "windows/window_store.h"
 
@@ -46,6 +53,7 @@ struct WindowStatus {
   std::optional<std::uint64_t> lag;  // events in the log not yet read; unknown while starting
   std::optional<std::int64_t> checkpoint_ms;
   std::string last_error;
+  std::optional<consume::GroupView> group;  // in a consumer group: this process's share
 };
 
 // The aggregate that samples event ids for alerts, dropped from the results as stored.
@@ -85,6 +93,7 @@ class WindowJob : private consume::Client {
   Result<consume::Handled> handle(const log::Partition& partition, log::Offset from,
                                   const log::ReadBatch& batch) override;
   void nothing_new(const log::Partition& partition, log::Offset from) override;
+  void release(const std::vector<log::Partition>& partitions) override;
   // Closes what the pass made ready: results, alerts, published results.
   void pass_done(bool read_any) override;
   // Checkpoints and early updates when due.
@@ -92,7 +101,25 @@ class WindowJob : private consume::Client {
   void finish() override;
   // With close_after_idle: once nothing has arrived for that long, the watermark follows the
   // clock from the latest event time.
-  void close_if_quiet(std::chrono::steady_clock::time_point now);
+  void close_if_quiet(WindowOperator& op, std::chrono::steady_clock::time_point last,
+                      std::chrono::steady_clock::time_point now);
+  // The operator that reads `partition`: the one of the definition, or in a group the
+  // partition's own.
+  WindowOperator& operator_for(const log::Partition& partition);
+
+  // In a consumer group (window_job_group.cc).
+  // Claims the partitions assigned and restores their checkpoints.
+  Result<consume::Positions> restore_held(const std::vector<log::Partition>& partitions);
+  // Takes each held partition's closed windows as partials.
+  void close_held(std::chrono::steady_clock::time_point now, bool read_any);
+  // The checkpoints of the held partitions among `positions`.
+  std::vector<PostgresWindowStore::PartitionCheckpoint> held_checkpoints(
+      const consume::Positions& positions) const;
+  // Hands the held partitions' checkpoints and partials to the writer thread.
+  Result<void> checkpoint_held();
+  // Merges the windows every partition has closed into final results, with their alerts and
+  // published results; idle partitions held here first close what the others have.
+  Result<void> merge();
   // Raises the alerts whose rule holds for these results (early or final), once per rule, key
   // and window.
   void check_alerts(const std::vector<WindowResult>& results, bool final);
@@ -130,6 +157,19 @@ class WindowJob : private consume::Client {
   bool early_dirty_ = false;           // since the last early updates
   std::chrono::steady_clock::time_point next_checkpoint_;
   std::chrono::steady_clock::time_point next_early_;
+
+  // In a consumer group: the partitions this process holds, each with its operator and the
+  // epoch it claimed the partition with; the windows they closed since the last checkpoint.
+  struct Held {
+    std::optional<WindowOperator> op;
+    std::int64_t epoch = 0;
+  };
+  bool grouped_ = false;
+  std::map<log::Partition, Held> held_;
+  std::vector<PartitionPartial> partials_;
+  std::unique_ptr<PostgresWindowStore> partition_store_;  // the writer thread's connection
+  std::unique_ptr<PostgresWindowStore> merge_store_;      // the reading thread's
+  std::chrono::steady_clock::time_point next_merge_;
 
   mutable std::mutex mutex_;    // guards status_ and writing_results_
   WindowStatus status_;         // what the consumer does not count

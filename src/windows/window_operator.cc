@@ -202,15 +202,14 @@ bool WindowOperator::add_to_session(const std::string& key, std::int64_t ts, std
   return true;
 }
 
-std::vector<WindowResult> WindowOperator::close_ready() {
+template <class Out>
+void WindowOperator::take_ready(Out out) {
   closed_until_ = std::max(closed_until_, watermark());
-  std::vector<WindowResult> results;
   while (!windows_.empty() && windows_.begin()->first.end <= closed_until_) {
     unindex(windows_.begin()->first);
     auto node = windows_.extract(windows_.begin());
     const WindowId& id = node.key();
-    results.push_back(
-        {id.key, id.start, id.end, node.mapped().events(), node.mapped().result(spec_.aggregates)});
+    out(id.key, id.start, id.end, node.mapped());
     if (spec_.kind == WindowSpec::Kind::kSession) {
       auto sessions = sessions_.find(id.key);
       if (sessions != sessions_.end()) {
@@ -219,7 +218,36 @@ std::vector<WindowResult> WindowOperator::close_ready() {
       }
     }
   }
+}
+
+std::vector<WindowResult> WindowOperator::close_ready() {
+  std::vector<WindowResult> results;
+  take_ready(
+      [&](const std::string& key, std::int64_t start, std::int64_t end, const Accumulator& acc) {
+        results.push_back({key, start, end, acc.events(), acc.result(spec_.aggregates)});
+      });
   return results;
+}
+
+std::vector<WindowPartial> WindowOperator::close_ready_partials() {
+  std::vector<WindowPartial> partials;
+  take_ready(
+      [&](const std::string& key, std::int64_t start, std::int64_t end, const Accumulator& acc) {
+        partials.push_back({key, start, end, acc.save(spec_.aggregates)});
+      });
+  return partials;
+}
+
+bool WindowOperator::idle(const std::string& partition) const {
+  auto it = partitions_.find(partition);
+  return it != partitions_.end() && it->second.idle;
+}
+
+std::optional<std::int64_t> WindowOperator::earliest_open_start() const {
+  std::optional<std::int64_t> earliest;
+  for (const auto& [id, acc] : windows_)
+    earliest = std::min(earliest.value_or(INT64_MAX), id.start);
+  return earliest;
 }
 
 std::vector<WindowResult> WindowOperator::open_results() const {

@@ -47,6 +47,15 @@ struct WindowResult {
   boost::json::object values;  // aggregate name -> value
 };
 
+// A window closed by one partition's operator in a consumer group: its aggregates' state, for
+// merging with the other partitions' (partial_merge.h).
+struct WindowPartial {
+  std::string key;
+  std::int64_t start_ms = 0;
+  std::int64_t end_ms = 0;
+  boost::json::value state;  // Accumulator::save()
+};
+
 class WindowOperator {
  public:
   explicit WindowOperator(WindowSpec spec) : spec_(std::move(spec)) {}
@@ -86,6 +95,12 @@ class WindowOperator {
   std::int64_t closed_until() const { return closed_until_; }
   // Closes every window the combined watermark has passed; their results, ordered by end.
   std::vector<WindowResult> close_ready();
+  // The same, as the aggregates' state (a partition's share of a window in a consumer group).
+  std::vector<WindowPartial> close_ready_partials();
+  // Whether `partition` is idle (set_idle).
+  bool idle(const std::string& partition) const;
+  // The earliest start of the windows still open; nullopt when none is.
+  std::optional<std::int64_t> earliest_open_start() const;
   // The windows still open, as they stand (early results).
   std::vector<WindowResult> open_results() const;
   std::size_t open_windows() const { return windows_.size(); }
@@ -118,6 +133,9 @@ class WindowOperator {
     }
   };
   std::int64_t partition_watermark(const PartitionClock& clock) const;
+  // Takes out every window the combined watermark has passed, in order of end, to `out`.
+  template <class Out>
+  void take_ready(Out out);
   // The key into a buffer reused for every event: no allocation unless the window is new.
   void write_key(const boost::json::value& event, std::string& out) const;
   Accumulator& window(std::string_view key, std::int64_t start, std::int64_t end);

@@ -13,6 +13,19 @@ namespace sluice::windows {
 
 namespace json = boost::json;
 
+namespace {
+
+json::value group_json(const std::optional<consume::GroupView>& group) {
+  if (!group) return nullptr;
+  json::array partitions;
+  for (const auto& p : group->partitions)
+    partitions.emplace_back(fmt::format("{}/{}", p.stream, p.index));
+  return json::object{
+      {"name", group->name}, {"member", group->member}, {"partitions", std::move(partitions)}};
+}
+
+}  // namespace
+
 std::map<std::string, WindowSet::Job> WindowSet::jobs_of(const Config& config) const {
   std::map<std::string, Job> jobs;
   for (const auto& [name, window] : config.windows) {
@@ -44,7 +57,8 @@ std::map<std::string, WindowSet::Job> WindowSet::jobs_of(const Config& config) c
     };
     jobs["alerts." + name] = {alert.source, nullptr,
                               std::make_unique<alerts::EventRuleJob>(
-                                  alert, log_, open_store, config.streams.at(alert.stream))};
+                                  alert, log_, open_store, config.streams.at(alert.stream),
+                                  /*in_group=*/is_postgres_url(location_))};
   }
   return jobs;
 }
@@ -161,6 +175,7 @@ std::string statuses_json(const std::vector<WindowStatus>& statuses,
         {"checkpoint",
          s.checkpoint_ms ? json::value(format_iso8601_ms(*s.checkpoint_ms)) : json::value(nullptr)},
         {"last_error", s.last_error.empty() ? json::value(nullptr) : json::value(s.last_error)},
+        {"group", group_json(s.group)},
     });
   }
   json::array rule_list;

@@ -8,27 +8,63 @@ PostgreSQL sink has each exactly once too, the api replicas serve them all, and 
 that another process has claimed the partitions from (the epoch raised in PostgreSQL) have
 their writes refused, rows and all, until they claim them again.
 
+A window definition with an alert rule runs in its own consumer group across the processors,
+keyed by a field other than the partition key: its results and alerts equal those of one
+`sluice run` fed the same events, and each processor's /v1/windows shows its share and the lag.
+
 usage: scale_out_processors_test.py SLUICE_BINARY KAFKA_MOCK_CLUSTER_BINARY
 """
 
 import os
+import json
 import random
+import sqlite3
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Checks, MockKafkaCluster, Poster, Postgres, Server, wait_for  # noqa: E402
+from harness import (Checks, MockKafkaCluster, Poster, Postgres, Server, all_events,  # noqa: E402
+                     wait_for)
 
 EVENTS = 200_000
 BATCH = 500
 PARTITIONS = 6
+BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+STEP_MS = 2  # event time between one batch's events: a batch spans 1 s
+# Windows and their rule, the same in the scaled-out processors and in one `sluice run`. The
+# lateness covers the two posters drifting apart by up to 60 batches.
+WINDOWS = """
+windows:
+  per_city:
+    from: [events]
+    key: [city]
+    tumbling: 10s
+    allowed_lateness: 60s
+    close_after_idle: 2s
+    checkpoint_every: 300ms
+    aggregates: {events: count, total: sum(n), high: max(n), devices: count_distinct(device)}
+alerts:
+  busy_city:
+    window: per_city
+    when: "high > 497"
+    severity: warning
+    message: "{{city}} reached {{high}}"
+"""
+SINGLE = """
+streams:
+  events: {partitions: %(partitions)d, key_field: device, time_field: ts}
+  alerts: {id_field: "", time_field: "", type_field: rule}
+""" + WINDOWS
 CONFIG = """
 log:
   backend: kafka
   kafka: {brokers: "%(brokers)s", delivery_timeout: 10s, session_timeout: 3s}
 store: {url: '%(url)s'}
+storage: {windows: '%(url)s'}
 streams:
-  events: {partitions: %(partitions)d, key_field: device}
+  events: {partitions: %(partitions)d, key_field: device, time_field: ts}
+  alerts: {id_field: "", time_field: "", type_field: rule}
+""" + WINDOWS + """
 sinks:
   copy_pg: {postgres: {url: '%(url)s', table: events_copy}}
 pipelines:
@@ -43,7 +79,7 @@ def main():
     rng = random.Random(seed)
     checks = Checks()
     cluster = MockKafkaCluster(mock_binary, ["events:%d" % PARTITIONS, "web:1", "contact:1",
-                                              "dead_letters:1"])
+                                              "dead_letters:1", "alerts:1"])
     postgres = Postgres().start()
     config = CONFIG % {"brokers": cluster.bootstrap, "url": postgres.url,
                        "partitions": PARTITIONS}
@@ -64,7 +100,9 @@ def main():
 
             def batches(prefix):
                 return lambda n: [{"id": "%s-%d-%d" % (prefix, n, j), "device": "d%d" % (j % 50),
-                                   "n": j} for j in range(BATCH)]
+                                   "city": "c%d" % (j % 5), "n": j,
+                                   "ts": BASE_MS + (n * BATCH + j) * STEP_MS}
+                                  for j in range(BATCH)]
             posters = [Poster(c.port, batches("c%d" % i), acked, limit=per_poster)
                        for i, c in enumerate(collectors)]
             for p in posters:
@@ -116,20 +154,86 @@ def main():
                 stored = {s["name"]: s for s in body["streams"]}["events"]["stored"]
                 assert stored == EVENTS, stored
 
-        def status_shows_members_and_lag():
-            held = []
-            for p in processors:
-                seen = {}
+        def members_settled(path, key, name, group):
+            """Every processor's `name` under `path` has no lag and a member, and between them
+            they hold every partition once (a rebalance may still be finishing: waits)."""
+            seen = {}
 
-                def settled():
-                    status, _, body = p.request("GET", "/v1/pipelines")
+            def settled():
+                held = []
+                for p in processors:
+                    status, _, body = p.request("GET", path)
                     assert status == 200, body
-                    seen["copy"] = {x["name"]: x for x in body["pipelines"]}["copy"]
-                    return seen["copy"]["lag"] == 0 and seen["copy"]["group"]["member"] != ""
-                wait_for(settled, 60, "the pipeline settled on port %d" % p.port)
-                assert seen["copy"]["group"]["name"] == "pipeline.copy", seen
-                held += seen["copy"]["group"]["partitions"]
-            assert sorted(held) == ["events/%d" % i for i in range(PARTITIONS)], held
+                    mine = {x["name"]: x for x in body[key]}[name]
+                    seen[p.port] = mine
+                    if mine["lag"] != 0 or mine["group"]["member"] == "":
+                        return False
+                    assert mine["group"]["name"] == group, mine
+                    held += mine["group"]["partitions"]
+                return sorted(held) == ["events/%d" % i for i in range(PARTITIONS)]
+            try:
+                wait_for(settled, 90, "%s %s settled on every processor" % (path, name))
+            except AssertionError:
+                raise AssertionError("not settled: %r" % seen)
+
+        def status_shows_members_and_lag():
+            members_settled("/v1/pipelines", "pipelines", "copy", "pipeline.copy")
+
+        def expected_windows():
+            """(key, start) -> (events, high) computed here from the acknowledged events."""
+            out = {}
+            for e in acked:
+                start = e["ts"] // 10_000 * 10_000
+                events, high = out.get(('["%s"]' % e["city"], start), (0, -1))
+                out['["%s"]' % e["city"], start] = (events + 1, max(high, e["n"]))
+            return out
+
+        def group_results():
+            rows = postgres.query("SELECT key, start_ms, end_ms, events, value "
+                                  "FROM sluice_window_results WHERE window_name = 'per_city' "
+                                  "AND final")
+            return {(r[0], int(r[1])): (int(r[2]), int(r[3]), json.loads(r[4])) for r in rows}
+
+        def windows_merged_across_processors():
+            expected = expected_windows()
+            wait_for(lambda: len(group_results()) >= len(expected), 120,
+                     "every window's final result merged from the processors' partitions")
+            results = group_results()
+            assert set(results) == set(expected), sorted(set(results) ^ set(expected))[:5]
+            for id, (end, events, value) in results.items():
+                assert end == id[1] + 10_000, (id, end)
+                assert (events, value["high"]) == expected[id], (id, events, value)
+            # Nothing waits to be merged, and no partition is behind.
+            assert count("SELECT count(*) FROM sluice_window_partials") == 0
+
+        def same_as_one_process():
+            single = Server(binary, config_text=SINGLE % {"partitions": PARTITIONS}).start()
+            try:
+                for i in range(0, len(acked), BATCH):
+                    status, _, reply = single.request("POST", "/v1/streams/events/events",
+                                                      acked[i:i + BATCH])
+                    assert status == 202, (status, reply)
+                db = sqlite3.connect("file:%s/windows.db?mode=ro" % single.data_dir, uri=True)
+
+                def single_results():
+                    rows = db.execute("SELECT key, start, end, events, value FROM window_results "
+                                      "WHERE window = 'per_city' AND final = 1").fetchall()
+                    return {(r[0], r[1]): (r[2], r[3], json.loads(r[4])) for r in rows}
+                wait_for(lambda: len(single_results()) >= len(expected_windows()), 120,
+                         "one process's final results")
+                assert single_results() == group_results(), "results differ from one process's"
+                alerts = {e["id"] for e in all_events(single, "stream=alerts")}
+            finally:
+                single.cleanup()
+            # The rule fires for c3 and c4 in every window (their highest n is 498 and 499).
+            assert len(alerts) == 2 * len({start for _, start in expected_windows()}), len(alerts)
+            group_alerts = [r[0] for r in postgres.query(
+                "SELECT id FROM sluice.events WHERE stream = 'alerts'")]
+            assert len(group_alerts) == len(set(group_alerts)), "an alert stored twice"
+            assert set(group_alerts) == alerts, sorted(set(group_alerts) ^ alerts)[:5]
+
+        def windows_show_members_and_lag():
+            members_settled("/v1/windows", "windows", "per_city", "windows.per_city")
 
         def zombies_are_fenced_off():
             # Another process claiming every partition (as one that took them over would): the
@@ -167,6 +271,12 @@ def main():
         checks.run("the api replicas serve every event", apis_serve_everything)
         checks.run("each processor shows its group member, partitions and the lag",
                    status_shows_members_and_lag)
+        checks.run("window results merged from every processor's partitions, each once",
+                   windows_merged_across_processors)
+        checks.run("window results and alerts equal one process's over the same events",
+                   same_as_one_process)
+        checks.run("each processor's /v1/windows shows its group member, partitions and lag",
+                   windows_show_members_and_lag)
         checks.run("a processor that lost its partitions but still writes is refused",
                    zombies_are_fenced_off)
     finally:

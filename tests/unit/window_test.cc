@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "pipeline/message_template.h"
 #include "windows/field_projection.h"
+#include "windows/partial_merge.h"
 #include "windows/window_job.h"
 #include "windows/window_operator.h"
 
@@ -502,6 +503,163 @@ TEST(FieldProjection, ReadsTheUsedFieldsAsBoostJsonWould) {
   got = projection.project(R"({"n": 1})");
   ASSERT_NE(got, nullptr);
   EXPECT_EQ(boost::json::serialize(*got), R"({"n":1})");
+}
+
+// Windows in a consumer group: one operator per partition, the windows each closes saved as
+// partials and merged once every partition has closed them. Fed the same arrivals, the merged
+// results equal one operator's over every partition, whatever the interleaving.
+class PartitionedRun {
+ public:
+  explicit PartitionedRun(WindowSpec spec) : spec_(std::move(spec)) {
+    for (const char* part : {"events/0", "events/1", "events/2"})
+      ops_.try_emplace(part, spec_);
+  }
+
+  void add(const Arrival& a, std::vector<std::string>* late) {
+    auto reason = ops_.at(a.partition).add(a.partition, a.ts, a.event);
+    if (reason && late) late->push_back(*reason);
+  }
+  // A checkpoint of every partition, then a merge of what is final.
+  void checkpoint_and_merge() {
+    for (auto& [part, op] : ops_) {
+      for (auto& w : op.close_ready_partials())
+        partials_.push_back({part, std::move(w)});
+    }
+    std::vector<PartitionProgress> progress;
+    for (const auto& [part, op] : ops_) {
+      progress.push_back({.part = part,
+                          .closed_until = op.closed_until() == INT64_MIN
+                                              ? std::nullopt
+                                              : std::optional<std::int64_t>(op.closed_until()),
+                          .idle = false,
+                          .open_from = op.earliest_open_start(),
+                          // Every partition has events: until it has shown one, none is final.
+                          .unread = op.closed_until() == INT64_MIN});
+    }
+    auto bounds = merge_bounds(progress);
+    if (!bounds) return;
+    // What the store would return: tumbling and hopping up to the bound, sessions all.
+    std::vector<PartitionPartial> candidates;
+    for (const auto& p : partials_) {
+      if (spec_.kind == WindowSpec::Kind::kSession || p.window.end_ms <= bounds->merge_until) {
+        candidates.push_back(p);
+      }
+    }
+    auto merged = merge_partials(spec_, candidates, *bounds);
+    ASSERT_TRUE(merged) << merged.error().message;
+    for (auto& r : merged.value().results) {
+      auto id = std::make_pair(r.key, r.start_ms);
+      EXPECT_FALSE(results_.contains(id)) << "merged twice: " << r.key << " " << r.start_ms;
+      EXPECT_LE(r.end_ms, bounds->merge_until);
+      results_[id] = std::move(r);
+    }
+    for (const auto& [part, key, start] : merged.value().taken) {
+      std::erase_if(partials_, [&](const PartitionPartial& p) {
+        return p.part == part && p.window.key == key && p.window.start_ms == start;
+      });
+    }
+  }
+  // Every partition closes everything (the streams have gone quiet).
+  Results finish() {
+    for (auto& [part, op] : ops_)
+      op.close_through(INT64_MAX / 2);
+    checkpoint_and_merge();
+    EXPECT_TRUE(partials_.empty()) << partials_.size() << " partials never merged";
+    return results_;
+  }
+
+ private:
+  WindowSpec spec_;
+  std::map<std::string, WindowOperator> ops_;
+  std::vector<PartitionPartial> partials_;
+  Results results_;
+};
+
+void expect_same_results(const Results& merged, const Results& whole) {
+  ASSERT_EQ(merged.size(), whole.size());
+  for (const auto& [id, r] : whole) {
+    auto found = merged.find(id);
+    ASSERT_NE(found, merged.end()) << id.first << " " << id.second;
+    EXPECT_EQ(found->second.end_ms, r.end_ms);
+    EXPECT_EQ(found->second.events, r.events);
+    EXPECT_EQ(json::serialize(found->second.values), json::serialize(r.values));
+  }
+}
+
+TEST(PartialMerge, PartitionsMergeToTheResultsOfOneOperator) {
+  for (const WindowSpec& spec : {tumbling(), hopping()}) {
+    for (std::uint32_t seed : {21u, 22u}) {
+      const auto partitions = generate(seed);
+      const auto arrivals = interleave(partitions, {0, 0, 0}, seed * 3);
+      WindowOperator whole(spec);
+      // Every partition has events to read: none closes anything until each has shown one.
+      for (const char* part : {"events/0", "events/1", "events/2"})
+        whole.hold(part);
+      std::vector<std::string> late_whole, late_parts;
+      const Results expected = run(whole, arrivals, &late_whole);
+      PartitionedRun parts(spec);
+      for (std::size_t i = 0; i < arrivals.size(); ++i) {
+        parts.add(*arrivals[i], &late_parts);
+        if (i % 53 == 0) parts.checkpoint_and_merge();
+      }
+      const Results merged = parts.finish();
+      EXPECT_EQ(late_parts.size(), late_whole.size());
+      EXPECT_GT(late_parts.size(), 50u) << "the stream should have late events";
+      expect_same_results(merged, expected);
+    }
+  }
+}
+
+TEST(PartialMerge, SessionsOfDifferentPartitionsThatOverlapAreOne) {
+  // Users' events spread over three partitions, each in time order: a session in one
+  // partition that overlaps one in another is one session, as one operator sees it.
+  std::mt19937 rng(31);
+  WindowSpec spec;
+  spec.kind = WindowSpec::Kind::kSession;
+  spec.gap_ms = 30'000;
+  spec.key_fields = {"city"};
+  spec.aggregates = specs();
+  std::vector<std::vector<Arrival>> partitions(3);
+  for (int p = 0; p < 3; ++p) {
+    std::int64_t clock = 1'700'000'000'000;
+    for (int i = 0; i < 1500; ++i) {
+      // Bursts and pauses longer than the gap: sessions open and close along the way.
+      clock += std::uniform_int_distribution<int>(0, 9)(rng) == 0
+                   ? std::uniform_int_distribution<std::int64_t>(30'000, 200'000)(rng)
+                   : std::uniform_int_distribution<std::int64_t>(0, 3'000)(rng);
+      json::object e{{"city", "c" + std::to_string(std::uniform_int_distribution<int>(0, 4)(rng))},
+                     {"severity", "low"},
+                     {"user", "u" + std::to_string(i % 7)},
+                     {"value", i % 100}};
+      partitions[p].push_back({"events/" + std::to_string(p), clock, std::move(e)});
+    }
+  }
+  const auto arrivals = interleave(partitions, {0, 0, 0}, 5);
+  WindowOperator whole(spec);
+  for (const char* part : {"events/0", "events/1", "events/2"})
+    whole.hold(part);
+  std::vector<std::string> late;
+  const Results expected = run(whole, arrivals, &late);
+  EXPECT_TRUE(late.empty());
+  PartitionedRun parts(spec);
+  for (std::size_t i = 0; i < arrivals.size(); ++i) {
+    parts.add(*arrivals[i], nullptr);
+    if (i % 37 == 0) parts.checkpoint_and_merge();
+  }
+  expect_same_results(parts.finish(), expected);
+  EXPECT_GT(expected.size(), 100u);
+}
+
+TEST(PartialMerge, APartitionWithEventsNotYetShownHoldsEverythingBack) {
+  EXPECT_FALSE(merge_bounds({{.part = "s/0", .closed_until = 100},
+                             {.part = "s/1", .closed_until = std::nullopt, .unread = true}}));
+  // An idle partition does not hold the others back, but its own share must follow first.
+  auto bounds = merge_bounds({{.part = "s/0", .closed_until = 500},
+                              {.part = "s/1", .closed_until = 100, .idle = true},
+                              {.part = "s/2", .closed_until = std::nullopt}});
+  ASSERT_TRUE(bounds);
+  EXPECT_EQ(bounds->follow, 500);
+  EXPECT_EQ(bounds->merge_until, 100);
 }
 
 }  // namespace

@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Scale-out benchmark: the roles on Kafka (librdkafka's mock cluster, 3 brokers on loopback
+TCP) and PostgreSQL (Debian's, started here), each figure against its baseline in the same run.
+
+  kafka ingest   `sluice collector`: 100-event NDJSON batches on 64 connections (wrk), events/s;
+                 p99 of the 202s at half that rate (hey -q). Baseline: kcat (librdkafka's
+                 producer, lz4 as sluice) producing the same events, keyed the same way, to a
+                 topic of the same partitions.
+  store          one `sluice processor` draining EVENTS events from Kafka into the PostgreSQL
+                 store. Baseline: COPY of the same rows into a table like sluice.events (same
+                 columns and indexes), from a file on the server.
+  processors     1, 2 and 3 processors draining the same EVENTS events (fresh groups and store
+                 each time), and the machine's CPU while they do.
+  rebalance      2 processors storing a steady stream; one leaves gracefully, then one joins,
+                 then one is SIGKILLed: the longest time any partition's stored position stood
+                 still while events waited, around each.
+
+usage: bench/scale_out.py BUILD_DIR [EVENTS]   (default 300000)
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from harness import MockKafkaCluster, Postgres, Server  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ingest_http import hey, wrk  # noqa: E402
+
+PARTITIONS = 6
+BATCH = 100
+TOPICS = ["events:%d" % PARTITIONS, "baseline:%d" % PARTITIONS, "web:1", "contact:1",
+          "dead_letters:1"]
+
+
+def event(i):
+    """A tracker-shaped event of ~190 bytes."""
+    return {"id": "e-%d" % i, "event_type": "page_view", "user_id": "u-%d" % (i % 5000),
+            "page": "/pricing/%d" % (i % 40), "referrer": "https://news.example.com/launch",
+            "browser": "Firefox", "n": i}
+
+
+def config(bootstrap, url, prefix=""):
+    return """
+log:
+  backend: kafka
+  kafka: {brokers: "%s", session_timeout: 3s, group_prefix: "%s"}
+store: {url: '%s'}
+streams:
+  events: {partitions: %d, key_field: user_id}
+""" % (bootstrap, prefix, url, PARTITIONS)
+
+
+def post_all(port, count):
+    """Posts `count` events in 500-event batches over one connection, in order."""
+    conn = urllib.request.build_opener()
+    for start in range(0, count, 500):
+        body = "\n".join(json.dumps(event(i)) for i in range(start, min(count, start + 500)))
+        req = urllib.request.Request("http://127.0.0.1:%d/v1/streams/events/events" % port,
+                                     body.encode(), {"Content-Type": "application/x-ndjson"})
+        with conn.open(req, timeout=60) as resp:
+            assert resp.status == 202, resp.status
+
+
+def stored(pg, prefix=""):
+    rows = pg.query("SELECT coalesce(sum(next_offset), 0) FROM sluice.sluice_positions "
+                    "WHERE consumer = 'store' AND stream = 'events'")
+    return int(rows[0][0])
+
+
+def cpu_busy():
+    """(busy, total) jiffies of the whole machine."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def kafka_ingest(build, workdir, cluster, pg, seconds):
+    print("== Kafka ingest: sluice collector vs kcat (librdkafka producer), same events")
+    lines = os.path.join(workdir, "events.txt")
+    count = 200_000
+    with open(lines, "w") as f:
+        for i in range(count):
+            e = event(i)
+            f.write("%s\t%s\n" % (e["user_id"], json.dumps(e)))
+    started = time.monotonic()
+    subprocess.run(["kcat", "-P", "-b", cluster.bootstrap, "-t", "baseline", "-K", "\t",
+                    "-z", "lz4", "-X", "linger.ms=5", "-l", lines], check=True)
+    baseline = count / (time.monotonic() - started)
+    collector = Server(os.path.join(build, "sluice"), command="collector",
+                       config_text=config(cluster.bootstrap, pg.url)).start()
+    try:
+        body = json.dumps([event(i) for i in range(BATCH)])
+        url = "http://127.0.0.1:%d/v1/streams/events/events" % collector.port
+        best = wrk(url, body, "application/json", seconds)
+        rate = best["rps"] * BATCH
+        half = max(1, int(best["rps"] / 2 / 16))  # per hey worker
+        latency = hey(url, body, ["-z", "%ds" % seconds, "-c", "16", "-q", str(half)])
+    finally:
+        collector.cleanup()
+    print("baseline kcat -P          %9.0f events/s" % baseline)
+    print("sluice collector (wrk)    %9.0f events/s   p99 %.1f ms at 64 connections, non-2xx %d"
+          % (rate, best["p99_ms"], best["non2xx"]))
+    print("sluice collector at half  p99 %.1f ms (%d requests/s)" % (latency["p99_ms"], half * 16))
+    print("ratio collector/kcat: %.2f" % (rate / baseline))
+
+
+def store_drain(build, workdir, cluster, pg, events):
+    print()
+    print("== PostgreSQL store: one sluice processor draining %d events vs COPY of the same rows"
+          % events)
+    collector = Server(os.path.join(build, "sluice"), command="collector",
+                       config_text=config(cluster.bootstrap, pg.url)).start()
+    post_all(collector.port, events)
+    collector.cleanup()
+    processor = Server(os.path.join(build, "sluice"), command="processor",
+                       config_text=config(cluster.bootstrap, pg.url, "drain.")).start()
+    try:
+        first = None
+        while stored(pg) < events:
+            if first is None and stored(pg) > 0:
+                first = time.monotonic()
+            time.sleep(0.05)
+        seconds = time.monotonic() - first
+    finally:
+        processor.cleanup()
+    rate = events / seconds
+    dump = os.path.join(workdir, "rows.copy")
+    pg.query("COPY (SELECT * FROM sluice.events WHERE stream = 'events') TO '%s'" % dump)
+    pg.query("DROP TABLE IF EXISTS sluice.copy_baseline")
+    pg.query("CREATE TABLE sluice.copy_baseline (LIKE sluice.events INCLUDING ALL)")
+    started = time.monotonic()
+    pg.query("COPY sluice.copy_baseline FROM '%s'" % dump)
+    copy_rate = events / (time.monotonic() - started)
+    pg.query("DROP TABLE sluice.copy_baseline")
+    print("baseline COPY             %9.0f rows/s" % copy_rate)
+    print("sluice store (1 processor)%9.0f events/s" % rate)
+    print("ratio store/COPY: %.2f" % (rate / copy_rate))
+
+
+def processors(build, cluster, pg, events):
+    print()
+    print("== processors: 1, 2 and 3 draining the same %d events into fresh stores" % events)
+    rates = {}
+    for n in (1, 2, 3):
+        database = "scale%d" % n
+        pg.query("DROP DATABASE IF EXISTS %s" % database)
+        pg.query("CREATE DATABASE %s" % database)
+        db = Postgres()
+        db.url = pg.url.rsplit("/", 1)[0] + "/" + database
+        text = config(cluster.bootstrap, db.url, "scale%d." % n)
+        busy0, total0 = cpu_busy()
+        servers = [Server(os.path.join(build, "sluice"), command="processor",
+                          config_text=text) for _ in range(n)]
+        for s in servers:
+            s.start()
+        try:
+            first = None
+            while True:
+                try:
+                    done = stored(db)
+                except subprocess.CalledProcessError:
+                    done = 0  # the tables are not made yet
+                if first is None and done > 0:
+                    first = time.monotonic()
+                    busy0, total0 = cpu_busy()
+                if done >= events:
+                    break
+                time.sleep(0.05)
+            seconds = time.monotonic() - first
+            busy1, total1 = cpu_busy()
+        finally:
+            for s in servers:
+                s.cleanup()
+        rates[n] = events / seconds
+        print("%d processor(s)            %9.0f events/s   ratio to 1: %.2f   machine CPU busy "
+              "%.0f %% of %d cores" % (n, rates[n], rates[n] / rates[1],
+                                      100.0 * (busy1 - busy0) / (total1 - total0),
+                                      os.cpu_count()))
+
+
+def rebalance(build, cluster, pg):
+    print()
+    print("== rebalance: the longest a partition's stored position stood still while events "
+          "waited")
+    pg.query("CREATE DATABASE rebalance")
+    db = Postgres()
+    db.url = pg.url.rsplit("/", 1)[0] + "/rebalance"
+    text = config(cluster.bootstrap, db.url, "rebalance.")
+    collector = Server(os.path.join(build, "sluice"), command="collector",
+                       config_text=config(cluster.bootstrap, pg.url)).start()
+    stop = threading.Event()
+
+    def steady():
+        # About 2 000 events/s, every partition getting some all the time.
+        i = 10_000_000
+        while not stop.is_set():
+            body = "\n".join(json.dumps(event(i + j)) for j in range(100))
+            req = urllib.request.Request(
+                "http://127.0.0.1:%d/v1/streams/events/events" % collector.port, body.encode(),
+                {"Content-Type": "application/x-ndjson"})
+            urllib.request.urlopen(req, timeout=30).read()
+            i += 100
+            time.sleep(0.05)
+    poster = threading.Thread(target=steady, daemon=True)
+    poster.start()
+    procs = [Server(os.path.join(build, "sluice"), command="processor", config_text=text)
+             for _ in range(3)]
+    procs[0].start()
+    procs[1].start()
+
+    def positions():
+        rows = db.query("SELECT partition, next_offset FROM sluice.sluice_positions "
+                        "WHERE consumer = 'store' AND stream = 'events'")
+        return {int(p): int(o) for p, o in rows}
+
+    def longest_stall(seconds):
+        """Samples every 50 ms for `seconds`; the longest any partition stood still."""
+        last, since, worst = {}, {}, 0.0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            now = time.monotonic()
+            for p, o in positions().items():
+                if last.get(p) != o:
+                    last[p], since[p] = o, now
+                worst = max(worst, now - since[p])
+            time.sleep(0.05)
+        return worst
+
+    try:
+        deadline = time.monotonic() + 60
+        while len(positions()) < PARTITIONS and time.monotonic() < deadline:
+            time.sleep(0.1)
+        print("steady, 2 processors:     longest stall %.2f s" % longest_stall(4))
+        procs[1].proc.send_signal(signal.SIGTERM)
+        print("one leaves (SIGTERM):     longest stall %.2f s" % longest_stall(8))
+        procs[1].proc.wait(timeout=30)
+        procs[2].start()
+        print("one joins:                longest stall %.2f s" % longest_stall(8))
+        procs[2].kill()
+        print("one SIGKILLed:            longest stall %.2f s (session_timeout 3 s)"
+              % longest_stall(12))
+    finally:
+        stop.set()
+        poster.join(timeout=30)
+        for s in procs + [collector]:
+            s.cleanup()
+
+
+def main():
+    build = sys.argv[1]
+    events = int(sys.argv[2]) if len(sys.argv) > 2 else 300_000
+    workdir = tempfile.mkdtemp(prefix="sluice-bench-scale-")
+    os.chmod(workdir, 0o777)  # the PostgreSQL server writes and reads the COPY file here
+    mock = os.path.join(build, "tests", "kafka_mock_cluster")
+    pg = Postgres().start()
+    try:
+        cluster = MockKafkaCluster(mock, TOPICS)
+        try:
+            kafka_ingest(build, workdir, cluster, pg, 5)
+        finally:
+            cluster.stop()
+        # A fresh cluster for the draining: the mock keeps only ~5 MB per partition.
+        cluster = MockKafkaCluster(mock, TOPICS)
+        try:
+            store_drain(build, workdir, cluster, pg, events)
+            processors(build, cluster, pg, events)
+            rebalance(build, cluster, pg)
+        finally:
+            cluster.stop()
+    finally:
+        pg.cleanup()
+        subprocess.run(["rm", "-rf", workdir])
+
+
+if __name__ == "__main__":
+    main()
