@@ -47,15 +47,15 @@ def event(i):
             "browser": "Firefox", "n": i}
 
 
-def config(bootstrap, url, prefix=""):
+def config(bootstrap, url, prefix="", session="3s"):
     return """
 log:
   backend: kafka
-  kafka: {brokers: "%s", session_timeout: 3s, group_prefix: "%s"}
+  kafka: {brokers: "%s", session_timeout: %s, group_prefix: "%s"}
 store: {url: '%s'}
 streams:
   events: {partitions: %d, key_field: user_id}
-""" % (bootstrap, prefix, url, PARTITIONS)
+""" % (bootstrap, session, prefix, url, PARTITIONS)
 
 
 def post_all(port, count):
@@ -69,10 +69,27 @@ def post_all(port, count):
             assert resp.status == 202, resp.status
 
 
-def stored(pg, prefix=""):
-    rows = pg.query("SELECT coalesce(sum(next_offset), 0) FROM sluice.sluice_positions "
-                    "WHERE consumer = 'store' AND stream = 'events'")
+def stored(pg):
+    """Events the store has written: the sum of its positions (0 before its tables exist)."""
+    try:
+        rows = pg.query("SELECT coalesce(sum(next_offset), 0) FROM sluice.sluice_positions "
+                        "WHERE consumer = 'store' AND stream = 'events'")
+    except subprocess.CalledProcessError:
+        return 0
     return int(rows[0][0])
+
+
+def cpu_seconds(pids):
+    """User + system CPU seconds used so far by the processes `pids` and their threads."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except FileNotFoundError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_busy():
@@ -123,13 +140,20 @@ def store_drain(build, workdir, cluster, pg, events):
     collector.cleanup()
     processor = Server(os.path.join(build, "sluice"), command="processor",
                        config_text=config(cluster.bootstrap, pg.url, "drain.")).start()
+    parts = {"sluice processor": [processor.proc.pid], "Kafka (mock brokers)": [cluster.proc.pid]}
     try:
         first = None
         while stored(pg) < events:
             if first is None and stored(pg) > 0:
                 first = time.monotonic()
+                used = {name: cpu_seconds(pids) for name, pids in parts.items()}
+                busy = cpu_busy()[0]
             time.sleep(0.05)
         seconds = time.monotonic() - first
+        used = {name: cpu_seconds(pids) - used[name] for name, pids in parts.items()}
+        # The rest of the machine's busy time: PostgreSQL (and this script's polling).
+        used["PostgreSQL and the rest"] = ((cpu_busy()[0] - busy) / os.sysconf("SC_CLK_TCK")
+                                           - sum(used.values()))
     finally:
         processor.cleanup()
     rate = events / seconds
@@ -138,12 +162,33 @@ def store_drain(build, workdir, cluster, pg, events):
     pg.query("DROP TABLE IF EXISTS sluice.copy_baseline")
     pg.query("CREATE TABLE sluice.copy_baseline (LIKE sluice.events INCLUDING ALL)")
     started = time.monotonic()
+    before = cpu_busy()[0]
     pg.query("COPY sluice.copy_baseline FROM '%s'" % dump)
     copy_rate = events / (time.monotonic() - started)
+    copy_cpu = (cpu_busy()[0] - before) / os.sysconf("SC_CLK_TCK")
     pg.query("DROP TABLE sluice.copy_baseline")
+    # What exactly-once costs in SQL alone: the rows staged by COPY, then inserted unless their
+    # id is there already (the store's statement), with no Kafka and no sluice.
+    pg.query("CREATE TABLE sluice.insert_baseline (LIKE sluice.events INCLUDING ALL)")
+    started = time.monotonic()
+    pg.query("BEGIN; CREATE TEMP TABLE staged (LIKE sluice.events) ON COMMIT DROP; "
+             "COPY staged FROM '%s'; "
+             "INSERT INTO sluice.insert_baseline (stream, id, ts, received_at, key, type, "
+             "payload) SELECT stream, id, ts, received_at, key, type, payload FROM staged "
+             "ON CONFLICT (stream, id) DO NOTHING; COMMIT" % dump)
+    insert_rate = events / (time.monotonic() - started)
+    pg.query("DROP TABLE sluice.insert_baseline")
     print("baseline COPY             %9.0f rows/s" % copy_rate)
+    print("COPY + INSERT ON CONFLICT %9.0f rows/s   (the store's SQL alone, one transaction)"
+          % insert_rate)
     print("sluice store (1 processor)%9.0f events/s" % rate)
-    print("ratio store/COPY: %.2f" % (rate / copy_rate))
+    print("ratio store/COPY: %.2f   store/(COPY + INSERT ON CONFLICT): %.2f"
+          % (rate / copy_rate, rate / insert_rate))
+    print("CPU per 100 000 events while the store drained (%.1f s on %d cores): %s"
+          % (seconds, os.cpu_count(), ", ".join("%s %.2f s" % (name, cpu * 100_000 / events)
+                                                 for name, cpu in used.items())))
+    print("CPU per 100 000 rows of the COPY (the machine's busy time): %.2f s"
+          % (copy_cpu * 100_000 / events))
 
 
 def processors(build, cluster, pg, events):
@@ -165,10 +210,7 @@ def processors(build, cluster, pg, events):
         try:
             first = None
             while True:
-                try:
-                    done = stored(db)
-                except subprocess.CalledProcessError:
-                    done = 0  # the tables are not made yet
+                done = stored(db)
                 if first is None and done > 0:
                     first = time.monotonic()
                     busy0, total0 = cpu_busy()
@@ -194,6 +236,8 @@ def rebalance(build, cluster, pg):
     pg.query("CREATE DATABASE rebalance")
     db = Postgres()
     db.url = pg.url.rsplit("/", 1)[0] + "/rebalance"
+    # The mock cluster ends a rebalance's join phase session_timeout - 1 s after it began (2 s
+    # here; a broker ends it once every member has rejoined).
     text = config(cluster.bootstrap, db.url, "rebalance.")
     collector = Server(os.path.join(build, "sluice"), command="collector",
                        config_text=config(cluster.bootstrap, pg.url)).start()
@@ -218,8 +262,11 @@ def rebalance(build, cluster, pg):
     procs[1].start()
 
     def positions():
-        rows = db.query("SELECT partition, next_offset FROM sluice.sluice_positions "
-                        "WHERE consumer = 'store' AND stream = 'events'")
+        try:
+            rows = db.query("SELECT partition, next_offset FROM sluice.sluice_positions "
+                            "WHERE consumer = 'store' AND stream = 'events'")
+        except subprocess.CalledProcessError:
+            return {}  # the tables are not made yet
         return {int(p): int(o) for p, o in rows}
 
     def longest_stall(seconds):
@@ -241,10 +288,12 @@ def rebalance(build, cluster, pg):
             time.sleep(0.1)
         print("steady, 2 processors:     longest stall %.2f s" % longest_stall(4))
         procs[1].proc.send_signal(signal.SIGTERM)
-        print("one leaves (SIGTERM):     longest stall %.2f s" % longest_stall(8))
+        print("one leaves (SIGTERM):     longest stall %.2f s (of which the mock's join wait "
+              "2 s)" % longest_stall(8))
         procs[1].proc.wait(timeout=30)
         procs[2].start()
-        print("one joins:                longest stall %.2f s" % longest_stall(8))
+        print("one joins:                longest stall %.2f s (of which the mock's join wait "
+              "2 s)" % longest_stall(8))
         procs[2].kill()
         print("one SIGKILLed:            longest stall %.2f s (session_timeout 3 s)"
               % longest_stall(12))

@@ -303,8 +303,13 @@ void Consumer::run() {
       if (options_.linger.count() > 0) pause(options_.linger);
       continue;
     }
+    // In a group nothing wakes the consumer: other processes append, and the group protocol
+    // moves partitions only while the member polls. It looks again soon.
+    constexpr std::chrono::milliseconds kGroupQuietWait{100};
     std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, options_.quiet_wait, [&] { return stopping_ || generation_ != seen; });
+    cv_.wait_for(lock,
+                 member_ ? std::min(options_.quiet_wait, kGroupQuietWait) : options_.quiet_wait,
+                 [&] { return stopping_ || generation_ != seen; });
   }
   if (member_) {
     member_->leave(*this);  // at once: the others take the partitions over without waiting
