@@ -29,8 +29,9 @@ consume::Options options_of(const log::Log& log, const StoreConfig& config) {
           // Ingest answers clients; the store can catch up. Under full load the collector's
           // threads get the CPU first (this one still gets its share, only later).
           .nice = 5,
-          // Processes that write the store share out the partitions (on Kafka).
-          .group = Processor::kConsumer};
+          // Processes that write one PostgreSQL store share out the partitions (on Kafka); a
+          // SQLite store is the process's own, and has every event.
+          .group = config.url.empty() ? "" : Processor::kConsumer};
 }
 
 }  // namespace

@@ -324,7 +324,10 @@ TEST_F(KafkaLogTest, GroupMembersShareThePartitionsAndHandThemOver) {
 
   auto second = log.join("g", {"a"});
   Held b;
-  for (int i = 0; i < 400 && (a.held.size() != 1 || b.held.size() != 1); ++i) {
+  // Cooperative: one rebalance takes a partition from the first member, a later one gives it
+  // to the second. The mock cluster ends each join phase session_timeout - 1 s after it began,
+  // and takes a few rounds at times: up to a minute.
+  for (int i = 0; i < 1200 && (a.held.size() != 1 || b.held.size() != 1); ++i) {
     first->poll(a);
     second->poll(b);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
