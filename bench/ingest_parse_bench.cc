@@ -103,9 +103,28 @@ void BM_BaselineSimdjsonWalk(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
 }
 
-// Parses the body as the collector does for `stream` (NDJSON, one partition).
-void parse_as(benchmark::State& state, const sluice::StreamConfig& stream) {
-  const std::string body = make_body(kEventsPerBody);
+// The same events as a JSON array, or in a tracker's batch envelope with two fields of its own.
+std::string as_array(const std::string& ndjson) {
+  std::string body = "[";
+  for (std::size_t pos = 0; pos < ndjson.size();) {
+    const std::size_t end = ndjson.find('\n', pos);
+    if (body.size() > 1) body += ',';
+    body.append(ndjson, pos, end - pos);
+    pos = end + 1;
+  }
+  return body + "]";
+}
+
+std::string as_envelope(const std::string& ndjson) {
+  return R"({"appName":"shop-web","appVersion":"2.1.0","events":)" + as_array(ndjson) + "}";
+}
+
+// Parses the body as the collector does for `stream` (NDJSON unless told, one partition).
+void parse_as(benchmark::State& state, const sluice::StreamConfig& stream,
+              std::string (*shape)(const std::string&) = nullptr) {
+  const std::string body = shape ? shape(make_body(kEventsPerBody)) : make_body(kEventsPerBody);
+  const auto kind =
+      shape ? sluice::collector::BodyKind::kJson : sluice::collector::BodyKind::kNdjson;
   auto policy = sluice::collector::StreamPolicy::build(stream);
   if (!policy) {
     state.SkipWithError(policy.error().message.c_str());
@@ -116,7 +135,7 @@ void parse_as(benchmark::State& state, const sluice::StreamConfig& stream) {
   std::string work;
   for (auto _ : state) {
     work = body;  // the request owns its body; copying it is part of a request's cost
-    auto batch = sluice::collector::parse_body(work, sluice::collector::BodyKind::kNdjson, context);
+    auto batch = sluice::collector::parse_body(work, kind, context);
     if (!batch || batch.value().accepted() != kEventsPerBody) {
       state.SkipWithError("parse failed");
       return;
@@ -133,7 +152,8 @@ sluice::StreamConfig web_stream() {
           .id_field = "event_id",
           .key_field = "",
           .time_field = "timestamp",
-          .type_field = "event_type"};
+          .type_field = "event_type",
+          .envelope_fields = {"events", "batch"}};
 }
 
 void BM_CollectorParseEvents(benchmark::State& state) {
@@ -152,7 +172,18 @@ void BM_CollectorParseEventsWithSchema(benchmark::State& state) {
   parse_as(state, stream);
 }
 
+void BM_CollectorParseArray(benchmark::State& state) {
+  parse_as(state, web_stream(), as_array);
+}
+
+// The same events in a batch envelope: its fields are added to every event.
+void BM_CollectorParseEnvelope(benchmark::State& state) {
+  parse_as(state, web_stream(), as_envelope);
+}
+
 BENCHMARK(BM_BaselineSimdjsonWalk);
+BENCHMARK(BM_CollectorParseArray);
+BENCHMARK(BM_CollectorParseEnvelope);
 BENCHMARK(BM_CollectorParseEvents);
 BENCHMARK(BM_CollectorParseEventsWithSchema);
 

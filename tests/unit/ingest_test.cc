@@ -92,6 +92,65 @@ TEST(Ingest, SingleObjectKeepsItsBytesAndReadsTheEnvelopeFields) {
     "value" : "ALERT:90"})");
 }
 
+TEST(Ingest, EnvelopeFieldsAreAddedToEachEventsOwnText) {
+  // The events keep their bytes; the envelope's fields follow as sent, unless the event has
+  // the field itself; an envelope field can be what the stream reads the time from.
+  Parsed p;
+  parse_into(p, R"({"app": {"name": "shop", "v": 2.10}, "events": [
+      {"id": "a", "n" : 1},
+      {"id": "b", "app": "own"},
+      {},
+      {"id": "c", "timestamp": "2025-10-13T11:30:00Z"}],
+    "say \"hi\"": [1, 2], "timestamp": "2025-10-13T11:31:00Z"})");
+  ASSERT_TRUE(p.result) << p.result.error().message;
+  auto events = events_of(p.result.value());
+  ASSERT_EQ(events.size(), 4u);
+  std::map<std::string, std::string> payloads;
+  std::map<std::string, std::int64_t> times;
+  for (const auto& e : events) {
+    payloads[std::string(e.id)] = std::string(e.payload);
+    times[std::string(e.id)] = e.ts_ms;
+  }
+  EXPECT_EQ(payloads.at("a"),
+            R"({"id": "a", "n" : 1,"app":{"name": "shop", "v": 2.10},"say \"hi\"":[1, 2],)"
+            R"("timestamp":"2025-10-13T11:31:00Z"})");
+  EXPECT_EQ(payloads.at("b"),
+            R"({"id": "b", "app": "own","say \"hi\"":[1, 2],"timestamp":"2025-10-13T11:31:00Z"})");
+  EXPECT_EQ(payloads.at("c"),
+            R"({"id": "c", "timestamp": "2025-10-13T11:30:00Z","app":{"name": "shop", "v": 2.10},)"
+            R"("say \"hi\"":[1, 2]})");
+  EXPECT_EQ(times.at("a"), 1760355060000);  // the envelope's time
+  EXPECT_EQ(times.at("c"), 1760355000000);  // its own
+  // The empty event: only the envelope's fields, and a generated id.
+  for (const auto& [id, payload] : payloads) {
+    if (id == "a" || id == "b" || id == "c") continue;
+    EXPECT_EQ(payload, R"({"app":{"name": "shop", "v": 2.10},"say \"hi\"":[1, 2],)"
+                       R"("timestamp":"2025-10-13T11:31:00Z"})");
+  }
+}
+
+TEST(Ingest, EnvelopeFieldsTheStreamDoesNotReadKeepEachEventsCheck) {
+  // No envelope field is one the stream reads: each event keeps what its own check read.
+  Parsed p;
+  parse_into(p,
+             R"({"appName": "shop" , "events": [{"id": "a", "user": 7, "timestamp": 1760355000000},
+      { }, {"id": "b", "appName": "own"}], "v": [1, {"x": null}]})");
+  ASSERT_TRUE(p.result) << p.result.error().message;
+  auto events = events_of(p.result.value());
+  ASSERT_EQ(events.size(), 3u);
+  std::map<std::string, EventView> by_id;
+  for (const auto& e : events)
+    by_id[e.id == "a" || e.id == "b" ? std::string(e.id) : "generated"] = e;
+  EXPECT_EQ(
+      by_id.at("a").payload,
+      R"({"id": "a", "user": 7, "timestamp": 1760355000000,"appName":"shop","v":[1, {"x": null}]})");
+  EXPECT_EQ(by_id.at("a").key, std::optional<std::string_view>("7"));
+  EXPECT_EQ(by_id.at("a").ts_ms, 1760355000000);
+  EXPECT_EQ(by_id.at("b").payload, R"({"id": "b", "appName": "own","v":[1, {"x": null}]})");
+  EXPECT_EQ(by_id.at("generated").payload, R"({ "appName":"shop","v":[1, {"x": null}]})");
+  EXPECT_EQ(by_id.at("generated").ts_ms, kNow);
+}
+
 TEST(Ingest, MissingFieldsGetDefaults) {
   Parsed p;
   parse_into(p, R"({"value":1})");

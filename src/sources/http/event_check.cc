@@ -348,7 +348,8 @@ std::size_t location_offset(od::document& doc, std::string_view body, std::size_
 
 // Checks one event whose text is `span` (a view into `body`, whose buffer has padding after).
 EventCheck check_event(od::parser& parser, std::string_view body, std::size_t capacity,
-                       std::string_view span, const StreamConfig& stream) {
+                       std::string_view span, const StreamConfig& stream,
+                       const std::vector<std::string>* watch, std::vector<bool>* seen) {
   EventCheck check;
   const auto span_start = static_cast<std::size_t>(span.data() - body.data());
   auto syntax_error = [&](simdjson::error_code e, std::size_t offset) {
@@ -390,6 +391,10 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
     std::string_view name;
     if (auto e = field.unescaped_key().get(name)) {
       return syntax_error(e, location_offset(doc, body, span_start));
+    }
+    if (watch) {
+      for (std::size_t i = 0; i < watch->size(); ++i)
+        (*seen)[i] = (*seen)[i] || (*watch)[i] == name;
     }
     od::value value;
     if (auto e = field.value().get(value)) {

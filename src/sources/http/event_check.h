@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.h"
 #include "core/event.h"
@@ -36,8 +37,11 @@ struct EventCheck {
 
 // Checks one event whose text is `span`, a view into `body`, whose buffer (`capacity` bytes
 // from body.data()) has simdjson's padding after the text.
+// `watch`, `seen`: which of these names the event has at its top level (seen[i] for watch[i]).
 EventCheck check_event(od::parser& parser, std::string_view body, std::size_t capacity,
-                       std::string_view span, const StreamConfig& stream);
+                       std::string_view span, const StreamConfig& stream,
+                       const std::vector<std::string>* watch = nullptr,
+                       std::vector<bool>* seen = nullptr);
 
 // What a walk found that is valid JSON but cannot be kept.
 struct WalkFindings {

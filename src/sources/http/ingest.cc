@@ -95,7 +95,10 @@ class BodyParser {
       std::string_view element_span;
       if (auto e = value.get_object().get(object)) return syntax(e);
       if (auto e = object.raw_json().get(element_span)) return syntax(e);
-      auto check = check_event(inner_, body_, capacity_, element_span, context_.stream);
+      // In an envelope: which of its fields the event has of its own.
+      seen_.assign(extra_names_.size(), false);
+      auto check = check_event(inner_, body_, capacity_, element_span, context_.stream,
+                               extra_names_.empty() ? nullptr : &extra_names_, &seen_);
       if (check.outcome == EventCheck::Outcome::kSyntax) {
         if (check.error != describe(simdjson::DEPTH_ERROR)) {
           return make_error(Errc::kInvalidInput, malformed(check.offset, check.error));
@@ -153,10 +156,27 @@ class BodyParser {
       // path reports it.
       if (ec || !finite_numbers(parsed)) return false;
       extras_.insert_or_assign(name, std::move(parsed));
+      auto known = std::find(extra_names_.begin(), extra_names_.end(), name);
+      // A token's raw text may end in the space after it.
+      if (known != extra_names_.end()) {
+        extra_texts_[static_cast<std::size_t>(known - extra_names_.begin())] = trim(raw);
+      } else {
+        extra_names_.push_back(std::move(name));
+        extra_texts_.push_back(trim(raw));
+      }
     }
     if (!events || !at_end(doc)) {  // not an envelope, or several objects (NDJSON)
       extras_.clear();
+      extra_names_.clear();
+      extra_texts_.clear();
       return false;
+    }
+    // An envelope field that is one the stream reads (id, key, time, type) may change what
+    // the check of an event found: such events are checked again once the field is in.
+    const auto& stream = context_.stream;
+    for (const auto& n : extra_names_) {
+      rechecks_ = rechecks_ || n == stream.id_field || n == stream.key_field ||
+                  n == stream.time_field || n == stream.type_field;
     }
     if (auto error = array(*events)) return std::move(*error);
     return true;
@@ -180,8 +200,12 @@ class BodyParser {
       reject(span, !check.keep_as_text, std::move(check.error));
       return;
     }
-    if (!context_.policy.rewrites(context_.form) && extras_.empty()) {
-      add(check);
+    if (!context_.policy.rewrites(context_.form)) {
+      if (extras_.empty()) {
+        add(check);
+      } else {
+        spliced(span, check);
+      }
       return;
     }
     boost::system::error_code ec;
@@ -198,6 +222,38 @@ class BodyParser {
     json::parse_options options;
     options.max_depth = kMaxJsonDepth + 2;
     return options;
+  }
+
+  // An envelope's fields added to an event the stream has no rules for: written into the
+  // event's own text (before its closing brace) rather than through a DOM, so the event keeps
+  // its bytes and costs no parse or serialisation of its own. `seen_` says which of the fields
+  // the event has already (check_event noted them).
+  void spliced(std::string_view span, EventCheck& check) {
+    const std::size_t close = span.rfind('}');
+    std::string text(span.substr(0, close));
+    bool empty = span.find_first_not_of(" \t\r\n", 1) == close;
+    for (std::size_t i = 0; i < extra_names_.size(); ++i) {
+      if (seen_[i]) continue;
+      if (!empty) text += ',';
+      empty = false;
+      append_json_string(text, extra_names_[i]);
+      text += ':';
+      text += extra_texts_[i];
+    }
+    text += '}';
+    if (!rechecks_) {
+      // The stream's fields are the event's own: what the check read stands.
+      check.event.payload = text;
+      add(check);
+      return;
+    }
+    text.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+    auto again = check_event(inner_, text, text.capacity(), text, context_.stream);
+    if (again.outcome != EventCheck::Outcome::kOk) {
+      reject(span, true, std::move(again.error));
+      return;
+    }
+    add(again);
   }
 
   // Applies the envelope's fields and the stream's rules, then stores the new text.
@@ -282,6 +338,11 @@ class BodyParser {
   std::size_t index_ = 0;
   IngestBatch batch_;
   json::object extras_;  // envelope fields added to every event
+  // The same fields as they were sent: names, and their JSON text in the body.
+  std::vector<std::string> extra_names_;
+  std::vector<std::string_view> extra_texts_;
+  bool rechecks_ = false;   // one of them is a field the stream reads
+  std::vector<bool> seen_;  // of the event being read, which of them it has
 };
 
 // Whether a quoted envelope name ("events", "batch") occurs anywhere in the text: one pass
