@@ -247,13 +247,18 @@ class BodyParser {
       add(check);
       return;
     }
+    add_new_text(text, span, true);
+  }
+
+  // Checks an event's new text and stores it; a refusal keeps the original.
+  void add_new_text(std::string& text, std::string_view original, bool original_is_json) {
     text.reserve(text.size() + simdjson::SIMDJSON_PADDING);
-    auto again = check_event(inner_, text, text.capacity(), text, context_.stream);
-    if (again.outcome != EventCheck::Outcome::kOk) {
-      reject(span, true, std::move(again.error));
+    auto check = check_event(inner_, text, text.capacity(), text, context_.stream);
+    if (check.outcome != EventCheck::Outcome::kOk) {
+      reject(original, original_is_json, std::move(check.error));
       return;
     }
-    add(again);
+    add(check);
   }
 
   // Applies the envelope's fields and the stream's rules, then stores the new text.
@@ -272,13 +277,7 @@ class BodyParser {
       return;
     }
     std::string text = json::serialize(event);
-    text.reserve(text.size() + simdjson::SIMDJSON_PADDING);
-    auto check = check_event(inner_, text, text.capacity(), text, context_.stream);
-    if (check.outcome != EventCheck::Outcome::kOk) {
-      reject(original, original_is_json, std::move(check.error));
-      return;
-    }
-    add(check);
+    add_new_text(text, original, original_is_json);
   }
 
   static constexpr bool kMalformed = true;
