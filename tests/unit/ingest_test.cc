@@ -151,6 +151,27 @@ TEST(Ingest, EnvelopeFieldsTheStreamDoesNotReadKeepEachEventsCheck) {
   EXPECT_EQ(by_id.at("generated").ts_ms, kNow);
 }
 
+TEST(Ingest, AnEnvelopeCannotRepeatAFieldIntoAHugeBatch) {
+  // 200 KB of field over 1000 empty events would be 200 MB of records: refused as too large.
+  std::string body = R"({"pad":")" + std::string(200'000, 'x') + R"(","events":[)";
+  for (int i = 0; i < 1000; ++i)
+    body += i ? ",{}" : "{}";
+  body += "]}";
+  auto refused = parse(body);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::kTooLarge);
+  EXPECT_THAT(refused.error().message, HasSubstr("envelope's fields (200009 bytes)"));
+  // The same field over 100 events is 20 MB: taken.
+  std::string fewer = R"({"pad":")" + std::string(200'000, 'x') + R"(","events":[{})";
+  for (int i = 1; i < 100; ++i)
+    fewer += ",{}";
+  fewer += "]}";
+  Parsed p;
+  parse_into(p, fewer);
+  ASSERT_TRUE(p.result) << p.result.error().message;
+  EXPECT_EQ(p.result.value().accepted(), 100u);
+}
+
 TEST(Ingest, MissingFieldsGetDefaults) {
   Parsed p;
   parse_into(p, R"({"value":1})");

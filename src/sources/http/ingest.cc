@@ -19,6 +19,9 @@ namespace {
 
 namespace json = boost::json;
 
+// The most an envelope's fields may add to one body's events, in all.
+constexpr std::size_t kMaxEnvelopeGrowth = 64 << 20;
+
 std::string malformed(std::size_t offset, std::string_view what) {
   return fmt::format("malformed JSON at byte {}: {}", offset, what);
 }
@@ -106,6 +109,16 @@ class BodyParser {
         reject(element_span, false, check.error, kMalformed);  // too deep to embed: kept as text
         continue;
       }
+      // An envelope's fields are repeated in every event: a small body must not become a huge
+      // batch (a 500 KB field over 100 000 empty events would be 50 GB).
+      grown_ += extras_bytes_;
+      if (grown_ > kMaxEnvelopeGrowth) {
+        return make_error(Errc::kTooLarge,
+                          fmt::format("the envelope's fields ({} bytes) repeated in each of its "
+                                      "events come to more than {} bytes; send fewer events per "
+                                      "request or the fields in the events",
+                                      extras_bytes_, kMaxEnvelopeGrowth));
+      }
       event(element_span, check);
     }
     if (!at_end(doc)) {
@@ -171,6 +184,8 @@ class BodyParser {
       extra_texts_.clear();
       return false;
     }
+    for (std::size_t i = 0; i < extra_names_.size(); ++i)
+      extras_bytes_ += extra_names_[i].size() + extra_texts_[i].size() + 4;
     // An envelope field that is one the stream reads (id, key, time, type) may change what
     // the check of an event found: such events are checked again once the field is in.
     const auto& stream = context_.stream;
@@ -340,8 +355,10 @@ class BodyParser {
   // The same fields as they were sent: names, and their JSON text in the body.
   std::vector<std::string> extra_names_;
   std::vector<std::string_view> extra_texts_;
-  bool rechecks_ = false;   // one of them is a field the stream reads
-  std::vector<bool> seen_;  // of the event being read, which of them it has
+  std::size_t extras_bytes_ = 0;  // what they add to an event, at most
+  std::size_t grown_ = 0;         // what they added to this body's events
+  bool rechecks_ = false;         // one of them is a field the stream reads
+  std::vector<bool> seen_;        // of the event being read, which of them it has
 };
 
 // Whether a quoted envelope name ("events", "batch") occurs anywhere in the text: one pass
