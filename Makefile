@@ -62,6 +62,8 @@ bench: build
 IMAGE ?= localhost/sluice:latest
 image:
 	@scripts/setup-image
+	@scripts/setup-node
+	@node web/build.mjs --out web/dist
 	@scripts/image-base
 	@buildah bud --isolation chroot --layers --format docker -f Containerfile -t $(IMAGE) .
 

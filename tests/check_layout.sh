@@ -16,6 +16,7 @@ rules=(
   "src/alerts/: windows/ http/ sources/ processor/ store/ query/ sinks/ app/"
   "src/query/: sinks/ sources/ app/"
   "src/windows/: sinks/ sources/ app/"
+  "src/web/: config/config.h log/ sources/ processor/ store/ query/ pipeline/ sinks/ windows/ alerts/ app/"
 )
 failed=0
 for rule in "${rules[@]}"; do

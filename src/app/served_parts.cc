@@ -55,6 +55,7 @@ ServedParts::ServedParts(const Config& config, log::Log& log, http::Server& serv
   if (parts.collect) {
     auto& collector = collector_.emplace(config, log);
     collector.add_routes(routes);
+    web_assets_.emplace().add_routes(routes);
     metrics.add([&collector](metrics::Families& f) { collector.metrics().collect(f); });
     server.every_second(
         [&collector] { collector.metrics().sample(std::chrono::steady_clock::now()); });

@@ -12,6 +12,7 @@
 #include "query/read_routes.h"
 #include "query/store_reader.h"
 #include "sources/http/collector.h"
+#include "web/asset_routes.h"
 
 namespace sluice {
 class Processor;
@@ -42,6 +43,7 @@ class ServedParts {
   std::optional<collector::Collector> collector_;
   std::optional<collector::CollectorMetrics> no_collector_;  // zero counts for GET /v1/streams
   std::optional<query::ReadRoutes> reads_;
+  std::optional<web::AssetRoutes> web_assets_;  // tracker.js and /demo, beside the collector
 };
 
 }  // namespace sluice::app

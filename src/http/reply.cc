@@ -38,9 +38,12 @@ std::string Reply::serialize() const {
     out += content_type;
     out += "\r\n";
   }
-  out += "Content-Length: ";
-  append_number(body.size());
-  out += "\r\n";
+  // A 304 has no body and must not announce one (its length would be the full answer's).
+  if (status != 304) {
+    out += "Content-Length: ";
+    append_number(body.size());
+    out += "\r\n";
+  }
   for (const auto& [name, value] : headers) {
     out += name;
     out += ": ";
@@ -69,6 +72,8 @@ std::string_view reason_phrase(unsigned status) {
       return "No Content";
     case 303:
       return "See Other";
+    case 304:
+      return "Not Modified";
     case 400:
       return "Bad Request";
     case 401:

@@ -62,6 +62,9 @@ EXAMPLES = {
     ("get", "/healthz"): ("/healthz", None, None),
     ("get", "/readyz"): ("/readyz", None, None),
     ("get", "/metrics"): ("/metrics", None, None),
+    ("get", "/tracker.js"): ("/tracker.js", None, None),
+    ("get", "/demo"): ("/demo", None, None),
+    ("get", "/demo/{path}"): ("/demo/pricing", None, None),
 }
 
 

@@ -3,32 +3,17 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <filesystem>
 #include <system_error>
 
+#include "core/gzip.h"
 #include "core/time.h"
 #include "pipeline/event_json.h"
 
 namespace sluice::sinks {
 namespace {
-
-// One complete gzip member: concatenated members are one valid gzip stream.
-std::string gzip_member(const std::string& text) {
-  z_stream stream{};
-  deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&stream, text.size()) + 32, '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  stream.avail_in = static_cast<uInt>(text.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
 
 bool write_all(int fd, const std::string& data) {
   std::size_t done = 0;
@@ -138,7 +123,7 @@ pipeline::WriteOutcome FileSink::write(const pipeline::SinkBatch& batch) {
     }
     text += '\n';
   }
-  const std::string data = settings_.gzip ? gzip_member(text) : std::move(text);
+  const std::string data = settings_.gzip ? gzip(text) : std::move(text);
   if (!write_all(fd_, data) || ::fdatasync(fd_) != 0) {
     const std::string reason =
         fmt::format("cannot write {}: {}", current_path_, std::system_category().message(errno));

@@ -1,0 +1,50 @@
+// Builds the browser code into one folder (default web/dist), which the sluice binary embeds
+// and serves: tracker.js (checked against its size budget) and demo.html. Also builds the
+// tracker's npm package into web/tracker/dist.
+//
+//   node web/build.mjs [--out DIR]
+
+import { build } from "esbuild";
+import { copyFile, mkdir, readFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const outFlag = process.argv.indexOf("--out");
+const out = resolve(outFlag > 0 ? process.argv[outFlag + 1] : join(here, "dist"));
+// Browsers of the last few years (ES2018: object spread, async/await).
+const target = ["es2018"];
+const TRACKER_BUDGET_GZIP = 8 * 1024;
+
+await mkdir(out, { recursive: true });
+
+// The script tag build: window.sluice.
+await build({
+  entryPoints: [join(here, "tracker/src/global.ts")],
+  outfile: join(out, "tracker.js"),
+  bundle: true,
+  minify: true,
+  format: "iife",
+  target,
+  legalComments: "none",
+});
+const tracker = await readFile(join(out, "tracker.js"));
+const gzipped = gzipSync(tracker, { level: 9 }).length;
+console.log(`tracker.js: ${tracker.length} bytes, ${gzipped} gzipped (budget ${TRACKER_BUDGET_GZIP})`);
+if (gzipped > TRACKER_BUDGET_GZIP) {
+  console.error(`tracker.js is over its size budget: ${gzipped} > ${TRACKER_BUDGET_GZIP} bytes gzipped`);
+  process.exit(1);
+}
+
+// The npm package (@sluice/tracker): ES modules, React left to the app.
+await build({
+  entryPoints: [join(here, "tracker/src/index.ts"), join(here, "tracker/src/react.ts")],
+  outdir: join(here, "tracker/dist"),
+  bundle: true,
+  format: "esm",
+  target,
+  external: ["react"],
+});
+
+await copyFile(join(here, "demo/index.html"), join(out, "demo.html"));
