@@ -423,6 +423,18 @@ void check_references(Config& config, Checks& checks, const YAML::Node& root) {
     if (stream.dead_letter == name) {
       checks.add({"streams", name, "dead_letter"}, "a stream cannot be its own dead-letter stream");
     }
+    if (!stream.bots.stream.empty()) {
+      if (!config.streams.contains(stream.bots.stream)) {
+        checks.add({"streams", name, "bots", "stream"}, no_stream(config, stream.bots.stream),
+                   stream.bots.stream);
+      } else if (stream.bots.stream == name) {
+        checks.add({"streams", name, "bots", "stream"},
+                   "name another stream, or leave it empty to keep bots' events here");
+      } else if (stream.bots.field.empty()) {
+        checks.add({"streams", name, "bots", "field"},
+                   "set a field: bots are looked for only when it is set");
+      }
+    }
     if (!stream.schema_file.empty()) {
       std::ifstream in(stream.schema_file);
       std::stringstream text;

@@ -62,6 +62,63 @@ const Table& privacy_table() {
   return table;
 }
 
+const Table& id_cookie_table() {
+  static const Table table{
+      "streams.<name>.id_cookie",
+      "A first-party visitor id kept by the server in an `HttpOnly` cookie (docs/tracker.md): "
+      "each post gets the cookie (a new id when it has none or a malformed one) and every event "
+      "of the post gets the id in `field`. Browsers that cap the cookies scripts set at 7 days "
+      "keep this one for `max_age`. The page must post to the same site (a path of its own "
+      "domain behind a reverse proxy) for the browser to send it back.",
+      {
+          string_setting("name", &IdCookieConfig::name, "",
+                         "The cookie's name (letters, digits, `_`, `-`); empty: no cookie.",
+                         [](const Scalar& v) -> std::optional<std::string> {
+                           if (v.text.size() > 64 ||
+                               v.text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+                                                        "OPQRSTUVWXYZ0123456789_-") !=
+                                   std::string::npos) {
+                             return "use up to 64 letters, digits, '_' and '-'";
+                           }
+                           return std::nullopt;
+                         }),
+          string_setting("field", &IdCookieConfig::field, "browser_id",
+                         "The event field that gets the id; it replaces a value the event "
+                         "carries there.",
+                         check_field_name),
+          duration_setting("max_age", &IdCookieConfig::max_age, "395d", 60'000, 3650LL * 86'400'000,
+                           "How long the browser keeps the cookie after the last post (each "
+                           "post renews it). 395d: 13 months."),
+          bool_setting("secure", &IdCookieConfig::secure, false,
+                       "Mark the cookie `Secure` (sent over HTTPS only): set it when pages "
+                       "reach Sluice over HTTPS."),
+      }};
+  return table;
+}
+
+const Table& bots_table() {
+  static const Table table{
+      "streams.<name>.bots",
+      "Events from known bots and automated browsers, by the post's User-Agent (search engine "
+      "crawlers, link previews, uptime checkers, HTTP libraries, headless browsers; a post "
+      "without a User-Agent counts as one): flagged, and sent to a stream of their own if "
+      "asked. Never dropped.",
+      {
+          string_setting("field", &BotsConfig::field, "",
+                         "The event field set to the marker that matched (`googlebot`, "
+                         "`headlesschrome`, `no user agent`); it replaces a value the event "
+                         "carries there. Empty: bots are not looked for.",
+                         check_field_name),
+          string_setting("stream", &BotsConfig::stream, "",
+                         "A declared stream that gets bots' events instead (with `field` set); "
+                         "empty: they stay in this stream."),
+          string_list_setting("user_agents", &BotsConfig::user_agents, "[]",
+                              "More User-Agent markers, matched case-insensitively as parts "
+                              "of the header, besides the built-in list (docs/tracker.md)."),
+      }};
+  return table;
+}
+
 const Table& form_table() {
   static const Table table{
       "streams.<name>.form",
@@ -194,6 +251,8 @@ const Table& stream_table() {
               }),
           section_setting("sanitize", &StreamConfig::sanitize, sanitize_table()),
           section_setting("privacy", &StreamConfig::privacy, privacy_table()),
+          section_setting("id_cookie", &StreamConfig::id_cookie, id_cookie_table()),
+          section_setting("bots", &StreamConfig::bots, bots_table()),
           section_setting("form", &StreamConfig::form, form_table()),
           section_setting("kafka", &StreamConfig::kafka, sources::kafka_stream_table()),
       }};

@@ -36,6 +36,22 @@ struct PrivacyConfig {
   std::string hash_key;
 };
 
+// A first-party id the server keeps in an HttpOnly cookie: it outlives the 7 days some
+// browsers give cookies that scripts set.
+struct IdCookieConfig {
+  std::string name;  // the cookie's name; empty: no cookie
+  std::string field = "browser_id";
+  std::chrono::milliseconds max_age{395LL * 86'400'000};
+  bool secure = false;
+};
+
+// Requests from known bots (by User-Agent) flagged, and optionally sent to a stream of their own.
+struct BotsConfig {
+  std::string field;   // set to what matched; empty: bots are not looked for
+  std::string stream;  // their events go here instead; empty: they stay in this stream
+  std::vector<std::string> user_agents;  // more markers, besides the built-in list
+};
+
 struct FormConfig {
   bool enabled = false;
   std::string redirect;
@@ -59,6 +75,8 @@ struct StreamConfig {
   std::vector<std::string> stats_fields;  // payload fields GET /v1/stats can group by (<= 3)
   SanitizeConfig sanitize;
   PrivacyConfig privacy;
+  IdCookieConfig id_cookie;
+  BotsConfig bots;
   FormConfig form;
   KafkaStreamConfig kafka;
   std::string ingest = "auto";  // auto | true | false: whether clients may post here over HTTP

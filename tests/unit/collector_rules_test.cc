@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "http/rate_limiter.h"
+#include "sources/http/bots.h"
 #include "sources/http/privacy.h"
 #include "sources/http/sanitize.h"
 
@@ -9,6 +10,30 @@ namespace sluice::collector {
 namespace {
 
 using http::RateLimiter;
+
+TEST(Bots, KnownAgentsAreNamedBrowsersAreNot) {
+  EXPECT_EQ(bot_marker("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"),
+            "googlebot");
+  EXPECT_EQ(bot_marker("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                       "HeadlessChrome/120.0.0.0 Safari/537.36"),
+            "headlesschrome");
+  EXPECT_EQ(bot_marker("curl/7.88.1"), "curl/");
+  EXPECT_EQ(bot_marker("python-requests/2.31"), "python-requests");
+  EXPECT_EQ(bot_marker("SomeNewCrawler/1.0"), "crawl");
+  EXPECT_EQ(bot_marker(""), "no user agent");
+  EXPECT_EQ(bot_marker("   "), "no user agent");
+  EXPECT_EQ(bot_marker("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+                       "Gecko) Chrome/120.0.0.0 Safari/537.36"),
+            std::nullopt);
+  EXPECT_EQ(
+      bot_marker("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+                 "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"),
+      std::nullopt);
+  // The site's own markers, any case.
+  EXPECT_EQ(bot_marker("Mozilla/5.0 Chrome/120 InternalMonitor/3", {"internalMONITOR"}),
+            "internalmonitor");
+  EXPECT_EQ(bot_marker("Mozilla/5.0 Chrome/120", {"internalmonitor"}), std::nullopt);
+}
 
 TEST(Sanitize, CleansText) {
   EXPECT_EQ(clean_text("  a \t\n b  "), "a b");

@@ -76,6 +76,30 @@ routes:
   EXPECT_THAT(text, HasSubstr("routes.r2.stream: no stream named \"missing\""));
 }
 
+TEST(Config, BotStreamsAndIdCookiesAreChecked) {
+  auto loaded = load_text(R"(
+streams:
+  web: {bots: {field: bot, stream: web_bot}}
+  web_bots: {}
+  own: {bots: {field: bot, stream: own}}
+  quiet: {bots: {stream: web_bots}, id_cookie: {name: "a b"}}
+)");
+  const std::string text = format_errors(loaded.errors, "x");
+  EXPECT_THAT(text, HasSubstr("streams.web.bots.stream: no stream named \"web_bot\"; did you "
+                              "mean \"web_bots\"?"));
+  EXPECT_THAT(text, HasSubstr("streams.own.bots.stream: name another stream"));
+  EXPECT_THAT(text, HasSubstr("streams.quiet.bots.field: set a field"));
+  EXPECT_THAT(text, HasSubstr("streams.quiet.id_cookie.name: use up to 64 letters"));
+  auto fine = load_text(R"(
+streams:
+  web: {id_cookie: {name: sluice_id, max_age: 30d}, bots: {field: bot, stream: web_bots}}
+  web_bots: {}
+)");
+  ASSERT_TRUE(fine.ok()) << format_errors(fine.errors, "x");
+  EXPECT_EQ(fine.config.streams.at("web").id_cookie.max_age, std::chrono::days(30));
+  EXPECT_EQ(fine.config.streams.at("web").id_cookie.field, "browser_id");
+}
+
 // A pipeline reading its own dead-letter stream dead-lettered into it without end.
 TEST(Config, ADeadLetterLoopIsRefused) {
   auto loaded = load_text(R"(

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
 #include <map>
 #include <set>
 
@@ -45,7 +46,8 @@ std::vector<EventView> events_of(IngestBatch& batch) {
 
 // Parses `body` as the server does: content type first, then the body under the stream's rules.
 Result<IngestBatch> ingest(std::string& body, std::string_view type, const StreamConfig& stream,
-                           bool form = false, std::string_view client_ip = "") {
+                           bool form = false, std::string_view client_ip = "",
+                           std::vector<ServerField> server_fields = {}) {
   auto policy = StreamPolicy::build(stream);
   if (!policy) return policy.error();
   auto kind = body_kind(type, body);
@@ -54,6 +56,7 @@ Result<IngestBatch> ingest(std::string& body, std::string_view type, const Strea
                         .policy = *policy.value(),
                         .received_at_ms = kNow,
                         .client_ip = client_ip,
+                        .server_fields = std::move(server_fields),
                         .form = form,
                         .keep_rejected = true};
   return parse_body(body, kind.value(), context);
@@ -170,6 +173,50 @@ TEST(Ingest, AnEnvelopeCannotRepeatAFieldIntoAHugeBatch) {
   parse_into(p, fewer);
   ASSERT_TRUE(p.result) << p.result.error().message;
   EXPECT_EQ(p.result.value().accepted(), 100u);
+}
+
+// The server's fields (the id cookie's id, the bot marker) are on every event of every body
+// shape, and replace what the event or its envelope says.
+TEST(Ingest, ServerFieldsReplaceTheEventsAndTheEnvelopes) {
+  const std::vector<ServerField> fields = {{"browser_id", "\"b-1\""}, {"bot", "\"curl/\""}};
+  struct Case {
+    std::string body;
+    std::string type;
+    bool form = false;
+  };
+  const std::vector<Case> cases = {
+      {R"({"id":"a","x":1})", "application/json"},
+      {R"({"id":"a","x":1,"bot":false})", "application/json"},
+      {R"([{"id":"a","x":1},{"id":"b","browser_id":"forged","x":2}])", "application/json"},
+      {R"({"events":[{"id":"a","x":1},{"id":"b","x":2,"bot":null}],"bot":"env","app":"z"})",
+       "text/plain"},
+      {"{\"id\":\"a\",\"x\":1}\n{\"id\":\"b\",\"browser_id\":7,\"x\":2}\n", "application/x-ndjson"},
+      {"id=a&x=1", "application/x-www-form-urlencoded", true},
+  };
+  StreamConfig stream = kStream;
+  for (const auto& c : cases) {
+    std::string body = c.body;
+    auto parsed = ingest(body, c.type, stream, c.form, "", fields);
+    ASSERT_TRUE(parsed) << c.body << ": " << parsed.error().message;
+    ASSERT_TRUE(parsed.value().rejected.empty()) << c.body;
+    for (const auto& event : events_of(parsed.value())) {
+      auto payload = boost::json::parse(event.payload).as_object();
+      EXPECT_EQ(payload.at("browser_id"), "b-1") << c.body;
+      EXPECT_EQ(payload.at("bot"), "curl/") << c.body;
+      EXPECT_TRUE(payload.contains("x")) << c.body;
+      if (payload.contains("app")) {
+        EXPECT_EQ(payload.at("app"), "z");  // the envelope's own
+      }
+    }
+  }
+  // A body that is no envelope after all keeps the server's fields for its events.
+  std::string two = "{\"id\":\"a\",\"events\":1}\n{\"id\":\"b\"}";
+  auto parsed = ingest(two, "application/json", stream, false, "", fields);
+  ASSERT_TRUE(parsed);
+  auto events = events_of(parsed.value());
+  ASSERT_EQ(events.size(), 2u);
+  for (const auto& event : events)
+    EXPECT_THAT(std::string(event.payload), HasSubstr(R"("bot":"curl/")"));
 }
 
 TEST(Ingest, MissingFieldsGetDefaults) {

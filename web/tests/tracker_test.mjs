@@ -9,7 +9,19 @@ import { Checks, Server, Site, assert, launchChromium, waitFor } from "./harness
 
 const binary = process.argv[2];
 const checks = new Checks();
-const server = await new Server(binary).start();
+// The default `web` stream with the server's visitor id cookie and bot flagging on.
+const server = await new Server(
+  binary,
+  `streams:
+  web:
+    id_field: event_id
+    type_field: event_type
+    cors_origins: ["*"]
+    dead_letter: dead_letters
+    id_cookie: {name: sluice_id}
+    bots: {field: bot}
+`,
+).start();
 const browser = await launchChromium();
 
 const payloads = async (params = "") => (await server.events("stream=web" + (params ? "&" + params : ""))).map((e) => e.payload);
@@ -22,6 +34,9 @@ try {
     page.on("pageerror", (e) => pageErrors.push(String(e)));
     await page.goto(server.url + "/demo");
     await page.waitForFunction(() => window.sluice !== undefined);
+    // The first post gets the server's id cookie; the browser sends it with every later one.
+    await page.evaluate(() => window.sluice.flush());
+    await waitFor(async () => (await context.cookies(server.url)).some((c) => c.name === "sluice_id"), 10000, "the id cookie");
     await page.click("#buy");
     await page.click("#custom");
     await page.click("#fail");
@@ -67,6 +82,24 @@ try {
     assert(error.message.includes("demo error from the shop page"), () => JSON.stringify(error));
     assert(new Set(events.map((p) => p.session_id)).size === 1, "one session");
     assert(new Set(events.map((p) => p.event_id)).size === events.length, "an event stored twice");
+    // The server's id cookie: one browser id on every post, beacons included.
+    const browserIds = new Set(events.map((p) => p.browser_id));
+    assert(browserIds.size === 1 && [...browserIds][0].length === 36, () => JSON.stringify([...browserIds]));
+    const cookies = await context.cookies(server.url);
+    const cookie = cookies.find((c) => c.name === "sluice_id");
+    assert(cookie && cookie.httpOnly && cookie.value === [...browserIds][0], () => JSON.stringify(cookies));
+    // Headless Chromium says so in its User-Agent.
+    assert(events.every((p) => p.bot === "headlesschrome"), () => JSON.stringify(events.map((p) => p.bot)));
+    // A later page of the same browser, after the script's own ids are gone: the same browser id.
+    const later = await context.newPage();
+    await later.goto(server.url + "/demo");
+    await later.evaluate(() => localStorage.clear());
+    await later.reload();
+    const laterAnonymous = await later.evaluate(() => localStorage.getItem("sluice_aid"));
+    assert(laterAnonymous && laterAnonymous !== anonymous, "a new anonymous id");
+    await later.close({ runBeforeUnload: true });
+    const again = await waitFor(async () => (await payloads()).find((p) => p.anonymous_id === laterAnonymous), 15000, "the later page view");
+    assert(again.browser_id === [...browserIds][0], () => JSON.stringify(again));
     await context.close();
   });
 

@@ -4,12 +4,15 @@
 
 #include <stdexcept>
 
+#include "core/json_text.h"
 #include "core/logging.h"
 #include "core/signature.h"
 #include "core/time.h"
+#include "core/uuid.h"
 #include "http/keys.h"
 #include "http/target.h"
 #include "sources/http/append.h"
+#include "sources/http/bots.h"
 #include "sources/http/dead_letter.h"
 #include "sources/http/decompress.h"
 
@@ -57,6 +60,40 @@ Reply ingest_answer(const Request& req, const StreamConfig& stream, bool form, s
     return res;
   }
   return http::answer(req, status, ingest_response_json(accepted, rejected));
+}
+
+// The visitor's id from the id cookie, when the request has one this server could have set
+// (a UUID's 36 characters); else a new one.
+std::string visitor_id(const Request& req, const IdCookieConfig& cookie, std::int64_t now) {
+  const auto [first, last] = req.equal_range(bhttp::field::cookie);
+  for (auto header = first; header != last; ++header) {
+    std::string_view rest(header->value().data(), header->value().size());
+    while (!rest.empty()) {
+      const auto semicolon = rest.find(';');
+      const std::string_view pair = trim(rest.substr(0, semicolon));
+      rest = semicolon == std::string_view::npos ? "" : rest.substr(semicolon + 1);
+      const auto equals = pair.find('=');
+      if (equals == std::string_view::npos || pair.substr(0, equals) != cookie.name) continue;
+      const std::string_view value = pair.substr(equals + 1);
+      if (value.size() == 36 &&
+          value.find_first_not_of("0123456789abcdef-") == std::string_view::npos) {
+        return std::string(value);
+      }
+    }
+  }
+  const auto id = uuid_v7_text(now);
+  return std::string(id.data(), id.size());
+}
+
+std::string id_cookie_header(const IdCookieConfig& cookie, const std::string& id) {
+  return fmt::format("{}={}; Max-Age={}; Path=/; HttpOnly; SameSite=Lax{}", cookie.name, id,
+                     cookie.max_age.count() / 1000, cookie.secure ? "; Secure" : "");
+}
+
+std::string json_string(std::string_view text) {
+  std::string out;
+  append_json_string(out, text);
+  return out;
 }
 
 }  // namespace
@@ -241,20 +278,39 @@ std::variant<Reply, Collector::Parsed> Collector::parse(Request& req,
         req, make_error(Errc::kNotFound,
                         fmt::format("unknown {} \"{}\"", form ? "form" : "stream", stream_name)));
   }
-  const StreamConfig& stream = *target->second.stream;
-  StreamCounters& counters = *target->second.counters;
+  const StreamConfig& posted_to = *target->second.stream;
   // Who may post was settled before the body was read (refuse_before_body), but for the
   // HMAC of a signed post, which covers the body as sent.
-  if (!stream.hmac_secrets.empty()) {
+  if (!posted_to.hmac_secrets.empty()) {
     const auto value = req[signature::kHeader];
     const auto parsed = signature::parse(std::string_view(value.data(), value.size()));
-    if (!parsed || !signature::matches(*parsed, stream.hmac_secrets, req.body())) {
+    if (!parsed || !signature::matches(*parsed, posted_to.hmac_secrets, req.body())) {
       return http::error_answer(
           req, make_error(Errc::kUnauthorized, fmt::format("{} does not match the body under any "
                                                            "of streams.{}.hmac_secrets",
                                                            signature::kHeader, stream_name)));
     }
   }
+  const auto received_at = now_ms();
+  // The fields the server sets, from the stream the post came to; a bot's events may go on
+  // to a stream of their own.
+  std::vector<ServerField> server_fields;
+  std::string set_cookie;
+  if (!posted_to.id_cookie.name.empty()) {
+    auto id = visitor_id(req, posted_to.id_cookie, received_at);
+    set_cookie = id_cookie_header(posted_to.id_cookie, id);
+    server_fields.push_back({.name = posted_to.id_cookie.field, .json = json_string(id)});
+  }
+  if (!posted_to.bots.field.empty()) {
+    const auto agent = req[bhttp::field::user_agent];
+    if (auto marker =
+            bot_marker(std::string_view(agent.data(), agent.size()), posted_to.bots.user_agents)) {
+      server_fields.push_back({.name = posted_to.bots.field, .json = json_string(*marker)});
+      if (!posted_to.bots.stream.empty()) target = targets_.find(posted_to.bots.stream);
+    }
+  }
+  const StreamConfig& stream = *target->second.stream;
+  StreamCounters& counters = *target->second.counters;
   counters.bytes.fetch_add(req.body().size(), std::memory_order_relaxed);
   auto content_type = req[bhttp::field::content_type];
   std::string* body = &req.body();
@@ -268,11 +324,11 @@ std::variant<Reply, Collector::Parsed> Collector::parse(Request& req,
   }
   auto kind = body_kind(std::string_view(content_type.data(), content_type.size()), *body);
   if (!kind) return http::error_answer(req, kind.error());
-  const auto received_at = now_ms();
   IngestContext context{.stream = stream,
                         .policy = *target->second.policy,
                         .received_at_ms = received_at,
                         .client_ip = client_ip,
+                        .server_fields = std::move(server_fields),
                         .form = form,
                         .keep_rejected = !stream.dead_letter.empty()};
   auto parsed = parse_body(*body, kind.value(), context);
@@ -286,7 +342,8 @@ std::variant<Reply, Collector::Parsed> Collector::parse(Request& req,
   return Parsed{.stream = &stream,
                 .counters = &counters,
                 .received_at_ms = received_at,
-                .batch = std::move(parsed.value())};
+                .batch = std::move(parsed.value()),
+                .set_cookie = std::move(set_cookie)};
 }
 
 // POST to a collector path. The one coroutine frame between a request and its append.
@@ -301,17 +358,19 @@ Task<Reply> Collector::ingest(Request& req, std::string stream_name, std::string
     const std::size_t accepted = events.batch.accepted();
     Result<void> appended = boost::outcome_v2::success();
     if (accepted > 0) {
-      appended = co_await async_append(log_, stream_name, std::move(events.batch.partitions),
-                                       metrics_.append_latency(), http::kAwait);
+      appended =
+          co_await async_append(log_, events.stream->name, std::move(events.batch.partitions),
+                                metrics_.append_latency(), http::kAwait);
       if (appended) events.counters->accepted.fetch_add(accepted, std::memory_order_relaxed);
     }
     if (!appended) {
       res = http::error_answer(req, appended.error());
     } else {
       if (!events.batch.rejected.empty() && !events.stream->dead_letter.empty()) {
-        co_await keep_dead_letters(stream_name, events);
+        co_await keep_dead_letters(events.stream->name, events);
       }
       res = ingest_answer(req, *events.stream, form, accepted, events.batch.rejected);
+      if (!events.set_cookie.empty()) res.headers.emplace_back("Set-Cookie", events.set_cookie);
     }
   }
   finish(req, stream_name, res);

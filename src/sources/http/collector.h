@@ -43,10 +43,11 @@ class Collector {
   };
   // A request's events, parsed and checked, ready to be appended.
   struct Parsed {
-    const StreamConfig* stream = nullptr;
+    const StreamConfig* stream = nullptr;  // where the events go (a bot stream, maybe)
     StreamCounters* counters = nullptr;
     std::int64_t received_at_ms = 0;
     IngestBatch batch;
+    std::string set_cookie;  // the id cookie, for the answer
   };
 
   http::Task<http::Reply> collect(http::Request& req, std::string stream, const http::Call& call,

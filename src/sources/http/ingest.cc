@@ -40,6 +40,23 @@ class BodyParser {
     batch_.partitions.reserve(count);
     for (std::size_t i = 0; i < count; ++i)
       batch_.partitions.emplace_back(estimate / count);
+    // The server's fields lead the list of added fields and stay through every body.
+    for (const auto& field : context.server_fields) {
+      boost::system::error_code ec;
+      extras_.insert_or_assign(field.name, json::parse(field.json, ec));
+      extra_names_.push_back(field.name);
+      extra_texts_.push_back(field.json);
+      extras_bytes_ += field.name.size() + field.json.size() + 4;
+    }
+    fixed_ = extra_names_.size();
+    note_stream_fields();
+  }
+
+  // An event's check, noting which of the added fields it has of its own.
+  EventCheck check(std::string_view span) {
+    seen_.assign(extra_names_.size(), false);
+    return check_event(inner_, body_, capacity_, span, context_.stream,
+                       extra_names_.empty() ? nullptr : &extra_names_, &seen_);
   }
 
   Result<IngestBatch> finish() {
@@ -56,7 +73,7 @@ class BodyParser {
       std::string_view line = trim(text.substr(pos, end - pos));
       pos = end + 1;
       if (line.empty()) continue;
-      auto check = check_event(inner_, body_, capacity_, line, context_.stream);
+      auto check = this->check(line);
       if (check.outcome == EventCheck::Outcome::kSyntax) {
         reject(line, false, malformed(check.offset, check.error), kMalformed);
         continue;
@@ -98,10 +115,7 @@ class BodyParser {
       std::string_view element_span;
       if (auto e = value.get_object().get(object)) return syntax(e);
       if (auto e = object.raw_json().get(element_span)) return syntax(e);
-      // In an envelope: which of its fields the event has of its own.
-      seen_.assign(extra_names_.size(), false);
-      auto check = check_event(inner_, body_, capacity_, element_span, context_.stream,
-                               extra_names_.empty() ? nullptr : &extra_names_, &seen_);
+      auto check = this->check(element_span);
       if (check.outcome == EventCheck::Outcome::kSyntax) {
         if (check.error != describe(simdjson::DEPTH_ERROR)) {
           return make_error(Errc::kInvalidInput, malformed(check.offset, check.error));
@@ -146,6 +160,9 @@ class BodyParser {
         return false;
       }
       std::string name(key);
+      // The server's own fields win over the envelope's.
+      const auto fixed_end = extra_names_.begin() + static_cast<std::ptrdiff_t>(fixed_);
+      const bool server_field = std::find(extra_names_.begin(), fixed_end, name) != fixed_end;
       std::string_view raw;
       if (!events && type == od::json_type::array &&
           std::find(names.begin(), names.end(), name) != names.end()) {
@@ -168,6 +185,7 @@ class BodyParser {
       // Malformed, or a number too large for a double (read as infinity): the ordinary event
       // path reports it.
       if (ec || !finite_numbers(parsed)) return false;
+      if (server_field) continue;
       extras_.insert_or_assign(name, std::move(parsed));
       auto known = std::find(extra_names_.begin(), extra_names_.end(), name);
       // A token's raw text may end in the space after it.
@@ -179,20 +197,15 @@ class BodyParser {
       }
     }
     if (!events || !at_end(doc)) {  // not an envelope, or several objects (NDJSON)
-      extras_.clear();
-      extra_names_.clear();
-      extra_texts_.clear();
+      for (std::size_t i = fixed_; i < extra_names_.size(); ++i)
+        extras_.erase(extra_names_[i]);
+      extra_names_.resize(fixed_);
+      extra_texts_.resize(fixed_);
       return false;
     }
-    for (std::size_t i = 0; i < extra_names_.size(); ++i)
+    for (std::size_t i = fixed_; i < extra_names_.size(); ++i)
       extras_bytes_ += extra_names_[i].size() + extra_texts_[i].size() + 4;
-    // An envelope field that is one the stream reads (id, key, time, type) may change what
-    // the check of an event found: such events are checked again once the field is in.
-    const auto& stream = context_.stream;
-    for (const auto& n : extra_names_) {
-      rechecks_ = rechecks_ || n == stream.id_field || n == stream.key_field ||
-                  n == stream.time_field || n == stream.type_field;
-    }
+    note_stream_fields();
     if (auto error = array(*events)) return std::move(*error);
     return true;
   }
@@ -218,10 +231,17 @@ class BodyParser {
     if (!context_.policy.rewrites(context_.form)) {
       if (extras_.empty()) {
         add(check);
-      } else {
-        spliced(span, check);
+        return;
       }
-      return;
+      // A server field the event carries itself is replaced, through the DOM; else the
+      // fields go into the event's text.
+      const bool replaces =
+          std::find(seen_.begin(), seen_.begin() + static_cast<std::ptrdiff_t>(fixed_), true) !=
+          seen_.begin() + static_cast<std::ptrdiff_t>(fixed_);
+      if (!replaces) {
+        spliced(span, check);
+        return;
+      }
     }
     boost::system::error_code ec;
     json::value parsed = json::parse(span, ec, {}, parse_options());
@@ -276,10 +296,15 @@ class BodyParser {
     add(check);
   }
 
-  // Applies the envelope's fields and the stream's rules, then stores the new text.
+  // Applies the added fields and the stream's rules, then stores the new text.
   void rewritten(json::object event, std::string_view original, bool original_is_json) {
-    for (const auto& [name, value] : extras_) {
-      if (!event.contains(name)) event.emplace(name, value);
+    for (std::size_t i = 0; i < extra_names_.size(); ++i) {
+      const std::string& name = extra_names_[i];
+      if (i < fixed_) {
+        event.insert_or_assign(name, extras_.at(name));
+      } else if (!event.contains(name)) {
+        event.emplace(name, extras_.at(name));
+      }
     }
     EventContext event_context{.client_ip = context_.client_ip, .form = context_.form};
     if (auto error = context_.policy.apply(event, event_context)) {
@@ -296,6 +321,16 @@ class BodyParser {
   }
 
   static constexpr bool kMalformed = true;
+
+  // An added field that is one the stream reads (id, key, time, type) may change what the
+  // check of an event found: such events are checked again once the field is in.
+  void note_stream_fields() {
+    const auto& stream = context_.stream;
+    for (const auto& n : extra_names_) {
+      rechecks_ = rechecks_ || n == stream.id_field || n == stream.key_field ||
+                  n == stream.time_field || n == stream.type_field;
+    }
+  }
 
   static std::string describe_ahead(std::int64_t ms) {
     constexpr std::int64_t kDay = 86'400'000;
@@ -351,10 +386,12 @@ class BodyParser {
   const IngestContext& context_;
   std::size_t index_ = 0;
   IngestBatch batch_;
-  json::object extras_;  // envelope fields added to every event
-  // The same fields as they were sent: names, and their JSON text in the body.
+  json::object extras_;  // fields added to every event: the server's, the envelope's
+  // The same fields as they were sent: names, and their JSON text. The first `fixed_` are the
+  // server's (context_.server_fields), which replace the event's own.
   std::vector<std::string> extra_names_;
   std::vector<std::string_view> extra_texts_;
+  std::size_t fixed_ = 0;
   std::size_t extras_bytes_ = 0;  // what they add to an event, at most
   std::size_t grown_ = 0;         // what they added to this body's events
   bool rechecks_ = false;         // one of them is a field the stream reads
@@ -442,7 +479,7 @@ Result<IngestBatch> parse_body(std::string& body, BodyKind kind, const IngestCon
     if (is_envelope.value()) return parser.finish();
   }
   // One object, or several (NDJSON sent without its content type).
-  auto check = check_event(inner, text, body.capacity(), object, context.stream);
+  auto check = parser.check(object);
   if (check.outcome == EventCheck::Outcome::kSyntax && check.trailing) {
     parser.lines(text);
     return parser.finish();

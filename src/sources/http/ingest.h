@@ -4,7 +4,8 @@
 // Accepted shapes: one JSON object; a JSON array of objects; NDJSON (one object per line,
 // also recognised without its content type when a body holds several objects); a batch
 // envelope (`{"events":[...], "app":"x"}`: the array's elements are the events and the other
-// fields are added to each); an HTML form (application/x-www-form-urlencoded, one event).
+// fields are added to each, the event's own fields winning); an HTML form
+// (application/x-www-form-urlencoded, one event).
 //
 // Events are validated as JSON with simdjson on-demand (no DOM is built), the stream's id, key,
 // time and type fields are read from their top level, and their original bytes become the
@@ -40,11 +41,19 @@ inline constexpr std::size_t kBodyPadding = simdjson::SIMDJSON_PADDING;
 // read as JSON. Other types are kUnsupported (415), with the accepted ones named.
 Result<BodyKind> body_kind(std::string_view content_type, std::string_view body);
 
+// A field the server sets on every event of a request (the id cookie's id, the bot marker):
+// its name and JSON text. It replaces a value the event or its envelope carries.
+struct ServerField {
+  std::string name;
+  std::string json;
+};
+
 struct IngestContext {
   const StreamConfig& stream;
   const StreamPolicy& policy;
   std::int64_t received_at_ms = 0;
   std::string_view client_ip;
+  std::vector<ServerField> server_fields;
   bool form = false;           // posted to a form endpoint: text fields are always cleaned
   bool keep_rejected = false;  // copy rejected events for the dead-letter stream
 };

@@ -21,8 +21,9 @@ export function uuidv7(): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-// The browser's anonymous id, kept in localStorage. When the server sets a first-party id
-// cookie (docs/tracker.md), the server's id wins on the stored event.
+// The browser's anonymous id, kept in localStorage. Browsers that cap script storage may
+// forget it after days; the server's id cookie (streams.<name>.id_cookie, docs/tracker.md)
+// puts a longer-lived id beside it.
 export function anonymousId(prefix: string): string {
   let id = load(prefix + "aid");
   if (!id) {

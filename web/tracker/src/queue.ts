@@ -23,6 +23,7 @@ const MAX_BACKOFF_MS = 30000;
 
 export class Queue {
   private sending = false;
+  private inflight = new Set<string>(); // ids of the batch being posted
   private failures = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -56,6 +57,7 @@ export class Queue {
     const batch = this.events().slice(0, this.options.batchSize);
     if (!batch.length) return;
     this.sending = true;
+    this.inflight = new Set(batch.map((e) => e.event_id));
     clearTimeout(this.timer);
     this.timer = undefined;
     let retry = false;
@@ -74,6 +76,7 @@ export class Queue {
       retry = true; // offline, the server unreachable, or blocked
     }
     this.sending = false;
+    this.inflight.clear();
     save(this.options.storageKey + "_ok", retry ? "0" : "1");
     if (retry) {
       this.failures++;
@@ -94,7 +97,9 @@ export class Queue {
     if (!navigator.onLine || !navigator.sendBeacon) return;
     const batch: TrackedEvent[] = [];
     let size = 0;
-    for (const event of this.events()) {
+    // A batch being posted is left to its post (a keepalive request outlives the page); if
+    // that fails, the next page sends it.
+    for (const event of this.events().filter((e) => !this.inflight.has(e.event_id))) {
       size += JSON.stringify(event).length + 1;
       if (size > BEACON_BYTES) break;
       batch.push(event);
