@@ -1,10 +1,12 @@
 // Builds the browser code into one folder (default web/dist), which the sluice binary embeds
-// and serves: tracker.js (checked against its size budget) and demo.html. Also builds the
-// tracker's npm package into web/tracker/dist.
+// and serves: tracker.js (checked against its size budget) and demo.html. Also type-checks the
+// tracker (tsc, strict; esbuild only strips types) and builds its npm package, declarations
+// included, into web/tracker/dist.
 //
 //   node web/build.mjs [--out DIR]
 
 import { build } from "esbuild";
+import { execFileSync } from "node:child_process";
 import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +20,13 @@ const target = ["es2018"];
 const TRACKER_BUDGET_GZIP = 8 * 1024;
 
 await mkdir(out, { recursive: true });
+
+try {
+  execFileSync(process.execPath, [join(here, "node_modules/typescript/bin/tsc"), "-p", join(here, "tracker/tsconfig.json")], { stdio: "inherit" });
+} catch {
+  console.error("tracker: type errors above");
+  process.exit(1);
+}
 
 // The script tag build: window.sluice.
 await build({
