@@ -149,6 +149,8 @@ try {
       assert(stored.length === 5, () => `stored ${stored.length}`);
       assert(JSON.stringify(stored.map((p) => p.properties.n).sort()) === "[1,2,3,4,5]", () => JSON.stringify(stored));
       await waitFor(async () => (await queued()).length === 0, 10000, "an empty queue");
+      // The request listener reads each answer asynchronously.
+      await waitFor(() => offline.every((e) => carried.has(e.event_id)), 10000, "the posts' answers");
       for (const event of offline) {
         const answers = (carried.get(event.event_id) || []).filter((status) => status !== undefined);
         assert(answers.length === 1 && answers[0] === 202, () => `${event.event_id} was posted with answers ${JSON.stringify(answers)}`);
@@ -158,6 +160,52 @@ try {
       site.stop();
       if (server.proc.exitCode !== null) await server.start(); // for the checks after this one
     }
+  });
+
+  await checks.run("full batches go at once; 503 and 429 are retried with backoff, 400 is not", async () => {
+    // A page of its own that starts one tracker itself.
+    const site = await new Site({
+      "/shop": `<!doctype html><script src="${server.url}/tracker.js"></script>
+        <script>sluice.init({endpoint: "${server.url}", autocapture: false, batchSize: 5, flushInterval: 60000});</script>`,
+    }).start();
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const posts = []; // [time, answer, events]
+    let refuse = ["503", "429"]; // the answers the first posts get
+    await page.route("**/collect*", async (route) => {
+      const events = JSON.parse(route.request().postData() || "{}").events || [];
+      const answer = refuse.shift();
+      posts.push([Date.now(), answer || "sluice", events.map((e) => e.event_type)]);
+      if (answer) await route.fulfill({ status: Number(answer), body: "{}" });
+      else await route.continue();
+    });
+    await page.goto(site.url + "/shop");
+    await page.evaluate(() => {
+      for (let i = 0; i < 5; i++) window.sluice.track("retry_test", { n: i });
+    });
+    const stored = await waitFor(async () => {
+      const got = (await payloads()).filter((p) => p.event_type === "retry_test");
+      return got.length === 5 && got;
+    }, 20000, "the batch after two refusals");
+    // Five events are a full batch: no waiting for the minute-long flush interval.
+    const batchPosts = posts.filter(([, , types]) => types.includes("retry_test"));
+    assert(batchPosts.length === 3 && batchPosts.map(([, a]) => a).join() === "503,429,sluice", () => JSON.stringify(batchPosts));
+    const waits = [batchPosts[1][0] - batchPosts[0][0], batchPosts[2][0] - batchPosts[1][0]];
+    // Backoff: about 1 s then about 2 s (with jitter: half to all of it).
+    assert(waits[0] >= 450 && waits[1] >= 950 && waits[1] > waits[0] * 0.9, () => `waits ${waits}`);
+    assert(new Set(stored.map((p) => p.properties.n)).size === 5, () => JSON.stringify(stored));
+
+    // A 400 is final: the batch is dropped from the queue, not sent again.
+    refuse = ["400"];
+    posts.length = 0;
+    await page.evaluate(() => {
+      for (let i = 0; i < 5; i++) window.sluice.track("refused_test", { n: i });
+    });
+    await waitFor(async () => (await page.evaluate(() => JSON.parse(localStorage.getItem("sluice_queue") || "[]").length)) === 0, 10000, "an empty queue");
+    await page.evaluate(() => window.sluice.flush());
+    assert(posts.filter(([, , types]) => types.includes("refused_test")).length === 1, () => JSON.stringify(posts));
+    await context.close();
+    site.stop();
   });
 
   await checks.run("Do Not Track and opt-out: nothing is sent", async () => {

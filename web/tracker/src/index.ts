@@ -7,7 +7,13 @@ export type { Autocapture } from "./autocapture";
 
 let current: Tracker | undefined;
 
+// Once per page: a second call (a script tag's data attributes and the page's own init) would
+// record everything twice, so it returns the tracker already running.
 export function init(options: Options = {}): Tracker {
+  if (current) {
+    console.warn("sluice: init() was called again; the first tracker stays");
+    return current;
+  }
   current = new Tracker(options);
   return current;
 }
