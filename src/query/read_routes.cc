@@ -114,6 +114,20 @@ void ReadRoutes::add_routes(http::Router& router) {
   from_store("/v1/alerts",
              [this](Request& req, const Call& call) { return view(req, call, alerts_); });
   from_store("/v1/stats", [this](Request& req, const Call& call) { return stats(req, call); });
+  if (stored) {
+    router.add({.pattern = "/v1/sql",
+                .allow = "POST",
+                .access = http::Access::kRead,
+                .handler = [this](Request& req, const Call& call) { return sql(req, call); }});
+  } else {
+    const char* message = parts_.store ? kProcessorOnly : kCollectorOnly;
+    router.add({.pattern = "/v1/sql",
+                .allow = "POST",
+                .access = http::Access::kRead,
+                .handler = [message](Request& req, const Call&) {
+                  return http::ready(http::error_answer(req, make_error(Errc::kNotFound, message)));
+                }});
+  }
   get("/v1/windows/{name*}",
       [this](Request& req, const Call& call) { return window_results(req, call); });
   router.add({.pattern = "/v1/tail",

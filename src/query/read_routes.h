@@ -51,6 +51,7 @@ class ReadRoutes {
   http::Task<http::Reply> view(http::Request& req, const http::Call& call, const StreamView& view);
   http::Task<http::Reply> stats(http::Request& req, const http::Call& call);
   http::Task<http::Reply> window_results(http::Request& req, const http::Call& call);
+  http::Task<http::Reply> sql(http::Request& req, const http::Call& call);  // sql_route.cc
   http::Task<void> tail(http::Request& req, const http::Call& call, http::AnswerStream& out);
 
   ReadParts parts_;

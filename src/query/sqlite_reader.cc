@@ -2,8 +2,12 @@
 // statements so a query shape is compiled once per connection. A query running longer than the
 // timeout is interrupted through SQLite's progress handler.
 
+#include <fmt/format.h>
+
 #include <chrono>
+#include <cmath>
 #include <list>
+#include <memory>
 #include <unordered_map>
 
 #include "query/store_reader.h"
@@ -65,6 +69,48 @@ class StmtRow : public Row {
   sqlite::Stmt& stmt_;
 };
 
+// What a person's statement may do (POST /v1/sql), decided as SQLite compiles it: read tables
+// and call functions, and the pragmas that describe the schema. No writes, no ATTACH (which
+// SQLite counts as reading), no pragma that changes anything.
+int only_reads(void*, int action, const char* first, const char* second, const char*, const char*) {
+  switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_FUNCTION:
+    case SQLITE_RECURSIVE:
+      return SQLITE_OK;
+    case SQLITE_PRAGMA: {
+      const std::string_view name = first ? first : "";
+      const bool describes = name == "table_info" || name == "table_xinfo" ||
+                             name == "table_list" || name == "index_list" || name == "index_info" ||
+                             name == "index_xinfo";
+      return describes && second != nullptr ? SQLITE_OK : SQLITE_DENY;
+    }
+    default:
+      return SQLITE_DENY;
+  }
+}
+
+SqlCell cell_of(sqlite3_stmt* stmt, int column) {
+  const int type = sqlite3_column_type(stmt, column);
+  if (type == SQLITE_NULL) return {};
+  if (type == SQLITE_BLOB) {
+    const auto* bytes = static_cast<const unsigned char*>(sqlite3_column_blob(stmt, column));
+    std::string hex = "x'";
+    for (int i = 0, n = sqlite3_column_bytes(stmt, column); i < n; ++i)
+      hex += fmt::format("{:02x}", bytes[i]);
+    return {.kind = SqlCell::Kind::kText, .text = hex + "'"};
+  }
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
+  std::string value(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
+  if (type == SQLITE_INTEGER) return {.kind = SqlCell::Kind::kNumber, .text = std::move(value)};
+  if (type == SQLITE_FLOAT) {
+    const double number = sqlite3_column_double(stmt, column);
+    if (std::isfinite(number)) return {.kind = SqlCell::Kind::kNumber, .text = std::move(value)};
+  }
+  return {.kind = SqlCell::Kind::kText, .text = std::move(value)};
+}
+
 class SqliteReader : public StoreReader {
  public:
   SqliteReader(const std::string& path, int connections, std::chrono::milliseconds timeout)
@@ -115,6 +161,58 @@ class SqliteReader : public StoreReader {
         return make_error(Errc::kUnavailable, query_timeout_message(timeout_));
       if (failed) return make_error(Errc::kUnavailable, "store query failed: " + message);
       return boost::outcome_v2::success();
+    });
+  }
+
+  Result<SqlTable> run_sql(std::string_view statement, std::size_t max_rows) override {
+    return pool_.with_connection([&](Connection& connection) -> Result<SqlTable> {
+      sqlite3* db = connection.db.handle();
+      sqlite3_stmt* raw = nullptr;
+      sqlite3_set_authorizer(db, only_reads, nullptr);
+      const int prepared = sqlite3_prepare_v2(db, statement.data(),
+                                              static_cast<int>(statement.size()), &raw, nullptr);
+      sqlite3_set_authorizer(db, nullptr, nullptr);
+      const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
+      if (prepared != SQLITE_OK) {
+        const std::string message = sqlite3_errmsg(db);
+        if (prepared == SQLITE_AUTH) {
+          return make_error(Errc::kInvalidInput,
+                            "sql: only statements that read are run (SELECT, WITH … SELECT, "
+                            "VALUES, PRAGMA table_info(…)): " +
+                                message);
+        }
+        return make_error(Errc::kInvalidInput, "sql: " + message);
+      }
+      if (!stmt) return make_error(Errc::kInvalidInput, "sql: the statement is empty");
+      if (!sqlite3_stmt_readonly(stmt.get())) {
+        return make_error(Errc::kInvalidInput, "sql: only statements that read are run");
+      }
+      SqlTable table;
+      const int columns = sqlite3_column_count(stmt.get());
+      for (int c = 0; c < columns; ++c) {
+        const char* name = sqlite3_column_name(stmt.get(), c);
+        table.columns.emplace_back(name ? name : "");
+      }
+      if (timeout_.count() > 0) connection.deadline = std::chrono::steady_clock::now() + timeout_;
+      int rc;
+      while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+        if (table.rows.size() == max_rows) {
+          table.truncated = true;
+          break;
+        }
+        auto& row = table.rows.emplace_back();
+        row.reserve(static_cast<std::size_t>(columns));
+        for (int c = 0; c < columns; ++c)
+          row.push_back(cell_of(stmt.get(), c));
+      }
+      connection.deadline.reset();
+      if (rc == SQLITE_INTERRUPT) {
+        return make_error(Errc::kUnavailable, query_timeout_message(timeout_));
+      }
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return make_error(Errc::kInvalidInput, std::string("sql: ") + sqlite3_errmsg(db));
+      }
+      return table;
     });
   }
 

@@ -13,6 +13,7 @@
 
 #include "core/result.h"
 #include "query/sql.h"
+#include "query/sql_table.h"
 
 namespace sluice {
 struct Config;
@@ -31,8 +32,15 @@ class StoreReader {
   // store takes it), kUnavailable naming the store's error.
   Result<void> query(const Sql& sql, const std::function<bool(const Row&)>& on_row);
 
+  // One statement as a person wrote it (POST /v1/sql), run so that it can only read: at most
+  // `max_rows` rows (`truncated` says there were more). kInvalidInput: empty, too long, more
+  // than one statement, not a reading statement, or refused by the store (its message);
+  // kUnavailable: the store cannot be reached, or the statement ran past store.query_timeout.
+  Result<SqlTable> read_only_sql(std::string_view sql, std::size_t max_rows);
+
  private:
   virtual Result<void> run(const Sql& sql, const std::function<bool(const Row&)>& on_row) = 0;
+  virtual Result<SqlTable> run_sql(std::string_view statement, std::size_t max_rows) = 0;
 };
 
 // Read-only connections to an existing SQLite store. A query that runs longer than `timeout`

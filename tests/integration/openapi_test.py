@@ -63,6 +63,7 @@ EXAMPLES = {
     ("get", "/readyz"): ("/readyz", None, None),
     ("get", "/metrics"): ("/metrics", None, None),
     ("get", "/tracker.js"): ("/tracker.js", None, None),
+    ("post", "/v1/sql"): ("/v1/sql", {"sql": "SELECT count(*) AS n FROM events"}, None),
     ("get", "/demo"): ("/demo", None, None),
     ("get", "/demo/{path}"): ("/demo/pricing", None, None),
 }
