@@ -9,6 +9,7 @@ usage: grafana_data_test.py SLUICE_BINARY SOURCE_DIR
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -74,8 +75,11 @@ def main():
         assert status == 202 and body["accepted"] == 60, body
 
         def filled():
-            rows = postgres.query("SELECT count(*) FROM sluice.events")
-            results = postgres.query("SELECT count(*) FROM sluice_window_results WHERE final")
+            try:
+                rows = postgres.query("SELECT count(*) FROM sluice.events")
+                results = postgres.query("SELECT count(*) FROM sluice_window_results WHERE final")
+            except subprocess.CalledProcessError:  # the tables are not there yet
+                return False
             return int(rows[0][0]) >= 60 + 6 + 1 and int(results[0][0]) == 6
         wait_for(filled, 60, "events, alerts, a dead letter and 6 final window results stored")
         now_s = now_ms // 1000
