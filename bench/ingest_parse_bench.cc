@@ -130,8 +130,11 @@ void parse_as(benchmark::State& state, const sluice::StreamConfig& stream,
     state.SkipWithError(policy.error().message.c_str());
     return;
   }
-  const sluice::collector::IngestContext context{
-      .stream = stream, .policy = *policy.value(), .received_at_ms = 1760355000000};
+  const auto format = sluice::collector::BodyFormat::of(stream);
+  const sluice::collector::IngestContext context{.stream = stream,
+                                                 .policy = *policy.value(),
+                                                 .format = format,
+                                                 .received_at_ms = 1760355000000};
   std::string work;
   for (auto _ : state) {
     work = body;  // the request owns its body; copying it is part of a request's cost

@@ -101,8 +101,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const auto ruled_policy = collector::StreamPolicy::build(ruled_stream()).value();
   auto kind = collector::body_kind(kTypes[mode & 3], body);
   if (!kind) return 0;
+  // An analytics SDK's format: its own field names, a default field and a dropped one.
+  static const collector::BodyFormat sdk_format{
+      .fields = {.id = "messageId",
+                 .key = "anonymousId",
+                 .time = "timestamp",
+                 .type = "event",
+                 .type_fallback = "type"},
+      .envelope_fields = {"batch"},
+      .dropped = {"writeKey"},
+      .defaults = {{.name = "type", .json = "\"track\""}}};
+  const collector::BodyFormat own_format = collector::BodyFormat::of(stream);
   const collector::IngestContext context{.stream = stream,
                                          .policy = (mode & 0x40) ? *ruled_policy : *plain_policy,
+                                         .format = (mode & 0x08) ? sdk_format : own_format,
                                          .received_at_ms = 1760355000000,
                                          .client_ip = "192.0.2.1",
                                          .form = (mode & 0x80) != 0,

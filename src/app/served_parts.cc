@@ -28,8 +28,9 @@ void add_absent_collector(const Config& config, http::Router& router, bool proce
   };
   absent("/v1/streams/{stream}/events");
   absent("/v1/forms/{form}");
-  for (const auto& [name, route] : config.routes)
-    absent(route.path);
+  for (const auto& [name, route] : config.routes) {
+    if (!route.sdk()) absent(route.path);
+  }
 }
 
 // "pipelines" or "windows" in a process that does not run them.
@@ -55,6 +56,7 @@ ServedParts::ServedParts(const Config& config, log::Log& log, http::Server& serv
   if (parts.collect) {
     auto& collector = collector_.emplace(config, log);
     collector.add_routes(routes);
+    sdk_routes_.emplace(config, collector).add_routes(routes);
     web_assets_.emplace().add_routes(routes);
     metrics.add([&collector](metrics::Families& f) { collector.metrics().collect(f); });
     server.every_second(

@@ -12,6 +12,7 @@
 #include "query/read_routes.h"
 #include "query/store_reader.h"
 #include "sources/http/collector.h"
+#include "sources/sdks/sdk_routes.h"
 #include "web/asset_routes.h"
 
 namespace sluice {
@@ -43,6 +44,7 @@ class ServedParts {
   std::optional<collector::Collector> collector_;
   std::optional<collector::CollectorMetrics> no_collector_;  // zero counts for GET /v1/streams
   std::optional<query::ReadRoutes> reads_;
+  std::optional<sdks::SdkRoutes> sdk_routes_;   // the analytics SDKs' endpoints
   std::optional<web::AssetRoutes> web_assets_;  // tracker.js and /demo, beside the collector
 };
 

@@ -40,7 +40,10 @@ constexpr const char* kDefaultStreams =
 
 constexpr const char* kDefaultRoutes =
     "collect: {path: /collect, stream: web}\n"
-    "publish: {path: /publish, stream: events}";
+    "publish: {path: /publish, stream: events}\n"
+    "segment: {protocol: segment, path: '', stream: web}\n"
+    "posthog: {protocol: posthog, path: '', stream: web}\n"
+    "snowplow: {protocol: snowplow, path: '', stream: web}";
 
 // An entry of `pipelines`, with the registry's steps.
 const Table& pipelines_table() {
@@ -409,6 +412,44 @@ void add_implied_streams(Config& config, Checks& checks, std::vector<ConfigError
   }
 }
 
+// An SDK's endpoints: under a prefix (or none), once per protocol and prefix, into a stream
+// that takes posts without a key when the SDK cannot send one.
+void check_sdk_route(const Config& config, const std::string& name, const RouteConfig& route,
+                     const YAML::Node& given_routes, Checks& checks) {
+  const std::string& path = route.path;
+  if (!path.empty() && (path[0] != '/' || path.back() == '/' || path.starts_with("/v1/") ||
+                        path.find_first_of("{}?#* ") != std::string::npos)) {
+    checks.add({"routes", name, "path"},
+               fmt::format("\"{}\" is not a prefix: it is empty or starts with /, does not "
+                           "end with / and is not under /v1/",
+                           path));
+  }
+  // Told where the file declares it (a default entry has no line).
+  const bool declared =
+      given_routes.IsMap() && static_cast<const YAML::Node&>(given_routes)[name].IsDefined();
+  for (const auto& [other_name, other] : config.routes) {
+    if (declared && other_name != name && other.protocol == route.protocol && other.path == path) {
+      checks.add({"routes", name, "path"},
+                 fmt::format("routes.{} serves the {} endpoints under \"{}\" already", other_name,
+                             route.protocol, path));
+    }
+  }
+  auto stream = config.streams.find(route.stream);
+  if (stream == config.streams.end()) {
+    checks.add({"routes", name, "stream"}, no_stream(config, route.stream));
+  } else if (route.protocol != "segment" && !stream->second.write_keys.empty()) {
+    checks.add({"routes", name, "stream"},
+               fmt::format("{} SDKs send no write key, and streams.{}.write_keys asks for one: "
+                           "use a stream without write_keys",
+                           route.protocol, route.stream));
+  } else if (!stream->second.hmac_secrets.empty()) {
+    checks.add({"routes", name, "stream"},
+               fmt::format("SDKs do not sign their posts, and streams.{}.hmac_secrets asks for "
+                           "signatures: use a stream without hmac_secrets",
+                           route.stream));
+  }
+}
+
 // Rules that span settings: streams named elsewhere exist, schema files load, and so on.
 // Default routes whose stream is not declared are left out; declared ones must name a stream.
 void check_references(Config& config, Checks& checks, const YAML::Node& root) {
@@ -417,7 +458,14 @@ void check_references(Config& config, Checks& checks, const YAML::Node& root) {
   std::erase_if(config.routes, [&](const auto& item) {
     const bool declared =
         given_routes.IsMap() && static_cast<const YAML::Node&>(given_routes)[item.first];
-    return !declared && !config.streams.contains(item.second.stream);
+    if (declared) return false;
+    auto stream = config.streams.find(item.second.stream);
+    // An SDK's default endpoints stay away from a stream that asks for what the SDK does
+    // not send (check_sdk_route says what when such a route is declared).
+    return stream == config.streams.end() ||
+           (item.second.sdk() &&
+            (!stream->second.hmac_secrets.empty() ||
+             (item.second.protocol != "segment" && !stream->second.write_keys.empty())));
   });
   for (auto& [name, stream] : config.streams) {
     if (stream.dead_letter == name) {
@@ -486,6 +534,11 @@ void check_references(Config& config, Checks& checks, const YAML::Node& root) {
   check_alerts(config, checks);
   std::map<std::string, std::string> paths;
   for (const auto& [name, route] : config.routes) {
+    if (checks.has_error_under("routes." + name + ".protocol")) continue;
+    if (route.sdk()) {
+      check_sdk_route(config, name, route, given_routes, checks);
+      continue;
+    }
     if (route.path.size() < 2 || route.path[0] != '/' || route.path.starts_with("/v1/") ||
         route.path == "/metrics" || route.path == "/healthz" || route.path == "/readyz") {
       checks.add({"routes", name, "path"},

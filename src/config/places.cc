@@ -13,6 +13,9 @@ namespace {
 // overwrite the node it refers to, so each step is a new handle.)
 YAML::Node find(const YAML::Node& node, const std::string_view* key, const std::string_view* end) {
   if (key == end) return node;
+  // A key the file does not have (a default entry's) gives a node that throws when asked
+  // its type.
+  if (!node.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
   const YAML::Node& parent = node;
   if (parent.IsSequence()) {
     std::size_t index = 0;

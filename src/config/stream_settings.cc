@@ -263,10 +263,29 @@ const Table& route_table() {
   static const Table table{
       "routes.<name>",
       "An extra POST path into a stream, so clients built for other collectors work "
-      "unchanged. It accepts every body the stream's own endpoint accepts.",
+      "unchanged (it accepts every body the stream's own endpoint accepts); or the endpoints "
+      "of an analytics SDK (`protocol`), so a site's Segment, PostHog or Snowplow code sends "
+      "here once its host is changed (docs/compatibility.md).",
       {
-          string_setting("path", &RouteConfig::path, "", "The path, such as `/collect`."),
+          string_setting("path", &RouteConfig::path, "",
+                         "The path, such as `/collect`. With an SDK's `protocol`: the prefix "
+                         "of its endpoints, empty for the paths the SDK uses by default "
+                         "(`/ingest` serves PostHog's `/batch` at `/ingest/batch`)."),
           string_setting("stream", &RouteConfig::stream, "", "The stream events go to."),
+          string_setting("protocol", &RouteConfig::protocol, "events",
+                         "`events`: Sluice's own bodies at `path`. `segment`: the Segment HTTP "
+                         "tracking API (`/v1/track`, `/v1/page`, `/v1/identify`, `/v1/batch`, "
+                         "…). `posthog`: PostHog's capture endpoints (`/batch`, `/e`, "
+                         "`/capture`, `/i/v0/e`, with `/flags` and `/decide` answered). "
+                         "`snowplow`: the Snowplow tracker protocol (`POST "
+                         "/com.snowplowanalytics.snowplow/tp2`, `GET /i`).",
+                         [](const Scalar& v) -> std::optional<std::string> {
+                           if (v.text == "events" || v.text == "segment" || v.text == "posthog" ||
+                               v.text == "snowplow") {
+                             return std::nullopt;
+                           }
+                           return "must be events, segment, posthog or snowplow";
+                         }),
       }};
   return table;
 }

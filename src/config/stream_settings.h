@@ -90,11 +90,15 @@ struct StreamConfig {
   std::string allowed_origin(std::string_view origin) const;
 };
 
-// An extra path that posts into a stream, for clients that cannot change their URLs.
+// An extra path that posts into a stream, for clients that cannot change their URLs; or, with
+// an analytics SDK's protocol, the endpoints that SDK posts to, under `path`.
 struct RouteConfig {
   std::string name;
   std::string path;
   std::string stream;
+  std::string protocol = "events";  // events | segment | posthog | snowplow
+
+  bool sdk() const { return protocol != "events"; }
 };
 
 namespace config {

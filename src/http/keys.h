@@ -13,8 +13,9 @@ namespace sluice::http {
 // Constant time for equal sizes.
 bool same_key(std::string_view a, std::string_view b);
 
-// The key a client presents: Authorization: Bearer, X-Sluice-Key or ?key= (sendBeacon cannot
-// set headers). Empty when none is given.
+// The key a client presents: Authorization: Bearer, Authorization: Basic (the user name, or
+// the password when that is empty: how Segment's SDKs send their write key), X-Sluice-Key or
+// ?key= (sendBeacon cannot set headers). Empty when none is given.
 std::string presented_key(const Request& req, const boost::urls::url_view& url);
 
 // The token a reader presents: Authorization: Bearer, X-Sluice-Key or ?token= (an EventSource

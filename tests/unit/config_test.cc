@@ -23,8 +23,13 @@ TEST(Config, DefaultsNeedNoFile) {
   EXPECT_TRUE(c.streams.at("contact").form.enabled);
   EXPECT_FALSE(c.streams.at("contact").schema.empty());
   EXPECT_EQ(c.streams.at("events").envelope_fields, (std::vector<std::string>{"events", "batch"}));
-  ASSERT_EQ(c.routes.size(), 2u);
+  ASSERT_EQ(c.routes.size(), 5u);
   EXPECT_EQ(c.routes.at("collect").path, "/collect");
+  for (const char* sdk : {"segment", "posthog", "snowplow"}) {
+    EXPECT_EQ(c.routes.at(sdk).protocol, sdk);
+    EXPECT_EQ(c.routes.at(sdk).path, "") << "the SDK's own paths";
+    EXPECT_EQ(c.routes.at(sdk).stream, "web");
+  }
   EXPECT_EQ(c.routes.at("collect").stream, "web");
   EXPECT_EQ(c.routes.at("publish").stream, "events");
   EXPECT_EQ(c.streams.at("events").id_field, "id");
@@ -55,7 +60,7 @@ streams:
       loaded.config.streams.at("iot").schema,
       R"({"type":"object","required":["device"],"properties":{"device":{"type":"string",)"
       R"("pattern":"^d-[0-9]+$"},"temp":{"type":"number","maximum":90.5,"enum":[1,"2",null,true]}}})");
-  EXPECT_EQ(loaded.config.routes.size(), 2u) << "declared streams add to the defaults";
+  EXPECT_EQ(loaded.config.routes.size(), 5u) << "declared streams add to the defaults";
 }
 
 TEST(Config, CrossReferencesAreChecked) {
@@ -247,6 +252,49 @@ TEST(Config, ReferenceListsEverySetting) {
 
 // A file that declares one stream keeps the default streams and routes; `false` removes one
 // default, `{}` all of them.
+TEST(Config, SdkRoutesAreChecked) {
+  auto good = load_text(R"(
+streams:
+  app: {write_keys: [k1]}
+routes:
+  ingest: {protocol: posthog, path: /ingest, stream: web}
+  seg_app: {protocol: segment, path: /seg, stream: app}
+)");
+  ASSERT_TRUE(good.ok()) << format_errors(good.errors, "x");
+  EXPECT_EQ(good.config.routes.at("ingest").path, "/ingest");
+
+  auto keyed = load_text("streams:\n  web: {write_keys: [k1]}\n");
+  ASSERT_TRUE(keyed.ok()) << format_errors(keyed.errors, "x");
+  EXPECT_TRUE(keyed.config.routes.contains("segment")) << "Segment sends its write key";
+  EXPECT_FALSE(keyed.config.routes.contains("posthog")) << "no key: the default is left out";
+  EXPECT_FALSE(keyed.config.routes.contains("snowplow"));
+
+  auto bad = load_text(R"(
+streams:
+  app: {write_keys: [k1]}
+routes:
+  a: {protocol: posthog, path: /ingest/, stream: web}
+  b: {protocol: snowplow, path: '', stream: app}
+  c: {protocol: segment, path: '', stream: web}
+  d: {protocol: amplitude, stream: web}
+  e: {protocol: posthog, path: 'ingest', stream: nowhere}
+)");
+  ASSERT_FALSE(bad.ok());
+  const std::string text = format_errors(bad.errors, "x");
+  EXPECT_NE(text.find("routes.a.path"), std::string::npos) << text;
+  EXPECT_NE(text.find("does not end with /"), std::string::npos) << text;
+  EXPECT_NE(text.find("routes.b.stream"), std::string::npos) << text;
+  EXPECT_NE(text.find("snowplow SDKs send no write key"), std::string::npos) << text;
+  EXPECT_NE(text.find("routes.c.path: routes.segment serves the segment endpoints under \"\" "
+                      "already"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("routes.d.path"), std::string::npos) << "one error for a wrong protocol";
+  EXPECT_NE(text.find("must be events, segment, posthog or snowplow"), std::string::npos) << text;
+  EXPECT_NE(text.find("routes.e.path"), std::string::npos) << text;
+  EXPECT_NE(text.find("routes.e.stream"), std::string::npos) << text;
+}
+
 TEST(Config, DeclaredEntriesAddToTheDefaults) {
   auto one = load_text("streams:\n  orders: {key_field: customer}\n");
   ASSERT_TRUE(one.ok()) << format_errors(one.errors, "x");
@@ -261,7 +309,7 @@ TEST(Config, DeclaredEntriesAddToTheDefaults) {
   ASSERT_TRUE(replaced.ok()) << format_errors(replaced.errors, "x");
   EXPECT_EQ(replaced.config.streams.at("web").id_field, "eid");
   EXPECT_TRUE(replaced.config.streams.at("web").cors_origins.empty()) << "replaced whole";
-  EXPECT_EQ(replaced.config.routes.size(), 3u);
+  EXPECT_EQ(replaced.config.routes.size(), 6u);
 
   auto removed = load_text("streams:\n  web: false\n  contact: false\nroutes:\n  publish: false\n");
   ASSERT_TRUE(removed.ok()) << format_errors(removed.errors, "x");

@@ -47,13 +47,16 @@ std::vector<EventView> events_of(IngestBatch& batch) {
 // Parses `body` as the server does: content type first, then the body under the stream's rules.
 Result<IngestBatch> ingest(std::string& body, std::string_view type, const StreamConfig& stream,
                            bool form = false, std::string_view client_ip = "",
-                           std::vector<ServerField> server_fields = {}) {
+                           std::vector<ServerField> server_fields = {},
+                           const BodyFormat* format = nullptr) {
   auto policy = StreamPolicy::build(stream);
   if (!policy) return policy.error();
   auto kind = body_kind(type, body);
   if (!kind) return kind.error();
+  const BodyFormat own = BodyFormat::of(stream);
   IngestContext context{.stream = stream,
                         .policy = *policy.value(),
+                        .format = format ? *format : own,
                         .received_at_ms = kNow,
                         .client_ip = client_ip,
                         .server_fields = std::move(server_fields),
@@ -177,6 +180,71 @@ TEST(Ingest, AnEnvelopeCannotRepeatAFieldIntoAHugeBatch) {
 
 // The server's fields (the id cookie's id, the bot marker) are on every event of every body
 // shape, and replace what the event or its envelope says.
+// An analytics SDK's format: its own id, key, time and type fields (the type read from a
+// second field when the first is absent), its batch field, a default and a dropped field.
+TEST(Ingest, ABodyFormatReadsItsOwnFieldsAddsDefaultsAndDropsFields) {
+  const BodyFormat format{.fields = {.id = "messageId",
+                                     .key = "anonymousId",
+                                     .time = "timestamp",
+                                     .type = "event",
+                                     .type_fallback = "type"},
+                          .envelope_fields = {"batch"},
+                          .dropped = {"writeKey"},
+                          .defaults = {{"type", "\"track\""}}};
+  struct Case {
+    std::string body;
+    std::vector<std::string> ids;
+    std::vector<std::string> types;
+  };
+  const std::vector<Case> cases = {
+      // One message without its type: the path's default fills it.
+      {R"({"messageId":"m1","event":"Signed Up","anonymousId":"a1",)"
+       R"("timestamp":"2026-01-02T03:04:05Z"})",
+       {"m1"},
+       {"Signed Up"}},
+      // Its write key is not kept; its own type wins over the default.
+      {R"({"messageId":"m2","type":"identify","writeKey":"wk","traits":{"a":1}})",
+       {"m2"},
+       {"identify"}},
+      // A batch: the envelope's writeKey is not added, its sentAt is.
+      {R"({"batch":[{"messageId":"m3","type":"page","name":"Home"},)"
+       R"({"messageId":"m4","type":"track","event":"X","writeKey":"inner"}],)"
+       R"("writeKey":"wk","sentAt":"2026-01-02T03:04:06Z"})",
+       {"m3", "m4"},
+       {"page", "X"}},
+  };
+  for (const auto& c : cases) {
+    std::string body = c.body;
+    auto parsed = ingest(body, "text/plain", kStream, false, "", {}, &format);
+    ASSERT_TRUE(parsed) << c.body << ": " << parsed.error().message;
+    ASSERT_TRUE(parsed.value().rejected.empty()) << c.body;
+    auto events = events_of(parsed.value());
+    ASSERT_EQ(events.size(), c.ids.size()) << c.body;
+    std::map<std::string, EventView> by_id;
+    for (const auto& event : events)
+      by_id.emplace(std::string(event.id), event);
+    for (std::size_t i = 0; i < c.ids.size(); ++i) {
+      ASSERT_TRUE(by_id.contains(c.ids[i])) << c.body;
+      const EventView& event = by_id.at(c.ids[i]);
+      EXPECT_EQ(event.type.value_or(""), c.types[i]) << c.body;
+      auto payload = boost::json::parse(event.payload).as_object();
+      EXPECT_FALSE(payload.contains("writeKey")) << event.payload;
+      EXPECT_TRUE(payload.contains("type")) << event.payload;
+      if (c.ids.size() > 1) {
+        EXPECT_EQ(payload.at("sentAt"), "2026-01-02T03:04:06Z");
+      }
+    }
+  }
+  std::string one = R"({"messageId":"m1","event":"E","anonymousId":"a1","timestamp":1700000000})";
+  auto parsed = ingest(one, "application/json", kStream, false, "", {}, &format);
+  ASSERT_TRUE(parsed);
+  auto events = events_of(parsed.value());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].key.value_or(""), "a1");
+  EXPECT_EQ(events[0].ts_ms, 1700000000000);
+  EXPECT_EQ(boost::json::parse(events[0].payload).at("type"), "track");
+}
+
 TEST(Ingest, ServerFieldsReplaceTheEventsAndTheEnvelopes) {
   const std::vector<ServerField> fields = {{"browser_id", "\"b-1\""}, {"bot", "\"curl/\""}};
   struct Case {

@@ -40,12 +40,13 @@ std::optional<std::string> foreign_origin(const Request& header, const StreamCon
   return std::string(text.substr(0, 256));
 }
 
-void allow_origin(const Request& req, const StreamConfig& stream, Reply& res) {
+void allow_origin(const Request& req, const StreamConfig& stream, bool credentials, Reply& res) {
   auto origin = req[bhttp::field::origin];
   if (origin.empty()) return;
   auto allowed = stream.allowed_origin(std::string_view(origin.data(), origin.size()));
   if (allowed.empty()) return;
   res.set("Access-Control-Allow-Origin", allowed);
+  if (credentials) res.set("Access-Control-Allow-Credentials", "true");
   res.set("Vary", "Origin");
 }
 
@@ -112,13 +113,14 @@ Collector::Collector(const Config& config, log::Log& log)
     targets_.emplace(name, Target{.stream = &stream,
                                   .policy = policies_.at(name).get(),
                                   .counters = metrics_.stream(name),
-                                  .accepts_posts = config.accepts_posts(stream)});
+                                  .accepts_posts = config.accepts_posts(stream),
+                                  .format = BodyFormat::of(stream)});
   }
 }
 
 void Collector::add_routes(http::Router& router) {
   // A path's stream: the placeholder, or the one a compatibility path names.
-  auto add = [&](std::string pattern, const std::string& stream, bool form) {
+  auto add = [&](std::string pattern, const std::string& stream, const PathOptions& path) {
     const bool named = !stream.empty();
     auto stream_of = [named, stream](const http::Call& call) {
       return named ? stream : std::string(call.param);
@@ -127,39 +129,42 @@ void Collector::add_routes(http::Router& router) {
                 .allow = "POST, OPTIONS",
                 .access = http::Access::kOpen,
                 .handler =
-                    [this, stream_of, form](Request& req, const http::Call& call) {
-                      return collect(req, stream_of(call), call, form);
+                    [this, stream_of, &path](Request& req, const http::Call& call) {
+                      return collect(req, stream_of(call), call, path);
                     },
                 .stream = {},
                 .precheck =
-                    [this, stream_of, form](const Request& header, const http::Call& call) {
-                      return refuse_before_body(header, stream_of(call), form);
+                    [this, stream_of, &path](const Request& header, const http::Call& call) {
+                      return refuse_before_body(header, stream_of(call), path);
                     },
                 .body_padding = kBodyPadding});
   };
-  add("/v1/streams/{stream}/events", "", false);
-  add("/v1/forms/{form}", "", true);
-  for (const auto& [name, route] : config_.routes)
-    add(route.path, route.stream, false);
+  add("/v1/streams/{stream}/events", "", events_path_);
+  add("/v1/forms/{form}", "", form_path_);
+  for (const auto& [name, route] : config_.routes) {
+    if (route.protocol == "events") add(route.path, route.stream, events_path_);
+  }
 }
 
 // A collector path: POST stores events, OPTIONS answers the CORS preflight (the front door
 // answers other methods). Not a coroutine: ingest's frame is the one between a request and
 // its append.
 Task<Reply> Collector::collect(Request& req, std::string stream, const http::Call& call,
-                               bool form) {
+                               const PathOptions& path) {
   if (req.method() == bhttp::verb::post) {
-    return ingest(req, std::move(stream), call.client_ip, form);
+    return ingest(req, std::move(stream), call.client_ip, path);
   }
-  return http::ready(preflight(req, stream));
+  return http::ready(preflight(req, stream, path));
 }
 
 // On a POST's headers, before its body is read: an unknown stream (404), a stream that takes
 // no posts (403), a missing or wrong write key (401, 403), a key over its rate (429).
 // nullopt lets the body be read.
 std::optional<Reply> Collector::refuse_before_body(const Request& header,
-                                                   const std::string& stream_name, bool form) {
-  if (header.method() != bhttp::verb::post) return std::nullopt;
+                                                   const std::string& stream_name,
+                                                   const PathOptions& path) {
+  if (header.method() != bhttp::verb::post && !path.query_body) return std::nullopt;
+  const bool form = path.form;
   auto target = targets_.find(stream_name);
   if (target == targets_.end() || (form && !target->second.stream->form.enabled)) {
     return http::error_answer(
@@ -187,7 +192,7 @@ std::optional<Reply> Collector::refuse_before_body(const Request& header,
     refused = admit(header, *target->second.stream);
     if (!refused) refused = refuse_signature_time(header, *target->second.stream);
   }
-  if (refused) finish(header, stream_name, *refused);
+  if (refused) finish(header, stream_name, path, *refused);
   return refused;
 }
 
@@ -271,7 +276,10 @@ std::optional<Reply> Collector::admit(const Request& req, const StreamConfig& st
 // refused, malformed body), or the events to append.
 std::variant<Reply, Collector::Parsed> Collector::parse(Request& req,
                                                         const std::string& stream_name,
-                                                        const std::string& client_ip, bool form) {
+                                                        const std::string& client_ip,
+                                                        const PathOptions& path,
+                                                        const BodyOverride& given) {
+  const bool form = path.form;
   auto target = targets_.find(stream_name);
   if (target == targets_.end() || (form && !target->second.stream->form.enabled)) {
     return http::error_answer(
@@ -315,17 +323,25 @@ std::variant<Reply, Collector::Parsed> Collector::parse(Request& req,
   auto content_type = req[bhttp::field::content_type];
   std::string* body = &req.body();
   std::string inflated;
-  if (auto encoding = req[bhttp::field::content_encoding]; !encoding.empty()) {
-    auto decompressed = decompress_body(std::string_view(encoding.data(), encoding.size()), *body,
-                                        config_.server.max_body_bytes);
+  const auto header_encoding = req[bhttp::field::content_encoding];
+  const std::string_view encoding =
+      !given.encoding.empty() ? std::string_view(given.encoding)
+                              : std::string_view(header_encoding.data(), header_encoding.size());
+  if (!encoding.empty()) {
+    auto decompressed = decompress_body(encoding, *body, config_.server.max_body_bytes);
     if (!decompressed) return http::error_answer(req, decompressed.error());
     inflated = std::move(decompressed.value());
     body = &inflated;
   }
-  auto kind = body_kind(std::string_view(content_type.data(), content_type.size()), *body);
+  auto kind = given.kind
+                  ? Result<BodyKind>(*given.kind)
+                  : body_kind(std::string_view(content_type.data(), content_type.size()), *body);
   if (!kind) return http::error_answer(req, kind.error());
+  // A bot's events going to a stream of their own are read as the path reads them.
+  const BodyFormat& format = path.format ? *path.format : target->second.format;
   IngestContext context{.stream = stream,
                         .policy = *target->second.policy,
+                        .format = format,
                         .received_at_ms = received_at,
                         .client_ip = client_ip,
                         .server_fields = std::move(server_fields),
@@ -348,8 +364,9 @@ std::variant<Reply, Collector::Parsed> Collector::parse(Request& req,
 
 // POST to a collector path. The one coroutine frame between a request and its append.
 Task<Reply> Collector::ingest(Request& req, std::string stream_name, std::string client_ip,
-                              bool form) {
-  auto parsed = parse(req, stream_name, client_ip, form);
+                              const PathOptions& path, BodyOverride body) {
+  auto parsed = parse(req, stream_name, client_ip, path, body);
+  const bool form = path.form;
   Reply res;
   if (auto* answer = std::get_if<Reply>(&parsed)) {
     res = std::move(*answer);
@@ -373,7 +390,7 @@ Task<Reply> Collector::ingest(Request& req, std::string stream_name, std::string
       if (!events.set_cookie.empty()) res.headers.emplace_back("Set-Cookie", events.set_cookie);
     }
   }
-  finish(req, stream_name, res);
+  finish(req, stream_name, path, res);
   co_return res;
 }
 
@@ -393,7 +410,8 @@ Task<void> Collector::keep_dead_letters(const std::string& stream_name, const Pa
 
 // CORS: a browser asks with OPTIONS before a cross-origin POST with JSON; allowed origins are
 // per stream (streams.<name>.cors_origins).
-Reply Collector::preflight(const Request& req, const std::string& stream_name) const {
+Reply Collector::preflight(const Request& req, const std::string& stream_name,
+                           const PathOptions& path) const {
   auto stream = config_.streams.find(stream_name);
   if (stream == config_.streams.end()) {
     return http::error_answer(
@@ -410,6 +428,7 @@ Reply Collector::preflight(const Request& req, const std::string& stream_name) c
   Reply res{.status = 204, .keep_alive = req.keep_alive(), .version = req.version()};
   res.content_type = {};
   res.set("Access-Control-Allow-Origin", allowed);
+  if (path.credentials) res.set("Access-Control-Allow-Credentials", "true");
   res.set("Access-Control-Allow-Methods", "POST, OPTIONS");
   res.set("Access-Control-Allow-Headers",
           "Content-Type, Content-Encoding, Authorization, X-Sluice-Key");
@@ -419,10 +438,11 @@ Reply Collector::preflight(const Request& req, const std::string& stream_name) c
 }
 
 // What every answer to a POST on a collector path gets: its CORS header, a count by status.
-void Collector::finish(const Request& req, const std::string& stream, Reply& res) {
+void Collector::finish(const Request& req, const std::string& stream, const PathOptions& path,
+                       Reply& res) {
   auto target = targets_.find(stream);
   if (target == targets_.end()) return;  // an unknown stream: nothing to allow or count
-  allow_origin(req, *target->second.stream, res);
+  allow_origin(req, *target->second.stream, path.credentials, res);
   target->second.counters->requests[http::status_index(res.status)].fetch_add(
       1, std::memory_order_relaxed);
 }

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -33,6 +34,30 @@ class Collector {
   CollectorMetrics& metrics() { return metrics_; }
   const CollectorMetrics& metrics() const { return metrics_; }
 
+  // How a path's posts are read and answered beyond its stream's settings. Paths of other
+  // owners (the analytics SDKs' endpoints) keep theirs for as long as the routes live.
+  struct PathOptions {
+    const BodyFormat* format = nullptr;  // null: the stream's own
+    bool form = false;                   // a form endpoint: text fields are always cleaned
+    bool credentials = false;            // CORS answers let browsers send cookies
+    bool query_body = false;             // a GET whose query is the event (a pixel)
+  };
+  // What a request's headers would say, given otherwise (a pixel's query as a form body, a
+  // compression named in the query).
+  struct BodyOverride {
+    std::optional<BodyKind> kind;
+    std::string encoding;
+  };
+
+  // The parts of a collector path, for other owners' routes: the refusal on the headers
+  // (nullopt: read the body), the POST itself and the CORS preflight.
+  std::optional<http::Reply> refuse_before_body(const http::Request& header,
+                                                const std::string& stream, const PathOptions& path);
+  http::Task<http::Reply> ingest(http::Request& req, std::string stream, std::string client_ip,
+                                 const PathOptions& path, BodyOverride body = {});
+  http::Reply preflight(const http::Request& req, const std::string& stream,
+                        const PathOptions& path) const;
+
  private:
   // What a POST to a stream needs, found with one lookup per request.
   struct Target {
@@ -40,6 +65,7 @@ class Collector {
     const StreamPolicy* policy;
     StreamCounters* counters;
     bool accepts_posts;  // false for the streams Sluice writes itself (Config::accepts_posts)
+    BodyFormat format;   // the stream's own field names and envelopes
   };
   // A request's events, parsed and checked, ready to be appended.
   struct Parsed {
@@ -51,19 +77,16 @@ class Collector {
   };
 
   http::Task<http::Reply> collect(http::Request& req, std::string stream, const http::Call& call,
-                                  bool form);
-  std::optional<http::Reply> refuse_before_body(const http::Request& header,
-                                                const std::string& stream, bool form);
+                                  const PathOptions& path);
   std::optional<http::Reply> refuse_signature_time(const http::Request& header,
                                                    const StreamConfig& stream) const;
   std::optional<http::Reply> admit(const http::Request& req, const StreamConfig& stream);
   std::variant<http::Reply, Parsed> parse(http::Request& req, const std::string& stream,
-                                          const std::string& client_ip, bool form);
-  http::Task<http::Reply> ingest(http::Request& req, std::string stream, std::string client_ip,
-                                 bool form);
+                                          const std::string& client_ip, const PathOptions& path,
+                                          const BodyOverride& body);
   http::Task<void> keep_dead_letters(const std::string& stream, const Parsed& events);
-  http::Reply preflight(const http::Request& req, const std::string& stream) const;
-  void finish(const http::Request& req, const std::string& stream, http::Reply& res);
+  void finish(const http::Request& req, const std::string& stream, const PathOptions& path,
+              http::Reply& res);
 
   const Config& config_;
   log::Log& log_;
@@ -71,6 +94,8 @@ class Collector {
   std::map<std::string, std::shared_ptr<const StreamPolicy>> policies_;  // by stream
   std::unordered_map<std::string, Target> targets_;                      // by stream
   http::RateLimiter per_key_;
+  const PathOptions events_path_{};
+  const PathOptions form_path_{.form = true};
 };
 
 }  // namespace sluice::collector

@@ -348,7 +348,7 @@ std::size_t location_offset(od::document& doc, std::string_view body, std::size_
 
 // Checks one event whose text is `span` (a view into `body`, whose buffer has padding after).
 EventCheck check_event(od::parser& parser, std::string_view body, std::size_t capacity,
-                       std::string_view span, const StreamConfig& stream,
+                       std::string_view span, const EventFields& fields,
                        const std::vector<std::string>* watch, std::vector<bool>* seen) {
   EventCheck check;
   const auto span_start = static_cast<std::size_t>(span.data() - body.data());
@@ -387,6 +387,7 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
   std::optional<std::string> rejection;
   std::optional<std::string_view> id;
   std::optional<std::int64_t> ts;
+  std::optional<std::string_view> fallback_type;
   for (auto field : object) {
     std::string_view name;
     if (auto e = field.unescaped_key().get(name)) {
@@ -403,13 +404,15 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
     // A field is read once; when two settings name the same field the first one here wins.
     simdjson::error_code e = simdjson::SUCCESS;
     std::optional<std::string> problem;
-    if (!stream.id_field.empty() && name == stream.id_field) {
+    if (!fields.id.empty() && name == fields.id) {
       problem = field_text(value, name, kMaxIdBytes, id, e, check.keep_as_text);
-    } else if (!stream.key_field.empty() && name == stream.key_field) {
+    } else if (!fields.key.empty() && name == fields.key) {
       problem = field_text(value, name, kMaxKeyBytes, check.event.key, e, check.keep_as_text);
-    } else if (!stream.type_field.empty() && name == stream.type_field) {
+    } else if (!fields.type.empty() && name == fields.type) {
       problem = field_text(value, name, kMaxTypeBytes, check.event.type, e, check.keep_as_text);
-    } else if (!stream.time_field.empty() && name == stream.time_field) {
+    } else if (!fields.type_fallback.empty() && name == fields.type_fallback) {
+      problem = field_text(value, name, kMaxTypeBytes, fallback_type, e, check.keep_as_text);
+    } else if (!fields.time.empty() && name == fields.time) {
       std::int64_t ms = 0;
       problem = field_time(value, name, ms, e, check.keep_as_text);
       if (!problem && !e) ts = ms;
@@ -441,9 +444,10 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
   }
   if (id && id->empty()) {
     check.outcome = EventCheck::Outcome::kRejected;
-    check.error = fmt::format("field \"{}\" is empty", stream.id_field);
+    check.error = fmt::format("field \"{}\" is empty", fields.id);
     return check;
   }
+  if (!check.event.type && fallback_type) check.event.type = fallback_type;
   check.event.id = id.value_or(std::string_view());
   check.has_time = ts.has_value();
   check.event.ts_ms = ts.value_or(0);

@@ -35,11 +35,32 @@ struct EventCheck {
                               // number too large for a double, a NUL): kept as text
 };
 
+// The top-level fields an event's id, key, time and type are read from: the stream's settings,
+// or the names a client's own format uses (an analytics SDK's). Empty: not read.
+struct EventFields {
+  std::string id;
+  std::string key;
+  std::string time;
+  std::string type;
+  std::string type_fallback;  // the type when the event has no `type` field
+
+  static EventFields of(const StreamConfig& stream) {
+    return {.id = stream.id_field,
+            .key = stream.key_field,
+            .time = stream.time_field,
+            .type = stream.type_field,
+            .type_fallback = {}};
+  }
+  bool reads(std::string_view name) const {
+    return name == id || name == key || name == time || name == type || name == type_fallback;
+  }
+};
+
 // Checks one event whose text is `span`, a view into `body`, whose buffer (`capacity` bytes
 // from body.data()) has simdjson's padding after the text.
 // `watch`, `seen`: which of these names the event has at its top level (seen[i] for watch[i]).
 EventCheck check_event(od::parser& parser, std::string_view body, std::size_t capacity,
-                       std::string_view span, const StreamConfig& stream,
+                       std::string_view span, const EventFields& fields,
                        const std::vector<std::string>* watch = nullptr,
                        std::vector<bool>* seen = nullptr);
 

@@ -40,23 +40,14 @@ class BodyParser {
     batch_.partitions.reserve(count);
     for (std::size_t i = 0; i < count; ++i)
       batch_.partitions.emplace_back(estimate / count);
-    // The server's fields lead the list of added fields and stay through every body.
-    for (const auto& field : context.server_fields) {
-      boost::system::error_code ec;
-      extras_.insert_or_assign(field.name, json::parse(field.json, ec));
-      extra_names_.push_back(field.name);
-      extra_texts_.push_back(field.json);
-      extras_bytes_ += field.name.size() + field.json.size() + 4;
-    }
-    fixed_ = extra_names_.size();
-    note_stream_fields();
+    reset_extras();
   }
 
-  // An event's check, noting which of the added fields it has of its own.
+  // An event's check, noting which of the added fields, and of the dropped ones, it has.
   EventCheck check(std::string_view span) {
-    seen_.assign(extra_names_.size(), false);
-    return check_event(inner_, body_, capacity_, span, context_.stream,
-                       extra_names_.empty() ? nullptr : &extra_names_, &seen_);
+    seen_.assign(watch_.size(), false);
+    return check_event(inner_, body_, capacity_, span, context_.format.fields,
+                       watch_.empty() ? nullptr : &watch_, &seen_);
   }
 
   Result<IngestBatch> finish() {
@@ -145,7 +136,8 @@ class BodyParser {
   // `{"events": [...], ...}`: true (with the events added) when `span` is such an envelope;
   // false when it is an ordinary event.
   Result<bool> envelope(std::string_view span) {
-    const auto& names = context_.stream.envelope_fields;
+    const auto& names = context_.format.envelope_fields;
+    const auto& dropped = context_.format.dropped;
     const auto start = static_cast<std::size_t>(span.data() - body_.data());
     od::document doc;
     if (outer_.iterate(span.data(), span.size(), capacity_ - start).get(doc)) return false;
@@ -185,7 +177,9 @@ class BodyParser {
       // Malformed, or a number too large for a double (read as infinity): the ordinary event
       // path reports it.
       if (ec || !finite_numbers(parsed)) return false;
-      if (server_field) continue;
+      if (server_field || std::find(dropped.begin(), dropped.end(), name) != dropped.end()) {
+        continue;
+      }
       extras_.insert_or_assign(name, std::move(parsed));
       auto known = std::find(extra_names_.begin(), extra_names_.end(), name);
       // A token's raw text may end in the space after it.
@@ -197,15 +191,12 @@ class BodyParser {
       }
     }
     if (!events || !at_end(doc)) {  // not an envelope, or several objects (NDJSON)
-      for (std::size_t i = fixed_; i < extra_names_.size(); ++i)
-        extras_.erase(extra_names_[i]);
-      extra_names_.resize(fixed_);
-      extra_texts_.resize(fixed_);
+      reset_extras();
       return false;
     }
-    for (std::size_t i = fixed_; i < extra_names_.size(); ++i)
+    for (std::size_t i = defaults_end_; i < extra_names_.size(); ++i)
       extras_bytes_ += extra_names_[i].size() + extra_texts_[i].size() + 4;
-    note_stream_fields();
+    noted_extras();
     if (auto error = array(*events)) return std::move(*error);
     return true;
   }
@@ -229,17 +220,18 @@ class BodyParser {
       return;
     }
     if (!context_.policy.rewrites(context_.form)) {
-      if (extras_.empty()) {
-        add(check);
-        return;
-      }
-      // A server field the event carries itself is replaced, through the DOM; else the
-      // fields go into the event's text.
-      const bool replaces =
-          std::find(seen_.begin(), seen_.begin() + static_cast<std::ptrdiff_t>(fixed_), true) !=
-          seen_.begin() + static_cast<std::ptrdiff_t>(fixed_);
-      if (!replaces) {
-        spliced(span, check);
+      // A server field the event carries itself is replaced, and a dropped one removed,
+      // through the DOM; else the added fields go into the event's text.
+      const auto server_end = seen_.begin() + static_cast<std::ptrdiff_t>(fixed_);
+      const auto dropped_begin = seen_.begin() + static_cast<std::ptrdiff_t>(extra_names_.size());
+      const bool rewrites = std::find(seen_.begin(), server_end, true) != server_end ||
+                            std::find(dropped_begin, seen_.end(), true) != seen_.end();
+      if (!rewrites) {
+        if (extras_.empty()) {
+          add(check);
+        } else {
+          spliced(span, check);
+        }
         return;
       }
     }
@@ -257,6 +249,44 @@ class BodyParser {
     json::parse_options options;
     options.max_depth = kMaxJsonDepth + 2;
     return options;
+  }
+
+  // The added fields back to the server's and the format's defaults: at the start, and after
+  // an object that turned out not to be an envelope.
+  void reset_extras() {
+    extras_.clear();
+    extra_names_.clear();
+    extra_texts_.clear();
+    extras_bytes_ = 0;
+    // The server's fields lead the list of added fields and stay through every body.
+    auto add_extra = [&](const ServerField& field) {
+      boost::system::error_code ec;
+      extras_.insert_or_assign(field.name, json::parse(field.json, ec));
+      extra_names_.push_back(field.name);
+      extra_texts_.push_back(field.json);
+      extras_bytes_ += field.name.size() + field.json.size() + 4;
+    };
+    for (const auto& field : context_.server_fields)
+      add_extra(field);
+    fixed_ = extra_names_.size();
+    for (const auto& field : context_.format.defaults) {
+      if (std::find(extra_names_.begin(), extra_names_.end(), field.name) == extra_names_.end()) {
+        add_extra(field);
+      }
+    }
+    defaults_end_ = extra_names_.size();
+    noted_extras();
+  }
+
+  // After the added fields changed: what the events are checked for, and whether the fields
+  // are ones the stream reads (id, key, time, type), which may change what the check of an
+  // event found: such events are checked again once the field is in.
+  void noted_extras() {
+    watch_ = extra_names_;
+    watch_.insert(watch_.end(), context_.format.dropped.begin(), context_.format.dropped.end());
+    rechecks_ = false;
+    for (const auto& n : extra_names_)
+      rechecks_ = rechecks_ || context_.format.fields.reads(n);
   }
 
   // An envelope's fields added to an event the stream has no rules for: written into the
@@ -288,7 +318,7 @@ class BodyParser {
   // Checks an event's new text and stores it; a refusal keeps the original.
   void add_new_text(std::string& text, std::string_view original, bool original_is_json) {
     text.reserve(text.size() + simdjson::SIMDJSON_PADDING);
-    auto check = check_event(inner_, text, text.capacity(), text, context_.stream);
+    auto check = check_event(inner_, text, text.capacity(), text, context_.format.fields);
     if (check.outcome != EventCheck::Outcome::kOk) {
       reject(original, original_is_json, std::move(check.error));
       return;
@@ -306,6 +336,8 @@ class BodyParser {
         event.emplace(name, extras_.at(name));
       }
     }
+    for (const auto& name : context_.format.dropped)
+      event.erase(name);
     EventContext event_context{.client_ip = context_.client_ip, .form = context_.form};
     if (auto error = context_.policy.apply(event, event_context)) {
       if (context_.policy.has_privacy()) {
@@ -321,16 +353,6 @@ class BodyParser {
   }
 
   static constexpr bool kMalformed = true;
-
-  // An added field that is one the stream reads (id, key, time, type) may change what the
-  // check of an event found: such events are checked again once the field is in.
-  void note_stream_fields() {
-    const auto& stream = context_.stream;
-    for (const auto& n : extra_names_) {
-      rechecks_ = rechecks_ || n == stream.id_field || n == stream.key_field ||
-                  n == stream.time_field || n == stream.type_field;
-    }
-  }
 
   static std::string describe_ahead(std::int64_t ms) {
     constexpr std::int64_t kDay = 86'400'000;
@@ -363,7 +385,8 @@ class BodyParser {
         reject(event.payload, true,
                fmt::format("field \"{}\": the time is {} ahead of the server's clock; the "
                            "limit is {} s (streams.{}.max_future)",
-                           stream.time_field, describe_ahead(event.ts_ms - context_.received_at_ms),
+                           context_.format.fields.time,
+                           describe_ahead(event.ts_ms - context_.received_at_ms),
                            stream.max_future.count() / 1000, stream.name));
         return;
       }
@@ -392,10 +415,12 @@ class BodyParser {
   std::vector<std::string> extra_names_;
   std::vector<std::string_view> extra_texts_;
   std::size_t fixed_ = 0;
-  std::size_t extras_bytes_ = 0;  // what they add to an event, at most
-  std::size_t grown_ = 0;         // what they added to this body's events
-  bool rechecks_ = false;         // one of them is a field the stream reads
-  std::vector<bool> seen_;        // of the event being read, which of them it has
+  std::size_t defaults_end_ = 0;    // the format's defaults follow the server's fields
+  std::size_t extras_bytes_ = 0;    // what they add to an event, at most
+  std::size_t grown_ = 0;           // what they added to this body's events
+  bool rechecks_ = false;           // one of them is a field the stream reads
+  std::vector<std::string> watch_;  // the added fields, then the dropped ones
+  std::vector<bool> seen_;          // of the event being read, which of watch_ it has
 };
 
 // Whether a quoted envelope name ("events", "batch") occurs anywhere in the text: one pass
@@ -473,7 +498,7 @@ Result<IngestBatch> parse_body(std::string& body, BodyKind kind, const IngestCon
                       malformed(first, "expected a JSON object, an array of objects or NDJSON"));
   }
   const std::string_view object = trim(text);
-  if (mentions_envelope(object, context.stream.envelope_fields)) {
+  if (mentions_envelope(object, context.format.envelope_fields)) {
     auto is_envelope = parser.envelope(object);
     if (!is_envelope) return is_envelope.error();
     if (is_envelope.value()) return parser.finish();

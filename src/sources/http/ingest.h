@@ -48,9 +48,26 @@ struct ServerField {
   std::string json;
 };
 
+// How a path's bodies are read: the stream's own settings, or a client's format (an analytics
+// SDK's field names, its batch field, the fields it sends that are not kept).
+struct BodyFormat {
+  EventFields fields;
+  std::vector<std::string> envelope_fields;  // an object with one of these arrays is a batch
+  std::vector<std::string> dropped;          // not kept, from the envelope or the events
+  std::vector<ServerField> defaults;         // added to events that lack them
+
+  static BodyFormat of(const StreamConfig& stream) {
+    return {.fields = EventFields::of(stream),
+            .envelope_fields = stream.envelope_fields,
+            .dropped = {},
+            .defaults = {}};
+  }
+};
+
 struct IngestContext {
   const StreamConfig& stream;
   const StreamPolicy& policy;
+  const BodyFormat& format;
   std::int64_t received_at_ms = 0;
   std::string_view client_ip;
   std::vector<ServerField> server_fields;

@@ -40,7 +40,8 @@ struct Reader {
       text = json::serialize(parsed);
     }
     text.reserve(text.size() + simdjson::SIMDJSON_PADDING);
-    auto check = collector::check_event(parser, text, text.capacity(), text, *stream);
+    auto check = collector::check_event(parser, text, text.capacity(), text,
+                                        collector::EventFields::of(*stream));
     if (check.outcome != collector::EventCheck::Outcome::kOk) {
       return make_error(Errc::kInvalidInput, check.error.empty()
                                                  ? std::string("the value is not a JSON object")
