@@ -77,7 +77,7 @@ export class Server {
   }
 }
 
-// A web site on an origin of its own: `pages` maps paths to HTML.
+// A web site on an origin of its own: `pages` maps paths to HTML, or to {type, body}.
 export class Site {
   constructor(pages) {
     this.pages = pages;
@@ -86,8 +86,9 @@ export class Site {
   async start() {
     this.http = createServer((req, res) => {
       const page = this.pages[req.url.split("?")[0]];
-      res.writeHead(page ? 200 : 404, { "Content-Type": "text/html; charset=utf-8" });
-      res.end(page || "not found");
+      const { type, body } = typeof page === "object" ? page : { type: "text/html; charset=utf-8", body: page };
+      res.writeHead(page ? 200 : 404, { "Content-Type": type });
+      res.end(body || "not found");
     });
     await new Promise((resolve) => this.http.listen(0, "127.0.0.1", resolve));
     this.url = `http://127.0.0.1:${this.http.address().port}`;

@@ -324,9 +324,14 @@ std::variant<Reply, Collector::Parsed> Collector::parse(Request& req,
   std::string* body = &req.body();
   std::string inflated;
   const auto header_encoding = req[bhttp::field::content_encoding];
-  const std::string_view encoding =
+  std::string_view encoding =
       !given.encoding.empty() ? std::string_view(given.encoding)
                               : std::string_view(header_encoding.data(), header_encoding.size());
+  if (encoding.empty() && given.gzip_magic && body->size() >= 2 &&
+      static_cast<unsigned char>((*body)[0]) == 0x1f &&
+      static_cast<unsigned char>((*body)[1]) == 0x8b) {
+    encoding = "gzip";
+  }
   if (!encoding.empty()) {
     auto decompressed = decompress_body(encoding, *body, config_.server.max_body_bytes);
     if (!decompressed) return http::error_answer(req, decompressed.error());

@@ -22,6 +22,24 @@
 
 namespace sluice::collector {
 
+// How a path's posts are read and answered beyond its stream's settings. Paths of other
+// owners (the analytics SDKs' endpoints) keep theirs for as long as the routes live.
+struct PathOptions {
+  const BodyFormat* format = nullptr;  // null: the stream's own
+  bool form = false;                   // a form endpoint: text fields are always cleaned
+  bool credentials = false;            // CORS answers let browsers send cookies
+  bool query_body = false;             // a GET whose query is the event (a pixel)
+};
+// What a request's headers would say, given otherwise (a pixel's query as a form body, a
+// compression named in the query).
+struct BodyOverride {
+  std::optional<BodyKind> kind;
+  std::string encoding;
+  // A body that starts as gzip does is inflated though no header says so (posthog-js
+  // compresses its text/plain posts and says nothing). No JSON or form starts that way.
+  bool gzip_magic = false;
+};
+
 class Collector {
  public:
   // Throws std::runtime_error on a stream whose rules do not compile (which the config check
@@ -34,27 +52,12 @@ class Collector {
   CollectorMetrics& metrics() { return metrics_; }
   const CollectorMetrics& metrics() const { return metrics_; }
 
-  // How a path's posts are read and answered beyond its stream's settings. Paths of other
-  // owners (the analytics SDKs' endpoints) keep theirs for as long as the routes live.
-  struct PathOptions {
-    const BodyFormat* format = nullptr;  // null: the stream's own
-    bool form = false;                   // a form endpoint: text fields are always cleaned
-    bool credentials = false;            // CORS answers let browsers send cookies
-    bool query_body = false;             // a GET whose query is the event (a pixel)
-  };
-  // What a request's headers would say, given otherwise (a pixel's query as a form body, a
-  // compression named in the query).
-  struct BodyOverride {
-    std::optional<BodyKind> kind;
-    std::string encoding;
-  };
-
   // The parts of a collector path, for other owners' routes: the refusal on the headers
   // (nullopt: read the body), the POST itself and the CORS preflight.
   std::optional<http::Reply> refuse_before_body(const http::Request& header,
                                                 const std::string& stream, const PathOptions& path);
   http::Task<http::Reply> ingest(http::Request& req, std::string stream, std::string client_ip,
-                                 const PathOptions& path, BodyOverride body = {});
+                                 const PathOptions& path, BodyOverride body = BodyOverride());
   http::Reply preflight(const http::Request& req, const std::string& stream,
                         const PathOptions& path) const;
 

@@ -2,11 +2,11 @@
 //
 // POST /batch, /e, /capture, /track and /i/v0/e (with or without a trailing slash) take one
 // event, an array of events or {"api_key": ..., "batch": [events]}, JSON or gzip (Content-
-// Encoding, or posthog-js's ?compression=gzip-js). Each event is kept as sent: id uuid, time
-// timestamp, type event, partition key distinct_id; the envelope's api_key is not kept.
-// /flags and /decide (feature flags) and /array/{token}/config[.js] (remote configuration)
-// answer that there are no flags, no recordings and no surveys, so the SDK goes on sending
-// events only.
+// Encoding, posthog-js's ?compression=gzip-js, or no word of it: gzip's magic bytes). Each event is
+// kept as sent: id uuid, time timestamp, type event, partition key distinct_id; the envelope's
+// api_key is not kept. /flags and /decide (feature flags) and /array/{token}/config[.js] (remote
+// configuration) answer that there are no flags, no recordings and no surveys, so the SDK goes on
+// sending events only.
 
 #include <fmt/format.h>
 
@@ -52,9 +52,10 @@ void add_posthog(SdkPaths& paths) {
                                        .envelope_fields = {"batch"},
                                        .dropped = {"api_key"},
                                        .defaults = {}});
-  // posthog-js names its compression in the query, its body typed text/plain.
+  // posthog-js compresses its text/plain bodies, naming that in the query or not at all.
   auto compression = [](const http::Call& call) {
     SdkPaths::BodyOverride body;
+    body.gzip_magic = true;
     if (call.url.has_query()) {
       auto it = call.url.params().find("compression");
       if (it != call.url.params().end() && (*it).value == "gzip-js") body.encoding = "gzip";
@@ -80,7 +81,7 @@ void add_posthog(SdkPaths& paths) {
         req,
         fmt::format("(window._POSTHOG_REMOTE_CONFIG = window._POSTHOG_REMOTE_CONFIG || {{}})"
                     "[{}] = {{config: {}, siteApps: []}};\n",
-                    json_text(call.param), kConfig),
+                    json_text(decoded_segment(call.param)), kConfig),
         "text/javascript"));
   });
 }

@@ -1,6 +1,7 @@
 #include "sources/sdks/sdk_routes.h"
 
 #include <boost/beast/http/verb.hpp>
+#include <boost/url/pct_string_view.hpp>
 #include <map>
 
 #include "core/json_text.h"
@@ -25,6 +26,11 @@ std::string json_text(std::string_view text) {
   std::string out;
   append_json_string(out, text);
   return out;
+}
+
+std::string decoded_segment(std::string_view segment) {
+  const auto encoded = boost::urls::make_pct_string_view(segment);
+  return encoded ? encoded->decode() : std::string(segment);
 }
 
 const SdkPaths::PathOptions& SdkPaths::options(collector::BodyFormat format, PathOptions settings) {

@@ -19,8 +19,8 @@ namespace sluice::sdks {
 // What an SDK's file uses to register one route's endpoints.
 class SdkPaths {
  public:
-  using PathOptions = collector::Collector::PathOptions;
-  using BodyOverride = collector::Collector::BodyOverride;
+  using PathOptions = collector::PathOptions;
+  using BodyOverride = collector::BodyOverride;
   // What a request's own query asks of its body (PostHog's ?compression=gzip-js).
   using Override = std::function<BodyOverride(const http::Call& call)>;
 
@@ -75,5 +75,7 @@ void add_snowplow(SdkPaths& paths);
 
 // The JSON text of a string.
 std::string json_text(std::string_view text);
+// A path segment percent-decoded; as sent when it is not well formed.
+std::string decoded_segment(std::string_view segment);
 
 }  // namespace sluice::sdks

@@ -53,7 +53,7 @@ http::Reply settings(const http::Request& req, const http::Call& call, const Rou
                   "\"middlewareSettings\":{{}},\"enabledMiddleware\":{{}},"
                   "\"metrics\":{{\"sampleRate\":0}},\"legacyVideoPluginsEnabled\":false,"
                   "\"remotePlugins\":[]}}",
-                  json_text(call.param), json_text(api_host), scheme));
+                  json_text(decoded_segment(call.param)), json_text(api_host), scheme));
   // Public: any page that has the write key may load it, as from Segment's CDN.
   res.set("Access-Control-Allow-Origin", "*");
   res.set("Cache-Control", "max-age=300");

@@ -49,12 +49,19 @@ void add_snowplow(SdkPaths& paths) {
       .defaults = {}};
   // The browser tracker posts with its cookies.
   paths.post("/com.snowplowanalytics.snowplow/tp2", paths.options(format, {.credentials = true}));
-  const auto& pixel = paths.options(format, {.query_body = true});
+  // The browser tracker fetches its GET requests too, with cookies: the answer needs CORS.
+  const auto& pixel = paths.options(format, {.credentials = true, .query_body = true});
   paths.add("/i", "GET",
             [&collector = paths.collector(), stream = paths.route().stream, &pixel](
                 http::Request& req, const http::Call& call) -> http::Task<http::Reply> {
               if (auto refused = collector.refuse_before_body(req, stream, pixel)) {
                 return http::ready(std::move(*refused));
+              }
+              if (call.url.encoded_query().empty()) {
+                return http::ready(http::error_answer(
+                    req, make_error(Errc::kInvalidInput,
+                                    "GET /i takes one event as its query, such as "
+                                    "?e=pv&eid=<uuid>&dtm=<epoch ms>&url=<page>")));
               }
               req.body() = std::string(call.url.encoded_query());
               return answer_pixel(collector, req, stream, call.client_ip, pixel);
