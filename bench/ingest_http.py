@@ -6,6 +6,8 @@ Debian's nginx answering 204 (the HTTP ceiling of this machine).
 Shapes:
   single   one JSON event per POST, 64 connections (wrk)
   batch    100 events per POST (NDJSON), 64 connections (wrk)
+  envelope 50 tracker events per POST in tracker.js's batch envelope ({"sent_at":...,
+           "events":[...]}, text/plain, ~25 KB), 64 connections (wrk)
   half     single-event POSTs at half of sluice's measured single-event rate: latency (hey -q)
   burst    1000 concurrent clients x 5 requests each (hey -n 5000 -c 1000)
   more     single-event POSTs at 128 and 256 connections, collector and nginx (no target: how
@@ -33,6 +35,22 @@ ROUNDS = 3
 BATCH = "\n".join(json.dumps({"event_type": "click", "user_id": "u-%d" % i, "page": "/docs",
                               "n": i, "timestamp": "2025-10-13T11:30:00Z"})
                   for i in range(100)) + "\n"
+
+
+def tracker_event(i):
+    """An event as tracker.js sends it (~490 bytes): ids, page, the click's properties."""
+    return {"event_id": "0193a5c2-7d41-7c3e-9a55-%012d" % i, "event_type": "click",
+            "timestamp": "2026-12-04T11:30:00.123Z",
+            "anonymous_id": "a6f1c0de-93b2-4c1e-8f0a-2b7d9e4c5a11", "session_id": "s-9f2c41",
+            "page_path": "/shop/items/42",
+            "page_url": "https://shop.example.com/shop/items/42?ref=home",
+            "referrer": "https://shop.example.com/", "title": "Blue mug - Shop",
+            "properties": {"selector": "button#buy.primary", "text": "Add to cart",
+                           "sku": "MUG-%d" % (i % 50)},
+            "screen": "1280x720", "language": "en-US"}
+
+
+ENVELOPE = json.dumps({"sent_at": 1796400000000, "events": [tracker_event(i) for i in range(50)]})
 
 
 def free_port():
@@ -186,7 +204,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix="sluice-bench-")
     path = "/v1/streams/web/events"
     shapes = (("single event, 64 conns", EVENT, "application/json", 1),
-              ("100-event batch, 64 conns", BATCH, "application/x-ndjson", 100))
+              ("100-event batch, 64 conns", BATCH, "application/x-ndjson", 100),
+              ("50-event envelope, 64 conns", ENVELOPE, "text/plain", 50))
     names = ("nginx 204", "collector", "sluice run")
     procs, urls = {}, {}
     try:
@@ -215,7 +234,7 @@ def main():
                     print("%-27s %5d %-11s %10.0f %11.0f %8.2f   %s" % (
                         shape, round_no + 1, name, r["rps"], r["rps"] * per, r["p99_ms"],
                         errors), flush=True)
-        single, batch = shapes[0][0], shapes[1][0]
+        single, batch, envelope = shapes[0][0], shapes[1][0], shapes[2][0]
         print()
         for name in names[1:]:
             ratios = [ours["rps"] / base["rps"] for ours, base in
@@ -225,6 +244,13 @@ def main():
                   "batched median %.0f events/s (target >= 500000)" % (
                       name, " ".join("%.2f" % x for x in ratios), statistics.median(ratios),
                       statistics.median(batched)))
+        for name in names[1:]:
+            ratios = [ours["rps"] / base["rps"] for ours, base in
+                      zip(runs[(envelope, name)], runs[(envelope, "nginx 204")])]
+            print("%s: 50-event tracker envelopes, ratio to nginx per round %s, median %.2f "
+                  "(target >= 0.30), median %.0f events/s" % (
+                      name, " ".join("%.2f" % x for x in ratios), statistics.median(ratios),
+                      statistics.median(r["rps"] * 50 for r in runs[(envelope, name)])))
 
         for name in names[1:]:
             rate = int(statistics.median(r["rps"] for r in runs[(single, name)]) / 2)

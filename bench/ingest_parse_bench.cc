@@ -10,6 +10,7 @@
 #include <string>
 
 #include "sources/http/ingest.h"
+#include "sources/sdks/sdk_routes.h"
 
 namespace {
 
@@ -119,21 +120,20 @@ std::string as_envelope(const std::string& ndjson) {
   return R"({"appName":"shop-web","appVersion":"2.1.0","events":)" + as_array(ndjson) + "}";
 }
 
-// Parses the body as the collector does for `stream` (NDJSON unless told, one partition).
-void parse_as(benchmark::State& state, const sluice::StreamConfig& stream,
-              std::string (*shape)(const std::string&) = nullptr) {
-  const std::string body = shape ? shape(make_body(kEventsPerBody)) : make_body(kEventsPerBody);
-  const auto kind =
-      shape ? sluice::collector::BodyKind::kJson : sluice::collector::BodyKind::kNdjson;
+// Parses `body` as the collector does for `stream`, read in `format` (the stream's own when
+// null), into one partition.
+void parse_body_as(benchmark::State& state, const sluice::StreamConfig& stream,
+                   const std::string& body, sluice::collector::BodyKind kind,
+                   const sluice::collector::BodyFormat* format = nullptr) {
   auto policy = sluice::collector::StreamPolicy::build(stream);
   if (!policy) {
     state.SkipWithError(policy.error().message.c_str());
     return;
   }
-  const auto format = sluice::collector::BodyFormat::of(stream);
+  const auto own = sluice::collector::BodyFormat::of(stream);
   const sluice::collector::IngestContext context{.stream = stream,
                                                  .policy = *policy.value(),
-                                                 .format = format,
+                                                 .format = format ? *format : own,
                                                  .received_at_ms = 1760355000000};
   std::string work;
   for (auto _ : state) {
@@ -148,6 +148,14 @@ void parse_as(benchmark::State& state, const sluice::StreamConfig& stream,
   }
   state.SetItemsProcessed(state.iterations() * kEventsPerBody);
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
+}
+
+// The tracker-shaped events as NDJSON, or as `shape` makes them.
+void parse_as(benchmark::State& state, const sluice::StreamConfig& stream,
+              std::string (*shape)(const std::string&) = nullptr) {
+  const std::string events = make_body(kEventsPerBody);
+  parse_body_as(state, stream, shape ? shape(events) : events,
+                shape ? sluice::collector::BodyKind::kJson : sluice::collector::BodyKind::kNdjson);
 }
 
 sluice::StreamConfig web_stream() {
@@ -184,11 +192,99 @@ void BM_CollectorParseEnvelope(benchmark::State& state) {
   parse_as(state, web_stream(), as_envelope);
 }
 
+// Each SDK's batch body as its Node SDK sends it (captured from @segment/analytics-node 3.1.0,
+// posthog-node 5.74.0 and @snowplow/node-tracker 4.8.0), against the same events as a plain
+// JSON array read with the same field names.
+std::string segment_events() {
+  std::string out;
+  for (int i = 0; i < kEventsPerBody; ++i) {
+    out += R"({"timestamp":"2026-12-04T23:35:55.494Z","integrations":{},"event":"Order Completed",)"
+           R"("type":"track","properties":{"order":)" +
+           std::to_string(i) +
+           R"(,"total":9.5,"currency":"EUR"},"context":{"library":{"name":)"
+           R"("@segment/analytics-node","version":"3.1.0"}},"userId":"u-)" +
+           std::to_string(i % 977) + R"(","messageId":"node-next-1796427355494-2a69af8c-)" +
+           std::to_string(100000 + i) +
+           R"(","_metadata":{"nodeVersion":"v20.20.2","jsRuntime":"node"}})" + "\n";
+  }
+  return out;
+}
+
+std::string posthog_events() {
+  std::string out;
+  for (int i = 0; i < kEventsPerBody; ++i) {
+    out += R"({"event":"file uploaded","properties":{"size":)" + std::to_string(i) +
+           R"(,"$lib":"posthog-node","$lib_version":"5.74.0","$is_server":true,)"
+           R"("$geoip_disable":true},"timestamp":"2026-12-04T23:35:55.635Z","uuid":)"
+           R"("01a2436a-15f3-724e-8fb3-80b5367)" +
+           std::to_string(10000 + i) + R"(","distinct_id":"d-)" + std::to_string(i % 977) +
+           R"("})" + "\n";
+  }
+  return out;
+}
+
+std::string snowplow_events() {
+  std::string out;
+  for (int i = 0; i < kEventsPerBody; ++i) {
+    out += R"({"e":"se","se_ca":"checkout","se_ac":"pay","se_la":"card","eid":)"
+           R"("9ad0bb08-df75-4a4a-98fd-c0330c9)" +
+           std::to_string(10000 + i) +
+           R"(","p":"srv","tv":"node-4.8.0","tna":"ns","aid":"shop","dtm":"1796427355666",)"
+           R"("stm":"1796427355668","duid":"c3a2f547-)" +
+           std::to_string(i % 977) + R"("})" + "\n";
+  }
+  return out;
+}
+
+std::string segment_body(const std::string& events) {
+  return R"({"batch":)" + as_array(events) +
+         R"(,"writeKey":"wk-1","sentAt":"2026-12-04T23:35:55.500Z"})";
+}
+std::string posthog_body(const std::string& events) {
+  return R"({"api_key":"phc_key","batch":)" + as_array(events) +
+         R"(,"sent_at":"2026-12-04T23:35:55.637Z"})";
+}
+std::string snowplow_body(const std::string& events) {
+  return R"({"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",)"
+         R"("data":)" +
+         as_array(events) + "}";
+}
+
+void parse_sdk(benchmark::State& state, const std::string& body,
+               const sluice::collector::BodyFormat& format) {
+  parse_body_as(state, web_stream(), body, sluice::collector::BodyKind::kJson, &format);
+}
+
+void BM_SdkSegmentArray(benchmark::State& state) {
+  parse_sdk(state, as_array(segment_events()), sluice::sdks::segment_format(""));
+}
+void BM_SdkSegmentBatch(benchmark::State& state) {
+  parse_sdk(state, segment_body(segment_events()), sluice::sdks::segment_format(""));
+}
+void BM_SdkPosthogArray(benchmark::State& state) {
+  parse_sdk(state, as_array(posthog_events()), sluice::sdks::posthog_format());
+}
+void BM_SdkPosthogBatch(benchmark::State& state) {
+  parse_sdk(state, posthog_body(posthog_events()), sluice::sdks::posthog_format());
+}
+void BM_SdkSnowplowArray(benchmark::State& state) {
+  parse_sdk(state, as_array(snowplow_events()), sluice::sdks::snowplow_format());
+}
+void BM_SdkSnowplowBatch(benchmark::State& state) {
+  parse_sdk(state, snowplow_body(snowplow_events()), sluice::sdks::snowplow_format());
+}
+
 BENCHMARK(BM_BaselineSimdjsonWalk);
 BENCHMARK(BM_CollectorParseArray);
 BENCHMARK(BM_CollectorParseEnvelope);
 BENCHMARK(BM_CollectorParseEvents);
 BENCHMARK(BM_CollectorParseEventsWithSchema);
+BENCHMARK(BM_SdkSegmentArray);
+BENCHMARK(BM_SdkSegmentBatch);
+BENCHMARK(BM_SdkPosthogArray);
+BENCHMARK(BM_SdkPosthogBatch);
+BENCHMARK(BM_SdkSnowplowArray);
+BENCHMARK(BM_SdkSnowplowBatch);
 
 }  // namespace
 

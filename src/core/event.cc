@@ -44,6 +44,10 @@ class Reader {
 }  // namespace
 
 void encode_event(const EventView& event, std::string& out) {
+  encode_event(event, {}, out);
+}
+
+void encode_event(const EventView& event, std::string_view payload_tail, std::string& out) {
   std::uint8_t flags = (event.key ? kHasKey : 0) | (event.type ? kHasType : 0);
   out.push_back(static_cast<char>(kRecordVersion));
   out.push_back(static_cast<char>(flags));
@@ -52,8 +56,10 @@ void encode_event(const EventView& event, std::string& out) {
   put_short_string(out, event.id);
   if (event.key) put_short_string(out, *event.key);
   if (event.type) put_short_string(out, *event.type);
-  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(event.payload.size()));
+  put_le<std::uint32_t>(out,
+                        static_cast<std::uint32_t>(event.payload.size() + payload_tail.size()));
   out.append(event.payload);
+  out.append(payload_tail);
 }
 
 std::optional<EventView> decode_event(std::string_view record) {

@@ -34,6 +34,9 @@ inline constexpr std::size_t kMaxEnvelopeField = 0xFFFF;  // id, key and type ar
 
 // Appends the record for `event` to `out`. The caller has checked field lengths.
 void encode_event(const EventView& event, std::string& out);
+// The same, the payload being event.payload followed by `payload_tail` (fields added to an
+// event's text without copying it first).
+void encode_event(const EventView& event, std::string_view payload_tail, std::string& out);
 
 // Decodes one record; nullopt if it is truncated or of an unknown version.
 std::optional<EventView> decode_event(std::string_view record);

@@ -26,6 +26,8 @@ namespace bhttp = beast::http;
 
 // Request line and headers together; browsers send well under 8 KiB even with cookies.
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+// Room a connection's read buffer keeps between requests.
+constexpr std::size_t kKeptBuffer = std::size_t{16} * 1024;
 
 // The client's address: the peer, or the last X-Forwarded-For hop behind a trusted proxy.
 std::string client_ip(const Request& req, const std::string& peer, bool trust_forwarded_for) {
@@ -318,6 +320,8 @@ Task<void> serve_connection(Stream& stream, const std::string& peer, ConnectionD
       body_error = co_await read_rest(stream, buffer, parser, ReadUntil::kMessage);
     }
     deadline.disarm();
+    // A large body's room is not kept for the rest of an idle connection's life.
+    if (buffer.size() == 0 && buffer.capacity() > kKeptBuffer) buffer.shrink_to_fit();
     if (body_error) {
       if (body_error == bhttp::error::body_limit) {
         co_await send_error(stream, deadline, door, 413, body_limit_message(config));

@@ -5,12 +5,14 @@
 // their state and went once more through the scheduler per request with no I/O left to do.
 // Only a request that is not all in the buffer yet waits for the socket (read_rest).
 
+#include <algorithm>
 #include <boost/asio/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cstdint>
 
 #include "http/io_types.h"
 
@@ -45,8 +47,16 @@ template <class Stream>
 Task<boost::beast::error_code> read_rest(Stream& socket, boost::beast::flat_buffer& buffer,
                                          RequestParser& parser, ReadUntil until) {
   for (;;) {
-    auto [read_error, n] = co_await socket.async_read_some(
-        buffer.prepare(boost::beast::read_size(buffer, 65536)), kTuple);
+    // A buffer grows only when it is full: read_size alone would read a large body 512 bytes
+    // at a time (one recv per 512 bytes). What the body still lacks, up to 64 KiB, is read
+    // at once.
+    std::size_t size = boost::beast::read_size(buffer, 65536);
+    if (until == ReadUntil::kMessage && parser.is_header_done()) {
+      if (auto remaining = parser.content_length_remaining()) {
+        size = std::max<std::size_t>(size, std::min<std::uint64_t>(*remaining, 65536));
+      }
+    }
+    auto [read_error, n] = co_await socket.async_read_some(buffer.prepare(size), kTuple);
     if (read_error == boost::asio::error::eof) {
       if (!parser.got_some()) co_return boost::beast::http::error::end_of_stream;
       boost::beast::error_code eof_error;

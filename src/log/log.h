@@ -37,7 +37,7 @@ class RecordBatch {
   explicit RecordBatch(std::size_t bytes);
   // Makes room for `bytes` more bytes of records, so adding them does not reallocate.
   void reserve(std::size_t bytes) { bytes_.reserve(bytes_.size() + bytes); }
-  void add(const EventView& event);
+  void add(const EventView& event, std::string_view payload_tail = {});
   // Fills the frame header (count, length, checksums). Call once, after the last add().
   void seal();
   // Sets the frame's base offset (and its header checksum); the log writer calls this.

@@ -37,10 +37,10 @@ RecordBatch::RecordBatch(std::size_t bytes) {
   bytes_.resize(kFrameHeaderSize);
 }
 
-void RecordBatch::add(const EventView& event) {
+void RecordBatch::add(const EventView& event, std::string_view payload_tail) {
   std::size_t length_at = bytes_.size();
   bytes_.resize(length_at + kRecordLengthSize);
-  encode_event(event, bytes_);
+  encode_event(event, payload_tail, bytes_);
   auto length = static_cast<std::uint32_t>(bytes_.size() - length_at - kRecordLengthSize);
   store_le<std::uint32_t>(bytes_.data() + length_at, length);
   ++count_;

@@ -81,12 +81,25 @@ class BodyParser {
     if (auto e = outer_.iterate(span.data(), span.size(), capacity_ - start).get(doc)) {
       return make_error(Errc::kInvalidInput, malformed(start, describe(e)));
     }
+    od::array elements;
+    if (auto e = doc.get_array().get(elements)) {
+      return make_error(Errc::kInvalidInput,
+                        malformed(location_offset(doc, body_, start), describe(e)));
+    }
+    if (auto error = this->elements(doc, elements, start)) return error;
+    if (!at_end(doc)) {
+      return make_error(Errc::kInvalidInput, malformed(location_offset(doc, body_, body_.size()),
+                                                       "unexpected text after the array"));
+    }
+    return std::nullopt;
+  }
+
+  // The events of an array being read in `doc` (a body's own, or an envelope's).
+  std::optional<Error> elements(od::document& doc, od::array& elements, std::size_t start) {
     auto syntax = [&](simdjson::error_code e) {
       return make_error(Errc::kInvalidInput,
                         malformed(location_offset(doc, body_, start), describe(e)));
     };
-    od::array elements;
-    if (auto e = doc.get_array().get(elements)) return syntax(e);
     for (auto element : elements) {
       od::value value;
       if (auto e = element.get(value)) return syntax(e);
@@ -126,10 +139,6 @@ class BodyParser {
       }
       event(element_span, check);
     }
-    if (!at_end(doc)) {
-      return make_error(Errc::kInvalidInput, malformed(location_offset(doc, body_, body_.size()),
-                                                       "unexpected text after the array"));
-    }
     return std::nullopt;
   }
 
@@ -144,6 +153,7 @@ class BodyParser {
     od::object object;
     if (doc.get_object().get(object)) return false;
     std::optional<std::string_view> events;
+    std::string events_name;
     for (auto field : object) {
       std::string_view key;
       od::value value;
@@ -161,6 +171,7 @@ class BodyParser {
         od::array elements;
         if (value.get_array().get(elements) || elements.raw_json().get(raw)) return false;
         events = raw;
+        events_name = std::move(name);
         continue;
       }
       if (type == od::json_type::object) {
@@ -197,8 +208,22 @@ class BodyParser {
     for (std::size_t i = defaults_end_; i < extra_names_.size(); ++i)
       extras_bytes_ += extra_names_[i].size() + extra_texts_[i].size() + 4;
     noted_extras();
-    if (auto error = array(*events)) return std::move(*error);
-    return true;
+    // The envelope is valid JSON: its events are read from the same document, from the start
+    // again (its other fields may follow the array), without parsing the text once more.
+    doc.rewind();
+    if (doc.get_object().get(object)) return make_error(Errc::kInternal, "the envelope moved");
+    for (auto field : object) {
+      std::string_view key;
+      if (field.unescaped_key().get(key)) return make_error(Errc::kInternal, "the envelope moved");
+      if (key != events_name) continue;
+      od::array elements;
+      if (field.value().get_array().get(elements)) {
+        return make_error(Errc::kInternal, "the envelope moved");
+      }
+      if (auto error = this->elements(doc, elements, start)) return std::move(*error);
+      return true;
+    }
+    return make_error(Errc::kInternal, "the envelope moved");
   }
 
   // One form post: the fields become one event.
@@ -284,6 +309,7 @@ class BodyParser {
   void noted_extras() {
     watch_ = extra_names_;
     watch_.insert(watch_.end(), context_.format.dropped.begin(), context_.format.dropped.end());
+    all_fields_tail_.clear();
     rechecks_ = false;
     for (const auto& n : extra_names_)
       rechecks_ = rechecks_ || context_.format.fields.reads(n);
@@ -295,24 +321,44 @@ class BodyParser {
   // the event has already (check_event noted them).
   void spliced(std::string_view span, EventCheck& check) {
     const std::size_t close = span.rfind('}');
-    std::string text(span.substr(0, close));
-    bool empty = span.find_first_not_of(" \t\r\n", 1) == close;
-    for (std::size_t i = 0; i < extra_names_.size(); ++i) {
-      if (seen_[i]) continue;
-      if (!empty) text += ',';
-      empty = false;
-      append_json_string(text, extra_names_[i]);
-      text += ':';
-      text += extra_texts_[i];
+    const bool empty = span.find_first_not_of(" \t\r\n", 1) == close;
+    const auto added_end = seen_.begin() + static_cast<std::ptrdiff_t>(extra_names_.size());
+    std::string_view tail;
+    if (std::find(seen_.begin(), added_end, true) == added_end) {
+      // Nearly every event has none of the fields: their text is made once per body.
+      if (all_fields_tail_.empty()) {
+        for (std::size_t i = 0; i < extra_names_.size(); ++i)
+          append_field(all_fields_tail_, i);
+        all_fields_tail_ += '}';
+      }
+      tail = all_fields_tail_;
+    } else {
+      event_tail_.clear();
+      for (std::size_t i = 0; i < extra_names_.size(); ++i) {
+        if (!seen_[i]) append_field(event_tail_, i);
+      }
+      event_tail_ += '}';
+      tail = event_tail_;
     }
-    text += '}';
+    if (empty && tail.front() == ',') tail.remove_prefix(1);  // `{}`: no comma before the first
     if (!rechecks_) {
-      // The stream's fields are the event's own: what the check read stands.
-      check.event.payload = text;
-      add(check);
+      // The stream's fields are the event's own: what the check read stands. The record is
+      // the event's text up to its closing brace, then the fields.
+      check.event.payload = span.substr(0, close);
+      add(check, tail);
       return;
     }
+    std::string text(span.substr(0, close));
+    text += tail;
     add_new_text(text, span, true);
+  }
+
+  // `,"name":value` of added field i.
+  void append_field(std::string& out, std::size_t i) const {
+    out += ',';
+    append_json_string(out, extra_names_[i]);
+    out += ':';
+    out += extra_texts_[i];
   }
 
   // Checks an event's new text and stores it; a refusal keeps the original.
@@ -375,14 +421,16 @@ class BodyParser {
     batch_.rejected.push_back(std::move(rejection));
   }
 
-  void add(EventCheck& check) {
+  // `payload_tail`: the rest of the event's text after check.event.payload (the fields
+  // spliced in).
+  void add(EventCheck& check, std::string_view payload_tail = {}) {
     EventView& event = check.event;
     event.received_at_ms = context_.received_at_ms;
     if (!check.has_time) event.ts_ms = context_.received_at_ms;
     const auto& stream = context_.stream;
     if (event.ts_ms - context_.received_at_ms > stream.max_future.count()) {
       if (stream.future_time == "dead_letter") {
-        reject(event.payload, true,
+        reject(std::string(event.payload) + std::string(payload_tail), true,
                fmt::format("field \"{}\": the time is {} ahead of the server's clock; the "
                            "limit is {} s (streams.{}.max_future)",
                            context_.format.fields.time,
@@ -399,7 +447,8 @@ class BodyParser {
       event.id = std::string_view(generated.data(), generated.size());
     }
     const auto partitions = static_cast<std::uint32_t>(batch_.partitions.size());
-    batch_.partitions[log::partition_for(event.key.value_or(event.id), partitions)].add(event);
+    batch_.partitions[log::partition_for(event.key.value_or(event.id), partitions)].add(
+        event, payload_tail);
   }
 
   od::parser& outer_;
@@ -421,6 +470,8 @@ class BodyParser {
   bool rechecks_ = false;           // one of them is a field the stream reads
   std::vector<std::string> watch_;  // the added fields, then the dropped ones
   std::vector<bool> seen_;          // of the event being read, which of watch_ it has
+  std::string all_fields_tail_;     // `,"a":1,"b":2}`: every added field, made once
+  std::string event_tail_;          // the added fields an event lacks, when it has some
 };
 
 // Whether a quoted envelope name ("events", "batch") occurs anywhere in the text: one pass

@@ -43,15 +43,19 @@ http::Reply public_answer(const http::Request& req, std::string body,
 
 }  // namespace
 
+collector::BodyFormat posthog_format() {
+  return {.fields = {.id = "uuid",
+                     .key = "distinct_id",
+                     .time = "timestamp",
+                     .type = "event",
+                     .type_fallback = {}},
+          .envelope_fields = {"batch"},
+          .dropped = {"api_key"},
+          .defaults = {}};
+}
+
 void add_posthog(SdkPaths& paths) {
-  const auto& options = paths.options({.fields = {.id = "uuid",
-                                                  .key = "distinct_id",
-                                                  .time = "timestamp",
-                                                  .type = "event",
-                                                  .type_fallback = {}},
-                                       .envelope_fields = {"batch"},
-                                       .dropped = {"api_key"},
-                                       .defaults = {}});
+  const auto& options = paths.options(posthog_format());
   // posthog-js compresses its text/plain bodies, naming that in the query or not at all.
   auto compression = [](const http::Call& call) {
     SdkPaths::BodyOverride body;

@@ -1,8 +1,9 @@
 #include "sources/sdks/sdk_routes.h"
 
+#include <algorithm>
+#include <array>
 #include <boost/beast/http/verb.hpp>
 #include <boost/url/pct_string_view.hpp>
-#include <map>
 
 #include "core/json_text.h"
 
@@ -11,14 +12,17 @@ namespace {
 
 namespace bhttp = boost::beast::http;
 
-using Registration = void (*)(SdkPaths&);
+struct Sdk {
+  std::string_view protocol;
+  void (*add)(SdkPaths&);
+};
 
 // One line per SDK.
-const std::map<std::string_view, Registration> kSdks = {
+constexpr std::array<Sdk, 3> kSdks = {{
     {"segment", add_segment},
     {"posthog", add_posthog},
     {"snowplow", add_snowplow},
-};
+}};
 
 }  // namespace
 
@@ -38,7 +42,7 @@ const SdkPaths::PathOptions& SdkPaths::options(collector::BodyFormat format, Pat
   return options_.emplace_back(settings);
 }
 
-void SdkPaths::post(std::string_view path, const PathOptions& options, Override override) {
+void SdkPaths::post(std::string_view path, const PathOptions& options, const Override& override) {
   const std::string stream = route_.stream;
   router_.add(
       {.pattern = under(path),
@@ -73,10 +77,12 @@ void SdkPaths::add(std::string_view path, std::string allow, http::Handler handl
 
 void SdkRoutes::add_routes(http::Router& router) {
   for (const auto& [name, route] : config_.routes) {
-    auto sdk = kSdks.find(route.protocol);
+    const auto* sdk = std::find_if(kSdks.begin(), kSdks.end(), [&](const Sdk& candidate) {
+      return candidate.protocol == route.protocol;
+    });
     if (sdk == kSdks.end()) continue;  // the collector's own paths
     SdkPaths paths(route, collector_, router, formats_, options_);
-    sdk->second(paths);
+    sdk->add(paths);
   }
 }
 

@@ -40,7 +40,7 @@ class SdkPaths {
   // Options that live as long as the routes: `settings` reading bodies in `format`.
   const PathOptions& options(collector::BodyFormat format, PathOptions settings = {});
   // A collector path: POST stores events read with `options`, OPTIONS answers the preflight.
-  void post(std::string_view path, const PathOptions& options, Override override = {});
+  void post(std::string_view path, const PathOptions& options, const Override& override = {});
   // Any other answer under the prefix (settings an SDK loads, a pixel).
   void add(std::string_view path, std::string allow, http::Handler handler);
 
@@ -68,10 +68,14 @@ class SdkRoutes {
   std::deque<SdkPaths::PathOptions> options_;
 };
 
-// Each SDK's registration (its own file).
+// Each SDK's registration, and how its bodies are read (its own file). `type`: the type a
+// single message posted to that type's path gets when it names none; empty for batches.
 void add_segment(SdkPaths& paths);
 void add_posthog(SdkPaths& paths);
 void add_snowplow(SdkPaths& paths);
+collector::BodyFormat segment_format(std::string_view type);
+collector::BodyFormat posthog_format();
+collector::BodyFormat snowplow_format();
 
 // The JSON text of a string.
 std::string json_text(std::string_view text);

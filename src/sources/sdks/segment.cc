@@ -21,7 +21,9 @@ namespace {
 
 namespace bhttp = boost::beast::http;
 
-collector::BodyFormat message_format(std::string_view type) {
+}  // namespace
+
+collector::BodyFormat segment_format(std::string_view type) {
   collector::BodyFormat format{.fields = {.id = "messageId",
                                           .key = "anonymousId",
                                           .time = "timestamp",
@@ -34,6 +36,8 @@ collector::BodyFormat message_format(std::string_view type) {
   if (!type.empty()) format.defaults.push_back({.name = "type", .json = json_text(type)});
   return format;
 }
+
+namespace {
 
 // analytics.js's settings: its Segment.io destination sends to this server.
 http::Reply settings(const http::Request& req, const http::Call& call, const RouteConfig& route) {
@@ -72,11 +76,11 @@ void add_segment(SdkPaths& paths) {
       {"alias", "a", "alias"},
   }};
   for (const auto& [name, short_name, type] : kSingle) {
-    const auto& options = paths.options(message_format(type), {.credentials = true});
+    const auto& options = paths.options(segment_format(type), {.credentials = true});
     paths.post(fmt::format("/v1/{}", name), options);
     paths.post(fmt::format("/v1/{}", short_name), options);
   }
-  const auto& batch = paths.options(message_format(""), {.credentials = true});
+  const auto& batch = paths.options(segment_format(""), {.credentials = true});
   for (std::string_view name : {"/v1/batch", "/v1/b", "/v1/import"})
     paths.post(name, batch);
   paths.add("/v1/projects/{key}/settings", "GET",

@@ -41,12 +41,15 @@ http::Task<http::Reply> answer_pixel(collector::Collector& collector, http::Requ
 
 }  // namespace
 
+collector::BodyFormat snowplow_format() {
+  return {.fields = {.id = "eid", .key = "duid", .time = "dtm", .type = "e", .type_fallback = {}},
+          .envelope_fields = {"data"},
+          .dropped = {"schema"},
+          .defaults = {}};
+}
+
 void add_snowplow(SdkPaths& paths) {
-  collector::BodyFormat format{
-      .fields = {.id = "eid", .key = "duid", .time = "dtm", .type = "e", .type_fallback = {}},
-      .envelope_fields = {"data"},
-      .dropped = {"schema"},
-      .defaults = {}};
+  const collector::BodyFormat format = snowplow_format();
   // The browser tracker posts with its cookies.
   paths.post("/com.snowplowanalytics.snowplow/tp2", paths.options(format, {.credentials = true}));
   // The browser tracker fetches its GET requests too, with cookies: the answer needs CORS.
