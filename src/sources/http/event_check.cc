@@ -349,7 +349,7 @@ std::size_t location_offset(od::document& doc, std::string_view body, std::size_
 // Checks one event whose text is `span` (a view into `body`, whose buffer has padding after).
 EventCheck check_event(od::parser& parser, std::string_view body, std::size_t capacity,
                        std::string_view span, const EventFields& fields,
-                       const std::vector<std::string>* watch, std::vector<bool>* seen) {
+                       const std::vector<std::string>* watch, std::vector<char>* seen) {
   EventCheck check;
   const auto span_start = static_cast<std::size_t>(span.data() - body.data());
   auto syntax_error = [&](simdjson::error_code e, std::size_t offset) {
@@ -395,7 +395,7 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
     }
     if (watch) {
       for (std::size_t i = 0; i < watch->size(); ++i)
-        (*seen)[i] = (*seen)[i] || (*watch)[i] == name;
+        if ((*watch)[i] == name) (*seen)[i] = 1;
     }
     od::value value;
     if (auto e = field.value().get(value)) {

@@ -62,7 +62,7 @@ struct EventFields {
 EventCheck check_event(od::parser& parser, std::string_view body, std::size_t capacity,
                        std::string_view span, const EventFields& fields,
                        const std::vector<std::string>* watch = nullptr,
-                       std::vector<bool>* seen = nullptr);
+                       std::vector<char>* seen = nullptr);
 
 // What a walk found that is valid JSON but cannot be kept.
 struct WalkFindings {

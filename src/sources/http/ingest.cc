@@ -45,7 +45,7 @@ class BodyParser {
 
   // An event's check, noting which of the added fields, and of the dropped ones, it has.
   EventCheck check(std::string_view span) {
-    seen_.assign(watch_.size(), false);
+    seen_.assign(watch_.size(), 0);
     return check_event(inner_, body_, capacity_, span, context_.format.fields,
                        watch_.empty() ? nullptr : &watch_, &seen_);
   }
@@ -249,8 +249,8 @@ class BodyParser {
       // through the DOM; else the added fields go into the event's text.
       const auto server_end = seen_.begin() + static_cast<std::ptrdiff_t>(fixed_);
       const auto dropped_begin = seen_.begin() + static_cast<std::ptrdiff_t>(extra_names_.size());
-      const bool rewrites = std::find(seen_.begin(), server_end, true) != server_end ||
-                            std::find(dropped_begin, seen_.end(), true) != seen_.end();
+      const bool rewrites = std::find(seen_.begin(), server_end, 1) != server_end ||
+                            std::find(dropped_begin, seen_.end(), 1) != seen_.end();
       if (!rewrites) {
         if (extras_.empty()) {
           add(check);
@@ -324,7 +324,7 @@ class BodyParser {
     const bool empty = span.find_first_not_of(" \t\r\n", 1) == close;
     const auto added_end = seen_.begin() + static_cast<std::ptrdiff_t>(extra_names_.size());
     std::string_view tail;
-    if (std::find(seen_.begin(), added_end, true) == added_end) {
+    if (std::find(seen_.begin(), added_end, 1) == added_end) {
       // Nearly every event has none of the fields: their text is made once per body.
       if (all_fields_tail_.empty()) {
         for (std::size_t i = 0; i < extra_names_.size(); ++i)
@@ -469,7 +469,7 @@ class BodyParser {
   std::size_t grown_ = 0;           // what they added to this body's events
   bool rechecks_ = false;           // one of them is a field the stream reads
   std::vector<std::string> watch_;  // the added fields, then the dropped ones
-  std::vector<bool> seen_;          // of the event being read, which of watch_ it has
+  std::vector<char> seen_;          // of the event being read, which of watch_ it has (0, 1)
   std::string all_fields_tail_;     // `,"a":1,"b":2}`: every added field, made once
   std::string event_tail_;          // the added fields an event lacks, when it has some
 };
