@@ -1,5 +1,5 @@
 // Builds the browser code into one folder (default web/dist), which the sluice binary embeds
-// and serves: tracker.js (checked against its size budget) and demo.html. Also type-checks the
+// and serves: tracker.js (checked against its size budget), demo.html and the console. Also type-checks the
 // tracker (tsc, strict; esbuild only strips types) and builds its npm package, declarations
 // included, into web/tracker/dist.
 //
@@ -57,3 +57,24 @@ await build({
 });
 
 await copyFile(join(here, "demo/index.html"), join(out, "demo.html"));
+
+// The console (Preact): type-checked like the tracker, one script and its page and styles.
+try {
+  execFileSync(process.execPath, [join(here, "node_modules/typescript/bin/tsc"), "-p", join(here, "console/tsconfig.json")], { stdio: "inherit" });
+} catch {
+  console.error("console: type errors above");
+  process.exit(1);
+}
+await build({
+  entryPoints: [join(here, "console/src/main.tsx")],
+  outfile: join(out, "console.js"),
+  bundle: true,
+  minify: true,
+  format: "iife",
+  target,
+  jsx: "automatic",
+  jsxImportSource: "preact",
+  legalComments: "none",
+});
+await copyFile(join(here, "console/index.html"), join(out, "console.html"));
+await copyFile(join(here, "console/console.css"), join(out, "console.css"));

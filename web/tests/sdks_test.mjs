@@ -8,6 +8,8 @@
 // usage: node web/tests/sdks_test.mjs SLUICE_BINARY
 
 import { createRequire } from "node:module";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { build } from "esbuild";
 import { Checks, Server, Site, assert, launchChromium, waitFor } from "./harness.mjs";
@@ -168,7 +170,7 @@ try {
 
   // The browser SDKs as a site bundles them from npm, on a page of another origin.
   const bundle = async (source) =>
-    (await build({ stdin: { contents: source, resolveDir: import.meta.dirname }, bundle: true, format: "iife", write: false, logLevel: "error" })).outputFiles[0].text;
+    (await build({ stdin: { contents: source, resolveDir: dirname(fileURLToPath(import.meta.url)) }, bundle: true, format: "iife", write: false, logLevel: "error" })).outputFiles[0].text;
   const js = (body) => ({ type: "text/javascript", body });
   const site = await new Site({
     "/segment.js": js(await bundle(`import { AnalyticsBrowser } from "@segment/analytics-next"; window.AnalyticsBrowser = AnalyticsBrowser;`)),
