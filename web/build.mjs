@@ -21,23 +21,24 @@ const TRACKER_BUDGET_GZIP = 8 * 1024;
 
 await mkdir(out, { recursive: true });
 
-try {
-  execFileSync(process.execPath, [join(here, "node_modules/typescript/bin/tsc"), "-p", join(here, "tracker/tsconfig.json")], { stdio: "inherit" });
-} catch {
-  console.error("tracker: type errors above");
-  process.exit(1);
+// tsc over a folder (strict; esbuild only strips types): the build stops on a type error.
+function typeCheck(folder) {
+  try {
+    execFileSync(process.execPath, [join(here, "node_modules/typescript/bin/tsc"), "-p", join(here, folder, "tsconfig.json")], { stdio: "inherit" });
+  } catch {
+    console.error(`${folder}: type errors above`);
+    process.exit(1);
+  }
 }
 
+// One minified script for a <script> tag.
+function script(entry, name, options = {}) {
+  return build({ entryPoints: [join(here, entry)], outfile: join(out, name), bundle: true, minify: true, format: "iife", target, legalComments: "none", ...options });
+}
+
+typeCheck("tracker");
 // The script tag build: window.sluice.
-await build({
-  entryPoints: [join(here, "tracker/src/global.ts")],
-  outfile: join(out, "tracker.js"),
-  bundle: true,
-  minify: true,
-  format: "iife",
-  target,
-  legalComments: "none",
-});
+await script("tracker/src/global.ts", "tracker.js");
 const tracker = await readFile(join(out, "tracker.js"));
 const gzipped = gzipSync(tracker, { level: 9 }).length;
 console.log(`tracker.js: ${tracker.length} bytes, ${gzipped} gzipped (budget ${TRACKER_BUDGET_GZIP})`);
@@ -59,22 +60,7 @@ await build({
 await copyFile(join(here, "demo/index.html"), join(out, "demo.html"));
 
 // The console (Preact): type-checked like the tracker, one script and its page and styles.
-try {
-  execFileSync(process.execPath, [join(here, "node_modules/typescript/bin/tsc"), "-p", join(here, "console/tsconfig.json")], { stdio: "inherit" });
-} catch {
-  console.error("console: type errors above");
-  process.exit(1);
-}
-await build({
-  entryPoints: [join(here, "console/src/main.tsx")],
-  outfile: join(out, "console.js"),
-  bundle: true,
-  minify: true,
-  format: "iife",
-  target,
-  jsx: "automatic",
-  jsxImportSource: "preact",
-  legalComments: "none",
-});
+typeCheck("console");
+await script("console/src/main.tsx", "console.js", { jsx: "automatic", jsxImportSource: "preact" });
 await copyFile(join(here, "console/index.html"), join(out, "console.html"));
 await copyFile(join(here, "console/console.css"), join(out, "console.css"));

@@ -4,6 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { get, type EventPage, type StoredEvent } from "../api";
 import { Failure } from "./failure";
+import { FilterForm } from "./filter_form";
 import { Json } from "./json";
 
 const FILTERS = ["stream", "type", "key", "where", "from", "to"] as const;
@@ -42,13 +43,7 @@ export function EventsView({ params }: { params: URLSearchParams }) {
 
   return (
     <section>
-      <form
-        class="filters"
-        onSubmit={(e) => {
-          e.preventDefault();
-          location.hash = link("events", form);
-        }}
-      >
+      <FilterForm onSubmit={() => { location.hash = link("events", form); }}>
         {FILTERS.map((name) => (
           <label>
             {name}
@@ -61,7 +56,7 @@ export function EventsView({ params }: { params: URLSearchParams }) {
           </label>
         ))}
         <button type="submit">Search</button>
-      </form>
+      </FilterForm>
       {error ? <Failure error={error} retry={() => setAttempt(attempt + 1)} /> : null}
       {events === null && !error ? <p class="loading">Loading…</p> : null}
       {events && events.length === 0 ? <p class="empty">No events match.</p> : null}

@@ -2,6 +2,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { tail, type StoredEvent } from "../api";
+import { FilterForm } from "./filter_form";
 
 const KEPT = 200;
 
@@ -29,13 +30,7 @@ export function TailView({ params }: { params: URLSearchParams }) {
 
   return (
     <section>
-      <form
-        class="filters"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setFollowing({ streams, filter });
-        }}
-      >
+      <FilterForm onSubmit={() => { setFollowing({ streams, filter }); }}>
         <label>
           streams
           <input name="streams" value={streams} onInput={(e) => setStreams((e.target as HTMLInputElement).value)} />
@@ -48,7 +43,7 @@ export function TailView({ params }: { params: URLSearchParams }) {
         <span class="state" data-state={state}>
           {state}
         </span>
-      </form>
+      </FilterForm>
       <table class="events tail">
         <tbody>
           {events.map((event) => (
