@@ -7,7 +7,7 @@
 
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { copyFile, mkdir, readFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -63,4 +63,5 @@ await copyFile(join(here, "demo/index.html"), join(out, "demo.html"));
 typeCheck("console");
 await script("console/src/main.tsx", "console.js", { jsx: "automatic", jsxImportSource: "preact" });
 await copyFile(join(here, "console/index.html"), join(out, "console.html"));
-await copyFile(join(here, "console/console.css"), join(out, "console.css"));
+// uPlot's styles, then the console's own.
+await writeFile(join(out, "console.css"), (await readFile(join(here, "node_modules/uplot/dist/uPlot.min.css"), "utf8")) + "\n" + (await readFile(join(here, "console/console.css"), "utf8")));

@@ -6,7 +6,8 @@
 //
 // usage: node web/tests/console_test.mjs SLUICE_BINARY [ARTIFACTS_DIR]
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Checks, Server, assert, launchChromium, waitFor } from "./harness.mjs";
 
@@ -14,11 +15,25 @@ const binary = process.argv[2];
 const artifacts = process.argv[3] || "console-screenshots";
 mkdirSync(artifacts, { recursive: true });
 const checks = new Checks();
+const archive = mkdtempSync(join(tmpdir(), "sluice-console-archive-"));
 const server = await new Server(
   binary,
   `streams:
   web: {id_field: event_id, type_field: event_type, cors_origins: ["*"], dead_letter: dead_letters}
   bulk: {id_field: "", type_field: kind}
+  iot:
+    type_field: type
+    stats_fields: [device]
+    dead_letter: dead_letters
+    schema: {type: object, required: [device]}
+sinks:
+  files: {file: {dir: ${archive}}}
+pipelines:
+  archive: {from: [iot], to: [files]}
+windows:
+  per_device: {from: [iot], key: [device], tumbling: 1m, aggregates: {n: count, hottest: max(temp)}}
+alerts:
+  hot: {from: [iot], when: "temp > 90", severity: high, message: "{device} is at {temp}"}
 `,
 ).start();
 const browser = await launchChromium();
@@ -114,6 +129,46 @@ try {
     assert(await page.locator("table.result").count() === 1, "the last result stays");
   });
 
+  await checks.run("stats, windows, alerts, dead letters and pipelines views", async () => {
+    const now = Date.now();
+    const readings = [];
+    for (let m = 5; m >= 1; m--) {
+      for (const device of ["d-1", "d-2", "d-3"]) {
+        readings.push({ type: "reading", device, temp: device === "d-3" && m === 1 ? 95 : 20 + m, timestamp: new Date(now - m * 60000).toISOString() });
+      }
+    }
+    readings.push({ type: "reading", device: "d-1", temp: 21, timestamp: new Date(now).toISOString() });
+    readings.push({ type: "reading", temp: 30 });  // no device: refused by the schema
+    const answer = await fetch(`${server.url}/v1/streams/iot/events`, { method: "POST", body: JSON.stringify(readings) });
+    assert(answer.status === 202, `iot: ${answer.status}`);
+
+    await page.goto(server.url + "/#/stats?stream=iot&group_by=device&bucket=minute");
+    await page.waitForSelector("table.stats tbody tr");
+    await page.waitForSelector(".chart canvas");
+    assert((await page.locator(".chart").getAttribute("data-series")) === "3", "one line per device");
+    await shot("stats");
+
+    await page.goto(server.url + "/#/windows");
+    await page.waitForSelector('tr[data-window="per_device"]');
+    await waitFor(async () => (await page.locator(".window-results tbody tr").count()) >= 3, 20000, "window results");
+    await page.waitForSelector(".window-results .chart canvas");
+    assert(await page.locator('tr[data-rule="hot"]').count() === 1, "the rule is listed");
+    await shot("windows");
+
+    await page.goto(server.url + "/#/alerts");
+    await waitFor(async () => (await page.locator("tr.event").allTextContents()).join().includes("d-3 is at 95"), 15000, "the alert");
+    await shot("alerts");
+
+    await page.goto(server.url + "/#/dead-letters");
+    await waitFor(async () => (await page.locator("tr.event").allTextContents()).join().includes("device"), 15000, "the dead letter and its reason");
+    await shot("dead-letters");
+
+    await page.goto(server.url + "/#/pipelines");
+    await page.waitForSelector('tr[data-pipeline="archive"]');
+    await waitFor(async () => Number(await page.locator('tr[data-pipeline="archive"] td').nth(6).textContent()) >= 16, 15000, "the pipeline's deliveries");
+    await shot("pipelines");
+  });
+
   await checks.run("first view with 1 000 000 stored events renders in under 1 s", async () => {
     const batch = (n) => Array.from({ length: 10000 }, (_, i) => `{"kind":"k${(n + i) % 7}","i":${n + i},"page":"/p/${i % 100}"}`).join("\n");
     for (let n = 0; n < 1000000; n += 10000) await post("bulk", batch(n), "application/x-ndjson");
@@ -140,5 +195,6 @@ try {
 } finally {
   await browser.close();
   await server.cleanup();
+  rmSync(archive, { recursive: true, force: true });
 }
 checks.finish();

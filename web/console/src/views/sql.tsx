@@ -30,7 +30,7 @@ function Bars({ answer }: { answer: SqlAnswer }) {
   );
 }
 
-export function SqlView() {
+export function SqlView(_: { params: URLSearchParams }) {
   const [sql, setSql] = useState(EXAMPLE);
   const [answer, setAnswer] = useState<SqlAnswer | null>(null);
   const [error, setError] = useState<unknown>(null);

@@ -5,7 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { get, type StreamInfo } from "../api";
 import { Failure } from "./failure";
 
-export function StreamsView() {
+export function StreamsView(_: { params: URLSearchParams }) {
   const [streams, setStreams] = useState<StreamInfo[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [attempt, setAttempt] = useState(0);
