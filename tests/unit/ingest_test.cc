@@ -373,6 +373,11 @@ TEST(Ingest, NulCharactersRejectTheirEventAlone) {
   ASSERT_EQ(kept.size(), 2u);
   EXPECT_EQ(kept[1].id, "z");
 
+  // A raw NUL byte in a string is a control character: the JSON is refused as malformed.
+  std::string raw = std::string(R"([{"id":"r1"},{"id":"r2","x":"a)") + '\0' + R"(b"}])";
+  auto refused = ingest(raw, "application/json", kStream);
+  EXPECT_FALSE(refused && refused.value().accepted() == 2) << "a raw NUL was kept";
+
   // Form values are cleaned of control characters; a name is not, and is refused.
   std::string form = "na%00me=a&x=1";
   auto posted = ingest(form, "application/x-www-form-urlencoded", kStream, true);
@@ -445,6 +450,11 @@ TEST(Ingest, NumbersTooLargeForADoubleRejectTheirEventAlone) {
   auto kept = events_of(array.result.value());
   ASSERT_EQ(kept.size(), 2u);
   EXPECT_EQ(kept[1].id, "z");
+
+  // A raw NUL byte in a string is a control character: the JSON is refused as malformed.
+  std::string raw = std::string(R"([{"id":"r1"},{"id":"r2","x":"a)") + '\0' + R"(b"}])";
+  auto refused = ingest(raw, "application/json", kStream);
+  EXPECT_FALSE(refused && refused.value().accepted() == 2) << "a raw NUL was kept";
 
   Parsed not_objects;
   parse_into(not_objects, "[1e400]\n{\"id\":{\"n\":1e400}}\n2e400\n0E-4023456789",

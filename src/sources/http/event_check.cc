@@ -237,7 +237,7 @@ simdjson::error_code walk(od::value value, int depth, WalkFindings& found) {
       for (auto field : object) {
         std::string_view key;
         if (auto e = field.unescaped_key().get(key)) return e;
-        found.nul = found.nul || key.find('\0') != std::string_view::npos;
+        found.nul = found.nul || (found.nul_possible && key.find('\0') != std::string_view::npos);
         od::value child;
         if (auto e = field.value().get(child)) return e;
         if (auto e = walk(child, depth + 1, found)) return e;
@@ -263,7 +263,7 @@ simdjson::error_code walk(od::value value, int depth, WalkFindings& found) {
     case od::json_type::string: {
       std::string_view text;
       if (auto e = value.get_string().get(text)) return e;
-      found.nul = found.nul || text.find('\0') != std::string_view::npos;
+      found.nul = found.nul || (found.nul_possible && text.find('\0') != std::string_view::npos);
       return simdjson::SUCCESS;
     }
     case od::json_type::boolean: {
@@ -388,6 +388,8 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
   std::optional<std::string_view> id;
   std::optional<std::int64_t> ts;
   std::optional<std::string_view> fallback_type;
+  // One look through the event's bytes instead of one per name and string.
+  const bool nul_possible = span.find("\\u0000") != std::string_view::npos;
   for (auto field : object) {
     std::string_view name;
     if (auto e = field.unescaped_key().get(name)) {
@@ -417,12 +419,12 @@ EventCheck check_event(od::parser& parser, std::string_view body, std::size_t ca
       problem = field_time(value, name, ms, e, check.keep_as_text);
       if (!problem && !e) ts = ms;
     } else {
-      WalkFindings found;
+      WalkFindings found{.too_large = {}, .nul = false, .nul_possible = nul_possible};
       e = walk(value, 2, found);
       if (!found.too_large.empty()) {
         problem = too_large_message(name, found.too_large);
         check.keep_as_text = true;
-      } else if (found.nul || name.find('\0') != std::string_view::npos) {
+      } else if (found.nul || (nul_possible && name.find('\0') != std::string_view::npos)) {
         problem = nul_message(name);
         check.keep_as_text = true;
       }

@@ -72,6 +72,9 @@ struct WalkFindings {
   // A string or a name holding U+0000 (`\u0000`): no SQL text column can hold it, and
   // PostgreSQL refuses it in json it reads.
   bool nul = false;
+  // Whether a string may hold one at all: false when the text has no `\u0000` (a raw NUL is
+  // a control character, which JSON refuses), so no string needs looking through.
+  bool nul_possible = true;
 };
 
 // Walks a value completely so every token is checked; `depth` is the value's nesting level.
