@@ -101,16 +101,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const auto ruled_policy = collector::StreamPolicy::build(ruled_stream()).value();
   auto kind = collector::body_kind(kTypes[mode & 3], body);
   if (!kind) return 0;
-  // An analytics SDK's format: its own field names, a default field and a dropped one.
+  // A client's own format (as an SDK route reads bodies): other field names, a type read from
+  // a second field, a field added when absent and one never kept.
   static const collector::BodyFormat sdk_format{
-      .fields = {.id = "messageId",
-                 .key = "anonymousId",
-                 .time = "timestamp",
-                 .type = "event",
-                 .type_fallback = "type"},
-      .envelope_fields = {"batch"},
-      .dropped = {"writeKey"},
-      .defaults = {{.name = "type", .json = "\"track\""}}};
+      .fields = {.id = "uuid", .key = "user", .time = "at", .type = "kind", .type_fallback = "e"},
+      .envelope_fields = {"data", "events"},
+      .dropped = {"secret"},
+      .defaults = {{.name = "source", .json = "\"fuzz\""}}};
   const collector::BodyFormat own_format = collector::BodyFormat::of(stream);
   const collector::IngestContext context{.stream = stream,
                                          .policy = (mode & 0x40) ? *ruled_policy : *plain_policy,

@@ -11,6 +11,7 @@
 #include "log/log_format.h"
 #include "sources/http/dead_letter.h"
 #include "sources/http/privacy.h"
+#include "sources/sdks/sdk_routes.h"
 
 namespace sluice::collector {
 namespace {
@@ -180,17 +181,11 @@ TEST(Ingest, AnEnvelopeCannotRepeatAFieldIntoAHugeBatch) {
 
 // The server's fields (the id cookie's id, the bot marker) are on every event of every body
 // shape, and replace what the event or its envelope says.
-// An analytics SDK's format: its own id, key, time and type fields (the type read from a
-// second field when the first is absent), its batch field, a default and a dropped field.
+// An analytics SDK's format (Segment's /v1/track): its own id, key, time and type fields (the
+// type read from a second field when the first is absent), its batch field, a default and a
+// dropped field.
 TEST(Ingest, ABodyFormatReadsItsOwnFieldsAddsDefaultsAndDropsFields) {
-  const BodyFormat format{.fields = {.id = "messageId",
-                                     .key = "anonymousId",
-                                     .time = "timestamp",
-                                     .type = "event",
-                                     .type_fallback = "type"},
-                          .envelope_fields = {"batch"},
-                          .dropped = {"writeKey"},
-                          .defaults = {{"type", "\"track\""}}};
+  const BodyFormat format = sdks::segment_format("track");
   struct Case {
     std::string body;
     std::vector<std::string> ids;
