@@ -252,6 +252,10 @@ def main():
                       name, " ".join("%.2f" % x for x in ratios), statistics.median(ratios),
                       statistics.median(r["rps"] * 50 for r in runs[(envelope, name)])))
 
+        envelope_budget(urls["sluice run"], procs["sluice run"].pid,
+                        statistics.median(r["rps"] for r in runs[(envelope, "nginx 204")]),
+                        seconds)
+
         for name in names[1:]:
             rate = int(statistics.median(r["rps"] for r in runs[(single, name)]) / 2)
             connections = 32
@@ -307,6 +311,71 @@ def main():
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=120)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+# Thread names of `sluice run` and the part of the work each does.
+THREAD_PARTS = (("sluice-log", "log writer"), ("sluice-store", "store (SQLite)"),
+                ("sluice", "HTTP, checks, records"))
+
+
+def thread_cpu(pid):
+    """CPU seconds per part of the process (THREAD_PARTS), user and kernel apart."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parts = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                stat = f.read()
+        except OSError:
+            continue  # the thread ended
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        part = next(label for prefix, label in THREAD_PARTS if comm.startswith(prefix))
+        user, kernel = parts.get(part, (0.0, 0.0))
+        parts[part] = (user + int(fields[11]) / ticks, kernel + int(fields[12]) / ticks)
+    return parts
+
+
+def machine_idle():
+    """Idle and iowait jiffies of the whole machine since boot."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    return int(fields[3]) + int(fields[4]), sum(int(x) for x in fields[:8])
+
+
+def envelope_budget(url, pid, nginx_rps, seconds):
+    """Where the machine's two cores go while `sluice run` takes tracker envelopes, and how many
+    cores the same costs per request would need at 0.30 of nginx's rate."""
+    before, idle0, rusage0 = thread_cpu(pid), machine_idle(), os.times()
+    r = wrk(url, ENVELOPE, "text/plain", seconds)
+    after, idle1, rusage1 = thread_cpu(pid), machine_idle(), os.times()
+    wait_idle(pid)
+    requests = r["rps"] * seconds
+    wrk_cpu = (rusage1.children_user - rusage0.children_user) + (
+        rusage1.children_system - rusage0.children_system)
+    idle_share = (idle1[0] - idle0[0]) / max(1, idle1[1] - idle0[1])
+    print("sluice run, 50-event envelopes, where the 2 cores go (%.0f req/s, %d s; CPU seconds, "
+          "user + kernel, and microseconds per event):" % (r["rps"], seconds))
+    total, ours = 0.0, 0.0
+    for _, part in THREAD_PARTS:
+        user = after[part][0] - before[part][0]
+        kernel = after[part][1] - before[part][1]
+        total += user + kernel
+        if part == THREAD_PARTS[-1][1]:
+            ours = user  # what our HTTP, check and record code costs; its kernel part is recv
+        print("  %-22s %5.2f + %5.2f s   %5.2f us/event" % (
+            part, user, kernel, (user + kernel) / (requests * 50) * 1e6))
+    print("  %-22s %5.2f s           %5.2f us/event" % ("wrk (the load)", wrk_cpu,
+                                                        wrk_cpu / (requests * 50) * 1e6))
+    print("  machine idle or waiting on the disk: %.0f %% of both cores" % (idle_share * 100))
+    # Cores the same costs per request take at 0.30 of nginx's rate: all of them, and the part
+    # that is not the HTTP threads' user time (SQLite, the kernel's writes and receives, wrk).
+    target = 0.30 * nginx_rps
+    needed = target * (total + wrk_cpu) / requests
+    others = target * (total + wrk_cpu - ours) / requests
+    print("  at 0.30 of nginx (%.0f req/s) these costs per request need %.2f cores (the machine "
+          "has 2): %.2f for the store, the log writer, the kernel's receives and wrk, %.2f for "
+          "the HTTP threads' own code" % (target, needed, others, needed - others), flush=True)
 
 
 def cpu_ticks(pid):
