@@ -13,6 +13,7 @@
 #include "config/table.h"
 #include "core/logging.h"
 #include "generate/presets.h"
+#include "transforms/flag/flag.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0-dev"
@@ -177,6 +178,12 @@ int run_cli(int argc, char** argv) {
                    "Only events whose payload matches this expression, such as "
                    "'value > 90' (docs/expressions.md)");
   tail->add_flag("--payload", tail_payload, "Print only each event's payload");
+  std::string wordlist_name;
+  auto* wordlist = app.add_subcommand(
+      "wordlist",
+      "Print a word list built into the flag step (to start a list of your own from it); "
+      "without a name, the names.");
+  wordlist->add_option("name", wordlist_name, "The list's name, as in builtin:NAME");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -190,6 +197,20 @@ int run_cli(int argc, char** argv) {
   }
   if (*reference) {
     fmt::print("{}", sluice::config::reference_markdown());
+    return sluice::kExitOk;
+  }
+  if (*wordlist) {
+    if (wordlist_name.empty()) {
+      for (const auto name : sluice::transforms::builtin_word_list_names())
+        fmt::print("{}\n", name);
+      return sluice::kExitOk;
+    }
+    const auto text = sluice::transforms::builtin_word_list(wordlist_name);
+    if (text.empty()) {
+      std::cerr << "sluice wordlist: no built-in list named \"" << wordlist_name << "\"\n";
+      return sluice::kExitUsage;
+    }
+    fmt::print("{}", text);
     return sluice::kExitOk;
   }
   if (*validate) {

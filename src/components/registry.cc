@@ -9,6 +9,7 @@
 #include "sinks/webhook/webhook_sink.h"
 #include "transforms/dedup/dedup.h"
 #include "transforms/filter/filter.h"
+#include "transforms/flag/flag.h"
 #include "transforms/remap/remap.h"
 #include "transforms/route/route.h"
 
@@ -29,10 +30,9 @@ const std::vector<SinkKind>& sink_kinds() {
 
 const std::vector<TransformKind>& transform_kinds() {
   static const std::vector<TransformKind> kinds{
-      transform_kind<transforms::Filter>("filter"),
-      transform_kind<transforms::Route>("route"),
-      transform_kind<transforms::Remap>("remap"),
-      transform_kind<transforms::Dedup>("dedup"),
+      transform_kind<transforms::Filter>("filter"), transform_kind<transforms::Route>("route"),
+      transform_kind<transforms::Remap>("remap"),   transform_kind<transforms::Dedup>("dedup"),
+      transform_kind<transforms::Flag>("flag"),
   };
   return kinds;
 }
