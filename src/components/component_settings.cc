@@ -1,5 +1,11 @@
 #include "components/component_settings.h"
 
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include <fstream>
+#include <sstream>
+
 #include "components/registry.h"
 
 namespace sluice::components {
@@ -64,6 +70,20 @@ std::optional<std::string> check_step(const std::string& pipeline,
   auto built = find_transform_kind(step.kind)->build(context, step.settings.get());
   if (!built) return built.error().message;
   return std::nullopt;
+}
+
+std::string step_files_fingerprint(const ComponentConfig& step) {
+  const auto* kind = find_transform_kind(step.kind);
+  if (!kind || !kind->files || !step.settings) return "";
+  std::string out;
+  for (const auto& path : kind->files(step.settings.get())) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream content;
+    if (in) content << in.rdbuf();
+    out += fmt::format("\nfile {} {:016x}", path,
+                       in ? XXH3_64bits(content.str().data(), content.str().size()) : 0);
+  }
+  return out;
 }
 
 }  // namespace sluice::components

@@ -23,4 +23,8 @@ std::optional<std::string> check_step(const std::string& pipeline,
                                       const std::vector<std::string>& sinks,
                                       const ComponentConfig& step);
 
+// What the files a step reads hold, as text that changes when one of them changes ("" when
+// the step reads none): part of what tells a reload that a pipeline changed.
+std::string step_files_fingerprint(const ComponentConfig& step);
+
 }  // namespace sluice::components

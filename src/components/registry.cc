@@ -10,6 +10,7 @@
 #include "transforms/dedup/dedup.h"
 #include "transforms/filter/filter.h"
 #include "transforms/flag/flag.h"
+#include "transforms/lua/lua_step.h"
 #include "transforms/remap/remap.h"
 #include "transforms/route/route.h"
 
@@ -32,7 +33,7 @@ const std::vector<TransformKind>& transform_kinds() {
   static const std::vector<TransformKind> kinds{
       transform_kind<transforms::Filter>("filter"), transform_kind<transforms::Route>("route"),
       transform_kind<transforms::Remap>("remap"),   transform_kind<transforms::Dedup>("dedup"),
-      transform_kind<transforms::Flag>("flag"),
+      transform_kind<transforms::Flag>("flag"),     transform_kind<transforms::LuaStep>("lua"),
   };
   return kinds;
 }

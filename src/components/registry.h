@@ -40,6 +40,9 @@ struct TransformKind {
   std::function<Result<std::unique_ptr<pipeline::Transform>>(const pipeline::TransformContext&,
                                                              const void* settings)>
       build;
+  // The files a step reads when built (`static std::vector<std::string> files(const
+  // Settings&)`, optional): a reload restarts its pipeline when one of them changed.
+  std::function<std::vector<std::string>(const void* settings)> files;
 };
 
 const std::vector<SinkKind>& sink_kinds();
@@ -59,10 +62,19 @@ SinkKind sink_kind(std::string name) {
 template <class T>
 TransformKind transform_kind(std::string name) {
   using Settings = typename T::Settings;
-  return {std::move(name), &T::settings_table(), [] { return std::make_shared<Settings>(); },
-          [](const pipeline::TransformContext& context, const void* settings) {
-            return T::build(context, *static_cast<const Settings*>(settings));
-          }};
+  TransformKind kind{std::move(name),
+                     &T::settings_table(),
+                     [] { return std::make_shared<Settings>(); },
+                     [](const pipeline::TransformContext& context, const void* settings) {
+                       return T::build(context, *static_cast<const Settings*>(settings));
+                     },
+                     {}};
+  if constexpr (requires(const Settings& settings) { T::files(settings); }) {
+    kind.files = [](const void* settings) {
+      return T::files(*static_cast<const Settings*>(settings));
+    };
+  }
+  return kind;
 }
 
 }  // namespace sluice::components

@@ -579,6 +579,8 @@ LoadResult load_node(const YAML::Node& root) {
           pipeline.source += "\n" + sink + ":" + it->second.source;
         }
       }
+      for (const auto& step : pipeline.steps)
+        pipeline.source += components::step_files_fingerprint(step);
     }
   }
   if (result.errors.empty()) add_implied_pipelines(result.config, result.errors);

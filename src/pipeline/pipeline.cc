@@ -164,20 +164,28 @@ Result<consume::Handled> Pipeline::handle(const log::Partition& partition, log::
 
   std::uint64_t dropped = 0;
   std::vector<PipelineEvent*> kept;
+  std::vector<std::pair<PipelineEvent*, std::size_t>> failed;
+  Made made;
   kept.reserve(events.size());
-  for (auto& event : events) {
-    bool keep = true;
-    for (auto& step : steps_) {
-      if (!step->apply(event)) {
-        keep = false;
-        break;
-      }
+  for (auto& event : events)
+    run_steps(event, 0, kept, failed, dropped, made);
+  // Events a step failed on are kept in the dead letters before anything is delivered: if that
+  // fails, the batch is handled again from the start.
+  if (!failed.empty()) {
+    std::vector<SinkRecord> records;
+    std::vector<std::string> names;
+    std::vector<std::string_view> reasons;
+    for (auto [event, step] : failed) {
+      records.push_back({partition.stream, partition.index, event->offset(), event->envelope()});
+      names.push_back(fmt::format("steps[{}].{}", step, config_.steps.at(step).kind));
+      reasons.push_back(*event->failure());
+      consumer_.note_error(names.back() + ": " + *event->failure());
     }
-    if (keep) {
-      kept.push_back(&event);
-    } else {
-      ++dropped;
+    if (auto kept_failed = dead_letter(records, "step", names, reasons); !kept_failed) {
+      return kept_failed.error();
     }
+    std::lock_guard lock(mutex_);
+    counts_.dead_lettered += failed.size();
   }
 
   std::uint64_t delivered = 0;
@@ -214,6 +222,34 @@ Result<consume::Handled> Pipeline::handle(const log::Partition& partition, log::
   return consume::Handled{.next = next, .full = full};
 }
 
+void Pipeline::run_steps(PipelineEvent& event, std::size_t first, std::vector<PipelineEvent*>& kept,
+                         std::vector<std::pair<PipelineEvent*, std::size_t>>& failed,
+                         std::uint64_t& dropped, Made& made) {
+  for (std::size_t i = first; i < steps_.size(); ++i) {
+    if (!steps_[i]->apply(event)) {
+      if (event.failure()) {
+        failed.emplace_back(&event, i);
+      } else {
+        ++dropped;
+      }
+      return;
+    }
+    if (event.spawned.empty()) continue;
+    auto spawned = std::exchange(event.spawned, {});
+    run_steps(event, i + 1, kept, failed, dropped, made);
+    for (std::size_t n = 0; n < spawned.size(); ++n) {
+      made.ids.push_back(fmt::format("{}#{}", event.envelope().id, n + 2));
+      EventView envelope = event.envelope();
+      envelope.id = made.ids.back();
+      made.events.emplace_back(event.stream(), event.partition(), event.offset(), envelope,
+                               std::move(spawned[n]));
+      run_steps(made.events.back(), i + 1, kept, failed, dropped, made);
+    }
+    return;
+  }
+  kept.push_back(&event);
+}
+
 bool Pipeline::deliver(std::size_t sink_index, const SinkBatch& batch) {
   auto logger = sluice::logger("pipeline");
   auto& slot = sinks_[sink_index];
@@ -241,7 +277,7 @@ bool Pipeline::deliver(std::size_t sink_index, const SinkBatch& batch) {
         }
         logger->warn("pipeline={} sink={} rejected events={} reason=\"{}\"", config_.name,
                      slot.name, batch.records.size(), outcome.reason);
-        auto kept = dead_letter(batch, slot.name, outcome.reason);
+        auto kept = dead_letter(batch.records, "sink", {slot.name}, {outcome.reason});
         if (!kept) {
           outcome = WriteOutcome::retry("dead-letter append failed: " + kept.error().message);
           break;  // retried below, so nothing is lost
@@ -280,25 +316,35 @@ bool Pipeline::deliver(std::size_t sink_index, const SinkBatch& batch) {
   }
 }
 
-Result<void> Pipeline::dead_letter(const SinkBatch& batch, const std::string& sink,
-                                   const std::string& reason) {
+Result<void> Pipeline::dead_letter(const std::vector<SinkRecord>& records, std::string_view place,
+                                   const std::vector<std::string>& names,
+                                   const std::vector<std::string_view>& reasons) {
+  auto reason = [&](std::size_t i) { return reasons.size() == 1 ? reasons[0] : reasons[i]; };
+  auto name = [&](std::size_t i) -> std::string_view {
+    return names.size() == 1 ? names[0] : names[i];
+  };
   if (!dead_letter_) {
-    sluice::logger("pipeline")
-        ->error(
-            "pipeline={} sink={} events={} dropped: rejected and the pipeline has no "
-            "dead_letter stream reason=\"{}\"",
-            config_.name, sink, batch.records.size(), reason);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      sluice::logger("pipeline")
+          ->error(
+              "pipeline={} {}={} id={} dropped: {} and the pipeline has no dead_letter stream "
+              "reason=\"{}\"",
+              config_.name, place, name(i), records[i].event.id,
+              place == "sink" ? "rejected" : "failed", reason(i));
+      if (reasons.size() == 1) break;  // one line per batch
+    }
     return boost::outcome_v2::success();
   }
   const std::int64_t now = now_ms();
   std::vector<log::RecordBatch> batches(std::max<std::uint32_t>(dead_letter_->partitions, 1));
-  for (const auto& record : batch.records) {
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto& record = records[i];
     std::string payload = "{\"pipeline\":";
     append_json_string(payload, config_.name);
-    payload += ",\"sink\":";
-    append_json_string(payload, sink);
+    payload += fmt::format(",\"{}\":", place);
+    append_json_string(payload, name(i));
     payload += ",\"error\":";
-    append_json_string(payload, reason);
+    append_json_string(payload, reason(i));
     payload += fmt::format(",\"offset\":{},\"event\":", record.offset);
     append_event_json(payload, record);
     payload += '}';

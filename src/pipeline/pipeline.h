@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -49,6 +50,12 @@ struct PipelineStatus {
   std::optional<consume::GroupView> group;  // on Kafka with consumer groups
 };
 
+// Events steps spawned while a batch is handled, and their ids; deques keep them in place.
+struct Made {
+  std::deque<PipelineEvent> events;
+  std::deque<std::string> ids;
+};
+
 class Pipeline : private consume::Client {
  public:
   struct SinkSlot {
@@ -80,8 +87,18 @@ class Pipeline : private consume::Client {
   Result<consume::Positions> load_log_positions(const std::vector<log::Partition>& partitions);
   // Delivers to one sink, retrying until delivered or rejected; false if stopping first.
   bool deliver(std::size_t sink_index, const SinkBatch& batch);
-  Result<void> dead_letter(const SinkBatch& batch, const std::string& sink,
-                           const std::string& reason);
+  // Events a sink rejected (`place` "sink", `names` its name) or steps failed on ("step",
+  // `names` each event's step, as steps[i].kind), each with its reason; one name or reason
+  // stands for all. Appended to the dead-letter stream.
+  Result<void> dead_letter(const std::vector<SinkRecord>& records, std::string_view place,
+                           const std::vector<std::string>& names,
+                           const std::vector<std::string_view>& reasons);
+  // Runs `event` through the steps from `first` on: into `kept` when it comes out, `failed`
+  // (with the step's index) when a step fails on it; the events a step spawns follow their
+  // parent, held in `made`.
+  void run_steps(PipelineEvent& event, std::size_t first, std::vector<PipelineEvent*>& kept,
+                 std::vector<std::pair<PipelineEvent*, std::size_t>>& failed,
+                 std::uint64_t& dropped, Made& made);
 
   PipelineConfig config_;
   log::Log& log_;

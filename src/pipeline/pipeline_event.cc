@@ -9,7 +9,10 @@ namespace sluice::pipeline {
 const boost::json::value& PipelineEvent::json() {
   if (!json_) {
     boost::system::error_code ec;
-    auto parsed = boost::json::parse(envelope_.payload, ec);
+    // Boost.JSON stops at 32 levels unless told; the collector lets events nest 64 deep.
+    boost::json::parse_options options;
+    options.max_depth = 256;
+    auto parsed = boost::json::parse(envelope_.payload, ec, {}, options);
     json_ = ec ? boost::json::value(boost::json::object()) : std::move(parsed);
   }
   return *json_;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/event.h"
 #include "log/log.h"
@@ -20,6 +21,16 @@ class PipelineEvent {
   PipelineEvent(std::string_view stream, std::uint32_t partition, log::Offset offset,
                 EventView envelope)
       : stream_(stream), partition_(partition), offset_(offset), envelope_(envelope) {}
+  // An event a step made from another (spawned below): `envelope` is the other's with its own
+  // id, `payload` its content.
+  PipelineEvent(std::string_view stream, std::uint32_t partition, log::Offset offset,
+                EventView envelope, boost::json::value payload)
+      : stream_(stream),
+        partition_(partition),
+        offset_(offset),
+        envelope_(envelope),
+        json_(std::move(payload)),
+        changed_(true) {}
 
   std::string_view stream() const { return stream_; }
   std::uint32_t partition() const { return partition_; }
@@ -38,6 +49,16 @@ class PipelineEvent {
   // steps clear bits.
   std::uint64_t sinks = ~std::uint64_t{0};
 
+  // Events a step made from this one besides itself (a script returning a list): the pipeline
+  // passes each through the remaining steps as an event of its own, with the id
+  // "<this id>#<n>" (n from 2: this event is the first).
+  std::vector<boost::json::value> spawned;
+
+  // A step that cannot handle the event (a script's error) says why and returns false: the
+  // pipeline moves the event to its dead-letter stream instead of dropping it.
+  void fail(std::string reason) { failure_ = std::move(reason); }
+  const std::optional<std::string>& failure() const { return failure_; }
+
  private:
   std::string_view stream_;
   std::uint32_t partition_;
@@ -46,6 +67,7 @@ class PipelineEvent {
   std::optional<boost::json::value> json_;
   bool changed_ = false;
   std::string rendered_;
+  std::optional<std::string> failure_;
 };
 
 }  // namespace sluice::pipeline

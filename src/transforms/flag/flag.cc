@@ -133,6 +133,19 @@ Result<std::unique_ptr<pipeline::Transform>> Flag::build(const pipeline::Transfo
       std::make_unique<Flag>(settings.fields, std::move(lists.value()), settings.label, to_mask));
 }
 
+std::vector<std::string> Flag::files(const Settings& settings) {
+  std::vector<std::string> out;
+  boost::system::error_code ec;
+  auto value = json::parse(settings.lists, ec);
+  if (ec || !value.is_object()) return out;
+  for (const auto& [name, source] : value.get_object()) {
+    if (source.is_string() && !source.get_string().starts_with(kBuiltin)) {
+      out.emplace_back(source.get_string());
+    }
+  }
+  return out;
+}
+
 bool Flag::apply(pipeline::PipelineEvent& event) {
   std::vector<std::string_view> texts;
   const json::value& root = event.json();

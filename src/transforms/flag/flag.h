@@ -36,6 +36,8 @@ class Flag : public pipeline::Transform {
   static const config::Table& settings_table();
   static Result<std::unique_ptr<pipeline::Transform>> build(const pipeline::TransformContext&,
                                                             const Settings& settings);
+  // The list files (a reload restarts the pipeline when one changed).
+  static std::vector<std::string> files(const Settings& settings);
 
   struct NamedList {
     std::string name;
