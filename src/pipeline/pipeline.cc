@@ -243,6 +243,7 @@ void Pipeline::run_steps(PipelineEvent& event, std::size_t first, std::vector<Pi
       envelope.id = made.ids.back();
       made.events.emplace_back(event.stream(), event.partition(), event.offset(), envelope,
                                std::move(spawned[n]));
+      made.events.back().sinks = event.sinks;  // the steps before chose for it too
       run_steps(made.events.back(), i + 1, kept, failed, dropped, made);
     }
     return;
@@ -341,6 +342,8 @@ Result<void> Pipeline::dead_letter(const std::vector<SinkRecord>& records, std::
     const auto& record = records[i];
     std::string payload = "{\"pipeline\":";
     append_json_string(payload, config_.name);
+    payload += ",\"stream\":";  // the event's stream, as the collector's dead letters say it
+    append_json_string(payload, record.stream);
     payload += fmt::format(",\"{}\":", place);
     append_json_string(payload, name(i));
     payload += ",\"error\":";
