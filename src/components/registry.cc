@@ -1,5 +1,6 @@
 #include "components/registry.h"
 
+#include "sinks/email/email_sink.h"
 #include "sinks/file/file_sink.h"
 #include "sinks/kafka/kafka_sink.h"
 #include "sinks/log/log_sink.h"
@@ -25,6 +26,7 @@ const std::vector<SinkKind>& sink_kinds() {
       sink_kind<sinks::WebhookSink>("webhook"),
       sink_kind<sinks::KafkaSink>("kafka"),
       sink_kind<sinks::LogSink>("log"),
+      sink_kind<sinks::EmailSink>("email"),
   };
   return kinds;
 }

@@ -7,8 +7,12 @@ namespace {
 
 // SQLite counts every allocation under one process-wide mutex unless told not to (perf showed
 // the lock and unlock at ~15 % of the store writer's CPU). Nothing here reads those counts.
-// sqlite3_config only works before SQLite's first use, so it runs at static initialisation.
-const int kMemoryStatusOff = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+// sqlite3_config works only before SQLite's first use: every connection is opened by Db, so the
+// first Db does it.
+void turn_memory_status_off() noexcept {
+  static const int done = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)done;
+}
 
 }  // namespace
 
@@ -98,7 +102,7 @@ bool Stmt::column_is_null(int index) const {
 }
 
 Db::Db(const std::string& path, bool read_only) {
-  (void)kMemoryStatusOff;
+  turn_memory_status_off();
   int flags = SQLITE_OPEN_NOMUTEX |
               (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {

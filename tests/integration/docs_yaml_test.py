@@ -24,7 +24,8 @@ BLOCK = re.compile(r"^( *)```yaml\n(.*?)^ *```", re.S | re.M)
 GENERATED = re.compile(r"<!-- BEGIN GENERATED -->.*?<!-- END GENERATED -->", re.S)
 # What the examples take from the environment.
 ENV = {"PG_PASSWORD": "secret", "SLUICE_READ_TOKEN": "read-token-0001",
-       "SLUICE_HASH_KEY": "hash-key-0001", "EVENTS_WRITE_KEY": "write-key-0001"}
+       "SLUICE_HASH_KEY": "hash-key-0001", "EVENTS_WRITE_KEY": "write-key-0001",
+       "SMTP_PASSWORD": "smtp-password"}
 
 
 def top_level_keys(text):
