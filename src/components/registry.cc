@@ -5,6 +5,7 @@
 #include "sinks/kafka/kafka_sink.h"
 #include "sinks/log/log_sink.h"
 #include "sinks/postgres/postgres_sink.h"
+#include "sinks/sheets/sheets_sink.h"
 #include "sinks/sqlite/sqlite_event_sink.h"
 #include "sinks/stdout/stdout_sink.h"
 #include "sinks/webhook/webhook_sink.h"
@@ -27,6 +28,7 @@ const std::vector<SinkKind>& sink_kinds() {
       sink_kind<sinks::KafkaSink>("kafka"),
       sink_kind<sinks::LogSink>("log"),
       sink_kind<sinks::EmailSink>("email"),
+      sink_kind<sinks::SheetsSink>("sheets"),
   };
   return kinds;
 }
