@@ -13,7 +13,9 @@ namespace sluice::sinks {
 namespace {
 
 Error io_error(const std::string& what, const std::string& path) {
-  return make_error(Errc::kUnavailable, fmt::format("{} {}: {}", what, path, std::strerror(errno)));
+  return make_error(Errc::kUnavailable,
+                    fmt::format("{} {}: {}", what, path,
+                                std::error_code(errno, std::generic_category()).message()));
 }
 
 bool write_all(int fd, std::string_view data) {

@@ -122,7 +122,7 @@ Result<std::unique_ptr<pipeline::Sink>> SheetsSink::open(const pipeline::SinkCon
       std::make_unique<SheetsSink>(settings, std::move(key.value())));
 }
 
-SheetsSink::SheetsSink(Settings settings, ServiceAccountKey key)
+SheetsSink::SheetsSink(Settings settings, const ServiceAccountKey& key)
     : settings_(std::move(settings)),
       token_(key, kScope,
              !settings_.token_url.empty() ? settings_.token_url

@@ -52,7 +52,7 @@ class SheetsSink : public pipeline::Sink {
   static Result<std::unique_ptr<pipeline::Sink>> open(const pipeline::SinkContext& context,
                                                       const Settings& settings);
 
-  SheetsSink(Settings settings, ServiceAccountKey key);
+  SheetsSink(Settings settings, const ServiceAccountKey& key);
   pipeline::WriteOutcome write(const pipeline::SinkBatch& batch) override;
 
  private:
