@@ -39,7 +39,8 @@ config::Table pipeline_table(const config::Table& steps) {
               "committed positions.",
               consume::check_start),
           config::list_setting("steps", &PipelineConfig::steps, steps,
-                               "Transforms, in order: `filter`, `route`, `remap`, `dedup`."),
+                               "Transforms, in order: `filter`, `route`, `remap`, `dedup`, "
+                               "`flag`, `lua` (docs/pipelines.md#steps)."),
           config::string_list_setting("to", &PipelineConfig::to, "[]",
                                       "Sinks (names under `sinks`) that get the events. Required."),
           config::section_setting("batch", &PipelineConfig::batch, pipeline_batch_table()),
