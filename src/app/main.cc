@@ -7,6 +7,7 @@
 
 #include "app/exit_codes.h"
 #include "app/generate_command.h"
+#include "app/replay_command.h"
 #include "app/run_command.h"
 #include "app/status_commands.h"
 #include "config/config.h"
@@ -178,6 +179,28 @@ int run_cli(int argc, char** argv) {
                    "Only events whose payload matches this expression, such as "
                    "'value > 90' (docs/expressions.md)");
   tail->add_flag("--payload", tail_payload, "Print only each event's payload");
+  sluice::ReplayOptions replay_options;
+  auto* dead_letters_cmd =
+      app.add_subcommand("dead-letters", "Dead letters: events a stream or pipeline refused.");
+  dead_letters_cmd->require_subcommand(1);
+  auto* replay = dead_letters_cmd->add_subcommand(
+      "replay",
+      "Send a pipeline's or a stream's dead letters again, after a fix; each at most once.");
+  server_options(replay);
+  auto* replay_target = replay->add_option_group("what");
+  replay_target->add_option("--pipeline", replay_options.pipeline,
+                            "The pipeline whose dead letters go to its sinks again "
+                            "(needs the server's --config)");
+  replay_target->add_option("--stream", replay_options.stream,
+                            "The stream whose refused events are posted to it again");
+  replay_target->require_option(1);
+  replay->add_option("--since", replay_options.since,
+                     "Only dead letters from this time on (ISO-8601 or epoch)");
+  replay->add_flag("--dry-run", replay_options.dry_run, "Print what would be replayed");
+  replay->add_option("--key", replay_options.key, "--stream: a write key of the stream");
+  replay->add_option("--data-dir", replay_options.data_dir,
+                     "Where the record of replayed dead letters is kept (default: "
+                     "storage.data_dir of --config)");
   std::string wordlist_name;
   auto* wordlist = app.add_subcommand(
       "wordlist",
@@ -227,7 +250,7 @@ int run_cli(int argc, char** argv) {
                implied.empty() ? "" : "; added because settings write to them: " + implied);
     return sluice::kExitOk;
   }
-  if (*pipelines || *windows || *alerts || *tail || *generate) {
+  if (*pipelines || *windows || *alerts || *tail || *generate || *replay) {
     if (*generate) server_target.url = generate_options.target;
     if (auto error = sluice::resolve_target(server_target, server_config)) {
       std::cerr << *error;
@@ -244,6 +267,10 @@ int run_cli(int argc, char** argv) {
     generate_options.duration = std::chrono::milliseconds(*duration);
     generate_options.target = server_target.url;
     return sluice::run_generate(generate_options);
+  }
+  if (*replay) {
+    replay_options.config_file = server_config;
+    return sluice::run_replay_command(server_target, replay_options);
   }
   if (*pipelines) return sluice::run_pipelines_command(server_target, as_json);
   if (*windows) return sluice::run_windows_command(server_target, as_json);

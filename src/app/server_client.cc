@@ -138,6 +138,34 @@ std::variant<std::string, int> get_from_server(const std::string& command,
   }
 }
 
+std::variant<Answer, int> post_to_server(const std::string& command, const ServerTarget& target,
+                                         const std::string& path, const std::string& body,
+                                         const std::string& content_type, const std::string& key) {
+  const auto at = endpoint_of(command, target.url);
+  if (!at) return kExitUsage;
+  try {
+    asio::io_context io;
+    asio::ip::tcp::resolver resolver(io);
+    beast::tcp_stream stream(io);
+    stream.connect(resolver.resolve(at->host, at->port));
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, at->prefix + path, 11};
+    req.set(bhttp::field::host, at->host);
+    req.set(bhttp::field::user_agent, "sluice-" + command);
+    req.set(bhttp::field::content_type, content_type);
+    if (!key.empty()) req.set("X-Sluice-Key", key);
+    req.body() = body;
+    req.prepare_payload();
+    bhttp::write(stream, req);
+    beast::flat_buffer buffer;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(stream, buffer, res);
+    return Answer{res.result_int(), std::move(res.body())};
+  } catch (const std::exception& e) {
+    print_unreachable(command, target, reason(e));
+    return kExitFailure;
+  }
+}
+
 int follow_events(const std::string& command, const ServerTarget& target,
                   const std::string& path_and_query,
                   const std::function<bool(const std::string&, const std::string&)>& on_event) {

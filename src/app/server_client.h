@@ -28,6 +28,16 @@ std::variant<std::string, int> get_from_server(const std::string& command,
                                                const ServerTarget& target,
                                                const std::string& path_and_query);
 
+// POST `body` to url + path: the status and body of any answer, or the exit code after printing
+// one line saying why there was none. `key` goes as X-Sluice-Key when not empty.
+struct Answer {
+  unsigned status = 0;
+  std::string body;
+};
+std::variant<Answer, int> post_to_server(const std::string& command, const ServerTarget& target,
+                                         const std::string& path, const std::string& body,
+                                         const std::string& content_type, const std::string& key);
+
 // GET a Server-Sent Events stream; calls `on_event(event, data)` for each block until the
 // server closes it (or on_event returns false). The exit code.
 int follow_events(const std::string& command, const ServerTarget& target,

@@ -7,10 +7,11 @@
 
 #include <filesystem>
 
+#include "core/id_journal.h"
 #include "sinks/email/mail_message.h"
-#include "sinks/email/sent_journal.h"
 
 namespace sluice::sinks {
+
 namespace {
 
 using ::testing::HasSubstr;
@@ -76,11 +77,11 @@ TEST(ComposeMail, NonAsciiSubjectsAreEncodedWords) {
   EXPECT_THAT(mail, HasSubstr("To: a@x.org, b@x.org\r\n"));
 }
 
-TEST(SentJournal, RemembersAcrossReopening) {
+TEST(IdJournal, RemembersAcrossReopening) {
   const auto path = std::filesystem::temp_directory_path() / "sluice-journal-test" / "p.sent";
   std::filesystem::remove_all(path.parent_path());
   {
-    auto journal = SentJournal::open(path.string());
+    auto journal = IdJournal::open(path.string());
     ASSERT_TRUE(journal) << journal.error().message;
     EXPECT_FALSE(journal.value().contains("forms/1"));
     ASSERT_TRUE(journal.value().add("forms/1"));
@@ -89,13 +90,13 @@ TEST(SentJournal, RemembersAcrossReopening) {
     EXPECT_TRUE(journal.value().contains("forms/1"));
   }
   {
-    auto journal = SentJournal::open(path.string());
+    auto journal = IdJournal::open(path.string());
     ASSERT_TRUE(journal);
     ASSERT_TRUE(journal.value().sending("forms/4"));  // and then the process died
     ASSERT_TRUE(journal.value().sending("forms/5"));
     ASSERT_TRUE(journal.value().add("forms/5"));
   }
-  auto again = SentJournal::open(path.string());
+  auto again = IdJournal::open(path.string());
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_TRUE(again.value().in_doubt("forms/4"));
   EXPECT_FALSE(again.value().contains("forms/4"));

@@ -130,9 +130,9 @@ EmailSink::EmailSink(Settings settings, std::string name, std::string journal_di
 
 EmailSink::~EmailSink() = default;
 
-Result<SentJournal*> EmailSink::journal(const std::string& consumer) {
+Result<IdJournal*> EmailSink::journal(const std::string& consumer) {
   if (auto it = journals_.find(consumer); it != journals_.end()) return &it->second;
-  auto opened = SentJournal::open(journal_dir_ + "/" + file_name(consumer) + ".sent");
+  auto opened = IdJournal::open(journal_dir_ + "/" + file_name(consumer) + ".sent");
   if (!opened) return opened.error();
   return &journals_.emplace(consumer, std::move(opened.value())).first->second;
 }

@@ -15,7 +15,7 @@
 //         body: "Hello {name},\n\nthanks for your answers."
 //         rate_per_minute: 60
 //
-// Idempotent by event id: the ids of accepted mails are kept (sent_journal.h), so a batch
+// Idempotent by event id: the ids of accepted mails are kept (core/id_journal.h), so a batch
 // delivered again sends nothing twice; only a mail in flight when the process died is sent
 // again, with the same Message-ID (SMTP cannot tell whether the server took it). An event whose
 // recipient is not an address, or that the server refuses for good (5xx), goes to the dead letters;
@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "config/table.h"
+#include "core/id_journal.h"
 #include "pipeline/sink.h"
-#include "sinks/email/sent_journal.h"
 
 namespace sluice::sinks {
 
@@ -64,12 +64,12 @@ class EmailSink : public pipeline::Sink {
                                              const std::vector<std::string>& recipients);
   // Takes a token of the per-minute budget; how long until there is one otherwise.
   std::optional<std::chrono::milliseconds> take_token();
-  Result<SentJournal*> journal(const std::string& consumer);
+  Result<IdJournal*> journal(const std::string& consumer);
 
   Settings settings_;
   std::string name_;
   std::string journal_dir_;
-  std::map<std::string, SentJournal> journals_;  // by consumer (pipeline)
+  std::map<std::string, IdJournal> journals_;  // by consumer (pipeline)
   std::unique_ptr<Curl> curl_;
   double tokens_ = 0;
   std::chrono::steady_clock::time_point refilled_;

@@ -1,4 +1,4 @@
-#include "sinks/email/sent_journal.h"
+#include "core/id_journal.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <system_error>
 
-namespace sluice::sinks {
+namespace sluice {
 namespace {
 
 Error io_error(const std::string& what, const std::string& path) {
@@ -30,12 +30,12 @@ bool write_all(int fd, std::string_view data) {
 
 }  // namespace
 
-Result<SentJournal> SentJournal::open(const std::string& path) {
+Result<IdJournal> IdJournal::open(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0) return io_error("cannot open", path);
-  SentJournal journal(path, fd);
+  IdJournal journal(path, fd);
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
@@ -44,6 +44,10 @@ Result<SentJournal> SentJournal::open(const std::string& path) {
     std::string id = line.substr(2);
     if (line[0] == 's') {
       if (!journal.ids_.contains(id)) journal.in_doubt_.insert(std::move(id));
+      continue;
+    }
+    if (line[0] == 'c') {
+      journal.in_doubt_.erase(id);
       continue;
     }
     journal.in_doubt_.erase(id);
@@ -61,7 +65,7 @@ Result<SentJournal> SentJournal::open(const std::string& path) {
   return journal;
 }
 
-SentJournal::SentJournal(SentJournal&& other) noexcept
+IdJournal::IdJournal(IdJournal&& other) noexcept
     : path_(std::move(other.path_)),
       fd_(std::exchange(other.fd_, -1)),
       ids_(std::move(other.ids_)),
@@ -69,7 +73,7 @@ SentJournal::SentJournal(SentJournal&& other) noexcept
       order_(std::move(other.order_)),
       lines_(other.lines_) {}
 
-SentJournal::~SentJournal() {
+IdJournal::~IdJournal() {
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -85,13 +89,21 @@ std::string one_line(std::string_view id) {
 
 }  // namespace
 
-Result<void> SentJournal::sending(std::string_view id) {
+Result<void> IdJournal::sending(std::string_view id) {
   if (!write_all(fd_, "s " + one_line(id) + "\n")) return io_error("cannot write", path_);
   ++lines_;
   return boost::outcome_v2::success();
 }
 
-Result<void> SentJournal::add(std::string_view id) {
+Result<void> IdJournal::cancel(std::string_view id) {
+  std::string line = one_line(id);
+  in_doubt_.erase(line);
+  if (!write_all(fd_, "c " + line + "\n")) return io_error("cannot write", path_);
+  ++lines_;
+  return boost::outcome_v2::success();
+}
+
+Result<void> IdJournal::add(std::string_view id) {
   std::string line = one_line(id);
   in_doubt_.erase(line);
   if (!ids_.insert(line).second) return boost::outcome_v2::success();
@@ -106,7 +118,7 @@ Result<void> SentJournal::add(std::string_view id) {
   return boost::outcome_v2::success();
 }
 
-Result<void> SentJournal::rewrite() {
+Result<void> IdJournal::rewrite() {
   const std::string fresh = path_ + ".new";
   const int fd = ::open(fresh.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return io_error("cannot open", fresh);
@@ -126,4 +138,4 @@ Result<void> SentJournal::rewrite() {
   return boost::outcome_v2::success();
 }
 
-}  // namespace sluice::sinks
+}  // namespace sluice
