@@ -12,72 +12,24 @@ usage: email_test.py SLUICE_BINARY
 """
 
 import collections
-import email
-import email.policy
 import http.client
 import json
 import os
-import socket
 import sys
 import tempfile
-import threading
 import time
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from fakes import Mailbox, start_smtp  # noqa: E402
 from harness import Checks, Server, all_events, wait_for  # noqa: E402
-
-
-class Mailbox:
-    """Records every mail the SMTP server accepts; refuses `refuse@` recipients for good and
-    the first `busy` messages for a while."""
-
-    def __init__(self, busy=0):
-        self.mails = []
-        self.busy = busy
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith("refuse@"):
-            return "550 5.1.1 no such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            if self.busy > 0:
-                self.busy -= 1
-                return "451 4.3.0 try again later"
-            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-            self.mails.append({"to": envelope.rcpt_tos, "from": envelope.mail_from,
-                               "subject": str(message["subject"]),
-                               "message_id": str(message["message-id"]),
-                               "body": message.get_content(), "login": session.authenticated,
-                               "at": time.monotonic()})
-        return "250 OK"
-
-
-def authenticate(server, session, envelope, mechanism, auth_data):
-    ok = auth_data.login == b"forms" and auth_data.password == b"s3cret-pass"
-    return AuthResult(success=ok, handled=False)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main():
     binary = sys.argv[1]
     checks = Checks()
     box = Mailbox(busy=3)
-    port = free_port()
-    smtp = Controller(box, hostname="127.0.0.1", port=port, authenticator=authenticate,
-                      auth_require_tls=False)
-    smtp.start()
+    smtp = start_smtp(box)
+    port = smtp.port
     work = tempfile.mkdtemp(prefix="sluice-email-test-")
     config = os.path.join(work, "sluice.yaml")
     with open(config, "w") as f:

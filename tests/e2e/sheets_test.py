@@ -10,158 +10,24 @@ with openssl against the public key), tokens that expire after 6 s, a per-second
 usage: sheets_test.py SLUICE_BINARY
 """
 
-import base64
-import http.server
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from fakes import SheetsApi, service_account  # noqa: E402
 from harness import Checks, Server, wait_for  # noqa: E402
-
-CLIENT_EMAIL = "forms-writer@example-project.iam.gserviceaccount.com"
-PER_SECOND = 10  # the stand-in's quota; the sink is told 540 a minute (9 a second)
-
-
-def b64url_decode(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class SheetsApi(http.server.ThreadingHTTPServer):
-    def __init__(self, public_key):
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.public_key = public_key
-        self.lock = threading.Lock()
-        self.rows = []
-        self.tokens = {}  # token -> expiry (monotonic)
-        self.token_requests = 0
-        self.bad_jwts = 0
-        self.recent = []  # times of API requests in the last second
-        self.over_quota = 0
-        self.storm_until = 0.0
-        self.storm_answers = 0
-        self.lose_next_answer = False
-        self.lost_answers = 0
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.server_address[1]
-
-    def verify_jwt(self, jwt):
-        header, claims, signature = jwt.split(".")
-        work = tempfile.mkdtemp()
-        with open(os.path.join(work, "data"), "wb") as f:
-            f.write((header + "." + claims).encode())
-        with open(os.path.join(work, "sig"), "wb") as f:
-            f.write(b64url_decode(signature))
-        ok = subprocess.run(["openssl", "dgst", "-sha256", "-verify", self.public_key,
-                             "-signature", os.path.join(work, "sig"),
-                             os.path.join(work, "data")], capture_output=True).returncode == 0
-        claims = json.loads(b64url_decode(claims))
-        now = time.time()
-        return (ok and json.loads(b64url_decode(header))["alg"] == "RS256" and
-                claims["iss"] == CLIENT_EMAIL and claims["aud"] == self.url + "/token" and
-                "auth/spreadsheets" in claims["scope"] and claims["iat"] <= now + 5 and
-                claims["exp"] > now)
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def answer(self, status, body, headers=()):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def authorised(self):
-        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-        expiry = self.server.tokens.get(token)
-        return expiry is not None and time.monotonic() < expiry
-
-    def within_quota(self):
-        now = time.monotonic()
-        self.server.recent = [t for t in self.server.recent if now - t < 1.0] + [now]
-        return len(self.server.recent) <= PER_SECOND
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        api = self.server
-        with api.lock:
-            if self.path == "/token":
-                api.token_requests += 1
-                form = urllib.parse.parse_qs(body.decode())
-                if form.get("grant_type") != ["urn:ietf:params:oauth:grant-type:jwt-bearer"] or \
-                        not api.verify_jwt(form["assertion"][0]):
-                    api.bad_jwts += 1
-                    return self.answer(400, {"error": "invalid_grant"})
-                token = "tok-%d" % api.token_requests
-                api.tokens[token] = time.monotonic() + 6
-                return self.answer(200, {"access_token": token, "expires_in": 6,
-                                         "token_type": "Bearer"})
-            if not self.authorised():
-                return self.answer(401, {"error": {"code": 401}})
-            if not self.within_quota():
-                api.over_quota += 1
-                return self.answer(429, {"error": {"code": 429}}, [("Retry-After", "1")])
-            if time.monotonic() < api.storm_until:
-                api.storm_answers += 1
-                return self.answer(429, {"error": {"code": 429}}, [("Retry-After", "1")])
-            if ":append?" not in self.path or "/spreadsheets/S-1/values/" not in self.path:
-                return self.answer(400, {"error": {"message": "unknown range"}})
-            request = json.loads(body)
-            api.rows += request["values"]
-            if api.lose_next_answer:
-                api.lose_next_answer = False
-                api.lost_answers += 1
-                self.close_connection = True
-                return  # applied, but the client hears nothing
-            return self.answer(200, {"updates": {"updatedRows": len(request["values"])}})
-
-    def do_GET(self):
-        api = self.server
-        with api.lock:
-            if not self.authorised():
-                return self.answer(401, {"error": {"code": 401}})
-            if not self.within_quota():
-                api.over_quota += 1
-                return self.answer(429, {"error": {"code": 429}}, [("Retry-After", "1")])
-            # The id column: Responses!D:D with three columns from A.
-            assert "Responses%21D%3AD" in self.path, self.path
-            ids = [row[3] for row in api.rows if len(row) > 3]
-            return self.answer(200, {"range": "Responses!D1:D%d" % len(ids),
-                                     "majorDimension": "COLUMNS", "values": [ids]})
-
 
 def main():
     binary = sys.argv[1]
     checks = Checks()
     work = tempfile.mkdtemp(prefix="sluice-sheets-test-")
-    private_key, public_key = os.path.join(work, "key.pem"), os.path.join(work, "pub.pem")
-    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
-                    "rsa_keygen_bits:2048", "-out", private_key], check=True,
-                   capture_output=True)
-    subprocess.run(["openssl", "pkey", "-in", private_key, "-pubout", "-out", public_key],
-                   check=True, capture_output=True)
-    api = SheetsApi(public_key)
+    api = SheetsApi(per_second=10)  # the sink is told 540 a minute (9 a second)
     threading.Thread(target=api.serve_forever, daemon=True).start()
-    key_file = os.path.join(work, "service-account.json")
-    with open(key_file, "w") as f:
-        json.dump({"type": "service_account", "client_email": CLIENT_EMAIL,
-                   "private_key": open(private_key).read(), "token_uri": api.url + "/token"},
-                  f)
+    key_file, api.public_key = service_account(work, api.url + "/token")
     config = os.path.join(work, "sluice.yaml")
     with open(config, "w") as f:
         f.write("""
