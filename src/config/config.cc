@@ -532,25 +532,37 @@ void check_references(Config& config, Checks& checks, const YAML::Node& root) {
   check_pipelines(config, checks);
   check_windows(config, checks);
   check_alerts(config, checks);
+  // Paths of routes and forms: free, and each one's own.
   std::map<std::string, std::string> paths;
+  auto check_path = [&](const std::string& path, const std::vector<std::string_view>& place,
+                        const std::string& what) {
+    if (path.size() < 2 || path[0] != '/' || path.starts_with("/v1/") || path == "/metrics" ||
+        path == "/healthz" || path == "/readyz" || path == "/" || path == "/demo" ||
+        path == "/tracker.js" || path == "/console.js" || path == "/console.css") {
+      checks.add(place, fmt::format("\"{}\" is not a free path: it must start with / and not be "
+                                    "/metrics, /healthz, /readyz, the console's or under /v1/",
+                                    path));
+    } else if (auto [it, added] = paths.emplace(path, what); !added) {
+      checks.add(place, fmt::format("\"{}\" is also {}", path, it->second));
+    }
+  };
   for (const auto& [name, route] : config.routes) {
     if (checks.has_error_under("routes." + name + ".protocol")) continue;
     if (route.sdk()) {
       check_sdk_route(config, name, route, given_routes, checks);
       continue;
     }
-    if (route.path.size() < 2 || route.path[0] != '/' || route.path.starts_with("/v1/") ||
-        route.path == "/metrics" || route.path == "/healthz" || route.path == "/readyz") {
-      checks.add({"routes", name, "path"},
-                 fmt::format("\"{}\" is not a free path: it must start with / and not be "
-                             "/metrics, /healthz, /readyz or under /v1/",
-                             route.path));
-    } else if (auto [it, added] = paths.emplace(route.path, name); !added) {
-      checks.add({"routes", name, "path"},
-                 fmt::format("\"{}\" is also routes.{}.path", route.path, it->second));
-    }
+    check_path(route.path, {"routes", name, "path"}, "routes." + name + ".path");
     if (!config.streams.contains(route.stream)) {
       checks.add({"routes", name, "stream"}, no_stream(config, route.stream));
+    }
+  }
+  for (const auto& [name, stream] : config.streams) {
+    if (stream.form.path.empty()) continue;
+    check_path(stream.form.path, {"streams", name, "form", "path"},
+               "streams." + name + ".form.path");
+    if (!stream.form.enabled) {
+      checks.add({"streams", name, "form", "path"}, "the form is not enabled (form.enabled)");
     }
   }
 }

@@ -131,6 +131,10 @@ const Table& form_table() {
                          "Answer an accepted form post with 303 to this URL (a thank-you page), "
                          "so a plain `<form>` works without JavaScript. Empty: answer 202 with "
                          "JSON."),
+          string_setting("path", &FormConfig::path, "",
+                         "Another path the form posts to, as `/v1/forms/<name>` does (its old "
+                         "one, such as `/student-data-form/`, so pages and clients keep it). "
+                         "Empty: none."),
       }};
   return table;
 }
@@ -263,7 +267,8 @@ const Table& route_table() {
   static const Table table{
       "routes.<name>",
       "An extra POST path into a stream, so clients built for other collectors work "
-      "unchanged (it accepts every body the stream's own endpoint accepts); or the endpoints "
+      "unchanged (it accepts every body the stream's own endpoint accepts); a read path in "
+      "another system's shape (`events-api`); or the endpoints "
       "of an analytics SDK (`protocol`), so a site's Segment, PostHog or Snowplow code sends "
       "here once its host is changed (docs/compatibility.md).",
       {
@@ -272,19 +277,26 @@ const Table& route_table() {
                          "of its endpoints, empty for the paths the SDK uses by default "
                          "(`/ingest` serves PostHog's `/batch` at `/ingest/batch`)."),
           string_setting("stream", &RouteConfig::stream, "", "The stream events go to."),
+          int_setting("status", &RouteConfig::status, 202, 200, 202,
+                      "`events`: the status of an accepted post: 202, or 200 for clients that "
+                      "take only 200 for success (a rejected post is 400 either way)."),
           string_setting("protocol", &RouteConfig::protocol, "events",
-                         "`events`: Sluice's own bodies at `path`. `segment`: the Segment HTTP "
+                         "`events`: Sluice's own bodies at `path`. `events-api`: `GET path` "
+                         "reads the stream's events back as the tracking API did (`GET "
+                         "/events?event_type=&location_type=&component_name=&page_path=&limit=`, "
+                         "a JSON array of events, newest first; docs/migrating.md). "
+                         "`segment`: the Segment HTTP "
                          "tracking API (`/v1/track`, `/v1/page`, `/v1/identify`, `/v1/batch`, "
                          "…). `posthog`: PostHog's capture endpoints (`/batch`, `/e`, "
                          "`/capture`, `/i/v0/e`, with `/flags` and `/decide` answered). "
                          "`snowplow`: the Snowplow tracker protocol (`POST "
                          "/com.snowplowanalytics.snowplow/tp2`, `GET /i`).",
                          [](const Scalar& v) -> std::optional<std::string> {
-                           if (v.text == "events" || v.text == "segment" || v.text == "posthog" ||
-                               v.text == "snowplow") {
+                           if (v.text == "events" || v.text == "events-api" ||
+                               v.text == "segment" || v.text == "posthog" || v.text == "snowplow") {
                              return std::nullopt;
                            }
-                           return "must be events, segment, posthog or snowplow";
+                           return "must be events, events-api, segment, posthog or snowplow";
                          }),
       }};
   return table;

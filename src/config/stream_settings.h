@@ -55,6 +55,7 @@ struct BotsConfig {
 struct FormConfig {
   bool enabled = false;
   std::string redirect;
+  std::string path;  // another path the form posts to (its old one), besides /v1/forms/<name>
 };
 
 struct StreamConfig {
@@ -96,9 +97,10 @@ struct RouteConfig {
   std::string name;
   std::string path;
   std::string stream;
-  std::string protocol = "events";  // events | segment | posthog | snowplow
+  std::string protocol = "events";  // events | events-api | segment | posthog | snowplow
+  int status = 202;                 // events: the status of an accepted post (202 or 200)
 
-  bool sdk() const { return protocol != "events"; }
+  bool sdk() const { return protocol != "events" && protocol != "events-api"; }
 };
 
 namespace config {

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <array>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/url/pct_string_view.hpp>
 #include <set>
 
@@ -106,6 +109,12 @@ void ReadRoutes::add_routes(http::Router& router) {
     }
   };
   from_store("/v1/events", [this](Request& req, const Call& call) { return events(req, call); });
+  for (const auto& [name, route] : parts_.config.routes) {
+    if (route.protocol != "events-api") continue;
+    from_store(route.path, [this, stream = route.stream](Request& req, const Call& call) {
+      return events_api(req, call, stream);
+    });
+  }
   from_store("/v1/events/{id*}",
              [this](Request& req, const Call& call) { return event(req, call); });
   get("/v1/streams", [this](Request& req, const Call& call) { return streams(req, call); });
@@ -143,6 +152,51 @@ Task<Reply> ReadRoutes::events(Request& req, const Call& call) {
   const Params params = query_params(call.url);
   auto body = co_await store_work_.run([&] { return query_events(*parts_.reader, params); });
   co_return body_answer(req, body);
+}
+
+// The tracking API's parameters, each an equality on the payload field of its name.
+constexpr std::array<std::string_view, 4> kEventsApiFilters = {"event_type", "location_type",
+                                                               "component_name", "page_path"};
+
+Task<Reply> ReadRoutes::events_api(Request& req, const Call& call, const std::string& stream) {
+  Params params{{"stream", stream}};
+  bool limited = false;
+  for (const auto& [name, value] : query_params(call.url)) {
+    if (name == "limit") {
+      params.emplace_back("limit", value);
+      limited = true;
+    } else if (std::find(kEventsApiFilters.begin(), kEventsApiFilters.end(), name) !=
+               kEventsApiFilters.end()) {
+      params.emplace_back("where", name + ":eq:" + value);
+    } else {
+      co_return http::error_answer(
+          req, make_error(Errc::kInvalidInput,
+                          fmt::format("unknown parameter \"{}\": this path takes event_type, "
+                                      "location_type, component_name, page_path and limit",
+                                      name.substr(0, 64))));
+    }
+  }
+  if (!limited) params.emplace_back("limit", "100");
+  auto body = co_await store_work_.run([&] { return query_events(*parts_.reader, params); });
+  if (!body) co_return http::error_answer(req, body.error());
+  // The events' payloads as one JSON array, newest first, as the tracking API answered.
+  boost::system::error_code ec;
+  boost::json::parse_options options;
+  options.max_depth = 256;  // events nest up to 64 levels, inside the page's own
+  auto page = boost::json::parse(body.value(), ec, {}, options);
+  std::string out = "[";
+  if (!ec && page.is_object()) {
+    if (const auto* events = page.as_object().if_contains("events"); events && events->is_array()) {
+      for (const auto& event : events->as_array()) {
+        if (out.size() > 1) out += ',';
+        const auto* payload =
+            event.is_object() ? event.as_object().if_contains("payload") : nullptr;
+        out += payload ? boost::json::serialize(*payload) : "{}";
+      }
+    }
+  }
+  out += ']';
+  co_return http::answer(req, 200, std::move(out));
 }
 
 Task<Reply> ReadRoutes::event(Request& req, const Call& call) {

@@ -46,6 +46,9 @@ class ReadRoutes {
 
  private:
   http::Task<http::Reply> events(http::Request& req, const http::Call& call);
+  // routes.<name> with protocol events-api: the tracking API's GET /events over `stream`.
+  http::Task<http::Reply> events_api(http::Request& req, const http::Call& call,
+                                     const std::string& stream);
   http::Task<http::Reply> event(http::Request& req, const http::Call& call);
   http::Task<http::Reply> streams(http::Request& req, const http::Call& call);
   http::Task<http::Reply> view(http::Request& req, const http::Call& call, const StreamView& view);

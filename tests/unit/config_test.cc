@@ -290,7 +290,9 @@ routes:
             std::string::npos)
       << text;
   EXPECT_EQ(text.find("routes.d.path"), std::string::npos) << "one error for a wrong protocol";
-  EXPECT_NE(text.find("must be events, segment, posthog or snowplow"), std::string::npos) << text;
+  EXPECT_NE(text.find("must be events, events-api, segment, posthog or snowplow"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("routes.e.path"), std::string::npos) << text;
   EXPECT_NE(text.find("routes.e.stream"), std::string::npos) << text;
 }

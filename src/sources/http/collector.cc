@@ -50,11 +50,12 @@ void allow_origin(const Request& req, const StreamConfig& stream, bool credentia
   res.set("Vary", "Origin");
 }
 
-// 202 with the counts (400 when nothing was accepted), or a form's 303 to its thank-you page.
-Reply ingest_answer(const Request& req, const StreamConfig& stream, bool form, std::size_t accepted,
-                    const std::vector<Rejection>& rejected) {
-  const unsigned status = accepted > 0 ? 202 : 400;
-  if (form && status == 202 && !stream.form.redirect.empty()) {
+// 202 (or the path's own status) with the counts, 400 when nothing was accepted; or a form's 303
+// to its thank-you page.
+Reply ingest_answer(const Request& req, const StreamConfig& stream, const PathOptions& path,
+                    std::size_t accepted, const std::vector<Rejection>& rejected) {
+  const unsigned status = accepted > 0 ? path.accepted_status : 400;
+  if (path.form && accepted > 0 && !stream.form.redirect.empty()) {
     auto res = http::answer(req, 303, "");
     res.set("Location", stream.form.redirect);
     res.content_type = {};
@@ -142,7 +143,13 @@ void Collector::add_routes(http::Router& router) {
   add("/v1/streams/{stream}/events", "", events_path_);
   add("/v1/forms/{form}", "", form_path_);
   for (const auto& [name, route] : config_.routes) {
-    if (route.protocol == "events") add(route.path, route.stream, events_path_);
+    if (route.protocol != "events") continue;
+    auto& options = route_paths_[name];
+    options.accepted_status = static_cast<unsigned>(route.status);
+    add(route.path, route.stream, options);
+  }
+  for (const auto& [name, stream] : config_.streams) {
+    if (stream.form.enabled && !stream.form.path.empty()) add(stream.form.path, name, form_path_);
   }
 }
 
@@ -371,7 +378,6 @@ std::variant<Reply, Collector::Parsed> Collector::parse(Request& req,
 Task<Reply> Collector::ingest(Request& req, std::string stream_name, std::string client_ip,
                               const PathOptions& path, BodyOverride body) {
   auto parsed = parse(req, stream_name, client_ip, path, body);
-  const bool form = path.form;
   Reply res;
   if (auto* answer = std::get_if<Reply>(&parsed)) {
     res = std::move(*answer);
@@ -391,7 +397,7 @@ Task<Reply> Collector::ingest(Request& req, std::string stream_name, std::string
       if (!events.batch.rejected.empty() && !events.stream->dead_letter.empty()) {
         co_await keep_dead_letters(events.stream->name, events);
       }
-      res = ingest_answer(req, *events.stream, form, accepted, events.batch.rejected);
+      res = ingest_answer(req, *events.stream, path, accepted, events.batch.rejected);
       if (!events.set_cookie.empty()) res.headers.emplace_back("Set-Cookie", events.set_cookie);
     }
   }

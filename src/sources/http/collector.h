@@ -29,6 +29,7 @@ struct PathOptions {
   bool form = false;                   // a form endpoint: text fields are always cleaned
   bool credentials = false;            // CORS answers let browsers send cookies
   bool query_body = false;             // a GET whose query is the event (a pixel)
+  unsigned accepted_status = 202;      // the status of an accepted post
 };
 // What a request's headers would say, given otherwise (a pixel's query as a form body, a
 // compression named in the query).
@@ -99,6 +100,7 @@ class Collector {
   http::RateLimiter per_key_;
   const PathOptions events_path_{};
   const PathOptions form_path_{.form = true};
+  std::map<std::string, PathOptions> route_paths_;  // by route name
 };
 
 }  // namespace sluice::collector
