@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import Checks  # noqa: E402
 
 PAGES = ["configuration.md", "streaming.md", "pipelines.md", "operations.md", "http-api.md",
-         "security.md", "tracker.md", "compatibility.md"]
+         "security.md", "tracker.md", "compatibility.md", "migrating.md"]
 SECTIONS = {"server", "storage", "log", "streams", "routes", "store", "sinks", "pipelines",
             "windows", "alerts"}
 BLOCK = re.compile(r"^( *)```yaml\n(.*?)^ *```", re.S | re.M)
