@@ -117,6 +117,16 @@ def start_sluice(build, workdir, command):
     return proc, port
 
 
+def start_sluice_config(build, workdir, config):
+    """`sluice run` with a configuration file of the caller's: (process, port)."""
+    proc = subprocess.Popen([os.path.join(build, "sluice"), "run", "--config", config,
+                             "--listen", "127.0.0.1:0", "--log-level", "warn"],
+                            stdout=subprocess.PIPE,
+                            stderr=open(os.path.join(workdir, "run.log"), "w"), text=True)
+    line = proc.stdout.readline()
+    return proc, int(line.strip().rsplit(":", 1)[1])
+
+
 def wrk(url, body, content_type, seconds, connections=64):
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     script.write('wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "%s"\n'

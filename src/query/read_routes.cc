@@ -167,7 +167,10 @@ Task<Reply> ReadRoutes::events_api(Request& req, const Call& call, const std::st
       limited = true;
     } else if (std::find(kEventsApiFilters.begin(), kEventsApiFilters.end(), name) !=
                kEventsApiFilters.end()) {
-      params.emplace_back("where", name + ":eq:" + value);
+      std::string where = name;
+      where += ":eq:";
+      where += value;
+      params.emplace_back("where", std::move(where));
     } else {
       co_return http::error_answer(
           req, make_error(Errc::kInvalidInput,
