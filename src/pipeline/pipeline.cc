@@ -30,6 +30,8 @@ consume::Options options_of(const PipelineConfig& config) {
           .streams = config.from,
           .batch_events = static_cast<std::size_t>(config.batch.max_events),
           .linger = config.batch.max_wait,
+          // Behind the log, like the store writer: under load the CPU goes to taking posts.
+          .nice = 5,
           // Processes that run the pipeline share out its partitions (on Kafka).
           .group = "pipeline." + config.name};
 }
