@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -30,14 +31,20 @@
 namespace sluice {
 namespace {
 
-// Each client connection is a file descriptor; the usual soft limit of 1024 would refuse
-// connections long before the server is busy. Raise it to the hard limit.
-void raise_open_file_limit() {
+// What every server role sets up before its first connection.
+void prepare_server_process() {
+  // Each client connection is a file descriptor; the usual soft limit of 1024 would refuse
+  // connections long before the server is busy. Raise it to the hard limit.
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
   }
+  // A peer that goes away (a broker, a database, a mail or TLS server, the program reading
+  // our log on stderr) must cost that one write, not the process: a write to a closed socket
+  // without MSG_NOSIGNAL, or to a closed pipe, would otherwise end the server with SIGPIPE.
+  // (The CLI commands keep the default, so `sluice tail | head` ends quietly.)
+  std::signal(SIGPIPE, SIG_IGN);
 }
 
 std::unique_ptr<log::Log> open_log(const Config& config) {
@@ -148,7 +155,7 @@ void reload_on_hangup(const ConfigReloader& reload, pipeline::PipelineSet& pipel
 // The processing parts, and with `all` the collector and the query API too.
 int run_processing(const Config& config, const ConfigReloader& reload, bool all) {
   auto log = logger("app");
-  raise_open_file_limit();
+  prepare_server_process();
   try {
     std::filesystem::create_directories(config.storage.data_dir);
     auto log_backend = open_log(config);
@@ -229,7 +236,7 @@ int run_processor(const Config& config, const ConfigReloader& reload) {
 
 int run_collector(const Config& config) {
   auto log = logger("app");
-  raise_open_file_limit();
+  prepare_server_process();
   try {
     std::filesystem::create_directories(config.storage.data_dir);
     auto log_backend = open_log(config);
@@ -260,7 +267,7 @@ int run_api(const Config& config) {
         "to the one process that writes it)");
     return kExitInvalidConfig;
   }
-  raise_open_file_limit();
+  prepare_server_process();
   try {
     auto log_backend = open_log(config);
     auto reader = query::open_store_reader(config);
