@@ -118,8 +118,13 @@ def main():
                 kills += 1
                 # Each restart is a rebalance: the group gives the new member its share once
                 # the killed one's session has timed out.
-                wait_for(lambda: "group=store assigned=" in "".join(victim.stderr_lines), 60,
-                         "the restarted processor given its share of the store's partitions")
+                try:
+                    wait_for(lambda: "group=store assigned=" in "".join(victim.stderr_lines),
+                             60, "the restarted processor given its share of the store's "
+                             "partitions")
+                except AssertionError:
+                    print("".join(victim.stderr_lines[-40:]), flush=True)
+                    raise
             for p in posters:
                 p.stop = True
                 p.join(timeout=60)
@@ -281,6 +286,10 @@ def main():
                    zombies_are_fenced_off)
     finally:
         for server in collectors + processors + apis:
+            if server.proc.poll() is not None:  # it should still run: say how it ended
+                print("%s on port %d exited with %d; its last output:\n%s"
+                      % (server.command, server.port, server.proc.returncode,
+                         "".join(server.stderr_lines[-40:])), flush=True)
             server.cleanup()
         cluster.stop()
         postgres.cleanup()
