@@ -7,6 +7,7 @@ import email
 import email.policy
 import http.server
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -187,6 +188,8 @@ def free_port():
 
 def start_smtp(box):
     """An SMTP server on a free loopback port taking AUTH PLAIN forms / s3cret-pass."""
+    # aiosmtpd 1.4 reads its own deprecated attribute at every AUTH and logs a warning each time.
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
     smtp = Controller(box, hostname="127.0.0.1", port=free_port(), authenticator=authenticate,
                       auth_require_tls=False)
     smtp.start()
