@@ -13,9 +13,10 @@ TCP) and PostgreSQL (Debian's, started here), each figure against its baseline i
                  each time), and the machine's CPU while they do.
   rebalance      2 processors storing a steady stream; one leaves gracefully, then one joins,
                  then one is SIGKILLed: the longest time any partition's stored position stood
-                 still while events waited, around each.
+                 still while events waited, around each (session_timeout 3 s, the least).
 
-usage: bench/scale_out.py BUILD_DIR [EVENTS]   (default 300000)
+usage: bench/scale_out.py BUILD_DIR [EVENTS] [STAGE...]   (default 300000, every stage)
+  STAGE: ingest, store, processors, rebalance
 """
 
 import json
@@ -229,16 +230,20 @@ def processors(build, cluster, pg, events):
                                       os.cpu_count()))
 
 
-def rebalance(build, cluster, pg):
+def rebalance(build, cluster, pg, session):
     print()
-    print("== rebalance: the longest a partition's stored position stood still while events "
-          "waited")
-    pg.query("CREATE DATABASE rebalance")
+    print("== rebalance at session_timeout %s: the longest a partition's stored position stood "
+          "still while events waited" % session)
+    database = "rebalance"
+    pg.query("DROP DATABASE IF EXISTS %s" % database)
+    pg.query("CREATE DATABASE %s" % database)
     db = Postgres()
-    db.url = pg.url.rsplit("/", 1)[0] + "/rebalance"
-    # The mock cluster ends a rebalance's join phase session_timeout - 1 s after it began (2 s
-    # here; a broker ends it once every member has rejoined).
-    text = config(cluster.bootstrap, db.url, "rebalance.")
+    db.url = pg.url.rsplit("/", 1)[0] + "/" + database
+    # The mock cluster ends a rebalance's join phase session_timeout - 1 s after it began (a
+    # broker ends it once every member has rejoined, which they do at their next heartbeat,
+    # session_timeout / 5).
+    join_wait = max(parse_seconds(session) - 1, 0)
+    text = config(cluster.bootstrap, db.url, database + ".", session)
     collector = Server(os.path.join(build, "sluice"), command="collector",
                        config_text=config(cluster.bootstrap, pg.url)).start()
     stop = threading.Event()
@@ -282,21 +287,24 @@ def rebalance(build, cluster, pg):
             time.sleep(0.05)
         return worst
 
+    def report(what, stall):
+        print("%-26s longest stall %5.2f s   without the mock's join wait (%.1f s): %5.2f s"
+              % (what, stall, join_wait, stall - join_wait))
+
     try:
         deadline = time.monotonic() + 60
         while len(positions()) < PARTITIONS and time.monotonic() < deadline:
             time.sleep(0.1)
-        print("steady, 2 processors:     longest stall %.2f s" % longest_stall(4))
+        print("%-26s longest stall %5.2f s" % ("steady, 2 processors:", longest_stall(4)))
         procs[1].proc.send_signal(signal.SIGTERM)
-        print("one leaves (SIGTERM):     longest stall %.2f s (of which the mock's join wait "
-              "2 s)" % longest_stall(8))
+        report("one leaves (SIGTERM):", longest_stall(4 + join_wait))
         procs[1].proc.wait(timeout=30)
         procs[2].start()
-        print("one joins:                longest stall %.2f s (of which the mock's join wait "
-              "2 s)" % longest_stall(8))
+        report("one joins:", longest_stall(4 + join_wait))
         procs[2].kill()
-        print("one SIGKILLed:            longest stall %.2f s (session_timeout 3 s)"
-              % longest_stall(12))
+        stall = longest_stall(6 + 2 * parse_seconds(session))
+        print("%-26s longest stall %5.2f s   (the session times out first: the mock looks once a "
+              "second)" % ("one SIGKILLed:", stall))
     finally:
         stop.set()
         poster.join(timeout=30)
@@ -304,9 +312,14 @@ def rebalance(build, cluster, pg):
             s.cleanup()
 
 
+def parse_seconds(text):
+    return float(text[:-1])
+
+
 def main():
     build = sys.argv[1]
     events = int(sys.argv[2]) if len(sys.argv) > 2 else 300_000
+    stages = set(sys.argv[3:]) or {"ingest", "store", "processors", "rebalance"}
     workdir = tempfile.mkdtemp(prefix="sluice-bench-scale-")
     os.chmod(workdir, 0o777)  # the PostgreSQL server writes and reads the COPY file here
     mock = os.path.join(build, "tests", "kafka_mock_cluster")
@@ -314,15 +327,19 @@ def main():
     try:
         cluster = MockKafkaCluster(mock, TOPICS)
         try:
-            kafka_ingest(build, workdir, cluster, pg, 5)
+            if "ingest" in stages:
+                kafka_ingest(build, workdir, cluster, pg, 5)
         finally:
             cluster.stop()
         # A fresh cluster for the draining: the mock keeps only ~5 MB per partition.
         cluster = MockKafkaCluster(mock, TOPICS)
         try:
-            store_drain(build, workdir, cluster, pg, events)
-            processors(build, cluster, pg, events)
-            rebalance(build, cluster, pg)
+            if "store" in stages:
+                store_drain(build, workdir, cluster, pg, events)
+            if "processors" in stages:
+                processors(build, cluster, pg, events)
+            if "rebalance" in stages:
+                rebalance(build, cluster, pg, "3s")
         finally:
             cluster.stop()
     finally:

@@ -275,7 +275,6 @@ void Consumer::run() {
         pending.swap(pending_);
       }
       if (!pending.empty() && !take(pending, false)) break;
-      recommit();
     }
     Pass pass = Pass::kIdle;
     if (!stopping && client_.wants_records()) {
@@ -317,23 +316,6 @@ void Consumer::run() {
   }
   client_.finish();
   set_state("stopped");
-}
-
-void Consumer::recommit() {
-  // A commit made while the group rebalances is refused, and one partition may see nothing new
-  // for hours: now and then every position held is committed again, so that the group's
-  // committed offsets (its lag for every member, and for autoscalers) catch up.
-  constexpr std::chrono::seconds kEvery{5};
-  const auto now = std::chrono::steady_clock::now();
-  if (now < next_recommit_) return;
-  next_recommit_ = now + kEvery;
-  Positions positions;
-  {
-    std::lock_guard lock(mutex_);
-    positions = positions_;
-  }
-  for (const auto& [partition, position] : positions)
-    member_->commit(partition, position);
 }
 
 Result<Consumer::Pass> Consumer::read_pass() {

@@ -111,7 +111,6 @@ class Consumer : private log::GroupMember::Listener {
   void assigned(const std::vector<log::Partition>& partitions) override;
   void revoked(const std::vector<log::Partition>& partitions) override;
   Result<Pass> read_pass();
-  void recommit();  // in a group: commits every position held again, now and then
   std::chrono::milliseconds fail(const char* what, const Error& error);
 
   Options options_;
@@ -132,7 +131,6 @@ class Consumer : private log::GroupMember::Listener {
   // The consumer's thread only:
   std::unique_ptr<log::GroupMember> member_;
   std::vector<log::Partition> owned_;  // the partitions read
-  std::chrono::steady_clock::time_point next_recommit_;
   std::thread thread_;
 };
 

@@ -121,8 +121,9 @@ class GroupMember {
   // least every few seconds (log.kafka.max_poll_interval bounds it): a member that does not is
   // put out of the group and its partitions revoked.
   virtual void poll(Listener& listener) = 0;
-  // Commits the partition's position as this member, without waiting: the group's lag as the
-  // brokers see it (an autoscaler reads it there).
+  // The partition's position as this member sees it, committed to the group soon (within a
+  // second, and at once when the partition is revoked) but never while the group rebalances:
+  // the group's lag as the brokers see it (an autoscaler reads it there).
   virtual void commit(const Partition& partition, Offset next_offset) = 0;
   // This member's id in the group (empty until it has joined).
   virtual std::string id() const = 0;

@@ -63,7 +63,10 @@ const config::Table& kafka_table() {
           config::duration_setting(
               "session_timeout", &KafkaConfig::session_timeout, "10s", 3000, 300'000,
               "How long the group waits for a process that stopped answering (killed, cut "
-              "off) before its partitions go to the others."),
+              "off) before its partitions go to the others. Heartbeats go every fifth of it, at "
+              "most 500ms apart. "
+              "Brokers refuse values under their `group.min.session.timeout.ms` (Kafka's "
+              "default: 6s)."),
       }};
   return table;
 }

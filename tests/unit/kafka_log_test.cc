@@ -350,6 +350,47 @@ TEST_F(KafkaLogTest, GroupMembersShareThePartitionsAndHandThemOver) {
   EXPECT_EQ(a.held.size(), 2u);
 }
 
+TEST_F(KafkaLogTest, AMemberCommittingWhileAnotherLeavesKeepsItsPartitions) {
+  config_.session_timeout = std::chrono::seconds(3);
+  KafkaLog log(config_, {{"a", 2}});
+  auto first = log.join("g", {"a"});
+  auto second = log.join("g", {"a"});
+  Held a;
+  Held b;
+  for (int i = 0; i < 1200 && (a.held.size() != 1 || b.held.size() != 1); ++i) {
+    first->poll(a);
+    second->poll(b);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(a.held.size(), 1u);
+  ASSERT_EQ(b.held.size(), 1u);
+  const Partition mine = *a.held.begin();
+  const int revocations = a.revocations;
+
+  // The first member commits after every poll, as a busy consumer does, all through the
+  // rebalance that the second one's leave starts. A commit sent during a rebalance carries the
+  // old generation; had it gone out, the brokers' refusal would have cost this member its
+  // partition.
+  second->leave(b);
+  Offset offset = 100;
+  for (int i = 0; i < 300 && a.held.size() < 2; ++i) {
+    first->poll(a);
+    first->commit(mine, ++offset);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(a.held.size(), 2u);
+  EXPECT_EQ(a.revocations, revocations) << "the member gave up a partition it kept";
+
+  // What it commits reaches the group within a commit interval (a second).
+  std::optional<Offset> committed;
+  for (int i = 0; i < 100 && committed != std::optional<Offset>(offset); ++i) {
+    first->poll(a);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    committed = log.committed("g", mine).value();
+  }
+  EXPECT_EQ(committed, std::optional<Offset>(offset));
+}
+
 TEST_F(KafkaLogTest, WithoutConsumerGroupsNothingJoins) {
   config_.consumer_groups = false;
   KafkaLog log(config_, {{"a", 2}});

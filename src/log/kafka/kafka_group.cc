@@ -54,7 +54,9 @@ class KafkaGroupMember final : public GroupMember {
     rd_kafka_topic_partition_list_add(list, log_.topic(partition.stream).c_str(),
                                       static_cast<std::int32_t>(partition.index))
         ->offset = static_cast<std::int64_t>(next_offset);
-    rd_kafka_commit(client_.get(), list, 1);
+    // Stored for the timer's next commit; refused (and not needed) for a partition no longer
+    // assigned here.
+    rd_kafka_offsets_store(client_.get(), list);
     rd_kafka_topic_partition_list_destroy(list);
   }
 

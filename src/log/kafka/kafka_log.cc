@@ -141,7 +141,15 @@ KafkaLog::KafkaPtr KafkaLog::make_client(rd_kafka_type_t type, const std::string
     const auto session = config_.session_timeout.count();
     set(conf, "partition.assignment.strategy", "cooperative-sticky");
     set(conf, "session.timeout.ms", std::to_string(session));
-    set(conf, "heartbeat.interval.ms", std::to_string(std::max<long>(session / 5, 100)));
+    // Members learn of a rebalance at their next heartbeat, so it bounds how long a process
+    // that leaves keeps its partitions from the others.
+    set(conf, "heartbeat.interval.ms", std::to_string(std::clamp<long>(session / 5, 100, 500)));
+    // Positions are stored and librdkafka's timer commits them, only while the group is
+    // steady: a commit sent during a rebalance carries the old generation, and librdkafka
+    // answers the brokers' refusal by giving up every partition this member holds, so one
+    // process leaving would stop all the others for a second rebalance.
+    set(conf, "enable.auto.commit", "true");
+    set(conf, "auto.commit.interval.ms", "1000");
     kafka_member_configure(conf, member);
   }
   char error[512];
