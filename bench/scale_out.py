@@ -70,14 +70,30 @@ def post_all(port, count):
             assert resp.status == 202, resp.status
 
 
-def stored(pg):
-    """Events the store has written: the sum of its positions (0 before its tables exist)."""
-    try:
-        rows = pg.query("SELECT coalesce(sum(next_offset), 0) FROM sluice.sluice_positions "
-                        "WHERE consumer = 'store' AND stream = 'events'")
-    except subprocess.CalledProcessError:
-        return 0
-    return int(rows[0][0])
+class Watch:
+    """One psql session that asks how many events the store has written, every 50 ms without
+    starting a process (and a PostgreSQL backend) each time, which would take CPU from what is
+    measured."""
+
+    def __init__(self, pg):
+        self.psql = subprocess.Popen(["psql", pg.url, "-XAtq"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def stored(self):
+        """The sum of the store's positions (0 before its tables exist)."""
+        self.psql.stdin.write("SELECT coalesce(sum(next_offset), 0) FROM sluice.sluice_positions "
+                              "WHERE consumer = 'store' AND stream = 'events';\n\\echo END\n")
+        self.psql.stdin.flush()
+        value = 0
+        for line in self.psql.stdout:
+            if line.strip() == "END":
+                return value
+            value = int(line)
+        raise RuntimeError("psql ended")
+
+    def close(self):
+        self.psql.stdin.close()
+        self.psql.wait()
 
 
 def cpu_seconds(pids):
@@ -131,21 +147,17 @@ def kafka_ingest(build, workdir, cluster, pg, seconds):
     print("ratio collector/kcat: %.2f" % (rate / baseline))
 
 
-def store_drain(build, workdir, cluster, pg, events):
-    print()
-    print("== PostgreSQL store: one sluice processor draining %d events vs COPY of the same rows"
-          % events)
-    collector = Server(os.path.join(build, "sluice"), command="collector",
-                       config_text=config(cluster.bootstrap, pg.url)).start()
-    post_all(collector.port, events)
-    collector.cleanup()
+def drain(build, cluster, pg, events, prefix):
+    """One `sluice processor` draining the topic into `pg`'s database: (events/s, seconds, CPU
+    seconds by part)."""
     processor = Server(os.path.join(build, "sluice"), command="processor",
-                       config_text=config(cluster.bootstrap, pg.url, "drain.")).start()
+                       config_text=config(cluster.bootstrap, pg.url, prefix)).start()
     parts = {"sluice processor": [processor.proc.pid], "Kafka (mock brokers)": [cluster.proc.pid]}
+    watch = Watch(pg)
     try:
         first = None
-        while stored(pg) < events:
-            if first is None and stored(pg) > 0:
+        while (done := watch.stored()) < events:
+            if first is None and done > 0:
                 first = time.monotonic()
                 used = {name: cpu_seconds(pids) for name, pids in parts.items()}
                 busy = cpu_busy()[0]
@@ -156,8 +168,20 @@ def store_drain(build, workdir, cluster, pg, events):
         used["PostgreSQL and the rest"] = ((cpu_busy()[0] - busy) / os.sysconf("SC_CLK_TCK")
                                            - sum(used.values()))
     finally:
+        watch.close()
         processor.cleanup()
-    rate = events / seconds
+    return events / seconds, seconds, used
+
+
+def store_drain(build, workdir, cluster, pg, events):
+    print()
+    print("== PostgreSQL store: one sluice processor draining %d events vs COPY of the same rows"
+          % events)
+    collector = Server(os.path.join(build, "sluice"), command="collector",
+                       config_text=config(cluster.bootstrap, pg.url)).start()
+    post_all(collector.port, events)
+    collector.cleanup()
+    rate, seconds, used = drain(build, cluster, pg, events, "drain.")
     dump = os.path.join(workdir, "rows.copy")
     pg.query("COPY (SELECT * FROM sluice.events WHERE stream = 'events') TO '%s'" % dump)
     pg.query("DROP TABLE IF EXISTS sluice.copy_baseline")
@@ -186,8 +210,8 @@ def store_drain(build, workdir, cluster, pg, events):
     print("ratio store/COPY: %.2f   store/(COPY + INSERT ON CONFLICT): %.2f"
           % (rate / copy_rate, rate / insert_rate))
     print("CPU per 100 000 events while the store drained (%.1f s on %d cores): %s"
-          % (seconds, os.cpu_count(), ", ".join("%s %.2f s" % (name, cpu * 100_000 / events)
-                                                 for name, cpu in used.items())))
+          % (seconds, os.cpu_count(),
+             ", ".join("%s %.2f s" % (name, c * 100_000 / events) for name, c in used.items())))
     print("CPU per 100 000 rows of the COPY (the machine's busy time): %.2f s"
           % (copy_cpu * 100_000 / events))
 
@@ -208,10 +232,11 @@ def processors(build, cluster, pg, events):
                           config_text=text) for _ in range(n)]
         for s in servers:
             s.start()
+        watch = Watch(db)
         try:
             first = None
             while True:
-                done = stored(db)
+                done = watch.stored()
                 if first is None and done > 0:
                     first = time.monotonic()
                     busy0, total0 = cpu_busy()
@@ -221,6 +246,7 @@ def processors(build, cluster, pg, events):
             seconds = time.monotonic() - first
             busy1, total1 = cpu_busy()
         finally:
+            watch.close()
             for s in servers:
                 s.cleanup()
         rates[n] = events / seconds

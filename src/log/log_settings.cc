@@ -39,6 +39,13 @@ const config::Table& kafka_table() {
               "delivery_timeout", &KafkaConfig::delivery_timeout, "30s", 1000, 3'600'000,
               "How long an event may wait for the brokers before its request gets "
               "503 (brokers unreachable)."),
+          config::duration_setting(
+              "linger", &KafkaConfig::linger, "1ms", 0, 1000,
+              "How long the producer gathers records into a batch before sending it "
+              "(librdkafka's linger.ms). Each request's 202 waits for its records' delivery, "
+              "so this adds to every answer's time; under load batches fill while earlier "
+              "ones are in flight anyway. Raise it to send fewer, larger requests to the "
+              "brokers."),
           config::size_setting(
               "max_in_flight_bytes", &KafkaConfig::max_in_flight_bytes, "64MiB", 1LL << 20,
               1LL << 32,

@@ -14,6 +14,7 @@ struct KafkaConfig {
   std::string brokers;
   std::string topic_prefix;
   std::chrono::milliseconds delivery_timeout{};
+  std::chrono::milliseconds linger{1};
   std::uint64_t max_in_flight_bytes = 0;
   int replication_factor = 0;
   std::string compression = "lz4";

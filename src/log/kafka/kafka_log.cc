@@ -123,7 +123,7 @@ KafkaLog::KafkaPtr KafkaLog::make_client(rd_kafka_type_t type, const std::string
   if (type == RD_KAFKA_PRODUCER) {
     set(conf, "acks", "all");
     set(conf, "enable.idempotence", "true");
-    set(conf, "linger.ms", "5");
+    set(conf, "linger.ms", std::to_string(config_.linger.count()));
     set(conf, "compression.codec", config_.compression);
     set(conf, "message.timeout.ms", std::to_string(config_.delivery_timeout.count()));
     set(conf, "queue.buffering.max.kbytes",
