@@ -135,6 +135,12 @@ KafkaLog::KafkaPtr KafkaLog::make_client(rd_kafka_type_t type, const std::string
     set(conf, "enable.auto.commit", "false");
     set(conf, "enable.auto.offset.store", "false");
     set(conf, "auto.offset.reset", "earliest");
+    // A reader follows one partition and is asked for a batch at a time: a few megabytes
+    // fetched ahead keep it busy (1 MiB made a processor drain 15 % slower). librdkafka's
+    // default, 64 MiB per client with one client per partition and consumer, cost a processor
+    // 235 MB at its peak instead of 160 and a quarter more CPU, most of it faulting in and
+    // handing back the pages of the buffers it prefetched into.
+    set(conf, "queued.max.messages.kbytes", "4096");
   }
   if (member) {
     // A group member: it only takes part in the group protocol; reads go through the readers.
