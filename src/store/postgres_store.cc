@@ -191,7 +191,6 @@ Result<void> PostgresStore::write_in_transaction(const std::string& consumer,
   std::vector<EventView> events;
   events.reserve(batch.records.size());
   std::unordered_map<std::string_view, std::size_t> first_of_id;  // id -> its first event
-  copy_buffer_.assign(copy::kBinaryHeader);
   for (const auto& record : batch.records) {
     auto event = decode_event(record.bytes);
     if (!event) {
@@ -200,45 +199,36 @@ Result<void> PostgresStore::write_in_transaction(const std::string& consumer,
           fmt::format("PostgreSQL store: undecodable record at offset {}", record.offset));
     }
     first_of_id.try_emplace(event->id, events.size());
-    copy::append_big_endian(copy_buffer_, std::int16_t{7});
-    copy::append_int4_field(copy_buffer_, static_cast<std::int32_t>(events.size()));
-    copy::append_field(copy_buffer_, event->id);
-    copy::append_int8_field(copy_buffer_, event->ts_ms);
-    copy::append_int8_field(copy_buffer_, event->received_at_ms);
-    copy::append_optional_field(copy_buffer_, event->key);
-    copy::append_optional_field(copy_buffer_, event->type);
-    copy::append_field(copy_buffer_, event->payload);
     events.push_back(*event);
   }
-  copy::append_trailer(copy_buffer_);
-  if (auto copied = conn_.copy("COPY staged_events (n, id, ts, received_at, key, type, payload) "
-                               "FROM STDIN (FORMAT binary)",
-                               copy_buffer_, "copy");
-      !copied) {
-    return copied;
-  }
-  // ORDER BY n: of the same id twice in a batch, the first is stored.
-  auto inserted = conn_.exec(
-      "INSERT INTO events (stream, id, ts, received_at, key, type, payload) "
-      "SELECT $1, id, ts, received_at, key, type, payload::json FROM staged_events ORDER BY n "
-      "ON CONFLICT (stream, id) DO NOTHING RETURNING id",
-      {stream}, "insert");
-  if (!inserted) return inserted.error();
-
   // Counted only when stored: a repeated id inserts nothing.
   auto& fields = rollups_.fields(stream);
   RollupBatch& rollup = rollup_batch_;
   rollup.clear();
   std::array<std::string, 3> dims;
-  PGresult* ids = inserted.value().get();
-  for (int i = 0; i < PQntuples(ids); ++i) {
-    const std::string_view id(PQgetvalue(ids, i, 0),
-                              static_cast<std::size_t>(PQgetlength(ids, i, 0)));
-    const auto found = first_of_id.find(id);
-    if (found == first_of_id.end()) continue;
-    const EventView& event = events[found->second];
+  auto count = [&](const EventView& event) {
     fields.read(event.payload, dims);
     rollup.add(event.ts_ms, event.received_at_ms, event.type, dims);
+  };
+
+  // Ids are new but for a client's retry: the rows go straight into the table, and only when
+  // one is there already (the COPY fails on the unique index) do they go through staging.
+  auto direct =
+      first_of_id.size() == events.size() ? copy_new(stream, events) : Result<bool>(false);
+  if (!direct) return direct.error();
+  if (direct.value()) {
+    for (const auto& event : events)
+      count(event);
+  } else {
+    auto inserted = insert_unless_stored(stream, events);
+    if (!inserted) return inserted.error();
+    PGresult* ids = inserted.value().get();
+    for (int i = 0; i < PQntuples(ids); ++i) {
+      const std::string_view id(PQgetvalue(ids, i, 0),
+                                static_cast<std::size_t>(PQgetlength(ids, i, 0)));
+      const auto found = first_of_id.find(id);
+      if (found != first_of_id.end()) count(events[found->second]);
+    }
   }
   if (auto counted = add_rollup(stream, rollup); !counted) return counted;
 
@@ -262,6 +252,67 @@ Result<void> PostgresStore::write_in_transaction(const std::string& consumer,
     return make_error(Errc::kUnavailable, positions::fenced_message(consumer, partition));
   }
   return boost::outcome_v2::success();
+}
+
+Result<bool> PostgresStore::copy_new(const std::string& stream,
+                                     const std::vector<EventView>& events) {
+  copy_buffer_.assign(copy::kBinaryHeader);
+  for (const auto& event : events) {
+    copy::append_big_endian(copy_buffer_, copy::kColumns);
+    copy::append_field(copy_buffer_, stream);
+    copy::append_field(copy_buffer_, event.id);
+    copy::append_int8_field(copy_buffer_, event.ts_ms);
+    copy::append_int8_field(copy_buffer_, event.received_at_ms);
+    copy::append_optional_field(copy_buffer_, event.key);
+    copy::append_optional_field(copy_buffer_, event.type);
+    copy::append_field(copy_buffer_, event.payload);
+  }
+  copy::append_trailer(copy_buffer_);
+  if (auto marked = conn_.exec("SAVEPOINT direct", "savepoint"); !marked) return marked.error();
+  auto copied =
+      conn_.copy(fmt::format("COPY events ({}) FROM STDIN (FORMAT binary)", copy::kColumnList),
+                 copy_buffer_, "copy");
+  if (copied) {
+    if (auto released = conn_.exec("RELEASE SAVEPOINT direct", "savepoint"); !released) {
+      return released.error();
+    }
+    return true;
+  }
+  // A row the table has (or one it cannot take, which staging finds out again): undone alone.
+  if (copied.error().fault != Fault::kData) return copied.error();
+  if (auto undone = conn_.exec("ROLLBACK TO SAVEPOINT direct", "savepoint"); !undone) {
+    return undone.error();
+  }
+  return false;
+}
+
+Result<pg::ResultPtr> PostgresStore::insert_unless_stored(const std::string& stream,
+                                                          const std::vector<EventView>& events) {
+  copy_buffer_.assign(copy::kBinaryHeader);
+  for (std::size_t n = 0; n < events.size(); ++n) {
+    const EventView& event = events[n];
+    copy::append_big_endian(copy_buffer_, std::int16_t{7});
+    copy::append_int4_field(copy_buffer_, static_cast<std::int32_t>(n));
+    copy::append_field(copy_buffer_, event.id);
+    copy::append_int8_field(copy_buffer_, event.ts_ms);
+    copy::append_int8_field(copy_buffer_, event.received_at_ms);
+    copy::append_optional_field(copy_buffer_, event.key);
+    copy::append_optional_field(copy_buffer_, event.type);
+    copy::append_field(copy_buffer_, event.payload);
+  }
+  copy::append_trailer(copy_buffer_);
+  if (auto copied = conn_.copy("COPY staged_events (n, id, ts, received_at, key, type, payload) "
+                               "FROM STDIN (FORMAT binary)",
+                               copy_buffer_, "copy");
+      !copied) {
+    return copied.error();
+  }
+  // ORDER BY n: of the same id twice in a batch, the first is stored.
+  return conn_.exec(
+      "INSERT INTO events (stream, id, ts, received_at, key, type, payload) "
+      "SELECT $1, id, ts, received_at, key, type, payload::json FROM staged_events ORDER BY n "
+      "ON CONFLICT (stream, id) DO NOTHING RETURNING id",
+      {stream}, "insert");
 }
 
 Result<void> PostgresStore::check_rollup_fields(const std::string& stream) {

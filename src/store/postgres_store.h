@@ -51,6 +51,12 @@ class PostgresStore : public StoreWriter {
   Result<void> recount(const std::string& stream);
   // Adds a batch's counts to the minute and hour rollups, and clears it.
   Result<void> add_rollup(const std::string& stream, RollupBatch& batch);
+  // Copies the batch (ids unique within it) straight into the events table, in a savepoint:
+  // false, and nothing written, when a row is refused (an id stored already).
+  Result<bool> copy_new(const std::string& stream, const std::vector<EventView>& events);
+  // Stages the batch and inserts the events whose id is not stored yet: their ids.
+  Result<pg::ResultPtr> insert_unless_stored(const std::string& stream,
+                                             const std::vector<EventView>& events);
 
   pg::Connection conn_;
   bool ready_ = false;  // the tables of this connection are made
