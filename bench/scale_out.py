@@ -126,16 +126,23 @@ def kafka_ingest(build, workdir, cluster, pg, seconds):
             e = event(i)
             f.write("%s\t%s\n" % (e["user_id"], json.dumps(e)))
     started = time.monotonic()
+    machine, mock = cpu_busy(), cpu_seconds([cluster.proc.pid])
     subprocess.run(["kcat", "-P", "-b", cluster.bootstrap, "-t", "baseline", "-K", "\t",
                     "-z", "lz4", "-X", "linger.ms=5", "-l", lines], check=True)
     baseline = count / (time.monotonic() - started)
+    kcat_cpu = cpu_use(machine, mock, cluster, count)
     collector = Server(os.path.join(build, "sluice"), command="collector",
                        config_text=config(cluster.bootstrap, pg.url)).start()
     try:
         body = json.dumps([event(i) for i in range(BATCH)])
         url = "http://127.0.0.1:%d/v1/streams/events/events" % collector.port
+        machine, mock = cpu_busy(), cpu_seconds([cluster.proc.pid])
+        own = cpu_seconds([collector.proc.pid])
         best = wrk(url, body, "application/json", seconds)
         rate = best["rps"] * BATCH
+        sent = rate * seconds
+        wrk_cpu = cpu_use(machine, mock, cluster, sent)
+        own = (cpu_seconds([collector.proc.pid]) - own) * 100_000 / sent
         half = max(1, int(best["rps"] / 2 / 16))  # per hey worker
         latency = hey(url, body, ["-z", "%ds" % seconds, "-c", "16", "-q", str(half)])
     finally:
@@ -145,6 +152,23 @@ def kafka_ingest(build, workdir, cluster, pg, seconds):
           % (rate, best["p99_ms"], best["non2xx"]))
     print("sluice collector at half  p99 %.1f ms (%d requests/s)" % (latency["p99_ms"], half * 16))
     print("ratio collector/kcat: %.2f" % (rate / baseline))
+    print("CPU per 100 000 events, kcat:      mock brokers %.2f s, kcat and the rest %.2f s; "
+          "machine busy %.0f %% of %d cores" % (kcat_cpu[1], kcat_cpu[2], kcat_cpu[0],
+                                               os.cpu_count()))
+    print("CPU per 100 000 events, collector: mock brokers %.2f s, sluice collector %.2f s, wrk "
+          "and the rest %.2f s; machine busy %.0f %% of %d cores"
+          % (wrk_cpu[1], own, wrk_cpu[2] - own, wrk_cpu[0], os.cpu_count()))
+
+
+def cpu_use(machine, mock, cluster, events):
+    """(machine busy %, mock brokers' CPU s per 100 000 events, the rest's) since the
+    cpu_busy() reading `machine` and the mock's cpu_seconds() reading `mock`."""
+    busy, total = cpu_busy()
+    hz = os.sysconf("SC_CLK_TCK")
+    brokers = cpu_seconds([cluster.proc.pid]) - mock
+    rest = (busy - machine[0]) / hz - brokers
+    return (100.0 * (busy - machine[0]) / (total - machine[1]), brokers * 100_000 / events,
+            rest * 100_000 / events)
 
 
 def drain(build, cluster, pg, events, prefix):
