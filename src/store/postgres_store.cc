@@ -71,6 +71,16 @@ constexpr const char* kStaging = R"sql(
   ) ON COMMIT DELETE ROWS;
 )sql";
 
+// A COPY row's fields after its first (the stream, or the position in the batch).
+void append_event_fields(std::string& out, const EventView& event) {
+  copy::append_field(out, event.id);
+  copy::append_int8_field(out, event.ts_ms);
+  copy::append_int8_field(out, event.received_at_ms);
+  copy::append_optional_field(out, event.key);
+  copy::append_optional_field(out, event.type);
+  copy::append_field(out, event.payload);
+}
+
 constexpr const char* kRollupTables[] = {"rollup_counts", "rollup_lag", "rollup_counts_hourly",
                                          "rollup_lag_hourly"};
 
@@ -260,12 +270,7 @@ Result<bool> PostgresStore::copy_new(const std::string& stream,
   for (const auto& event : events) {
     copy::append_big_endian(copy_buffer_, copy::kColumns);
     copy::append_field(copy_buffer_, stream);
-    copy::append_field(copy_buffer_, event.id);
-    copy::append_int8_field(copy_buffer_, event.ts_ms);
-    copy::append_int8_field(copy_buffer_, event.received_at_ms);
-    copy::append_optional_field(copy_buffer_, event.key);
-    copy::append_optional_field(copy_buffer_, event.type);
-    copy::append_field(copy_buffer_, event.payload);
+    append_event_fields(copy_buffer_, event);
   }
   copy::append_trailer(copy_buffer_);
   if (auto marked = conn_.exec("SAVEPOINT direct", "savepoint"); !marked) return marked.error();
@@ -293,12 +298,7 @@ Result<pg::ResultPtr> PostgresStore::insert_unless_stored(const std::string& str
     const EventView& event = events[n];
     copy::append_big_endian(copy_buffer_, std::int16_t{7});
     copy::append_int4_field(copy_buffer_, static_cast<std::int32_t>(n));
-    copy::append_field(copy_buffer_, event.id);
-    copy::append_int8_field(copy_buffer_, event.ts_ms);
-    copy::append_int8_field(copy_buffer_, event.received_at_ms);
-    copy::append_optional_field(copy_buffer_, event.key);
-    copy::append_optional_field(copy_buffer_, event.type);
-    copy::append_field(copy_buffer_, event.payload);
+    append_event_fields(copy_buffer_, event);
   }
   copy::append_trailer(copy_buffer_);
   if (auto copied = conn_.copy("COPY staged_events (n, id, ts, received_at, key, type, payload) "

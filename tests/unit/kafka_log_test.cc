@@ -309,6 +309,17 @@ struct Held : GroupMember::Listener {
   int revocations = 0;
 };
 
+// Polls both members until each holds one partition. Cooperative: one rebalance takes a
+// partition from a member, a later one gives it to the other. The mock cluster ends each join
+// phase session_timeout - 1 s after it began, and takes a few rounds at times: up to a minute.
+void share(GroupMember& first, Held& a, GroupMember& second, Held& b) {
+  for (int i = 0; i < 1200 && (a.held.size() != 1 || b.held.size() != 1); ++i) {
+    first.poll(a);
+    second.poll(b);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 TEST_F(KafkaLogTest, GroupMembersShareThePartitionsAndHandThemOver) {
   config_.session_timeout = std::chrono::seconds(6);
   KafkaLog log(config_, {{"a", 2}});
@@ -324,14 +335,7 @@ TEST_F(KafkaLogTest, GroupMembersShareThePartitionsAndHandThemOver) {
 
   auto second = log.join("g", {"a"});
   Held b;
-  // Cooperative: one rebalance takes a partition from the first member, a later one gives it
-  // to the second. The mock cluster ends each join phase session_timeout - 1 s after it began,
-  // and takes a few rounds at times: up to a minute.
-  for (int i = 0; i < 1200 && (a.held.size() != 1 || b.held.size() != 1); ++i) {
-    first->poll(a);
-    second->poll(b);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  share(*first, a, *second, b);
   ASSERT_EQ(a.held.size(), 1u);
   ASSERT_EQ(b.held.size(), 1u);
   EXPECT_NE(*a.held.begin(), *b.held.begin()) << "each partition to one member";
@@ -357,11 +361,7 @@ TEST_F(KafkaLogTest, AMemberCommittingWhileAnotherLeavesKeepsItsPartitions) {
   auto second = log.join("g", {"a"});
   Held a;
   Held b;
-  for (int i = 0; i < 1200 && (a.held.size() != 1 || b.held.size() != 1); ++i) {
-    first->poll(a);
-    second->poll(b);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  share(*first, a, *second, b);
   ASSERT_EQ(a.held.size(), 1u);
   ASSERT_EQ(b.held.size(), 1u);
   const Partition mine = *a.held.begin();
